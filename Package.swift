@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// Strata: train language models through the whole relay, one checkpoint format.
+// Targets follow concerns: core utilities, tensors+autograd, model, checkpoint I/O,
+// tokenizer, data, training stages, and the thin `strata` CLI on top.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Strata",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "strata", targets: ["strata"]),
+        .library(name: "Strata", targets: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
+                                           "StrataTokenizer", "StrataData", "StrataTrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "StrataCore", swiftSettings: optimize),
+        .target(name: "StrataTensor", dependencies: ["StrataCore", "CDNNL"], swiftSettings: optimize),
+        .target(name: "StrataCheckpoint", dependencies: ["StrataCore"], swiftSettings: optimize),
+        .target(name: "StrataModel", dependencies: ["StrataCore", "StrataTensor", "StrataCheckpoint"], swiftSettings: optimize),
+        .target(name: "StrataTokenizer", dependencies: ["StrataCore"], swiftSettings: optimize),
+        .target(name: "StrataData", dependencies: ["StrataCore"], swiftSettings: optimize),
+        .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
+                                                    "StrataTokenizer", "StrataData", "Yams"], swiftSettings: optimize),
+        .executableTarget(name: "strata", dependencies: [
+            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataTrain",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+        .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
+        .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor"]),
+        .testTarget(name: "StrataCheckpointTests", dependencies: ["StrataCheckpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataModelTests", dependencies: ["StrataModel", "StrataCheckpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// StrataCheckpoint module. See the files beside this one.

@@ -1,0 +1,1 @@
+// StrataData module. See the files beside this one.

@@ -1,0 +1,1 @@
+// StrataModel module. See the files beside this one.

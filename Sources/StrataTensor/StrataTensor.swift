@@ -1,0 +1,1 @@
+// StrataTensor module. See the files beside this one.

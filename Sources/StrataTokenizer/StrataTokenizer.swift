@@ -1,0 +1,1 @@
+// StrataTokenizer module. See the files beside this one.

@@ -1,0 +1,1 @@
+// StrataTrain module. See the files beside this one.

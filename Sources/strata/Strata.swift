@@ -1,0 +1,10 @@
+// The `strata` command line: thin commands that map options onto config structs.
+import ArgumentParser
+
+@main
+struct Strata: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata",
+        abstract: "Train language models through the whole relay on one checkpoint format.",
+        subcommands: [])
+}
