@@ -1,0 +1,151 @@
+// Backend: matrix products through oneDNN's matmul primitive (Debian libdnnl-dev,
+// C API 2.x). Every product Strata computes — linear layers, the tied LM head,
+// batched attention scores and their backward forms — is a strided (batched)
+// matmul here; transposes are expressed as strides, never copied. Primitives are
+// created once per (shapes, strides, bias, accumulate) key and cached.
+// Leaves out: bf16 (later), Accelerate on Apple platforms, GPU engines.
+
+import Foundation
+import CDNNL
+import StrataCore
+
+/// A matrix operand: a pointer plus logical dims and element strides. The last two
+/// dims are (rows, cols); any leading dims are batch dims (up to 4 in all).
+public struct MatView {
+    public var ptr: UnsafeMutablePointer<Float>
+    public var dims: [Int]
+    public var strides: [Int]
+
+    public init(_ ptr: UnsafeMutablePointer<Float>, dims: [Int], strides: [Int]) {
+        precondition(dims.count == strides.count && dims.count >= 2 && dims.count <= 4)
+        self.ptr = ptr; self.dims = dims; self.strides = strides
+    }
+
+    /// A dense row-major matrix [rows, cols] with leading dimension `ld`, optionally transposed.
+    public static func matrix(_ ptr: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil, transposed: Bool = false) -> MatView {
+        let ld = ld ?? cols
+        // Transposed: logical [cols, rows] reading the same memory.
+        return transposed ? MatView(ptr, dims: [cols, rows], strides: [1, ld]) : MatView(ptr, dims: [rows, cols], strides: [ld, 1])
+    }
+}
+
+public final class Backend: @unchecked Sendable {
+    /// One process-wide oneDNN CPU engine: oneDNN's own thread pool (OpenMP) is process-wide too.
+    public static let shared = Backend()
+
+    private var engine: dnnl_engine_t?
+    private var stream: dnnl_stream_t?
+    private var cache: [Key: CachedMatmul] = [:]
+    private let lock = NSLock()
+    /// Floating-point operations issued through matmul (for MFU accounting).
+    public private(set) var flops: Double = 0
+    /// Wall time spent inside matmul calls.
+    public private(set) var matmulSeconds: Double = 0
+
+    private struct Key: Hashable {
+        let a: [Int], b: [Int], c: [Int]
+        let bias: Bool, accumulate: Bool
+    }
+
+    private final class CachedMatmul {
+        let primitive: dnnl_primitive_t
+        let src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t
+        let bias: dnnl_memory_t?
+        init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t, bias: dnnl_memory_t?) {
+            self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst; self.bias = bias
+        }
+    }
+
+    private init() {
+        check(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
+        check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
+    }
+
+    public func resetCounters() { lock.lock(); flops = 0; matmulSeconds = 0; lock.unlock() }
+
+    /// C = A·B (+ bias broadcast over rows) (+ C when `accumulate`), with batch dims broadcast.
+    /// A: [..., M, K], B: [..., K, N], C: [..., M, N]; bias: [N].
+    public func matmul(_ a: MatView, _ b: MatView, into c: MatView, bias: UnsafeMutablePointer<Float>? = nil, accumulate: Bool = false) {
+        let m = a.dims[a.dims.count - 2], k = a.dims.last!, n = b.dims.last!
+        precondition(b.dims[b.dims.count - 2] == k && c.dims[c.dims.count - 2] == m && c.dims.last! == n,
+                     "matmul: shapes \(a.dims) x \(b.dims) -> \(c.dims) do not agree")
+        if m == 0 || n == 0 { return }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        lock.lock()
+        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate)
+        let mm: CachedMatmul
+        if let hit = cache[key] { mm = hit } else { mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate); cache[key] = mm }
+        lock.unlock()
+        dnnl_memory_set_data_handle(mm.src, a.ptr)
+        dnnl_memory_set_data_handle(mm.weights, b.ptr)
+        dnnl_memory_set_data_handle(mm.dst, c.ptr)
+        var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SRC), memory: mm.src),
+                    dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: mm.weights),
+                    dnnl_exec_arg_t(arg: Int32(DNNL_ARG_DST), memory: mm.dst)]
+        if let bias, let bm = mm.bias {
+            dnnl_memory_set_data_handle(bm, bias)
+            args.append(dnnl_exec_arg_t(arg: Int32(DNNL_ARG_BIAS), memory: bm))
+        }
+        check(dnnl_primitive_execute(mm.primitive, stream, Int32(args.count), &args), "dnnl_primitive_execute(matmul \(a.dims)x\(b.dims))")
+        check(dnnl_stream_wait(stream), "dnnl_stream_wait")
+        let batch = c.dims.dropLast(2).reduce(1, *)
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        lock.lock(); flops += 2.0 * Double(batch * m * n * k); matmulSeconds += dt; lock.unlock()
+    }
+
+    /// Row-major GEMM in BLAS terms: C[M,N] = op(A)·op(B) (+ bias) (+ C).
+    public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     a: UnsafeMutablePointer<Float>, lda: Int? = nil, b: UnsafeMutablePointer<Float>, ldb: Int? = nil,
+                     c: UnsafeMutablePointer<Float>, ldc: Int? = nil, bias: UnsafeMutablePointer<Float>? = nil, accumulate: Bool = false) {
+        let av = MatView.matrix(a, rows: transA ? k : m, cols: transA ? m : k, ld: lda, transposed: transA)
+        let bv = MatView.matrix(b, rows: transB ? n : k, cols: transB ? k : n, ld: ldb, transposed: transB)
+        let cv = MatView.matrix(c, rows: m, cols: n, ld: ldc)
+        matmul(av, bv, into: cv, bias: bias, accumulate: accumulate)
+    }
+
+    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool) -> CachedMatmul {
+        var amd = memoryDesc(a.dims, a.strides), bmd = memoryDesc(b.dims, b.strides), cmd = memoryDesc(c.dims, c.strides)
+        var biasDims = [Int](repeating: 1, count: c.dims.count); biasDims[biasDims.count - 1] = c.dims.last!
+        var biasStrides = [Int](repeating: c.dims.last!, count: c.dims.count); biasStrides[biasStrides.count - 1] = 1
+        var bmdBias = memoryDesc(biasDims, biasStrides)
+        var desc = dnnl_matmul_desc_t()
+        check(withUnsafePointer(to: &bmdBias) { bp in
+            dnnl_matmul_desc_init(&desc, &amd, &bmd, bias ? bp : nil, &cmd)
+        }, "dnnl_matmul_desc_init(\(a.dims)x\(b.dims))")
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        if accumulate {
+            var po: dnnl_post_ops_t?
+            check(dnnl_post_ops_create(&po), "dnnl_post_ops_create")
+            check(dnnl_post_ops_append_sum(po, 1.0), "dnnl_post_ops_append_sum")
+            check(dnnl_primitive_attr_set_post_ops(attr, po), "dnnl_primitive_attr_set_post_ops")
+            dnnl_post_ops_destroy(po)
+        }
+        var pd: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "dnnl_primitive_desc_create(matmul \(a.dims)x\(b.dims)->\(c.dims))")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var prim: dnnl_primitive_t?
+        check(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create(matmul)")
+        func mem(_ md: inout dnnl_memory_desc_t) -> dnnl_memory_t {
+            var m: dnnl_memory_t?
+            // DNNL_MEMORY_NONE: the handle is set on every call.
+            check(dnnl_memory_create(&m, &md, engine, nil), "dnnl_memory_create")
+            return m!
+        }
+        return CachedMatmul(primitive: prim!, src: mem(&amd), weights: mem(&bmd), dst: mem(&cmd), bias: bias ? mem(&bmdBias) : nil)
+    }
+
+    private func memoryDesc(_ dims: [Int], _ strides: [Int]) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }, s = strides.map { Int64($0) }
+        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, dnnl_f32, s), "dnnl_memory_desc_init_by_strides(\(dims), \(strides))")
+        return md
+    }
+
+    private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+        if status != dnnl_success {
+            fatalError("oneDNN: \(what()) failed with status \(status.rawValue) (fix: check that libdnnl is installed and the shapes are valid)")
+        }
+    }
+}

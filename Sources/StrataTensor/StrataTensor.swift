@@ -1,1 +1,0 @@
-// StrataTensor module. See the files beside this one.

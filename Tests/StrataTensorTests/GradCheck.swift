@@ -1,0 +1,130 @@
+// Central finite-difference checks of every differentiable op's backward.
+// Each check reduces the op's output to a scalar through a fixed random projection
+// (so every output element matters), then compares the tape's gradient for every
+// input element with (f(x+ε) − f(x−ε)) / 2ε computed in Double where it matters.
+
+import XCTest
+import StrataCore
+@testable import StrataTensor
+
+func randomTensor(_ shape: [Int], _ rng: inout StrataRNG, scale: Float = 1, requiresGrad: Bool = true) -> Tensor {
+    let n = Tensor.elementCount(shape)
+    return Tensor((0..<n).map { _ in rng.normal() * scale }, shape: shape, requiresGrad: requiresGrad)
+}
+
+/// Checks d/dinputs of sum(f(inputs) ⊙ R) against central differences.
+func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, seed: UInt64 = 99,
+               file: StaticString = #filePath, line: UInt = #line, _ f: (Tape, [Tensor]) -> Tensor) {
+    var rng = StrataRNG(seed: seed)
+    let probe = f(Tape.noGrad(), inputs)
+    let proj = (0..<probe.count).map { _ in rng.normal() }
+    func objective() -> Double {
+        let y = f(Tape.noGrad(), inputs)
+        var s: Double = 0
+        for i in 0..<y.count { s += Double(y.ptr[i]) * Double(proj[i]) }
+        return s
+    }
+    for x in inputs { x.grad = nil }
+    let tape = Tape()
+    let y = f(tape, inputs)
+    let r = Tensor(proj, shape: y.shape)
+    let loss = tape.sum(tape.mul(y, r))
+    tape.backward(loss)
+    for (k, x) in inputs.enumerated() where x.requiresGrad {
+        guard let g = x.grad else { XCTFail("input \(k) got no gradient", file: file, line: line); continue }
+        var worst: Float = 0
+        for i in 0..<x.count {
+            let old = x.ptr[i]
+            x.ptr[i] = old + eps; let up = objective()
+            x.ptr[i] = old - eps; let down = objective()
+            x.ptr[i] = old
+            let numeric = Float((up - down) / Double(2 * eps))
+            let err = abs(numeric - g.ptr[i]) / max(1, abs(numeric))
+            worst = max(worst, err)
+        }
+        XCTAssertLessThan(worst, tol, "input \(k) \(x.shape): worst relative gradient error \(worst)", file: file, line: line)
+    }
+}
+
+final class GradCheckTests: XCTestCase {
+    func testAddWithBroadcast() {
+        var rng = StrataRNG(seed: 1)
+        gradCheck([randomTensor([2, 3, 4], &rng), randomTensor([3, 4], &rng)]) { t, x in t.add(x[0], x[1]) }
+    }
+
+    func testMulScaleSumMean() {
+        var rng = StrataRNG(seed: 2)
+        gradCheck([randomTensor([3, 5], &rng), randomTensor([3, 5], &rng)]) { t, x in t.scale(t.mul(x[0], x[1]), 0.7) }
+        gradCheck([randomTensor([4, 3], &rng)]) { t, x in t.mean(t.mul(x[0], x[0])) }
+    }
+
+    func testGELU() {
+        var rng = StrataRNG(seed: 3)
+        gradCheck([randomTensor([5, 7], &rng, scale: 2)]) { t, x in t.gelu(x[0]) }
+    }
+
+    func testLayerNorm() {
+        var rng = StrataRNG(seed: 4)
+        gradCheck([randomTensor([6, 8], &rng), randomTensor([8], &rng), randomTensor([8], &rng)]) { t, x in
+            t.layerNorm(x[0], x[1], x[2])
+        }
+    }
+
+    func testLinearAndTransposedLinear() {
+        var rng = StrataRNG(seed: 5)
+        gradCheck([randomTensor([2, 3, 4], &rng), randomTensor([4, 5], &rng), randomTensor([5], &rng)]) { t, x in
+            t.linear(x[0], x[1], x[2])
+        }
+        gradCheck([randomTensor([5, 4], &rng), randomTensor([7, 4], &rng)]) { t, x in t.linearTransposed(x[0], x[1]) }
+    }
+
+    func testEmbeddingWithRepeatedIds() {
+        var rng = StrataRNG(seed: 6)
+        gradCheck([randomTensor([5, 3], &rng)]) { t, x in t.embedding(x[0], [1, 4, 1, 0, 1]) }
+    }
+
+    func testCausalAttention() {
+        var rng = StrataRNG(seed: 7)
+        gradCheck([randomTensor([2, 5, 3 * 8], &rng)]) { t, x in t.attention(x[0], heads: 2) }
+    }
+
+    func testDocumentAwareAttention() {
+        var rng = StrataRNG(seed: 8)
+        let starts: [Int32] = [0, 0, 2, 2, 2, 0, 1, 1, 1, 1]
+        gradCheck([randomTensor([2, 5, 3 * 4], &rng)]) { t, x in t.attention(x[0], heads: 1, docStart: starts) }
+    }
+
+    func testCrossEntropyWithIgnoredTargets() {
+        var rng = StrataRNG(seed: 9)
+        gradCheck([randomTensor([4, 6], &rng, scale: 2)]) { t, x in t.crossEntropy(x[0], [2, -100, 5, 0]) }
+    }
+
+    func testTokenLogProbs() {
+        var rng = StrataRNG(seed: 10)
+        gradCheck([randomTensor([4, 6], &rng, scale: 2)]) { t, x in t.tokenLogProbs(x[0], [1, 3, -100, 5]) }
+    }
+
+    func testReshapeCarriesGradient() {
+        var rng = StrataRNG(seed: 11)
+        gradCheck([randomTensor([2, 6], &rng)]) { t, x in t.gelu(t.reshape(x[0], [3, 4])) }
+    }
+
+    func testDropoutMasksScalesAndBackpropagatesTheSameMask() {
+        var rng = StrataRNG(seed: 12)
+        let x = randomTensor([100, 50], &rng)
+        let tape = Tape(recording: true, training: true, seed: 5)
+        let y = tape.dropout(x, p: 0.25)
+        tape.backward(tape.sum(y))
+        var zeros = 0
+        for i in 0..<x.count {
+            if y.ptr[i] == 0 { zeros += 1; XCTAssertEqual(x.grad!.ptr[i], 0) } else {
+                XCTAssertEqual(y.ptr[i], x.ptr[i] / 0.75, accuracy: 1e-5)
+                XCTAssertEqual(x.grad!.ptr[i], 1 / 0.75, accuracy: 1e-5)
+            }
+        }
+        XCTAssertEqual(Double(zeros) / Double(x.count), 0.25, accuracy: 0.03)
+        // Evaluation tapes and p = 0 leave the input untouched.
+        XCTAssertTrue(Tape.noGrad().dropout(x, p: 0.25) === x)
+        XCTAssertTrue(Tape().dropout(x, p: 0) === x)
+    }
+}

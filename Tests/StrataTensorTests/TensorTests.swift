@@ -1,0 +1,79 @@
+import XCTest
+import StrataCore
+@testable import StrataTensor
+
+final class TensorTests: XCTestCase {
+    func testMatmulMatchesNaiveProductInEveryTransposeForm() {
+        var rng = StrataRNG(seed: 1)
+        let m = 5, n = 7, k = 3
+        let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
+        func naive(_ a: [Float], _ b: [Float]) -> [Float] {
+            var c = [Float](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for p in 0..<k { c[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+            return c
+        }
+        let expect = naive(a, b)
+        let at = (0..<(k * m)).map { i in a[(i % m) * k + i / m] }  // [K, M]
+        let bt = (0..<(n * k)).map { i in b[(i % k) * n + i / k] }  // [N, K]
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let A = Tensor(ta ? at : a, shape: ta ? [k, m] : [m, k]), B = Tensor(tb ? bt : b, shape: tb ? [n, k] : [k, n])
+            let C = Tensor(zeros: [m, n])
+            Backend.shared.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: A.ptr, b: B.ptr, c: C.ptr)
+            for i in 0..<(m * n) { XCTAssertEqual(C.ptr[i], expect[i], accuracy: 1e-4, "transA \(ta) transB \(tb)") }
+            // accumulate adds onto what is there
+            Backend.shared.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: A.ptr, b: B.ptr, c: C.ptr, accumulate: true)
+            for i in 0..<(m * n) { XCTAssertEqual(C.ptr[i], 2 * expect[i], accuracy: 2e-4) }
+        }
+    }
+
+    func testFastExpAndTanhAccuracy() {
+        var worst: Float = 0
+        var x: Float = -80
+        while x < 80 { worst = max(worst, abs(VMath.exp(x) - Foundation.exp(x)) / Foundation.exp(x)); x += 0.0173 }
+        XCTAssertLessThan(worst, 5e-7)
+        var t: Float = -10
+        while t < 10 { XCTAssertEqual(VMath.tanh(t), Foundation.tanh(t), accuracy: 2e-7); t += 0.01 }
+    }
+
+    func testViewsShareStorage() {
+        let t = Tensor([1, 2, 3, 4, 5, 6], shape: [3, 2])
+        let r = t.reshaped([2, 3]); r.ptr[0] = 9
+        XCTAssertEqual(t.ptr[0], 9)
+        let s = t.rowSlice(1, 3)
+        XCTAssertEqual(s.shape, [2, 2]); XCTAssertEqual(s.toArray(), [3, 4, 5, 6])
+    }
+
+    func testAttentionRowsAreCausalSoftmaxWeights() {
+        // With V = identity-like one-hot rows, outputs expose the attention weights.
+        let b = 1, t = 4, c = 4
+        var vals = [Float](repeating: 0, count: b * t * 3 * c)
+        for i in 0..<t { vals[i * 3 * c + 2 * c + i] = 1 }  // V row i = e_i; Q = K = 0 → uniform weights
+        let out = Tape.noGrad().attention(Tensor(vals, shape: [b, t, 3 * c]), heads: 1)
+        for i in 0..<t { for j in 0..<c { XCTAssertEqual(out.ptr[i * c + j], j <= i ? 1 / Float(i + 1) : 0, accuracy: 1e-6) } }
+    }
+
+    func testCrossEntropyWithAllTargetsIgnoredIsZeroNotNaN() {
+        let logits = Tensor([1, 2, 3, 4], shape: [2, 2], requiresGrad: true)
+        let tape = Tape()
+        let loss = tape.crossEntropy(logits, [-100, -100])
+        XCTAssertEqual(loss.item(), 0)
+        tape.backward(loss)
+        XCTAssertFalse(logits.grad?.toArray().contains { !$0.isFinite || $0 != 0 } ?? false)
+    }
+
+    func testGradientsAccumulateAcrossBackwardCallsUntilZeroed() {
+        let w = Tensor([1, 2, 3], shape: [3], requiresGrad: true)
+        for _ in 0..<3 { let tape = Tape(); tape.backward(tape.sum(tape.scale(w, 2))) }
+        XCTAssertEqual(w.grad!.toArray(), [6, 6, 6])
+        w.zeroGrad()
+        XCTAssertEqual(w.grad!.toArray(), [0, 0, 0])
+    }
+
+    func testNoGradTapeRecordsNothing() {
+        let w = Tensor([1, 2], shape: [2], requiresGrad: true)
+        let tape = Tape.noGrad()
+        let y = tape.gelu(tape.scale(w, 3))
+        XCTAssertEqual(tape.nodeCount, 0)
+        XCTAssertFalse(y.requiresGrad)
+    }
+}
