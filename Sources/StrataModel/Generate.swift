@@ -1,0 +1,111 @@
+// Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
+// (nucleus), stop tokens, batched prompts of different lengths. Each prompt gets
+// its own StrataRNG stream derived from the seed and its index, so a prompt
+// samples the same tokens whether it runs alone or in a batch.
+// Leaves out: beam search, repetition penalties, speculative decoding.
+
+import Foundation
+import StrataCore
+import StrataTensor
+
+public struct SamplingConfig: Codable, Equatable, Sendable {
+    /// Tokens to generate at most per prompt.
+    public var maxNewTokens: Int = 64
+    /// 0 means greedy (argmax); otherwise logits are divided by it.
+    public var temperature: Float = 1.0
+    /// Keep only the k most likely tokens (0 = off).
+    public var topK: Int = 0
+    /// Keep the smallest set of tokens whose probability reaches p (1 = off).
+    public var topP: Float = 1.0
+    /// Generation of a row ends after any of these tokens (which is not included in the output).
+    public var stopTokens: [Int32] = []
+    public var seed: UInt64 = 0
+
+    public init(maxNewTokens: Int = 64, temperature: Float = 1.0, topK: Int = 0, topP: Float = 1.0, stopTokens: [Int32] = [], seed: UInt64 = 0) {
+        self.maxNewTokens = maxNewTokens; self.temperature = temperature; self.topK = topK
+        self.topP = topP; self.stopTokens = stopTokens; self.seed = seed
+    }
+}
+
+public struct Completion: Equatable, Sendable {
+    public enum Finish: String, Sendable { case stop, maxTokens, contextFull }
+    public var tokens: [Int32]
+    /// log p of each sampled token under the unmodified model distribution (for RL stages).
+    public var logProbs: [Float]
+    public var finish: Finish
+}
+
+extension GPT2 {
+    /// Continue each prompt; `onToken(row, token)` is called as tokens are produced (for streaming).
+    public func generate(prompts: [[Int32]], sampling: SamplingConfig, onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
+        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
+        let cache = KVCache(model: self, batch: prompts.count)
+        var rngs = prompts.indices.map { StrataRNG(seed: sampling.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+        var out = prompts.map { _ in Completion(tokens: [], logProbs: [], finish: .maxTokens) }
+        var active = [Int](), pending = [[Int32]]()
+        for (r, p) in prompts.enumerated() {
+            if p.count >= cache.capacity { out[r].finish = .contextFull } else { active.append(r); pending.append(p) }
+        }
+        var stepsLeft = sampling.maxNewTokens
+        let stop = Set(sampling.stopTokens)
+        while !active.isEmpty && stepsLeft > 0 {
+            // Prefill rows one at a time (long prompts), then decode all active rows together.
+            let logits = pending.contains { $0.count > 1 }
+                ? stackRows(zip(active, pending).map { decode(rows: [$0.0], tokens: [$0.1], cache: cache) })
+                : decode(rows: active, tokens: pending, cache: cache)
+            var nextActive = [Int](), nextPending = [[Int32]]()
+            for (i, r) in active.enumerated() {
+                let row = UnsafeBufferPointer(start: logits.ptr + i * config.vocabSize, count: config.vocabSize)
+                let (tok, lp) = Sampler.sample(row, sampling, &rngs[r])
+                if stop.contains(tok) { out[r].finish = .stop; continue }
+                out[r].tokens.append(tok); out[r].logProbs.append(lp)
+                onToken?(r, tok)
+                if cache.lengths[r] >= cache.capacity { out[r].finish = .contextFull; continue }
+                nextActive.append(r); nextPending.append([tok])
+            }
+            active = nextActive; pending = nextPending; stepsLeft -= 1
+        }
+        return out
+    }
+
+    private func stackRows(_ rows: [Tensor]) -> Tensor {
+        let v = config.vocabSize
+        let t = Tensor(uninitialized: [rows.count, v])
+        for (i, r) in rows.enumerated() { (t.ptr + i * v).update(from: r.ptr, count: v) }
+        return t
+    }
+}
+
+public enum Sampler {
+    /// Pick a token from one row of logits; returns it with its log-probability under the raw distribution.
+    public static func sample(_ logits: UnsafeBufferPointer<Float>, _ cfg: SamplingConfig, _ rng: inout StrataRNG) -> (Int32, Float) {
+        let v = logits.count
+        var maxL = -Float.infinity, arg = 0
+        for j in 0..<v where logits[j] > maxL { maxL = logits[j]; arg = j }
+        var z: Double = 0
+        for j in 0..<v { z += Foundation.exp(Double(logits[j] - maxL)) }
+        let logZ = Double(maxL) + Foundation.log(z)
+        func lp(_ j: Int) -> Float { Float(Double(logits[j]) - logZ) }
+        if cfg.temperature <= 0 { return (Int32(arg), lp(arg)) }
+        // Candidates sorted by logit (descending); ties broken by id so every machine agrees.
+        var idx = Array(0..<v)
+        idx.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
+        if cfg.topK > 0 && cfg.topK < v { idx.removeSubrange(cfg.topK...) }
+        let t = Double(cfg.temperature)
+        var probs = idx.map { Foundation.exp(Double(logits[$0] - maxL) / t) }
+        var total = probs.reduce(0, +)
+        if cfg.topP < 1 {
+            var cum = 0.0, keep = 0
+            for p in probs { cum += p / total; keep += 1; if cum >= Double(cfg.topP) { break } }
+            idx.removeSubrange(keep...); probs.removeSubrange(keep...)
+            total = probs.reduce(0, +)
+        }
+        let u = rng.uniformDouble() * total
+        var acc = 0.0
+        for (k, p) in probs.enumerated() {
+            acc += p
+            if u < acc { return (Int32(idx[k]), lp(idx[k])) }
+        }
+        return (Int32(idx[idx.count - 1]), lp(idx[idx.count - 1]))
+    }
+}

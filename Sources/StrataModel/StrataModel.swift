@@ -1,1 +1,0 @@
-// StrataModel module. See the files beside this one.

@@ -1,0 +1,97 @@
+// The training-step benchmark behind `strata bench`: full forward, backward,
+// gradient clipping and AdamW update of a GPT-2 on random tokens, timed after
+// warm-up, with the share of time spent in matmul, peak RSS, and MFU against a
+// oneDNN matmul peak measured in the same process.
+// Leaves out: data loading and tokenisation (the pretraining loop adds those).
+
+import Foundation
+import StrataCore
+import StrataTensor
+
+public struct TrainStepBenchmark {
+    public struct Config: Codable, Sendable {
+        /// The nano configuration: 6 layers, 6 heads, d=384, context 256, vocab 8192, batch 8.
+        public var model = GPT2Config(vocabSize: 8192, nPositions: 256, nEmbd: 384, nLayer: 6, nHead: 6)
+        public var batch = 8
+        public var context = 256
+        public var warmupSteps = 2
+        public var steps = 10
+        /// Side of the square matmul used to measure the machine's peak.
+        public var peakSize = 2048
+        public init() {}
+    }
+
+    public struct Result: Codable, Sendable {
+        public var tokensPerSecond: Double
+        public var msPerStep: Double
+        public var matmulShare: Double
+        public var peakRSSMiB: Double
+        public var peakGFLOPS: Double
+        public var achievedGFLOPS: Double
+        public var mfu: Double
+        public var finalLoss: Float
+    }
+
+    public static func measurePeak(size n: Int, backend: Backend = .shared) -> Double {
+        let a = Tensor(uninitialized: [n, n]), b = Tensor(uninitialized: [n, n]), c = Tensor(uninitialized: [n, n])
+        a.fill(0.5); b.fill(0.25)
+        backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)  // warm-up (JIT, caches)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+
+    public static func run(_ cfg: Config, log: (String) -> Void = { print($0) }) -> Result {
+        let backend = Backend.shared
+        let peak = measurePeak(size: cfg.peakSize)
+        log(String(format: "oneDNN f32 matmul peak (%d³): %.0f GFLOP/s", cfg.peakSize, peak))
+        let model = GPT2(cfg.model, seed: 1)
+        let opt = AdamW(model.parameters, config: .init(lr: 3e-4))
+        var rng = StrataRNG(seed: 2)
+        let n = cfg.batch * cfg.context
+        let ids = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
+        let targets = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
+        var loss: Float = 0
+        func step() {
+            let tape = Tape()
+            let l = model.loss(ids, targets: targets, batch: cfg.batch, time: cfg.context, tape: tape)
+            tape.backward(l)
+            AdamW.clipGradNorm(model.parameters, maxNorm: 1)
+            opt.update()
+            model.zeroGrad()
+            loss = l.item()
+        }
+        for _ in 0..<cfg.warmupSteps { step() }
+        backend.resetCounters()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<cfg.steps {
+            step()
+            log(String(format: "step %d/%d loss %.4f", i + 1, cfg.steps, loss))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        let flopsPerStep = 3 * model.forwardFlopsPerToken(context: cfg.context) * Double(n)
+        let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
+        return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
+                      matmulShare: backend.matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
+                      achievedGFLOPS: achieved, mfu: achieved / peak, finalLoss: loss)
+    }
+
+    /// Peak resident set size of this process in MiB.
+    public static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        #if os(Linux)
+        return Double(usage.ru_maxrss) / 1024       // kilobytes on Linux
+        #else
+        return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
+        #endif
+    }
+}

@@ -1,0 +1,83 @@
+// AdamW (decoupled weight decay, as torch.optim.AdamW computes it) and
+// global-norm gradient clipping. Which parameters decay is the caller's choice
+// through `decays`; `AdamW.defaultDecay` follows GPT-2/nanoGPT practice: matrices
+// and embeddings (rank ≥ 2) decay, biases and LayerNorm gains (rank 1) do not.
+// Moments are plain tensors keyed by parameter name so checkpoints can save them.
+// Leaves out: AMSGrad, fused multi-tensor kernels, fp32 master weights for bf16.
+
+import Foundation
+import StrataCore
+
+public final class AdamW {
+    public struct Config: Codable, Equatable, Sendable {
+        public var lr: Float = 3e-4
+        public var beta1: Float = 0.9
+        public var beta2: Float = 0.95
+        public var eps: Float = 1e-8
+        public var weightDecay: Float = 0.1
+        public init(lr: Float = 3e-4, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
+            self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        }
+    }
+
+    public var config: Config
+    public let parameters: [Tensor]
+    public let decays: [Bool]
+    /// First and second moments, one per parameter (same order).
+    public let expAvg: [Tensor]
+    public let expAvgSq: [Tensor]
+    /// Number of updates applied so far (bias correction uses it).
+    public var step: Int = 0
+
+    public static func defaultDecay(_ p: Tensor) -> Bool { p.rank >= 2 }
+
+    public init(_ parameters: [Tensor], config: Config, decays: ((Tensor) -> Bool)? = nil) {
+        self.config = config
+        self.parameters = parameters
+        self.decays = parameters.map(decays ?? AdamW.defaultDecay)
+        expAvg = parameters.map { Tensor(zeros: $0.shape) }
+        expAvgSq = parameters.map { Tensor(zeros: $0.shape) }
+    }
+
+    /// Apply one update with learning rate `lr` (defaults to config.lr) to every parameter that has a gradient.
+    public func update(lr: Float? = nil) {
+        step += 1
+        let lr = lr ?? config.lr
+        let b1 = config.beta1, b2 = config.beta2, eps = config.eps
+        let bc1 = 1 - Float(Foundation.pow(Double(b1), Double(step)))
+        let bc2Sqrt = Float(Foundation.sqrt(1 - Foundation.pow(Double(b2), Double(step))))
+        let stepSize = lr / bc1
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            let decay: Float = decays[i] ? 1 - lr * config.weightDecay : 1
+            let pp = p.ptr, pg = g.ptr, pm = expAvg[i].ptr, pv = expAvgSq[i].ptr
+            Parallel.rows(p.count, minPerChunk: 16_384) { s, e in
+                for k in s..<e {
+                    let gk = pg[k]
+                    let m = b1 * pm[k] + (1 - b1) * gk
+                    let v = b2 * pv[k] + (1 - b2) * gk * gk
+                    pm[k] = m; pv[k] = v
+                    pp[k] = pp[k] * decay - stepSize * m / (v.squareRoot() / bc2Sqrt + eps)
+                }
+            }
+        }
+    }
+
+    /// L2 norm over all gradients, computed in Double.
+    public static func gradNorm(_ parameters: [Tensor]) -> Float {
+        var total: Double = 0
+        for p in parameters { if let g = p.grad { total += Double(VMath.sumSquares(g.ptr, g.count)) } }
+        return Float(total.squareRoot())
+    }
+
+    /// Scale gradients so their global norm is at most `maxNorm` (as torch's clip_grad_norm_). Returns the norm before clipping.
+    @discardableResult
+    public static func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
+        let norm = gradNorm(parameters)
+        let coef = maxNorm / (norm + 1e-6)
+        if coef < 1 {
+            for p in parameters { if let g = p.grad { let pg = g.ptr; for k in 0..<g.count { pg[k] *= coef } } }
+        }
+        return norm
+    }
+}
