@@ -9,11 +9,14 @@ import Foundation
 public enum VMath {
     public typealias V = SIMD16<Float>
 
-    /// exp(x) for x in roughly [-87, 88]; inputs outside are clamped.
+    /// exp(x) for x in roughly [-87, 88]; inputs outside are clamped. Adding 1.5·2²³ rounds x·log₂e to
+    /// an integer n held in the low mantissa bits, which then become the exponent of 2ⁿ.
     @inline(__always)
     public static func exp(_ x: Float) -> Float {
-        let xc = Swift.min(Swift.max(x, -87.3), 88.7)
-        let n = (xc * 1.442_695_04).rounded(.toNearestOrEven)
+        var xc = x < -87.3 ? -87.3 : x
+        xc = xc > 88.7 ? 88.7 : xc
+        let t = xc * 1.442_695_04 + 12_582_912
+        let n = t - 12_582_912
         let r = xc - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187_0e-6
         var p: Float = 1.0 / 720.0
         p = p * r + 1.0 / 120.0
@@ -22,8 +25,36 @@ public enum VMath {
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        let bits = UInt32(bitPattern: Int32(n) &+ 127) << 23
-        return p * Float(bitPattern: bits)
+        return p * Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+    }
+
+    /// The same exp on 16 lanes (for loops that also reduce, which LLVM will not vectorise by itself).
+    @inline(__always)
+    public static func exp(_ x: V) -> V {
+        let magic = V(repeating: 12_582_912)
+        let xc = pointwiseMin(pointwiseMax(x, V(repeating: -87.3)), V(repeating: 88.7))
+        let t = xc * 1.442_695_04 + magic
+        let n = t - magic
+        let r = xc - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187_0e-6
+        var p = V(repeating: 1.0 / 720.0)
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        let bits = unsafeBitCast(t, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127
+        return p * unsafeBitCast(bits &<< 23, to: V.self)
+    }
+
+    /// Σ exp(p[i] − shift) over n elements.
+    public static func sumExp(_ p: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var acc = V(repeating: 0), i = 0
+        let s = V(repeating: shift)
+        while i + 16 <= n { acc += exp(load(p + i) - s); i += 16 }
+        var total = acc.sum()
+        while i < n { total += exp(p[i] - shift); i += 1 }
+        return total
     }
 
     /// tanh through exp: 1 − 2/(1 + e^{2u}); exact at ±∞ and accurate to ~1e-7 absolute.

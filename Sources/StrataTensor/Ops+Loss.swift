@@ -64,14 +64,7 @@ enum LossKernels {
             for r in s..<e {
                 let row = pl + r * v
                 let m = VMath.max(row, v)
-                var acc = VMath.V(repeating: 0), j = 0
-                while j + 16 <= v {
-                    var x = VMath.load(row + j)
-                    for l in 0..<16 { x[l] = VMath.exp(x[l] - m) }
-                    acc += x; j += 16
-                }
-                var sum = acc.sum()
-                while j < v { sum += VMath.exp(row[j] - m); j += 1 }
+                let sum = VMath.sumExp(row, v, shift: m)
                 po[r] = m + Foundation.log(sum)
             }
         }
