@@ -102,7 +102,13 @@ public struct CheckpointStore: Sendable {
             if !Self.isInjectedFault(error) { try? FileManager.default.removeItem(at: tmp) }
             throw error
         }
-        if config.pruneAfterWrite { try prune() }
+        if config.pruneAfterWrite {
+            do {
+                try prune()
+            } catch let e as StrataError {
+                throw StrataError(e.kind, op, "checkpoint '\(name)' was written, but pruning old ones failed: \(e.message)", fix: e.fix)
+            }
+        }
         return Checkpoint(name: name, url: url(of: name), manifest: manifest)
     }
 

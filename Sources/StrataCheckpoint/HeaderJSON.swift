@@ -6,26 +6,13 @@
 // Leaves out: writing JSON, streaming, lenient extensions (comments, NaN, trailing commas).
 
 /// One parsed JSON value.
-indirect enum JSONValue: Equatable {
+indirect enum JSONValue {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
     case number(String)
     case bool(Bool)
     case null
-
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
-        switch (a, b) {
-        case let (.object(x), .object(y)):
-            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case let (.array(x), .array(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.bool(x), .bool(y)): return x == y
-        case (.null, .null): return true
-        default: return false
-        }
-    }
 
     /// A short name of the value's kind, for error messages.
     var kindName: String {
@@ -48,7 +35,7 @@ indirect enum JSONValue: Equatable {
 }
 
 /// Why a header failed to parse; `offset` is the byte position inside the header.
-enum JSONParseFailure: Error, Equatable {
+enum JSONParseFailure: Error {
     case syntax(String, offset: Int)
     case duplicateKey(String, depth: Int, offset: Int)
     case tooDeep(offset: Int)

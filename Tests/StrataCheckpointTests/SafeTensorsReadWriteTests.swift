@@ -10,6 +10,8 @@ import StrataCore
 @testable import StrataCheckpoint
 
 final class SafeTensorsReadWriteTests: XCTestCase {
+    override class func tearDown() { TestFiles.removeTempDirs() }
+
     private func randomTensor(_ name: String, _ shape: [Int], _ rng: inout StrataRNG) -> NamedTensor {
         NamedTensor(name: name, shape: shape, values: (0..<shape.reduce(1, *)).map { _ in rng.normal() })
     }

@@ -9,15 +9,20 @@ import StrataCore
 @testable import StrataCheckpoint
 
 enum TestFiles {
+    /// This test process's scratch root (removed by `removeTempDirs`).
+    static var tempRoot: URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("strata-checkpoint-tests-\(getpid())")
+    }
+
     /// A fresh empty directory for one test, under the system temp directory.
     static func makeTempDir(_ label: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strata-checkpoint-tests-\(getpid())")
-            .appendingPathComponent(label)
+        let dir = tempRoot.appendingPathComponent(label)
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
+
+    static func removeTempDirs() { try? FileManager.default.removeItem(at: tempRoot) }
 
     /// Safetensors bytes: 8-byte length (or `length` when given), header bytes, buffer.
     static func raw(header: [UInt8], buffer: [UInt8] = [], length: UInt64? = nil) -> Data {
