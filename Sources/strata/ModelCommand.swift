@@ -1,0 +1,54 @@
+// `strata model`: create a randomly initialised GPT-2 checkpoint, and dump logits for
+// given token ids (what tools/fixtures/gpt2_parity.py --check-strata compares with transformers).
+import ArgumentParser
+import Foundation
+import StrataCheckpoint
+import StrataModel
+import StrataTensor
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Create and inspect GPT-2 checkpoints.",
+                                                    subcommands: [ModelInit.self, ModelLogits.self])
+}
+
+struct ModelInit: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Write a randomly initialised GPT-2 (model.safetensors + config.json).")
+    @Option(help: "Layers.") var layers = 2
+    @Option(help: "Heads.") var heads = 4
+    @Option(help: "Embedding width.") var embd = 64
+    @Option(help: "Context length (n_positions).") var context = 64
+    @Option(help: "Vocabulary size.") var vocab = 256
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Output directory.") var out: String
+
+    func run() throws {
+        let cfg = GPT2Config(vocabSize: vocab, nPositions: context, nEmbd: embd, nLayer: layers, nHead: heads)
+        try cfg.validate(source: "options")
+        try GPT2(cfg, seed: seed).save(directory: URL(fileURLWithPath: out))
+        print("wrote \(out) (\(cfg.parameterCount) parameters)")
+    }
+}
+
+struct ModelLogits: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logits", abstract: "Write logits for token ids to strata_logits.safetensors in the checkpoint directory.")
+    @Option(help: "Checkpoint directory (config.json + model.safetensors).") var checkpoint: String
+    @Option(help: "Comma-separated token ids (one sequence).") var ids: String
+
+    func run() throws {
+        let dir = URL(fileURLWithPath: checkpoint)
+        let model = try GPT2.load(directory: dir)
+        let tokens = try ids.split(separator: ",").map { s -> Int32 in
+            guard let v = Int32(s.trimmingCharacters(in: .whitespaces)), v >= 0, Int(v) < model.config.vocabSize else {
+                throw ValidationError("--ids: '\(s)' is not a token id below vocab_size \(model.config.vocabSize)")
+            }
+            return v
+        }
+        let tape = Tape.noGrad()
+        let logits = model.logits(model.hidden(tokens, batch: 1, time: tokens.count, tape: tape), tape: tape)
+        try SafeTensors.write([NamedTensor(name: "logits", shape: [tokens.count, model.config.vocabSize], values: logits.toArray()),
+                               NamedTensor(name: "input_ids", shape: [tokens.count], values: tokens.map(Float.init)),
+                               NamedTensor(name: "shape", shape: [2], values: [1, Float(tokens.count)])],
+                              to: dir.appendingPathComponent("strata_logits.safetensors"))
+        print("wrote \(dir.appendingPathComponent("strata_logits.safetensors").path)")
+    }
+}
