@@ -30,7 +30,8 @@ public struct SHA256: Sendable {
             while i < bytes.count && buffer.count < 64 { buffer.append(bytes[i]); i += 1 }
             if buffer.count == 64 { buffer.withUnsafeBytes { compress($0.baseAddress!) }; buffer.removeAll(keepingCapacity: true) }
         }
-        while i + 64 <= bytes.count { compress(bytes.baseAddress! + i); i += 64 }
+        let blocks = (bytes.count - i) / 64
+        if blocks > 0 { compress(bytes.baseAddress! + i, blocks: blocks); i += blocks * 64 }
         while i < bytes.count { buffer.append(bytes[i]); i += 1 }
     }
 
@@ -75,15 +76,23 @@ public struct SHA256: Sendable {
         return s.hexDigest()
     }
 
-    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    private mutating func compress(_ p: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            let b = p + i * 4
-            w[i] = UInt32(b.load(as: UInt8.self)) << 24 | UInt32(b.load(fromByteOffset: 1, as: UInt8.self)) << 16
-                | UInt32(b.load(fromByteOffset: 2, as: UInt8.self)) << 8 | UInt32(b.load(fromByteOffset: 3, as: UInt8.self))
+    private mutating func compress(_ p: UnsafeRawPointer, blocks: Int = 1) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            SHA256.k.withUnsafeBufferPointer { k in
+                var state = h
+                for b in 0..<blocks { SHA256.compress(p + b * 64, w.baseAddress!, k.baseAddress!, &state) }
+                h = state
+            }
         }
+    }
+
+    private typealias State = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+    @inline(__always)
+    private static func compress(_ p: UnsafeRawPointer, _ w: UnsafeMutablePointer<UInt32>, _ k: UnsafePointer<UInt32>, _ h: inout State) {
+        for i in 0..<16 { w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
             let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
@@ -93,7 +102,7 @@ public struct SHA256: Sendable {
         for i in 0..<64 {
             let S1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ S1 &+ ch &+ SHA256.k[i] &+ w[i]
+            let t1 = hh &+ S1 &+ ch &+ k[i] &+ w[i]
             let S0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = S0 &+ maj
