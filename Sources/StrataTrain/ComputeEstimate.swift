@@ -11,8 +11,9 @@ public enum ComputeEstimate {
     /// tables, per block 12·d² + 13·d (attention + MLP weights and biases, two
     /// LayerNorms), and the final LayerNorm.
     public static func gpt2Parameters(nLayer: Int, nEmbd: Int, vocab: Int, positions: Int) -> Int {
-        let d = nEmbd
-        return vocab * d + positions * d + nLayer * (12 * d * d + 13 * d) + 2 * d
+        let d = Double(nEmbd)
+        let n = Double(vocab) * d + Double(positions) * d + Double(nLayer) * (12 * d * d + 13 * d) + 2 * d
+        return n < 9.0e18 ? Int(n) : Int.max   // exact below 2^53; saturates for absurd shapes
     }
 
     /// Training FLOPs: 6·N·T plus 6·n_layer·context·d·T for attention scores and mixing.

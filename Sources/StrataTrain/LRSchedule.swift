@@ -43,6 +43,11 @@ public struct LRSchedule: Equatable, Sendable {
                   decayFraction: o.decayFraction, decayShape: o.decayShape)
     }
 
+    /// An anneal from the LR a checkpoint ended at down to `floor` over `steps` steps.
+    public static func anneal(from start: Double, to floor: Double, steps: Int, shape: DecayShape = .oneMinusSqrt) -> LRSchedule {
+        LRSchedule(kind: .anneal, peak: start, floor: floor, warmupSteps: 0, totalSteps: steps, decayShape: shape)
+    }
+
     /// Decay steps of a WSD run: the fraction of all steps, rounded, at least 1.
     public static func wsdDecaySteps(total: Int, fraction: Double) -> Int {
         max(1, min(total, Int((fraction * Double(total)).rounded())))

@@ -40,15 +40,23 @@ public struct ProgressLine: Sendable {
     public var inPlace: Bool
     /// Steps between plain lines when not in place.
     public var interval: Int
+    /// Where `emit` writes: standard error (true) or standard output.
+    public var toStandardError: Bool
 
-    public init(inPlace: Bool, interval: Int) {
+    public init(inPlace: Bool, interval: Int, toStandardError: Bool = true) {
         self.inPlace = inPlace
         self.interval = max(1, interval)
+        self.toStandardError = toStandardError
     }
 
-    /// A progress line for standard error, in place when it is a terminal.
+    /// A progress line on standard error, in place when it is a terminal.
     public static func forStandardError(interval: Int) -> ProgressLine {
-        ProgressLine(inPlace: isatty(STDERR_FILENO) == 1, interval: interval)
+        ProgressLine(inPlace: isatty(STDERR_FILENO) == 1, interval: interval, toStandardError: true)
+    }
+
+    /// A progress line on standard output, in place when it is a terminal.
+    public static func forStandardOutput(interval: Int) -> ProgressLine {
+        ProgressLine(inPlace: isatty(STDOUT_FILENO) == 1, interval: interval, toStandardError: false)
     }
 
     /// The text to write for this status, or nil when nothing should be written now.
@@ -61,9 +69,16 @@ public struct ProgressLine: Sendable {
     /// Text that ends the in-place line (a newline), or "" for plain output.
     public var finish: String { inPlace ? "\n" : "" }
 
-    /// Writes `render(s)` to standard error, if there is anything to write.
+    /// Writes `render(s)`, if there is anything to write.
     public func emit(_ s: Status) {
-        if let text = render(s) { FileHandle.standardError.write(Data(text.utf8)) }
+        if let text = render(s) { write(text) }
+    }
+
+    /// Ends the in-place line, if any.
+    public func end() { if !finish.isEmpty { write(finish) } }
+
+    private func write(_ text: String) {
+        (toStandardError ? FileHandle.standardError : FileHandle.standardOutput).write(Data(text.utf8))
     }
 
     /// "step 120/5000 (2.4%) | loss 3.2145 | lr 6.00e-04 | 12.3k tok/s | 1m02s elapsed | ETA 41m10s"

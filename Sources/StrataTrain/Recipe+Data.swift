@@ -17,7 +17,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         self.validation = validation
     }
 
-    enum CodingKeys: String, CodingKey { case sources, validation }
+    enum CodingKeys: String, CodingKey, CaseIterable { case sources, validation }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -62,7 +62,7 @@ public struct DataSource: Codable, Equatable, Sendable {
         self.interpolation = interpolation
     }
 
-    enum CodingKeys: String, CodingKey { case name, path, weight, schedule, interpolation }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, path, weight, schedule, interpolation }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -103,7 +103,7 @@ public struct WeightKeypoint: Codable, Equatable, Sendable {
         self.weight = weight
     }
 
-    enum CodingKeys: String, CodingKey { case step, weight }
+    enum CodingKeys: String, CodingKey, CaseIterable { case step, weight }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -134,7 +134,7 @@ public struct ValidationSplit: Codable, Equatable, Sendable {
         self.shard = shard
     }
 
-    enum CodingKeys: String, CodingKey { case fraction, shard }
+    enum CodingKeys: String, CodingKey, CaseIterable { case fraction, shard }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -32,7 +32,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case batchSize = "batch_size", gradAccum = "grad_accum", context, steps, tokenBudget = "token_budget"
         case seed, evalInterval = "eval_interval", evalBatches = "eval_batches"
         case checkpointInterval = "checkpoint_interval", keepLast = "keep_last", logInterval = "log_interval"
@@ -81,7 +81,7 @@ public struct OptimConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case lr, minLR = "min_lr", warmupSteps = "warmup_steps", schedule, decayFraction = "decay_fraction"
         case decayShape = "decay_shape", weightDecay = "weight_decay", beta1, beta2, eps, gradClip = "grad_clip"
     }
@@ -153,7 +153,7 @@ public struct GuardConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case enabled, window, minHistory = "min_history", sigma, gradSigma = "grad_sigma"
         case maxSpikesBeforeRollback = "max_spikes_before_rollback", spikeSpan = "spike_span"
         case lrFactorOnRollback = "lr_factor_on_rollback", stableSteps = "stable_steps"
@@ -182,7 +182,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case dir, name }
+    enum CodingKeys: String, CodingKey, CaseIterable { case dir, name }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -197,14 +197,25 @@ extension Recipe {
     /// Sequence length used for training (train.context, else the model's).
     public var context: Int { train.context ?? model.nPositions }
 
-    /// Tokens consumed by one optimizer step.
-    public var tokensPerStep: Int { train.batchSize * train.gradAccum * context }
+    /// Tokens consumed by one optimizer step (saturating at Int.max for absurd recipes).
+    public var tokensPerStep: Int { Recipe.saturatingProduct([train.batchSize, train.gradAccum, context]) }
 
     /// Optimizer steps of the run: `train.steps`, or the token budget rounded up to whole steps.
     public var totalSteps: Int {
         if let s = train.steps { return s }
-        guard let budget = train.tokenBudget, tokensPerStep > 0 else { return 0 }
-        return (budget + tokensPerStep - 1) / tokensPerStep
+        guard let budget = train.tokenBudget, budget > 0, tokensPerStep > 0 else { return 0 }
+        return budget / tokensPerStep + (budget % tokensPerStep == 0 ? 0 : 1)
+    }
+
+    /// Product that stops at Int.max instead of trapping.
+    static func saturatingProduct(_ xs: [Int]) -> Int {
+        var p = 1
+        for x in xs {
+            let (r, overflow) = p.multipliedReportingOverflow(by: x)
+            if overflow { return Int.max }
+            p = r
+        }
+        return p
     }
 
     /// The run directory `run.dir/run.name`.

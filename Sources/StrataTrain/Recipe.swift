@@ -1,7 +1,7 @@
 // Recipe: what a training run reads from its YAML file. Every field has a
 // documented default; YAML keys are the snake_case names in each CodingKeys.
-// This file holds the top level plus the model and tokenizer sections; data,
-// train, optimizer, guard and run sections live in Recipe+Sections.swift,
+// This file holds the top level plus the model and tokenizer sections; the data
+// section lives in Recipe+Data.swift, train/optim/guard/run in Recipe+Train.swift,
 // loading in RecipeLoader.swift, validation in Recipe+Validation.swift.
 // Leaves out: stage-specific sections (SFT, DPO, reward) — added with those stages.
 
@@ -26,7 +26,7 @@ public struct Recipe: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, tokenizer, data, train, optim, spikeGuard = "guard", run
     }
 
@@ -61,7 +61,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", nPositions = "n_positions"
         case vocabSize = "vocab_size", dropout
     }
@@ -132,7 +132,7 @@ public struct TokenizerConfig: Codable, Equatable, Sendable {
         self.train = train
     }
 
-    enum CodingKeys: String, CodingKey { case path, train }
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, train }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -153,7 +153,7 @@ public struct TokenizerTraining: Codable, Equatable, Sendable {
         self.files = files
     }
 
-    enum CodingKeys: String, CodingKey { case vocabSize = "vocab_size", files }
+    enum CodingKeys: String, CodingKey, CaseIterable { case vocabSize = "vocab_size", files }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -1,7 +1,8 @@
 // A strict Decoder over a RecipeTree. Numbers, booleans and text follow YAML's
 // plain-scalar rules (quoted scalars are always text), wrong types fail with the
-// full key path and what was seen, and every key a type asks about is recorded so
-// that keys nobody asked about can be reported as unknown afterwards.
+// full key path and what was seen, and every key a type asks about (or declares,
+// when its CodingKeys are CaseIterable) is recorded so that keys nobody asked
+// about can be reported as unknown afterwards.
 // Leaves out: superDecoder (recipes never use class inheritance).
 
 import Foundation
@@ -28,6 +29,11 @@ struct RecipeTreeDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case let .mapping(pairs) = node.kind else { throw mismatch("a section (key: value lines)") }
+        // Keys that are CaseIterable are all known up front, so unknown keys can be
+        // reported even when decoding stops early at a type error.
+        if let all = Key.self as? any CaseIterable.Type {
+            for case let key as CodingKey in all.allCases as any Collection { log.record(codingPath, key.stringValue) }
+        }
         return KeyedDecodingContainer(RecipeKeyedContainer<Key>(decoder: self, pairs: pairs))
     }
 

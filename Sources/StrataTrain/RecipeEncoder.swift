@@ -60,6 +60,14 @@ enum RecipeTreeEncoding {
             || s != s.trimmingCharacters(in: .whitespaces)
         return .scalar(s, quoted: misread)
     }
+
+    /// Shortest round-trip text, with a dot in the mantissa ("6.0e-05", not "6e-05")
+    /// so YAML 1.1 readers such as PyYAML also see a number.
+    static func number(_ d: Double) -> String {
+        let s = "\(d)"
+        guard let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }), !s[..<e].contains(".") else { return s }
+        return s[..<e] + ".0" + s[e...]
+    }
 }
 
 struct RecipeTreeEncoder: Encoder {
@@ -89,8 +97,8 @@ struct RecipeSingleEncoder: SingleValueEncodingContainer {
     func encode(_ value: String) {
         if case let .scalar(s, q) = RecipeTreeEncoding.text(value) { builder.content = .scalar(s, quoted: q) }
     }
-    func encode(_ value: Double) { builder.content = .scalar("\(value)", quoted: false) }
-    func encode(_ value: Float) { builder.content = .scalar("\(value)", quoted: false) }
+    func encode(_ value: Double) { builder.content = .scalar(RecipeTreeEncoding.number(value), quoted: false) }
+    func encode(_ value: Float) { builder.content = .scalar(RecipeTreeEncoding.number(Double(value)), quoted: false) }
     func encode(_ value: Int) { builder.content = .scalar("\(value)", quoted: false) }
     func encode(_ value: Int8) { builder.content = .scalar("\(value)", quoted: false) }
     func encode(_ value: Int16) { builder.content = .scalar("\(value)", quoted: false) }

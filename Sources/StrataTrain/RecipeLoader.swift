@@ -45,7 +45,7 @@ public enum RecipeLoader {
         do {
             value = try T(from: RecipeTreeDecoder(node: tree, codingPath: [], log: log))
         } catch let e as DecodingError {
-            throw error(file: file, [describe(e)], tree: tree)
+            throw error(file: file, [describe(e)] + RecipeKeyCheck.unknownKeys(in: tree, log: log), tree: tree)
         }
         let unknown = RecipeKeyCheck.unknownKeys(in: tree, log: log)
         if !unknown.isEmpty {

@@ -72,6 +72,7 @@ final class LRScheduleTests: XCTestCase {
         XCTAssertEqual(s.lr(0), 1e-5 + (start - 1e-5) * 19 / 20, accuracy: 1e-15, "first step is one notch below the start")
         XCTAssertEqual(s.lr(19), 1e-5)
         assertMonotoneDecay(s, from: 0)
+        XCTAssertEqual(LRSchedule.anneal(from: start, to: 1e-5, steps: 20, shape: .linear), s)
     }
 
     func testFromRecipe() throws {

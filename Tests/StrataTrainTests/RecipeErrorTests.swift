@@ -217,9 +217,22 @@ final class RecipeErrorTests: XCTestCase {
         XCTAssertTrue(m2.contains("duplicate key 'train' (line 5 and line 7)"), m2)
     }
 
+    func testTypeErrorAndUnknownKeyReportedTogether() {
+        let m = message(with(["optim: {warmup_steps: 10}": "optim: {learning_rate: 0.1, warmup_steps: ten}"]))
+        XCTAssertTrue(m.contains("optim.warmup_steps: expected an integer, got \"ten\""), m)
+        XCTAssertTrue(m.contains("unknown key 'optim.learning_rate' (did you mean 'optim.lr'?)"), m)
+    }
+
     func testSeveralProblemsReportedTogether() {
         let m = message(with(["train: {steps: 100}": "train: {steps: 100, keep_last: 0, batch_size: 0}"]))
         XCTAssertTrue(m.contains("train.keep_last") && m.contains("train.batch_size"), m)
+    }
+
+    func testAbsurdSizesAreErrorsNotCrashes() {
+        let m = message(with(["train: {steps: 100}": "train: {token_budget: 1e15, batch_size: 8e15, grad_accum: 8e15}"]))
+        XCTAssertTrue(m.contains("optim.warmup_steps (10) must be < the run's steps (1)"), m)
+        XCTAssertTrue(message(baseRecipeYAML, overrides: ["train.steps=1e30"]).contains("train.steps: expected an integer"))
+        XCTAssertGreaterThan(ModelConfig().parameterCount(vocab: Int.max), 0)
     }
 
     func testSuggestionHelper() {

@@ -74,6 +74,8 @@ final class RecipeLoadingTests: XCTestCase {
         XCTAssertFalse(order.contains(nil), text)
         XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), "sections in declaration order")
         XCTAssertTrue(text.contains("min_lr: 0.00012"), "numbers in shortest form:\n\(text)")
+        XCTAssertTrue(text.contains("eps: 1.0e-08"), "exponents keep a dot for YAML 1.1 readers:\n\(text)")
+        XCTAssertTrue(text.contains("name: \"true\""), "text that looks like a boolean is quoted:\n\(text)")
     }
 
     func testResolvedJSONRoundTripsThroughJSONDecoder() throws {
