@@ -1,1 +1,0 @@
-// StrataTrain module. See the files beside this one.

@@ -1,0 +1,70 @@
+// TrainerState: everything besides weights and optimizer moments that a run
+// needs to continue bit-exactly — step, tokens seen, the loader's position, the
+// spike guard's history, compute spent — saved as trainer_state.json in every
+// checkpoint. Leaves out: RNG state for dropout (derived from seed, step and
+// micro-batch, so nothing needs saving).
+
+import Foundation
+import StrataCore
+import StrataData
+
+public struct TrainerState: Codable, Sendable {
+    public var formatVersion = 1
+    /// The stage that wrote this state (pretrain, continue, anneal, sft, ...).
+    public var stage: String
+    /// Optimizer steps completed (also the index of the next step).
+    public var step: Int
+    /// Total steps the run is configured for.
+    public var totalSteps: Int
+    public var tokensSeen: Int
+    /// AdamW's update count (bias correction); differs from `step` when updates were skipped.
+    public var optimizerStep: Int
+    public var loader: LoaderState
+    public var spikeGuard: SpikeGuard
+    /// Learning rate of the last step, for reference (the schedule recomputes it).
+    public var lastLR: Double
+    /// Wall time and FLOPs spent in this stage so far.
+    public var wallSeconds: Double
+    public var flops: Double
+    public var events: [TrainingEvent]
+    /// Latest validation results (loss per source).
+    public var validation: [String: Double]
+    /// Processes that trained together (1 until data parallelism lands).
+    public var worldSize = 1
+    /// sha256 of the resolved recipe JSON, to refuse resuming with a different recipe.
+    public var recipeSHA256: String
+    /// Where this stage started from, recorded again in lineage.
+    public var parentCheckpoint: String?
+
+    public static let fileName = "trainer_state.json"
+}
+
+/// A flag raised by SIGINT/SIGTERM so the loop can finish its step, save and exit cleanly.
+public final class InterruptFlag: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var raised: Int32?
+
+    public init() {}
+
+    /// Route SIGINT and SIGTERM to this flag (instead of terminating the process).
+    public func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { [weak self] in self?.raise(sig) }
+            src.resume()
+            sources.append(src)
+        }
+    }
+
+    public func raise(_ sig: Int32) { lock.lock(); raised = sig; lock.unlock() }
+    public var signal: Int32? { lock.lock(); defer { lock.unlock() }; return raised }
+
+    /// Restore default signal handling.
+    public func uninstall() {
+        for s in sources { s.cancel() }
+        sources.removeAll()
+        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,66 @@
+// TrainingRun's checkpoint side: writing a checkpoint with its lineage entry,
+// marking it best/stable, and rolling back to the last stable one when the spike
+// guard asks (the loader keeps its position, so the offending batches are skipped).
+// Leaves out: asynchronous checkpoint writes.
+
+import Foundation
+import StrataCore
+import StrataTensor
+import StrataModel
+import StrataCheckpoint
+
+extension TrainingRun {
+    func lastCheckpointName() -> String? { s.store.latestValid()?.name }
+
+    /// The lineage entry describing this stage up to now.
+    func lineageEntry(id: String) throws -> LineageEntry {
+        let evals = s.state.validation.isEmpty ? [:] : ["validation_loss": s.state.validation]
+        return LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.sources.map(\.record),
+                            recipe: try s.recipe.jsonValue(),
+                            compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
+                            evaluations: evals, events: s.state.events)
+    }
+
+    func checkpoint(markStable: Bool = false) throws {
+        let name = TrainingCheckpoint.name(step: s.state.step)
+        let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
+        s.state.loader = s.loader.state
+        let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
+        let files = try TrainingCheckpoint.files(model: s.model, optimizer: s.optimizer, tokenizer: s.tokenizer, state: s.state, lineage: lineage)
+        let ckpt = try s.store.write(name: name, files: files)
+        lastCheckpoint = ckpt
+        if markStable || s.state.spikeGuard.isStable { try s.store.markStable(name) }
+        if let v = s.state.validation["all"] { _ = try s.store.recordValidationLoss(v, for: name) }
+        _ = try s.store.prune()
+    }
+
+    /// Restore the newest stable checkpoint; keep the loader where it is so the bad batches are skipped.
+    func rollback(at step: Int, reason: String, loss: Double) throws {
+        rollbacks += 1
+        guard rollbacks <= s.maxRollbacks else {
+            throw StrataError(.numeric, "\(s.stage.rawValue) step \(step)", "gave up after \(s.maxRollbacks) rollbacks (last: \(reason))",
+                              fix: "lower optim.lr or check the data around this step")
+        }
+        let marks = try s.store.marks()
+        let candidates = s.store.list().filter { marks.stable.contains($0.name) }.sorted { ($0.sequence ?? 0) > ($1.sequence ?? 0) }
+        guard let target = candidates.lazy.compactMap({ try? self.s.store.verify($0.name) }).first else {
+            throw StrataError(.numeric, "\(s.stage.rawValue) step \(step)", "a rollback was needed (\(reason)) but no stable checkpoint verifies")
+        }
+        let loaded = try TrainingCheckpoint.load(target)
+        TrainingCheckpoint.copyWeights(from: loaded.model, to: s.model)
+        try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: target)
+        guard let saved = loaded.state else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
+        var guardState = s.state.spikeGuard
+        guardState.didRollback(toStep: saved.step)
+        let skipped = s.loader.state.step - saved.loader.step
+        s.state.step = saved.step
+        s.state.tokensSeen = saved.tokensSeen
+        s.state.optimizerStep = saved.optimizerStep
+        s.state.spikeGuard = guardState
+        let detail = "\(reason); restored \(target.name), skipping \(skipped) batches, lr × \(guardState.lrMultiplier)"
+        s.state.events.append(TrainingEvent(step: step, kind: .rollback, detail: detail))
+        try metrics.truncate(keepingThrough: saved.step)
+        try metrics.append(MetricsRecord(step: saved.step, loss: loss.isFinite ? loss : nil, events: ["rollback: " + detail]))
+        s.log("step \(step): rollback — \(detail)")
+    }
+}

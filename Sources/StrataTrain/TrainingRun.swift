@@ -1,0 +1,151 @@
+// TrainingRun: the loop every next-token stage shares (pretrain, continue,
+// anneal). Per step: the schedule's learning rate, gradient accumulation over
+// micro-batches, global-norm clipping, the spike guard's verdict (apply, skip,
+// or roll back to the last stable checkpoint), metrics and progress, periodic
+// validation per source and checkpoints. SIGINT/SIGTERM finish the step, save,
+// and return. Dropout randomness is derived from (seed, step, micro-batch), so a
+// resumed run replays exactly.
+// Leaves out: data parallelism (world size 1), mixed precision.
+
+import Foundation
+import StrataCore
+import StrataTensor
+import StrataModel
+import StrataData
+import StrataCheckpoint
+import StrataTokenizer
+
+public final class TrainingRun {
+    /// A test hook that corrupts a step: scale its loss and gradients, or make them NaN.
+    public enum Injection: Sendable { case scale(Float), nan }
+
+    public struct Setup {
+        public var recipe: Recipe
+        public var runDir: URL
+        public var stage: Stage
+        public var model: GPT2
+        public var optimizer: AdamW
+        public var tokenizer: BPETokenizer
+        public var sources: [PreparedSource]
+        public var loader: MixtureLoader
+        public var state: TrainerState
+        public var schedule: LRSchedule
+        /// Lineage of the checkpoint this stage started from (empty for random init).
+        public var parentLineage: Lineage
+        public var parent: ParentRef
+        public var store: CheckpointStore
+        public var log: (String) -> Void = { print($0) }
+        public var interrupt: InterruptFlag?
+        public var inject: ((Int) -> Injection?)?
+        /// Most rollbacks before the run gives up with an error.
+        public var maxRollbacks = 5
+    }
+
+    public struct Outcome {
+        public var step: Int
+        public var interrupted: Bool
+        public var lastCheckpoint: Checkpoint?
+        public var validation: [String: Double]
+        /// Loss of each step run in this session, in order (skipped steps included).
+        public var losses: [Double]
+    }
+
+    var s: Setup
+    let metrics: MetricsLog
+    let progress: ProgressLine
+    var losses: [Double] = []
+    var lastCheckpoint: Checkpoint?
+    var rollbacks = 0
+    let sessionStart = DispatchTime.now().uptimeNanoseconds
+    let sessionStartStep: Int
+
+    public init(_ setup: Setup) throws {
+        s = setup
+        metrics = try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl"))
+        _ = try metrics.truncate(keepingThrough: setup.state.step)
+        progress = isatty(STDERR_FILENO) != 0 ? .forStandardError(interval: setup.recipe.train.logInterval)
+                                               : .forStandardOutput(interval: setup.recipe.train.logInterval)
+        sessionStartStep = setup.state.step
+    }
+
+    public func run() throws -> Outcome {
+        let total = s.state.totalSteps
+        if s.state.step == 0 && lastCheckpointName() == nil {
+            try checkpoint(markStable: true)  // step 0: a rollback target that always exists
+        }
+        while s.state.step < total {
+            if let sig = s.interrupt?.signal { return try stopForSignal(sig) }
+            try step()
+            let st = s.state.step
+            if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
+            if st % s.recipe.train.checkpointInterval == 0 || st == total { try checkpoint() }
+        }
+        progress.end()
+        return Outcome(step: s.state.step, interrupted: false, lastCheckpoint: lastCheckpoint, validation: s.state.validation, losses: losses)
+    }
+
+    private func step() throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = s.recipe, step = s.state.step
+        let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
+        let accum = r.train.gradAccum, b = r.train.batchSize, t = r.context
+        var lossSum: Double = 0
+        for micro in 0..<accum {
+            let batch = s.loader.next()
+            let tape = Tape(seed: UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131 &+ UInt64(micro))
+            let loss = s.model.loss(batch.inputs, targets: batch.targets, batch: b, time: t, tape: tape)
+            tape.backward(loss, seed: 1 / Float(accum))
+            lossSum += Double(loss.item())
+        }
+        var loss = lossSum / Double(accum)
+        if let inj = s.inject?(step) { loss = applyInjection(inj, loss: loss) }
+        let params = s.model.parameters
+        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(params, maxNorm: Float(r.optim.gradClip)) : AdamW.gradNorm(params))
+        var events: [String] = []
+        let verdict = r.spikeGuard.enabled || !loss.isFinite || !gradNorm.isFinite
+            ? s.state.spikeGuard.check(step: step, loss: loss, gradNorm: gradNorm) : .accept
+        switch verdict {
+        case .accept:
+            s.optimizer.update(lr: Float(lr))
+        case .skip(let why):
+            events.append("spike: " + why)
+            s.state.events.append(TrainingEvent(step: step, kind: .spike, detail: why))
+            s.log("step \(step): update skipped (\(why))")
+        case .rollback(let why):
+            s.model.zeroGrad()
+            try rollback(at: step, reason: why, loss: loss)
+            return
+        }
+        s.model.zeroGrad()
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        let tokens = accum * b * t
+        s.state.step += 1
+        s.state.tokensSeen += tokens
+        s.state.optimizerStep = s.optimizer.step
+        s.state.lastLR = lr
+        s.state.wallSeconds += dt
+        s.state.flops += 3 * s.model.forwardFlopsPerToken(context: t) * Double(tokens)
+        losses.append(loss)
+        try metrics.append(MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
+                                         tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events))
+        progress.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss, lr: lr, tokensPerSecond: Double(tokens) / dt,
+                            elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))
+    }
+
+    private func applyInjection(_ inj: Injection, loss: Double) -> Double {
+        let factor: Float
+        switch inj { case .scale(let f): factor = f; case .nan: factor = .nan }
+        for p in s.model.parameters { if let g = p.grad { let q = g.ptr; for i in 0..<g.count { q[i] *= factor } } }
+        return loss * Double(factor)
+    }
+
+    private func stopForSignal(_ sig: Int32) throws -> Outcome {
+        progress.end()
+        let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
+        s.state.events.append(TrainingEvent(step: s.state.step, kind: .interrupt, detail: "\(name) received"))
+        try checkpoint()
+        s.log("\(name): saved checkpoint \(lastCheckpoint?.name ?? "?") at step \(s.state.step). "
+              + "Resume with: strata \(s.stage.rawValue) --resume \(s.runDir.path)")
+        return Outcome(step: s.state.step, interrupted: true, lastCheckpoint: lastCheckpoint, validation: s.state.validation, losses: losses)
+    }
+}
