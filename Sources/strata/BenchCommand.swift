@@ -6,7 +6,7 @@ import StrataModel
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (run from a release build: swift build -c release).",
-        subcommands: [BenchTrain.self], defaultSubcommand: BenchTrain.self)
+        subcommands: [BenchTrain.self, BenchTokenizer.self], defaultSubcommand: BenchTrain.self)
 }
 
 struct BenchTrain: ParsableCommand {

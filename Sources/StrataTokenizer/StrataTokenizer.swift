@@ -1,1 +1,0 @@
-// StrataTokenizer module. See the files beside this one.
