@@ -14,3 +14,13 @@ public protocol TokenEncoder {
     /// A stable hash of the tokenizer's contents, recorded in shard sidecars.
     var hash: String { get }
 }
+
+/// A tokenizer-free encoder: ids 0...255 are UTF-8 bytes and 256 is end-of-text.
+/// Useful for smoke tests and character-level experiments (`--tokenizer bytes`).
+public struct ByteTokenEncoder: TokenEncoder, Sendable {
+    public init() {}
+    public func encodeBatch(_ texts: [String]) -> [[Int]] { texts.map { $0.utf8.map { Int($0) } } }
+    public var eosID: Int? { 256 }
+    public var vocabSize: Int { 257 }
+    public var hash: String { "byte-level-v1" }
+}
