@@ -42,7 +42,7 @@ public enum DataPipeline {
         let docs = try TextSource.read(files)
         log("training a \(spec.vocabSize)-token byte-level BPE tokenizer on \(files.count) file(s)")
         let cfg = BPETrainer.Config(vocabSize: spec.vocabSize, specialTokens: [endOfText])
-        let tok = try BPETrainer.train(texts: docs.texts, config: cfg)
+        let (tok, _) = try BPETrainer.train(texts: docs.texts, config: cfg)
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
         try tok.write(to: saved)
         return tok

@@ -50,7 +50,7 @@ public final class InterruptFlag: @unchecked Sendable {
     /// Route SIGINT and SIGTERM to this flag (instead of terminating the process).
     public func install() {
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
+            Foundation.signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler { [weak self] in self?.raise(sig) }
             src.resume()
@@ -65,6 +65,6 @@ public final class InterruptFlag: @unchecked Sendable {
     public func uninstall() {
         for s in sources { s.cancel() }
         sources.removeAll()
-        signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
+        Foundation.signal(SIGINT, SIG_DFL); Foundation.signal(SIGTERM, SIG_DFL)
     }
 }

@@ -1,0 +1,129 @@
+// Reads a file line by line in 1 MiB chunks so large JSONL files never load
+// whole, and the JSON-lines helpers built on it: every problem names the file
+// and the 1-based line, and bad lines can be skipped and counted. The SFT and
+// preference stages reuse `JSONLines` for their datasets.
+// Leaves out: compressed input, other encodings than UTF-8.
+
+import Foundation
+import StrataCore
+
+public enum LineReader {
+    /// Call `body(lineNumber, bytes)` for every line (without "\n" or a trailing "\r"),
+    /// with a leading UTF-8 byte-order mark removed. Line numbers start at 1.
+    public static func forEachLine(in url: URL, _ body: (Int, ArraySlice<UInt8>) throws -> Void) throws {
+        guard let fh = FileHandle(forReadingAtPath: url.path) else {
+            throw StrataError.io("read \(url.path)", "file does not exist or cannot be read", fix: "check the path")
+        }
+        defer { try? fh.close() }
+        var pending: [UInt8] = []
+        var line = 0
+        var first = true
+        while true {
+            let chunk = fh.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            if first {
+                first = false
+                if pending.starts(with: [0xEF, 0xBB, 0xBF]) { pending.removeFirst(3) }
+            }
+            var start = 0
+            while let nl = pending[start...].firstIndex(of: 0x0A) {
+                line += 1
+                try body(line, trimCR(pending[start..<nl]))
+                start = nl + 1
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty {
+            line += 1
+            try body(line, trimCR(pending[...]))
+        }
+    }
+
+    private static func trimCR(_ s: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        s.last == 0x0D ? s.dropLast() : s
+    }
+
+    /// Decode UTF-8 or throw an error naming the file and line.
+    static func string(_ bytes: ArraySlice<UInt8>, file: String, line: Int) throws -> String {
+        guard let s = String(bytes: bytes, encoding: .utf8) else {
+            throw StrataError.data("read \(file):\(line)", "line \(line) is not valid UTF-8",
+                                   fix: "convert the file to UTF-8")
+        }
+        return s
+    }
+}
+
+public enum JSONLines {
+    /// Parse every non-blank line as a JSON object and call `body(lineNumber, object)`.
+    /// A line that is not valid JSON or not an object throws a `.data` error naming the file and
+    /// line, unless `skipBadLines`, in which case it is skipped. `isBad` lets the caller reject
+    /// more lines (returning a reason, e.g. a missing field) under the same rule.
+    /// Returns the number of skipped bad lines.
+    @discardableResult
+    public static func forEachObject(in url: URL, skipBadLines: Bool = false,
+                                     isBad: ([String: Any]) -> String? = { _ in nil },
+                                     _ body: (Int, [String: Any]) throws -> Void) throws -> Int {
+        var bad = 0
+        try LineReader.forEachLine(in: url) { line, bytes in
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            let problem: String?
+            var object: [String: Any] = [:]
+            if let parsed = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) {
+                if let dict = parsed as? [String: Any] {
+                    object = dict
+                    problem = isBad(dict)
+                } else {
+                    problem = "line is JSON but not an object ({...})"
+                }
+            } else {
+                problem = "line is not valid JSON: \(preview(bytes))"
+            }
+            if let problem {
+                if skipBadLines { bad += 1; return }
+                throw StrataError.data("read \(url.path):\(line)", "line \(line): \(problem)",
+                                       fix: "fix or remove the line, or skip bad lines (CLI: --skip-bad-lines) to continue and count them")
+            }
+            try body(line, object)
+        }
+        return bad
+    }
+
+    /// Decode every non-blank line into `T`; errors name the file, line and field.
+    /// Returns the number of skipped bad lines (only when `skipBadLines`).
+    @discardableResult
+    public static func forEachRecord<T: Decodable>(_ type: T.Type, in url: URL, skipBadLines: Bool = false,
+                                                   _ body: (Int, T) throws -> Void) throws -> Int {
+        var bad = 0
+        try LineReader.forEachLine(in: url) { line, bytes in
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+            let record: T
+            do {
+                record = try StrataJSON.decode(T.self, from: Data(bytes), file: "\(url.path):\(line)")
+            } catch let e as StrataError {
+                if skipBadLines { bad += 1; return }
+                throw StrataError.data(e.operation, "line \(line): \(e.message)",
+                                       fix: "fix or remove the line, or skip bad lines (CLI: --skip-bad-lines) to continue and count them")
+            }
+            try body(line, record)
+        }
+        return bad
+    }
+
+    /// Write records one per line (sorted keys, no pretty printing), deterministic bytes.
+    public static func write<T: Encodable>(_ records: [T], to url: URL) throws {
+        var out = Data()
+        for r in records {
+            out.append(try StrataJSON.encode(r, pretty: false))
+            out.append(0x0A)
+        }
+        do { try out.write(to: url) } catch {
+            throw StrataError.io("write \(url.path)", "\(error)", fix: "check that the directory exists and is writable")
+        }
+    }
+
+    private static func preview(_ bytes: ArraySlice<UInt8>) -> String {
+        let s = String(decoding: bytes.prefix(60), as: UTF8.self)
+        return bytes.count > 60 ? "\"\(s)...\"" : "\"\(s)\""
+    }
+}

@@ -1,1 +1,0 @@
-// StrataData module. See the files beside this one.

@@ -1,0 +1,123 @@
+// `strata data`: build the synthetic corpus (synth), turn text/JSONL into token
+// shards (prepare) and look inside a shard (inspect). Thin: options map onto
+// the library's config structs. Leaves out: loading logic (StrataData).
+
+import ArgumentParser
+import Foundation
+import StrataCore
+import StrataData
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Prepare training data: synthetic corpora, token shards.",
+        subcommands: [Synth.self, Prepare.self, Inspect.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs and world.json.")
+
+        @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
+        @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
+        @Option(help: "Facts dated after this year go to the after-cutoff corpus only.") var cutoff: Int = 2020
+        @Option(help: "Fewest renderings of each fact.") var minRenderings: Int = 6
+        @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
+        @Option(help: "Output directory.") var out: String
+
+        func run() throws {
+            var config = SyntheticWorld.Config(seed: seed, size: try ByteSize.parse(size))
+            config.cutoffYear = cutoff
+            config.minRenderings = minRenderings
+            config.maxRenderings = maxRenderings
+            let start = Date()
+            let output = try SyntheticWorld.generate(config)
+            let files = try output.write(to: URL(fileURLWithPath: out))
+            for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 20, withPad: " ", startingAt: 0), f.bytes)) }
+            let w = output.world
+            let after = w.facts.filter { $0.period == "after" }.count
+            print("\(w.entities.count) entities, \(w.facts.count) facts (\(after) after \(cutoff)), "
+                  + "\(output.probes.count) probes, \(output.qa.count) QA pairs; "
+                  + String(format: "%.2f s", Date().timeIntervalSince(start)))
+        }
+    }
+
+    struct Prepare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tokenize text/JSONL files into train/validation token shards with JSON sidecars.")
+
+        @Argument(help: "Input files or directories (.txt, .md, .jsonl, .ndjson).") var inputs: [String]
+        @Option(help: "tokenizer.json, or 'bytes' for the byte-level encoder (vocabulary 257).") var tokenizer: String
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Output file prefix.") var name: String = "data"
+        @Option(help: "JSONL field holding the text.") var field: String = "text"
+        @Option(help: "Input format: auto, text or jsonl.") var format: String = "auto"
+        @Option(help: "Text files: one document per file, paragraph or line.") var textSplit: String = "file"
+        @Option(help: "Fraction of documents for validation.") var valFraction: Double = 0.05
+        @Option(help: "Seed of the train/validation split.") var seed: UInt64 = 0
+        @Option(help: "Token dtype: uint16 or uint32 (default: chosen from the vocabulary size).") var dtype: String?
+        @Flag(help: "Skip JSONL lines that are not JSON or lack the field, and count them.") var skipBadLines = false
+
+        func run() throws {
+            var config = DataPrepare.Config(inputs: inputs, outputDirectory: out)
+            config.name = name
+            config.reader = DocumentReader.Options(format: try parseChoice(format, "--format"), textField: field,
+                                                   textSplit: try parseChoice(textSplit, "--text-split"), skipBadLines: skipBadLines)
+            config.valFraction = valFraction
+            config.seed = seed
+            config.dtype = try dtype.map { try parseChoice($0, "--dtype") }
+            let start = Date()
+            let report = try DataPrepare.run(config, encoder: try loadTokenEncoder(tokenizer))
+            for split in [report.train] + (report.validation.map { [$0] } ?? []) {
+                let s = split.sidecar
+                print("\(split.shardURL.path): \(s.documentCount) documents, \(s.tokenCount) tokens (\(s.dtype.rawValue))")
+            }
+            print("skipped: \(report.emptyDocuments) empty documents, \(report.badLines) bad lines, \(report.emptyFiles) empty files; "
+                  + String(format: "%.2f s", Date().timeIntervalSince(start)))
+            for w in report.warnings { print("warning: \(w)") }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a shard's header, sidecar summary and first tokens.")
+
+        @Argument(help: "A .bin shard.") var shard: String
+        @Option(help: "How many leading tokens to print.") var tokens: Int = 16
+
+        func run() throws {
+            let s = try Shard(contentsOf: URL(fileURLWithPath: shard))
+            print("\(shard): \(s.count) tokens, dtype \(s.dtype.rawValue), vocabulary \(s.vocabSize)")
+            if let side = try? ShardSidecar.read(at: s.sidecarURL) {
+                print("split \(side.split), \(side.documentCount) documents, tokenizer \(side.tokenizerHash.prefix(16)), "
+                      + "\(side.sources.count) source files")
+            }
+            print(s.tokens(in: 0..<min(tokens, s.count)).map(String.init).joined(separator: " "))
+        }
+    }
+}
+
+private func parseChoice<T: RawRepresentable>(_ text: String, _ option: String) throws -> T where T.RawValue == String, T: CaseIterable {
+    guard let v = T(rawValue: text) else {
+        throw StrataError.config("parse \(option)", "'\(text)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return v
+}
+
+/// The tokenizer for `prepare`. "bytes" is built in; anything else is a tokenizer.json path.
+///
+/// TO WIRE (lead): StrataTokenizer's BPETokenizer is not in this branch yet. After merging it,
+/// add `import StrataTokenizer` above and replace the `throw` below with
+///     return BPETokenEncoder(tokenizer: try BPETokenizer(contentsOf: URL(fileURLWithPath: path)))
+/// and add this adapter (an adapter, because BPETokenizer.encodeBatch has extra defaulted
+/// parameters, which cannot witness the protocol requirement directly):
+///     struct BPETokenEncoder: TokenEncoder {
+///         let tokenizer: BPETokenizer
+///         func encodeBatch(_ texts: [String]) -> [[Int]] { tokenizer.encodeBatch(texts) }
+///         var eosID: Int? { tokenizer.eosID }
+///         var vocabSize: Int { tokenizer.vocabSize }
+///         var hash: String { tokenizer.hash }
+///     }
+private func loadTokenEncoder(_ path: String) throws -> any TokenEncoder {
+    if path == "bytes" { return ByteTokenEncoder() }
+    throw StrataError.config("load tokenizer \(path)", "this build has no BPE tokenizer wired into `strata data prepare` yet",
+                             fix: "use --tokenizer bytes, or wire StrataTokenizer (see DataCommand.swift)")
+}

@@ -1,0 +1,170 @@
+// Synthetic world tests: same seed → same bytes; every probe's subject and
+// answer co-occur in its own corpus at least as often as the fact's rendering
+// count, after-cutoff answers never co-occur with their subject before the
+// cutoff, held-out phrasings never appear in training text, distractors and QA
+// fields are well formed, names are unique, sizes parse and scale.
+
+import Foundation
+import XCTest
+@testable import StrataData
+import StrataCore
+
+/// Word unigrams and bigrams per document → documents, for whole-word co-occurrence queries.
+private struct TermIndex {
+    var postings: [String: Set<Int>] = [:]
+
+    static func terms(_ text: String) -> [String] {
+        text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+    }
+
+    init(_ docs: [String]) {
+        for (d, doc) in docs.enumerated() {
+            let w = TermIndex.terms(doc)
+            for (i, t) in w.enumerated() {
+                postings[t, default: []].insert(d)
+                if i > 0 { postings[w[i - 1] + " " + t, default: []].insert(d) }
+            }
+        }
+    }
+
+    /// Documents containing `name` (one or two words) as whole words.
+    func docs(_ name: String) -> Set<Int> { postings[TermIndex.terms(name).joined(separator: " ")] ?? [] }
+}
+
+final class SyntheticWorldTests: XCTestCase {
+    private static let config = SyntheticWorld.Config(seed: 17, size: 150_000)
+
+    private func corpus(_ out: SyntheticWorld.Output, _ name: String) -> [String] {
+        out.corpora.first { $0.name == name }!.documents
+    }
+
+    func testSameSeedGivesIdenticalBytes() throws {
+        let a = try scratchDirectory("synthA"), b = try scratchDirectory("synthB"), c = try scratchDirectory("synthC")
+        let config = SyntheticWorld.Config(seed: 5, size: 60_000)
+        let files = try SyntheticWorld.generate(config).write(to: a)
+        try SyntheticWorld.generate(config).write(to: b)
+        try SyntheticWorld.generate(SyntheticWorld.Config(seed: 6, size: 60_000)).write(to: c)
+        XCTAssertEqual(files.map(\.file), ["before_cutoff.jsonl", "after_cutoff.jsonl", "textbook.jsonl", "domain.jsonl",
+                                           "probes.jsonl", "qa.jsonl", "world.json"])
+        for f in files {
+            XCTAssertGreaterThan(f.bytes, 0, f.file)
+            XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent(f.file)), try Data(contentsOf: b.appendingPathComponent(f.file)), f.file)
+        }
+        XCTAssertNotEqual(try Data(contentsOf: a.appendingPathComponent("before_cutoff.jsonl")),
+                          try Data(contentsOf: c.appendingPathComponent("before_cutoff.jsonl")))
+        // The corpora are readable by the data pipeline's JSONL reader.
+        var docs = 0
+        try DocumentReader.read(a.appendingPathComponent("textbook.jsonl")) { _ in docs += 1 }
+        XCTAssertGreaterThan(docs, 0)
+    }
+
+    func testProbeAnswersAppearInTheirPeriodOnly() throws {
+        let out = try SyntheticWorld.generate(Self.config)
+        let before = TermIndex(corpus(out, "before_cutoff") + corpus(out, "textbook"))
+        let after = TermIndex(corpus(out, "after_cutoff")), domain = TermIndex(corpus(out, "domain"))
+        let renderings = Dictionary(uniqueKeysWithValues: out.world.facts.map { ($0.id, $0.renderings) })
+        var periods = Set<String>()
+        for p in out.probes {
+            periods.insert(p.period + "/" + p.domain)
+            let own = p.domain == "medicine" ? domain : p.period == "after" ? after : before
+            let together = own.docs(p.subject).intersection(own.docs(p.answer)).count
+            XCTAssertGreaterThanOrEqual(together, renderings[p.factID]!, "\(p.factID) \(p.subject) / \(p.answer)")
+            if p.period == "after" {
+                XCTAssertTrue(before.docs(p.subject).isDisjoint(with: before.docs(p.answer)),
+                              "after-cutoff fact \(p.factID) (\(p.subject), \(p.answer)) appears before the cutoff")
+            }
+            if p.domain == "medicine" {
+                XCTAssertTrue(before.docs(p.subject).isEmpty && after.docs(p.subject).isEmpty, p.subject)
+            }
+        }
+        XCTAssertEqual(periods, ["before/general", "after/general", "before/medicine"])
+        XCTAssertGreaterThan(out.probes.filter { $0.period == "after" }.count, 10)
+    }
+
+    func testHeldOutPhrasingsNeverAppearInTrainingText() throws {
+        let out = try SyntheticWorld.generate(Self.config)
+        let all = out.corpora.flatMap(\.documents).joined(separator: "\n").lowercased()
+        for p in out.probes {
+            XCTAssertFalse(all.contains((p.prompt + " " + p.answer).lowercased()), "held-out rendering of \(p.factID) leaked: \(p.prompt)")
+        }
+        // Structural reason: no cloze span (up to {O}) of a template occurs inside another template of its relation.
+        for r in SyntheticWorld.Relation.allCases {
+            for i in r.clozeTemplates {
+                let t = r.templates[i]
+                let span = String(t[..<t.range(of: "{O}")!.upperBound]).lowercased()
+                for (j, u) in r.templates.enumerated() where j != i {
+                    XCTAssertFalse(u.lowercased().contains(span), "\(r): '\(t)' inside '\(u)'")
+                }
+            }
+            XCTAssertGreaterThanOrEqual(r.clozeTemplates.count, 2, "\(r)")
+        }
+    }
+
+    func testDistractorsAndQuestionAnswers() throws {
+        let out = try SyntheticWorld.generate(Self.config)
+        let facts = Dictionary(uniqueKeysWithValues: out.world.facts.map { ($0.id, $0) })
+        let cutoff = out.world.cutoffYear
+        for p in out.probes {
+            XCTAssertEqual(p.distractors.count, 3, p.factID)
+            XCTAssertEqual(Set(p.distractors).count, 3)
+            XCTAssertFalse(p.distractors.contains(p.answer))
+            XCTAssertFalse(p.prompt.contains(p.answer), "prompt gives the answer away: \(p.prompt)")
+            XCTAssertTrue(p.prompt.contains(p.subject))
+            if let year = Int(p.answer) {
+                for d in p.distractors { XCTAssertEqual(Int(d)! > cutoff, year > cutoff, "\(p.factID) year distractor \(d)") }
+            }
+            XCTAssertEqual(facts[p.factID]!.object, p.answer)
+        }
+        for q in out.qa {
+            XCTAssertNotEqual(q.wrongAnswer, q.answer)
+            // Lower-case values are capitalised at the start of a sentence.
+            XCTAssertTrue(q.sentenceAnswer.lowercased().contains(q.answer.lowercased())
+                          && q.sentenceAnswer.lowercased().contains(q.subject.lowercased()), q.sentenceAnswer)
+            XCTAssertTrue(q.verboseAnswer.contains(q.sentenceAnswer))
+            let verboseWrong = q.verboseWrongAnswer.lowercased()
+            XCTAssertTrue(verboseWrong.contains(q.wrongAnswer.lowercased()) && !verboseWrong.contains(" \(q.answer.lowercased()) "))
+            XCTAssertGreaterThan(q.verboseWrongAnswer.count, q.sentenceAnswer.count)
+            XCTAssertTrue(q.question.hasSuffix("?") && q.question.contains(q.subject))
+        }
+        let test = out.qa.filter { $0.split == "test" }.count
+        XCTAssertTrue(test > out.qa.count / 10 && test < out.qa.count * 3 / 10, "\(test) test questions of \(out.qa.count)")
+    }
+
+    func testWorldShapeAndNames() throws {
+        let out = try SyntheticWorld.generate(Self.config)
+        let w = out.world
+        let names = w.entities.map { $0.name.lowercased() }
+        XCTAssertEqual(Set(names).count, names.count, "entity names must be unique")
+        let templateWords = SyntheticWorld.WorldBuilder.templateWords()
+        for e in w.entities where e.type != "person" { XCTAssertFalse(templateWords.contains(e.name.lowercased()), e.name) }
+        let entityPeriod = Dictionary(uniqueKeysWithValues: w.entities.map { ($0.id, $0.period) })
+        for f in w.facts {
+            XCTAssertTrue((6...14).contains(f.renderings))
+            let yearValued = ["birth_year", "city_founded", "founded"].contains(f.relation)
+            if let year = f.year ?? (yearValued ? Int(f.object) : nil) {
+                XCTAssertEqual(f.period == "after", year > w.cutoffYear, f.id)
+            } else {
+                XCTAssertEqual(f.period, entityPeriod[f.subject], f.id)   // undated facts of new organisations are after
+            }
+        }
+        let kinds = Set(w.entities.map(\.type))
+        XCTAssertEqual(kinds, ["country", "city", "person", "organisation", "prize", "disease", "remedy"])
+        XCTAssertGreaterThan(w.entities.filter { $0.type == "person" }.count, 20)
+        // New organisations are never named before the cutoff.
+        let before = TermIndex(corpus(out, "before_cutoff") + corpus(out, "textbook"))
+        for e in w.entities where e.period == "after" { XCTAssertTrue(before.docs(e.name).isEmpty, e.name) }
+    }
+
+    func testSizeParsingAndScaling() throws {
+        XCTAssertEqual(try ByteSize.parse("2MB"), 2_000_000)
+        XCTAssertEqual(try ByteSize.parse("500kb"), 500_000)
+        XCTAssertEqual(try ByteSize.parse("1.5GB"), 1_500_000_000)
+        XCTAssertEqual(try ByteSize.parse("12345"), 12345)
+        assertStrataError(try ByteSize.parse("two MB"), kind: .config, contains: ["two MB"])
+        assertStrataError(try ByteSize.parse("0"), kind: .config, contains: ["not a size"])
+        assertStrataError(try SyntheticWorld.generate(SyntheticWorld.Config(seed: 0, size: 10)), kind: .config, contains: ["size"])
+        let target = 300_000
+        let total = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 2, size: target)).corpora.reduce(0) { $0 + $1.bytes }
+        XCTAssertEqual(Double(total), Double(target), accuracy: 0.25 * Double(target))
+    }
+}
