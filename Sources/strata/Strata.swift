@@ -6,5 +6,5 @@ struct Strata: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Train language models through the whole relay on one checkpoint format.",
-        subcommands: [TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self])
+        subcommands: [PretrainCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self])
 }

@@ -1,0 +1,52 @@
+// `strata pretrain` and `strata generate`: thin commands over Pretrain.Config and GPT2.generate.
+import ArgumentParser
+import Foundation
+import StrataCore
+import StrataModel
+import StrataTrain
+import StrataTokenizer
+
+struct PretrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pretrain",
+        abstract: "Pretrain a GPT-2 from random weights as a YAML recipe describes, or resume a run.")
+
+    @Option(help: "Recipe file (YAML); see recipes/.") var config: String?
+    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set optim.lr=6e-4 (repeatable).") var overrides: [String] = []
+    @Option(help: "Resume the run in this directory from its latest valid checkpoint.") var resume: String?
+
+    func run() throws {
+        var cfg = Pretrain.Config(recipeFile: config, overrides: overrides, resume: resume)
+        let flag = InterruptFlag()
+        flag.install()
+        cfg.interrupt = flag
+        let outcome = try Pretrain.run(cfg)
+        if !outcome.interrupted, let ckpt = outcome.lastCheckpoint { print("finished at step \(outcome.step); final checkpoint \(ckpt.url.path)") }
+    }
+}
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Sample text from a checkpoint.")
+
+    @Option(help: "A checkpoint directory, or a run directory (its latest valid checkpoint).") var checkpoint: String
+    @Option(help: "The prompt text.") var prompt: String
+    @Option(help: "Tokens to generate at most.") var maxNewTokens = 64
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0.8
+    @Option(help: "Top-k filter (0 = off).") var topK = 0
+    @Option(help: "Top-p (nucleus) filter (1 = off).") var topP: Float = 0.95
+    @Option(help: "Number of samples.") var samples = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        let ckpt = try TrainingCheckpoint.resolve(checkpoint)
+        let loaded = try TrainingCheckpoint.load(ckpt)
+        let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
+        guard !ids.isEmpty else { throw ValidationError("--prompt must not be empty") }
+        let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
+        let sampling = SamplingConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: stop, seed: seed)
+        let outs = loaded.model.generate(prompts: Array(repeating: ids, count: samples), sampling: sampling)
+        for (i, o) in outs.enumerated() {
+            if samples > 1 { print("--- sample \(i + 1)") }
+            print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
+        }
+    }
+}
