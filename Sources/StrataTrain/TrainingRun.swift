@@ -16,7 +16,8 @@ import StrataCheckpoint
 import StrataTokenizer
 
 public final class TrainingRun {
-    /// A test hook that corrupts a step: scale its loss and gradients, or make them NaN.
+    /// A test hook that corrupts the step fed a given batch (keyed by the loader's batch index, i.e. by
+    /// the data, so a rollback that skips the batch does not meet it again): scale loss and gradients, or NaN.
     public enum Injection: Sendable { case scale(Float), nan }
 
     public struct Setup {
@@ -90,6 +91,7 @@ public final class TrainingRun {
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
         let accum = r.train.gradAccum, b = r.train.batchSize, t = r.context
         var lossSum: Double = 0
+        let firstBatch = s.loader.state.step
         for micro in 0..<accum {
             let batch = s.loader.next()
             let tape = Tape(seed: UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131 &+ UInt64(micro))
@@ -98,7 +100,7 @@ public final class TrainingRun {
             lossSum += Double(loss.item())
         }
         var loss = lossSum / Double(accum)
-        if let inj = s.inject?(step) { loss = applyInjection(inj, loss: loss) }
+        if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
         let params = s.model.parameters
         let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(params, maxNorm: Float(r.optim.gradClip)) : AdamW.gradNorm(params))
         var events: [String] = []
