@@ -36,3 +36,12 @@ public enum StrataJSON {
         keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }
+
+/// Printing for command output: each line is flushed at once, so log lines and
+/// progress lines (written unbuffered) keep their order when output is piped.
+public enum Console {
+    public static func line(_ s: String) {
+        print(s)
+        fflush(nil)
+    }
+}

@@ -20,7 +20,7 @@ public enum Pretrain {
         public var overrides: [String] = []
         /// A run directory to resume (from its latest valid checkpoint).
         public var resume: String?
-        public var log: (String) -> Void = { print($0) }
+        public var log: (String) -> Void = { Console.line($0) }
         public var interrupt: InterruptFlag?
         /// Test hooks: corrupt chosen steps, or fail checkpoint writes at a point.
         public var inject: ((Int) -> TrainingRun.Injection?)?

@@ -35,7 +35,7 @@ public final class TrainingRun {
         public var parentLineage: Lineage
         public var parent: ParentRef
         public var store: CheckpointStore
-        public var log: (String) -> Void = { print($0) }
+        public var log: (String) -> Void = { Console.line($0) }
         public var interrupt: InterruptFlag?
         public var inject: ((Int) -> Injection?)?
         /// Most rollbacks before the run gives up with an error.

@@ -1,0 +1,21 @@
+// `strata demo`: the main job — world, tokenizer, pretraining, samples, lineage.
+import ArgumentParser
+import Foundation
+import StrataTrain
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo",
+        abstract: "Run the built-in relay on the synthetic world (resumes if interrupted).")
+
+    @Option(help: "Directory for the world, recipes and runs.") var dir = "runs/demo"
+    @Option(help: "Pretraining steps (2,048 tokens each).") var steps = 600
+    @Option(help: "Seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        var cfg = Demo.Config()
+        cfg.directory = dir; cfg.steps = steps; cfg.seed = seed
+        let flag = InterruptFlag()
+        flag.install()
+        try Demo.run(cfg, interrupt: flag)
+    }
+}
