@@ -17,7 +17,7 @@ let package = Package(
     products: [
         .executable(name: "strata", targets: ["strata"]),
         .library(name: "Strata", targets: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                           "StrataTokenizer", "StrataData", "StrataTrain"]),
+                                           "StrataTokenizer", "StrataData", "StrataEval", "StrataTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,10 +31,12 @@ let package = Package(
         .target(name: "StrataModel", dependencies: ["StrataCore", "StrataTensor", "StrataCheckpoint"], swiftSettings: optimize),
         .target(name: "StrataTokenizer", dependencies: ["StrataCore"], swiftSettings: optimize),
         .target(name: "StrataData", dependencies: ["StrataCore"], swiftSettings: optimize),
+        .target(name: "StrataEval", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataTokenizer", "StrataData"],
+                swiftSettings: optimize),
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                                    "StrataTokenizer", "StrataData", "Yams"], swiftSettings: optimize),
+                                                    "StrataTokenizer", "StrataData", "StrataEval", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "strata", dependencies: [
-            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataTrain",
+            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel", "StrataCheckpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
+        .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain"]),
     ]
 )

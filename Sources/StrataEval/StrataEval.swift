@@ -1,0 +1,1 @@
+// StrataEval module: evaluation of checkpoints (see the files beside this one).
