@@ -40,26 +40,7 @@ public enum Pretrain {
             throw StrataError.config("pretrain", "no recipe given", fix: "pass --config recipe.yaml (or --resume runs/NAME)")
         }
         let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: config.overrides)
-        let runDir = recipe.runDirectory
-        let ckptRoot = runDir.appendingPathComponent("checkpoints")
-        if FileManager.default.fileExists(atPath: ckptRoot.path), (try? CheckpointStore(root: ckptRoot))?.latestValid() != nil {
-            throw StrataError.config("pretrain", "run directory \(runDir.path) already holds checkpoints",
-                                     fix: "resume it with --resume \(runDir.path), or pick another run.name (--set run.name=...)")
-        }
-        try recipe.writeResolved(to: runDir)
-        let tokenizer = try DataPipeline.tokenizer(for: recipe, runDir: runDir, log: config.log)
-        let sources = try DataPipeline.prepare(recipe, tokenizer: tokenizer, runDir: runDir, log: config.log)
-        let modelConfig = try gpt2Config(recipe, tokenizer: tokenizer)
-        let model = GPT2(modelConfig, seed: UInt64(recipe.train.seed))
-        config.log("model: \(modelConfig.nLayer) layers, \(modelConfig.nHead) heads, d=\(modelConfig.nEmbd), vocab \(modelConfig.vocabSize), "
-                   + String(format: "%.2fM parameters", Double(modelConfig.parameterCount) / 1e6))
-        let loader = try DataPipeline.loader(recipe, sources: sources)
-        let state = TrainerState(stage: "pretrain", step: 0, totalSteps: recipe.totalSteps, tokensSeen: 0, optimizerStep: 0,
-                                 loader: loader.state, spikeGuard: SpikeGuard(config: recipe.spikeGuard), lastLR: 0,
-                                 wallSeconds: 0, flops: 0, events: [], validation: [:],
-                                 recipeSHA256: SHA256.hex(try recipe.resolvedJSON()), parentCheckpoint: nil)
-        return try setup(recipe: recipe, runDir: runDir, model: model, tokenizer: tokenizer, sources: sources, loader: loader,
-                         state: state, parentLineage: Lineage(), parent: .randomInit, config: config)
+        return try StageStart.setup(recipe: recipe, stage: "pretrain", from: nil, config: config)
     }
 
     static func resumeSetup(_ config: Config) throws -> TrainingRun.Setup {

@@ -20,7 +20,7 @@ struct PretrainCommand: ParsableCommand {
         flag.install()
         cfg.interrupt = flag
         let outcome = try Pretrain.run(cfg)
-        if !outcome.interrupted, let ckpt = outcome.lastCheckpoint { print("finished at step \(outcome.step); final checkpoint \(ckpt.url.path)") }
+        report(outcome)
     }
 }
 

@@ -12,55 +12,7 @@ import StrataData
 import StrataCheckpoint
 @testable import StrataTrain
 
-final class PretrainTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-pretrain-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var cfg = SyntheticWorld.Config(seed: 3, size: 120_000)
-        cfg.minRenderings = 3; cfg.maxRenderings = 5
-        _ = try SyntheticWorld.generate(cfg).write(to: dir.appendingPathComponent("world"))
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func recipe(name: String, steps: Int = 12, extra: String = "") throws -> String {
-        let text = """
-        model: {n_layer: 2, n_head: 2, n_embd: 32, n_positions: 32, vocab_size: from_tokenizer}
-        tokenizer: {train: {vocab_size: 300}}
-        data:
-          sources:
-            - {name: world, path: \(dir.path)/world/before_cutoff.jsonl, weight: 1.0}
-          validation: {fraction: 0.05}
-        train: {batch_size: 4, context: 32, steps: \(steps), eval_interval: 4, eval_batches: 2, checkpoint_interval: 4, keep_last: 3, log_interval: 100, seed: 7}
-        optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 2}
-        run: {dir: \(dir.path)/runs, name: \(name)}
-        \(extra)
-        """
-        let url = dir.appendingPathComponent("\(name).yaml")
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
-    func config(_ file: String?, resume: String? = nil) -> Pretrain.Config {
-        var c = Pretrain.Config(recipeFile: file, resume: resume)
-        c.log = { _ in }
-        return c
-    }
-
-    func runDir(_ name: String) -> URL { dir.appendingPathComponent("runs/\(name)") }
-
-    /// Parameters and AdamW moments of a checkpoint, as raw bytes per tensor.
-    func tensorsBytes(_ ckpt: URL) throws -> [String: [Float]] {
-        var out: [String: [Float]] = [:]
-        for file in ["model.safetensors", "optimizer.safetensors"] {
-            let f = try SafeTensors.read(ckpt.appendingPathComponent(file))
-            for n in f.names { out[file + ":" + n] = f.tensor(n)!.values }
-        }
-        return out
-    }
-
+final class PretrainTests: WorldTestCase {
     func testShortRunLowersValidationLoss() throws {
         let out = try Pretrain.run(config(try recipe(name: "learn", steps: 60, extra: "")))
         XCTAssertEqual(out.step, 60)
