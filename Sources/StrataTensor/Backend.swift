@@ -57,6 +57,12 @@ public final class Backend: @unchecked Sendable {
     }
 
     private init() {
+        #if os(Linux)
+        // Training allocates and frees the same large activation buffers every step. Keep them in
+        // the heap instead of fresh mmaps, which would page-fault (and be zeroed by the kernel) each time.
+        mallopt(M_MMAP_THRESHOLD, 512 << 20)
+        mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        #endif
         check(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
         check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
     }
