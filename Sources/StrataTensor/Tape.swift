@@ -6,6 +6,7 @@
 // the same ops with no bookkeeping: evaluation, reference models, generation.
 // Leaves out: higher-order gradients, graph retention after backward.
 
+import Dispatch
 import StrataCore
 
 public final class Tape {
@@ -37,7 +38,22 @@ public final class Tape {
         return false
     }
 
-    func record(_ node: @escaping () -> Void) { nodes.append(node) }
+    /// Optional per-op timing (forward: time since the previous recorded op; backward: the node itself).
+    public var profile: OpProfile?
+    private var lastMark = DispatchTime.now().uptimeNanoseconds
+
+    func record(_ op: String = #function, _ node: @escaping () -> Void) {
+        guard let profile else { nodes.append(node); return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let name = String(op.prefix { $0 != "(" })
+        profile.add(name + " forward", Double(now - lastMark) * 1e-9)
+        lastMark = now
+        nodes.append {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            node()
+            profile.add(name + " backward", Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+    }
 
     /// Back-propagate from a scalar `loss` (seeded with `seed`, default 1), then drop the graph.
     public func backward(_ loss: Tensor, seed: Float = 1) {
@@ -47,8 +63,17 @@ public final class Tape {
         g.ptr[0] += seed
         for node in nodes.reversed() { node() }
         nodes.removeAll()
+        lastMark = DispatchTime.now().uptimeNanoseconds
     }
 
     /// Forget the recorded graph without running it (e.g. after a skipped step).
     public func reset() { nodes.removeAll() }
+}
+
+/// Accumulated seconds per op and direction, filled by tapes that carry it.
+public final class OpProfile {
+    public private(set) var seconds: [String: Double] = [:]
+    public init() {}
+    public func add(_ key: String, _ s: Double) { seconds[key, default: 0] += s }
+    public func reset() { seconds.removeAll() }
 }
