@@ -18,6 +18,7 @@ public enum LineReader {
         var pending: [UInt8] = []
         var line = 0
         var first = true
+        var scanned = 0
         while true {
             let chunk = fh.readData(ofLength: 1 << 20)
             if chunk.isEmpty { break }
@@ -27,12 +28,13 @@ public enum LineReader {
                 if pending.starts(with: [0xEF, 0xBB, 0xBF]) { pending.removeFirst(3) }
             }
             var start = 0
-            while let nl = pending[start...].firstIndex(of: 0x0A) {
+            while let nl = pending[max(start, scanned)...].firstIndex(of: 0x0A) {
                 line += 1
                 try body(line, trimCR(pending[start..<nl]))
                 start = nl + 1
             }
             pending.removeFirst(start)
+            scanned = pending.count   // the rest holds no newline; a long line is not rescanned
         }
         if !pending.isEmpty {
             line += 1

@@ -3,7 +3,7 @@
 // hash recorded in shard sidecars. StrataData does not depend on the tokenizer
 // target; the CLI makes the real tokenizer conform. Leaves out: decoding.
 
-public protocol TokenEncoder {
+public protocol TokenEncoder: Sendable {
     /// Token ids for each text, in order. A non-throwing method satisfies this requirement.
     func encodeBatch(_ texts: [String]) throws -> [[Int]]
     /// The end-of-text token appended after every document; nil when the tokenizer has none

@@ -46,6 +46,20 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertEqual(bodies, ["x"])
     }
 
+    func testLinesSpanningReadChunks() throws {
+        // Lines longer than the 1 MiB read chunk, CRLF endings and a BOM survive intact.
+        let dir = try scratchDirectory()
+        let lines = (0..<4).map { i in String(repeating: Character(UnicodeScalar(UInt8(97 + i))), count: 700_000 + i) }
+        let f = try write("\u{FEFF}" + lines.joined(separator: "\r\n") + "\n", "long.txt", in: dir)
+        var seen: [(Int, Int)] = []
+        try LineReader.forEachLine(in: f) { n, bytes in
+            XCTAssertEqual(Set(bytes).count, 1)
+            seen.append((n, bytes.count))
+        }
+        XCTAssertEqual(seen.map(\.0), [1, 2, 3, 4])
+        XCTAssertEqual(seen.map(\.1), lines.map(\.utf8.count))
+    }
+
     func testDecodableJSONLinesNameTheLine() throws {
         struct Pair: Decodable { var prompt: String; var answer: String }
         let dir = try scratchDirectory()

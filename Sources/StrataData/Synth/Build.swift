@@ -80,8 +80,8 @@ extension SyntheticWorld.WorldBuilder {
             addFact(p, .employer, entities[org].name, entity: org, rng: &rng)
             if rng.uniform() < 0.3, born + 30 <= cutoff {
                 let prize = prizes[rng.int(below: prizes.count)]
-                addFact(p, .award, entities[prize].name, entity: prize,
-                        year: min(cutoff, born + 30 + rng.int(below: 30)), rng: &rng)
+                let year = born + 30 + rng.int(below: min(30, cutoff - born - 30) + 1)
+                addFact(p, .award, entities[prize].name, entity: prize, year: year, rng: &rng)
             }
         }
     }

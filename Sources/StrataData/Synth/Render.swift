@@ -76,7 +76,8 @@ extension SyntheticWorld.WorldBuilder {
             let body = sentences.count > 4
                 ? sentences[..<(sentences.count / 2)].joined(separator: " ") + "\n" + sentences[(sentences.count / 2)...].joined(separator: " ")
                 : sentences.joined(separator: " ")
-            parts = [entities[focus].name + "\n" + body, pick(medicine ? Phrases.medicineClosers : Phrases.articleClosers)]
+            let title = entities[focus].kind == .prize ? "The \(entities[focus].name) Prize" : entities[focus].name
+            parts = [title + "\n" + body, pick(medicine ? Phrases.medicineClosers : Phrases.articleClosers)]
         case .news:
             let opener = medicine ? Phrases.medicineOpeners : period == .after ? Phrases.afterOpeners : Phrases.newsOpeners
             let closer = medicine ? Phrases.medicineClosers : period == .after ? Phrases.afterClosers : Phrases.newsClosers
