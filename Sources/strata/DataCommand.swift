@@ -6,6 +6,8 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataData
+import StrataTokenizer
+import StrataTrain
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,21 +105,10 @@ private func parseChoice<T: RawRepresentable>(_ text: String, _ option: String) 
 }
 
 /// The tokenizer for `prepare`. "bytes" is built in; anything else is a tokenizer.json path.
-///
-/// TO WIRE (lead): StrataTokenizer's BPETokenizer is not in this branch yet. After merging it,
-/// add `import StrataTokenizer` above and replace the `throw` below with
-///     return BPETokenEncoder(tokenizer: try BPETokenizer(contentsOf: URL(fileURLWithPath: path)))
-/// and add this adapter (an adapter, because BPETokenizer.encodeBatch has extra defaulted
-/// parameters, which cannot witness the protocol requirement directly):
-///     struct BPETokenEncoder: TokenEncoder {
-///         let tokenizer: BPETokenizer
-///         func encodeBatch(_ texts: [String]) -> [[Int]] { tokenizer.encodeBatch(texts) }
-///         var eosID: Int? { tokenizer.eosID }
-///         var vocabSize: Int { tokenizer.vocabSize }
-///         var hash: String { tokenizer.hash }
-///     }
 private func loadTokenEncoder(_ path: String) throws -> any TokenEncoder {
     if path == "bytes" { return ByteTokenEncoder() }
+    return TokenizerEncoder(try BPETokenizer(contentsOf: URL(fileURLWithPath: path)))
+}
     throw StrataError.config("load tokenizer \(path)", "this build has no BPE tokenizer wired into `strata data prepare` yet",
                              fix: "use --tokenizer bytes, or wire StrataTokenizer (see DataCommand.swift)")
 }
