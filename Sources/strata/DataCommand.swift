@@ -109,6 +109,4 @@ private func loadTokenEncoder(_ path: String) throws -> any TokenEncoder {
     if path == "bytes" { return ByteTokenEncoder() }
     return TokenizerEncoder(try BPETokenizer(contentsOf: URL(fileURLWithPath: path)))
 }
-    throw StrataError.config("load tokenizer \(path)", "this build has no BPE tokenizer wired into `strata data prepare` yet",
-                             fix: "use --tokenizer bytes, or wire StrataTokenizer (see DataCommand.swift)")
-}
+
