@@ -18,6 +18,8 @@ public struct TrainStepBenchmark {
         public var steps = 10
         /// Side of the square matmul used to measure the machine's peak.
         public var peakSize = 2048
+        /// Time each op (adds a clock read per op; off for the headline figure).
+        public var profile = false
         public init() {}
     }
 
@@ -30,6 +32,8 @@ public struct TrainStepBenchmark {
         public var achievedGFLOPS: Double
         public var mfu: Double
         public var finalLoss: Float
+        /// Milliseconds per step by op and direction (plus "clip", "adamw", "zero_grad"), when profiled.
+        public var breakdownMs: [String: Double]
     }
 
     public static func measurePeak(size n: Int, backend: Backend = .shared) -> Double {
@@ -56,17 +60,25 @@ public struct TrainStepBenchmark {
         let ids = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
         let targets = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
         var loss: Float = 0
+        let profile: OpProfile? = cfg.profile ? OpProfile() : nil
+        func timed(_ name: String, _ body: () -> Void) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            profile?.add(name, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
         func step() {
             let tape = Tape()
+            tape.profile = profile
             let l = model.loss(ids, targets: targets, batch: cfg.batch, time: cfg.context, tape: tape)
             tape.backward(l)
-            AdamW.clipGradNorm(model.parameters, maxNorm: 1)
-            opt.update()
-            model.zeroGrad()
+            timed("clip") { AdamW.clipGradNorm(model.parameters, maxNorm: 1) }
+            timed("adamw") { opt.update() }
+            timed("zero_grad") { model.zeroGrad() }
             loss = l.item()
         }
         for _ in 0..<cfg.warmupSteps { step() }
         backend.resetCounters()
+        profile?.reset()
         let t0 = DispatchTime.now().uptimeNanoseconds
         for i in 0..<cfg.steps {
             step()
@@ -77,7 +89,8 @@ public struct TrainStepBenchmark {
         let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
         return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
                       matmulShare: backend.matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
-                      achievedGFLOPS: achieved, mfu: achieved / peak, finalLoss: loss)
+                      achievedGFLOPS: achieved, mfu: achieved / peak, finalLoss: loss,
+                      breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })
     }
 
     /// Peak resident set size of this process in MiB.

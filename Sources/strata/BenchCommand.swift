@@ -22,10 +22,11 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Heads.") var heads = 6
     @Option(help: "Vocabulary size.") var vocab = 8192
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Also print where the time goes, op by op.") var profile = false
 
     func run() throws {
         var cfg = TrainStepBenchmark.Config()
-        cfg.steps = steps; cfg.warmupSteps = warmup; cfg.batch = batch; cfg.context = context
+        cfg.steps = steps; cfg.warmupSteps = warmup; cfg.profile = profile; cfg.batch = batch; cfg.context = context
         cfg.model = .init(vocabSize: vocab, nPositions: context, nEmbd: embd, nLayer: layers, nHead: heads)
         let r = TrainStepBenchmark.run(cfg, log: json ? { _ in } : { print($0) })
         if json {
@@ -42,5 +43,9 @@ struct BenchTrain: ParsableCommand {
             """, layers, heads, embd, context, vocab, batch, Double(cfg.model.parameterCount) / 1e6,
             r.tokensPerSecond, r.msPerStep, r.matmulShare * 100, (1 - r.matmulShare) * 100, r.peakRSSMiB,
             r.achievedGFLOPS, r.peakGFLOPS, r.mfu * 100))
+        if profile {
+            print("time per step by op (ms):")
+            for (k, v) in r.breakdownMs.sorted(by: { $0.value > $1.value }) { print(String(format: "  %8.1f  %@", v, k)) }
+        }
     }
 }
