@@ -10,6 +10,7 @@ Prints seconds, MB/s (10^6 bytes of UTF-8 input) and token counts so the three c
 
 Usage: python3 tools/bench/tokenizer_bench.py [--strata .build/release/strata] [--file TEXT] [--size-mb 10]
        [--vocab-size 8192] [--repeats 3]
+Leaves out: the cl100k pattern (GPT-2's only), memory use, encode latency of single short texts.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
