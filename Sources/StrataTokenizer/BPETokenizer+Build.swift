@@ -100,8 +100,8 @@ extension BPETokenizer {
 
 /// JSON string escaping as serde_json writes it (control characters as \uXXXX,
 /// everything else verbatim UTF-8).
-enum JSONText {
-    static func escape(_ s: String) -> String {
+public enum JSONText {
+    public static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for u in s.unicodeScalars {

@@ -34,14 +34,12 @@ extension BPETokenizer {
     /// sharing one piece cache); result i belongs to texts[i].
     public func encodeBatch(_ texts: [String], allowSpecial: Bool = false, parallel: Bool = true) -> [[Int]] {
         var results = [[Int]](repeating: [], count: texts.count)
-        var totalBytes = 0
-        for t in texts { totalBytes += t.utf8.count }
         let core = self.core
         results.withUnsafeMutableBufferPointer { rb in
             let box = UnsafeSendableBox(rb.baseAddress!)
-            Parallel.rows(texts.count, minPerChunk: !parallel || totalBytes < 65536 ? max(1, texts.count) : 1) { start, end in
+            ByteBalancedChunks.run(texts, minBytes: parallel ? 65536 : Int.max) { range in
                 var worker = EncodeWorker(core: core)
-                for i in start..<end {
+                for i in range {
                     var out = [Int]()
                     var t = texts[i]
                     t.withUTF8 { buf in

@@ -55,6 +55,7 @@ public final class BPETokenizer: Sendable {
     /// equal hashes mean equal ids for every input.
     public let tokenizerHash: String
     let core: EncoderCore
+    let tokenIndex: [String: Int]
 
     /// Builds and validates a tokenizer from its parts; `source` names it in errors.
     public init(vocab: [String], merges: [Merge], addedTokens: [AddedToken], options: Options = Options(),
@@ -77,6 +78,7 @@ public final class BPETokenizer: Sendable {
             unk = Int32(id)
         }
         self.vocab = vocab
+        self.tokenIndex = index
         self.merges = merges
         self.addedTokens = added
         self.options = options
@@ -98,7 +100,7 @@ public final class BPETokenizer: Sendable {
     /// Id of a vocab token given in byte-level form, or of an added token.
     public func id(forToken token: String) -> Int? {
         if let a = id(forSpecial: token) { return a }
-        return vocab.firstIndex(of: token)
+        return tokenIndex[token]
     }
 
     /// The byte-level vocab string or added-token content of an id.
@@ -129,7 +131,7 @@ public final class BPETokenizer: Sendable {
             if let k = added.firstIndex(where: { $0.content == t }) {
                 added[k] = AddedToken(id: added[k].id, content: t, special: true)
                 ids.append(added[k].id)
-            } else if let v = vocab.firstIndex(of: t) {
+            } else if let v = tokenIndex[t] {
                 added.append(AddedToken(id: v, content: t, special: true))
                 ids.append(v)
             } else {

@@ -88,23 +88,22 @@ public enum BPETrainer {
 
     /// Pre-token → count over all texts, counted per core and then combined.
     static func countPieces(_ texts: [String], pattern: PreTokenizerPattern, addPrefixSpace: Bool) -> ByteKeyTable {
-        let chunks = texts.count < 64 ? 1 : Parallel.workers
-        var partial = [ByteKeyTable?](repeating: nil, count: chunks)
+        let ranges = ByteBalancedChunks.ranges(texts, parts: Parallel.workers)
+        guard !ranges.isEmpty else { return ByteKeyTable() }
+        var partial = [ByteKeyTable?](repeating: nil, count: ranges.count)
         let pre = PreTokenizer(pattern)
         partial.withUnsafeMutableBufferPointer { pb in
             let box = UnsafeSendableBox(pb.baseAddress!)
-            Parallel.rows(chunks, minPerChunk: 1) { c0, c1 in
+            Parallel.rows(ranges.count, minPerChunk: 1) { c0, c1 in
                 for c in c0..<c1 {
                     var table = ByteKeyTable(capacity: 4096)
-                    for i in (texts.count * c / chunks)..<(texts.count * (c + 1) / chunks) {
-                        count(texts[i], pre: pre, addPrefixSpace: addPrefixSpace, into: &table)
-                    }
+                    for i in ranges[c] { count(texts[i], pre: pre, addPrefixSpace: addPrefixSpace, into: &table) }
                     box.value[c] = table
                 }
             }
         }
         var total = partial[0]!
-        for c in 1..<chunks {
+        for c in 1..<ranges.count {
             let t = partial[c]!
             for e in 0..<t.count {
                 t.withKey(e) { p, n in

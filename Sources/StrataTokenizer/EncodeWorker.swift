@@ -24,13 +24,11 @@ struct EncoderCore: Sendable {
 
     static let quadraticLimit = 48
     static let maxCachedLength = 256
-    static let maxCacheEntries = 1 << 20
 }
 
 struct EncodeWorker {
     let core: EncoderCore
-    private var cache = ByteKeyTable(capacity: 512)
-    private var cacheIDs: [Int32] = []
+    private var cache = PieceCache()
     private var syms = [Int32](repeating: 0, count: 64)
     private var packed = [Int64](repeating: 0, count: 64)
     private var links = [Int32]()
@@ -77,24 +75,25 @@ struct EncodeWorker {
             for k in 0..<m { out.append(Int(syms[k])) }
             return
         }
-        let h = hashBytes(q, len)
-        if let e = cache.find(q, len, hash: h) {
-            let v = cache.values[e]
-            let start = Int(v >> 32), count = Int(v & 0xFFFF_FFFF)
-            cacheIDs.withUnsafeBufferPointer { ids in
-                for k in start..<(start + count) { out.append(Int(ids[k])) }
-            }
+        let (k0, k1): (UInt64, UInt64)
+        let h: UInt64
+        if len <= PieceCache.inlineKey {
+            (k0, k1) = PieceCache.pack(q, len)
+            h = PieceCache.mix(k0, k1, len)
+        } else {
+            h = hashBytes(q, len)
+            (k0, k1) = (0, h)
+        }
+        let (idx, found) = cache.probe(q, len, k0, k1, h)
+        if found {
+            cache.emit(idx, into: &out)
             return
         }
         let m = merge(q, len)
-        if cache.count >= EncoderCore.maxCacheEntries {
-            cache.removeAll()
-            cacheIDs.removeAll(keepingCapacity: true)
-        }
-        cache.insert(q, len, hash: h, value: Int64(cacheIDs.count) << 32 | Int64(m))
-        for k in 0..<m {
-            cacheIDs.append(syms[k])
-            out.append(Int(syms[k]))
+        syms.withUnsafeBufferPointer { sb in
+            let ids = UnsafeBufferPointer(rebasing: sb[0..<m])
+            cache.insert(q, len, k0, k1, h, ids: ids)
+            for id in ids { out.append(Int(id)) }
         }
     }
 

@@ -1,7 +1,7 @@
 // Open-addressing hash tables for the hot paths, so encoding and training never
 // hash through Swift's generic Hasher: ByteKeyTable maps byte strings (kept in one
 // arena) to an Int64 value, PairTable maps a pair of token ids to an Int64.
-// Leaves out: deletion (tables are built, grown and cleared, never pruned).
+// Leaves out: deletion (tables are built and grown, never pruned).
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +49,6 @@ struct ByteKeyTable {
     }
 
     var count: Int { keyLength.count }
-    var arenaBytes: Int { arena.count }
 
     /// Entry index of the key, or nil.
     @inline(__always)
@@ -90,21 +89,9 @@ struct ByteKeyTable {
         return (insert(p, n, hash: h, value: value), true)
     }
 
-    func key(_ e: Int) -> [UInt8] {
-        Array(arena[keyStart[e]..<(keyStart[e] + Int(keyLength[e]))])
-    }
-
     /// Calls body with a pointer to entry e's bytes.
     func withKey<R>(_ e: Int, _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
         arena.withUnsafeBufferPointer { body($0.baseAddress! + keyStart[e], Int(keyLength[e])) }
-    }
-
-    mutating func removeAll() {
-        for i in slots.indices { slots[i] = 0 }
-        keyStart.removeAll(keepingCapacity: true)
-        keyLength.removeAll(keepingCapacity: true)
-        arena.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
     }
 
     private mutating func place(tag: UInt64, low: UInt64, entry: Int) {

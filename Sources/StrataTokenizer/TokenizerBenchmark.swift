@@ -33,6 +33,8 @@ public enum TokenizerBenchmark {
         public var train = BPETrainer.Report()
         public var encodeSeconds = 0.0
         public var encodeSerialSeconds = 0.0
+        /// Pre-tokenisation alone on one core (the scanner's share of encoding).
+        public var scanSerialSeconds = 0.0
         public var tokens = 0
         public var vocabSize = 0
         public var workers = Parallel.workers
@@ -65,6 +67,7 @@ public enum TokenizerBenchmark {
         if let out = config.tokenizerOutput { try tok.write(to: out) }
         r.encodeSeconds = .infinity
         r.encodeSerialSeconds = .infinity
+        r.scanSerialSeconds = .infinity
         for _ in 0..<max(1, config.repeats) {
             t = now()
             let ids = tok.encodeBatch(docs)
@@ -73,8 +76,24 @@ public enum TokenizerBenchmark {
             t = now()
             _ = tok.encodeBatch(docs, parallel: false)
             r.encodeSerialSeconds = min(r.encodeSerialSeconds, now() - t)
+            t = now()
+            let pieces = countPieces(docs, PreTokenizer(config.pattern))
+            r.scanSerialSeconds = min(r.scanSerialSeconds, now() - t)
+            precondition(pieces >= r.train.pieces)
         }
         return r
+    }
+
+    static func countPieces(_ docs: [String], _ pre: PreTokenizer) -> Int {
+        var n = 0
+        for d in docs {
+            var t = d
+            t.withUTF8 { b in
+                guard let base = b.baseAddress else { return }
+                pre.forEachPiece(base, b.count) { _, _ in n += 1 }
+            }
+        }
+        return n
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

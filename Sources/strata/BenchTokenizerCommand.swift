@@ -38,7 +38,7 @@ struct BenchTokenizerOptions: ParsableArguments {
         if json {
             print("{\"bytes\":\(r.bytes),\"documents\":\(r.documents),\"train_s\":\(r.trainSeconds),\"count_s\":\(r.train.countSeconds),"
                   + "\"merge_s\":\(r.train.mergeSeconds),\"merges\":\(r.train.merges),\"encode_s\":\(r.encodeSeconds),"
-                  + "\"encode_1core_s\":\(r.encodeSerialSeconds),\"tokens\":\(r.tokens),\"workers\":\(r.workers),\"vocab_size\":\(r.vocabSize)}")
+                  + "\"encode_1core_s\":\(r.encodeSerialSeconds),\"scan_1core_s\":\(r.scanSerialSeconds),\"tokens\":\(r.tokens),\"workers\":\(r.workers),\"vocab_size\":\(r.vocabSize)}")
             return
         }
         let source = file ?? "generated English-like text"
@@ -50,6 +50,7 @@ struct BenchTokenizerOptions: ParsableArguments {
         print(String(format: "encode: %.3f s (%.2f MB/s) on %d cores; %.3f s (%.2f MB/s) on 1 core; %d tokens (%.2f bytes/token)",
                      r.encodeSeconds, r.mbPerSecond(r.encodeSeconds), r.workers, r.encodeSerialSeconds,
                      r.mbPerSecond(r.encodeSerialSeconds), r.tokens, Double(r.bytes) / Double(max(1, r.tokens))))
+        print(String(format: "pre-tokenise only: %.3f s (%.2f MB/s) on 1 core", r.scanSerialSeconds, r.mbPerSecond(r.scanSerialSeconds)))
     }
 }
 

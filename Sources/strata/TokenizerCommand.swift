@@ -123,7 +123,7 @@ extension TokenizerCommand {
                                            fix: "decode with the tokenizer that encoded the ids")
                 }
                 let text = tok.decode(ids, skipSpecial: skipSpecial)
-                return jsonl ? "{\"text\":\"\(jsonEscaped(text))\"}" : text
+                return jsonl ? "{\"text\":\"\(JSONText.escape(text))\"}" : text
             }
             try writeLines(out, to: output)
         }
@@ -168,20 +168,4 @@ extension TokenizerCommand {
         @OptionGroup var options: BenchTokenizerOptions
         func run() throws { try options.run() }
     }
-}
-
-func jsonEscaped(_ s: String) -> String {
-    var out = ""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out
 }

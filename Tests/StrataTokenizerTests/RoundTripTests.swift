@@ -122,4 +122,22 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(tok.decode(tok.encode(bytes: bytes)), text, "decode replaces the same way")
         XCTAssertEqual(tok.decodeBytes(tok.encode(bytes: bytes)), bytes)
     }
+
+    func testChunksCoverAndBalanceByBytes() {
+        let texts = [String(repeating: "x", count: 1000)] + Array(repeating: "y", count: 1000) + [String(repeating: "z", count: 1000)]
+        for parts in 1...4 {
+            let r = ByteBalancedChunks.ranges(texts, parts: parts)
+            XCTAssertTrue((1...parts).contains(r.count), "\(r)")
+            XCTAssertEqual(r.first?.lowerBound, 0)
+            XCTAssertEqual(r.last?.upperBound, texts.count)
+            for k in 1..<r.count { XCTAssertEqual(r[k - 1].upperBound, r[k].lowerBound) }
+            XCTAssertTrue(r.allSatisfy { !$0.isEmpty })
+        }
+        let two = ByteBalancedChunks.ranges(texts, parts: 2)
+        XCTAssertEqual(two.count, 2)
+        let bytes = two.map { $0.reduce(0) { $0 + texts[$1].utf8.count } }
+        XCTAssertLessThan(abs(bytes[0] - bytes[1]), 1100, "halves by bytes, not by count: \(bytes)")
+        XCTAssertEqual(ByteBalancedChunks.ranges(["a"], parts: 4), [0..<1])
+        XCTAssertEqual(ByteBalancedChunks.ranges([], parts: 4), [])
+    }
 }
