@@ -93,17 +93,23 @@ public struct TrainStepBenchmark {
                       breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })
     }
 
-    /// Peak resident set size of this process in MiB.
+    /// Peak resident set size of this process in MiB. On Linux this reads VmHWM from /proc/self/status:
+    /// getrusage's ru_maxrss keeps the parent's high-water mark across exec, which would be misleading
+    /// when a benchmark script launches strata.
     public static func peakRSSMiB() -> Double {
+        #if os(Linux)
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kb / 1024
+        }
+        #endif
         var usage = rusage()
         #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        #if os(Linux)
         return Double(usage.ru_maxrss) / 1024       // kilobytes on Linux
         #else
+        getrusage(RUSAGE_SELF, &usage)
         return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
         #endif
     }

@@ -35,6 +35,11 @@ class GPT(nn.Module):
         self.wte, self.wpe = nn.Embedding(v, c), nn.Embedding(t, c)
         self.blocks = nn.ModuleList(Block(c, h) for _ in range(l))
         self.ln_f = nn.LayerNorm(c)
+        for m in self.modules():  # GPT-2's initialisation (std 0.02), so the loss starts near ln(V)
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
 
     def forward(self, idx, targets):
         t = idx.shape[1]
