@@ -38,6 +38,13 @@ public struct Probe: Codable, Equatable, Sendable {
                   factID: p.factID, relation: p.relation, subject: p.subject)
     }
 
+    /// The prompt without trailing spaces or tabs (each candidate brings its own leading space).
+    public var context: String {
+        var s = Substring(prompt)
+        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+
     /// The answer first, then the distractors.
     public var candidates: [String] { [answer] + distractors }
 

@@ -44,7 +44,7 @@ public enum ProbeEval {
         var sequences: [ScoredSequence] = []
         var owner: [Int] = []
         for (i, p) in probes.enumerated() {
-            let prompt = codec.textTokens(p.prompt)
+            let prompt = codec.textTokens(p.context)
             for cand in p.candidates {
                 let cont = codec.textTokens(" " + cand)
                 sequences.append(try ScoredSequence(context: prompt, continuation: cont, model: model, what: "probe \(i + 1) ('\(cand)')"))
@@ -63,7 +63,7 @@ public enum ProbeEval {
         let n = model.config.nPositions
         let budgets = probes.map { max(1, codec.textTokens(" " + $0.answer).count + max(0, config.completionSlack)) }
         let prompts = try probes.enumerated().map { i, p -> [Int32] in
-            let ids = codec.textTokens(p.prompt)
+            let ids = codec.textTokens(p.context)
             try checkVocabulary(ids, model: model, what: "probe \(i + 1) prompt")
             guard !ids.isEmpty else { throw StrataError.data("probe eval", "probe \(i + 1): the prompt encodes to no tokens") }
             return Array(ids.suffix(max(1, n - min(budgets[i], n / 2))))  // room for the completion

@@ -18,10 +18,10 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Do not compare with the parent checkpoint when no --baseline is given.") var noBaseline = false
     @Option(help: "Probe JSONL (prompt, answer, distractors, period, domain); default: probes.jsonl beside the training data.") var probes: String?
     @Option(help: "Evaluate at most this many probes (a seeded subset balanced over period and domain).") var maxProbes: Int?
-    @Option(help: "Seed of the probe subset.") var probeSeed: UInt64 = 0
+    @Option(help: "Seed of the probe subset (default 0).") var probeSeed: UInt64?
     @Flag(help: "Skip greedy completions (exact match); ranking only.") var noExactMatch = false
     @Option(help: "Validation shard as name=shard.bin (repeatable); default: the runs' <source>.val.bin.") var data: [String] = []
-    @Option(help: "Windows read from the front of each shard.") var windows = 32
+    @Option(help: "Windows read from the front of each shard (default 32).") var windows: Int?
     @Option(help: "Tokens per window (default: the model's n_positions).") var context: Int?
     @Option(help: "Write the reports (baseline first) as JSON to this file.") var json: String?
 
@@ -31,10 +31,10 @@ struct EvalCommand: ParsableCommand {
         cfg.parentBaseline = !noBaseline
         cfg.probes = probes
         cfg.maxProbes = maxProbes
-        cfg.probeSeed = probeSeed
+        if let probeSeed { cfg.probeSeed = probeSeed }
         cfg.probe.exactMatch = !noExactMatch
         cfg.data = try data.map(Evaluation.DataSpec.parse)
-        cfg.validation.windows = windows
+        if let windows { cfg.validation.windows = windows }
         cfg.validation.context = context
         cfg.json = json
         let outcome = try Evaluation.run(cfg, resolve: Self.resolve)

@@ -141,3 +141,15 @@ final class ProbeScoringTests: XCTestCase {
         XCTAssertEqual(c.overall.correct, a.overall.correct)
     }
 }
+
+extension ProbeScoringTests {
+    func testTrailingSpacesOfThePromptAreIgnored() throws {
+        let model = tinyModel(seed: 12)
+        let plain = Probe(prompt: "Alice lives in", answer: "Paris", distractors: ["Lima"])
+        var spaced = plain
+        spaced.prompt += "  "
+        let a = try ProbeEval.candidateScores(model: model, codec: codec, probes: [plain, spaced])
+        XCTAssertEqual(a[0].map(\.logProb), a[1].map(\.logProb))
+        XCTAssertEqual(spaced.context, "Alice lives in")
+    }
+}

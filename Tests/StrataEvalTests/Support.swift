@@ -26,13 +26,17 @@ func tinyModel(seed: UInt64, positions: Int = 32, vocab: Int = CharCodec().vocab
     GPT2(GPT2Config(vocabSize: vocab, nPositions: positions, nEmbd: 32, nLayer: 2, nHead: 4), seed: seed)
 }
 
-func temporaryDirectory(_ name: String = #function) throws -> URL {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("strata-eval-tests-\(ProcessInfo.processInfo.processIdentifier)")
-        .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
-    try? FileManager.default.removeItem(at: dir)
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
+extension XCTestCase {
+    /// A fresh directory for this test, removed when the test ends.
+    func temporaryDirectory(_ name: String = #function) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("strata-eval-tests-\(ProcessInfo.processInfo.processIdentifier)")
+            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
 }
 
 /// log p(continuation | context) from one unbatched forward pass over the whole sequence, with the
