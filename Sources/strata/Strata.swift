@@ -6,5 +6,6 @@ struct Strata: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Train language models through the whole relay on one checkpoint format.",
-        subcommands: [DemoCommand.self, PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self])
+        subcommands: [DemoCommand.self, PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, EvalCommand.self,
+                      GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self])
 }
