@@ -127,13 +127,20 @@ public enum Evaluation {
             for c in checkpoints { for s in c.runValidationShards() where !specs.contains(where: { $0.0 == s.name }) { specs.append(s) } }
             if !specs.isEmpty { log("validation shards: " + specs.map { "\($0.0)=\($0.1.path)" }.joined(separator: " ")) }
         }
+        let discovered = config.data.isEmpty
         var seen = Set<String>()
-        return try specs.map { name, url in
+        return try specs.compactMap { name, url in
             guard seen.insert(name).inserted else {
                 throw StrataError.config("eval --data", "source name '\(name)' appears twice", fix: "give every shard its own name")
             }
             let shard = try Shard(contentsOf: url)
             for c in checkpoints { try checkTokenizer(shard, name: name, checkpoint: c) }
+            // A discovered shard too short for one window is skipped with a note; one the user named is an error later.
+            let context = config.validation.context ?? checkpoints.map(\.model.config.nPositions).min() ?? 1
+            if discovered && shard.count < context + 1 {
+                log("skipping validation shard \(name): \(shard.count) tokens is too short for one window")
+                return nil
+            }
             return (name, shard)
         }
     }

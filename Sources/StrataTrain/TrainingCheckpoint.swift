@@ -67,8 +67,7 @@ public enum TrainingCheckpoint {
     public static func load(_ ckpt: Checkpoint) throws -> Loaded {
         let model = try GPT2.load(directory: ckpt.url)
         let tokenizer = try BPETokenizer(contentsOf: ckpt.url(for: "tokenizer.json"))
-        let lineageURL = ckpt.url(for: Lineage.fileName)
-        let lineage = FileManager.default.fileExists(atPath: lineageURL.path) ? try Lineage.read(at: lineageURL) : Lineage()
+        let lineage = try lineageWithEvaluations(ckpt.url)
         let stateURL = ckpt.url(for: TrainerState.fileName)
         let state = FileManager.default.fileExists(atPath: stateURL.path) ? try StrataJSON.read(TrainerState.self, at: stateURL) : nil
         return Loaded(checkpoint: ckpt, model: model, tokenizer: tokenizer, lineage: lineage, state: state)

@@ -38,6 +38,11 @@ struct EvalCommand: ParsableCommand {
         cfg.validation.context = context
         cfg.json = json
         let outcome = try Evaluation.run(cfg, resolve: Self.resolve)
+        if let report = outcome.reports.last, let dir = report.checkpoint.map({ URL(fileURLWithPath: $0) }),
+           FileManager.default.fileExists(atPath: dir.appendingPathComponent("manifest.json").path) {
+            try TrainingCheckpoint.recordEvaluation(dir, name: "eval", metrics: report.metricsDictionary())
+            print("recorded the results in \(dir.appendingPathComponent(TrainingCheckpoint.evaluationsFile).path) (merged into its lineage)")
+        }
         print("")
         print(outcome.table, terminator: "")
         if let json { print("wrote \(json)") }
