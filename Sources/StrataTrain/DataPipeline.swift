@@ -51,7 +51,7 @@ public enum DataPipeline {
     /// Prepare (or reuse) the shards of every source.
     public static func prepare(_ recipe: Recipe, tokenizer: BPETokenizer, runDir: URL, log: (String) -> Void) throws -> [PreparedSource] {
         let dataDir = runDir.appendingPathComponent("data")
-        return try recipe.data.sources.enumerated().map { i, src in
+        return try recipe.data.sources.map { src in
             if src.path.hasSuffix(".bin") {
                 let shard = try Shard(contentsOf: URL(fileURLWithPath: src.path))
                 try checkVocabulary(shard, tokenizer: tokenizer, source: src.name)
@@ -63,7 +63,9 @@ public enum DataPipeline {
                 var cfg = DataPrepare.Config(inputs: [src.path], outputDirectory: dataDir.path)
                 cfg.name = src.name
                 cfg.valFraction = recipe.data.validation.effectiveFraction
-                cfg.seed = UInt64(recipe.train.seed) &+ UInt64(i)
+                // The split depends only on the file's name, so every stage that reads the same file holds out
+                // the same documents (no stage trains on another stage's validation set).
+                cfg.seed = splitSeed(src.path)
                 let report = try DataPrepare.run(cfg, encoder: TokenizerEncoder(tokenizer))
                 log("prepared \(src.name): \(report.train.sidecar.tokenCount) train tokens, \(report.validation?.sidecar.tokenCount ?? 0) validation tokens")
             }
@@ -79,6 +81,13 @@ public enum DataPipeline {
             return PreparedSource(name: src.name, train: train, validation: val,
                                   record: DataRecord(name: src.name, path: src.path, sha256: sha, tokens: train.count))
         }
+    }
+
+    /// A stable seed from a file's base name (FNV-1a), independent of the recipe's training seed.
+    static func splitSeed(_ path: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in URL(fileURLWithPath: path).lastPathComponent.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
     }
 
     static func checkVocabulary(_ shard: Shard, tokenizer: BPETokenizer, source: String) throws {

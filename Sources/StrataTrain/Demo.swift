@@ -1,86 +1,114 @@
-// Demo: the README's main job. Generates the built-in synthetic world, writes a
-// pretraining recipe for it, trains a tokenizer and a small GPT-2 for a few
-// minutes, and shows the validation loss falling, samples, and the lineage of
-// the final checkpoint. Later stages of the relay extend this.
-// Leaves out: the post-training stages (their issues add them here).
+// Demo: the README's main job, the relay on the built-in synthetic world.
+//   1. generate the world; 2. pretrain a small GPT-2 on before-cutoff text;
+//   3. continue it on after-cutoff news twice — without and with replay of the
+//      general corpus; 4. anneal the one that forgot less toward the textbook;
+//   5. evaluate every checkpoint (loss per source, knowledge probes before and
+//      after the cutoff, forgetting against the pretrained model) and print the
+//      table, samples and lineage. Each stage resumes if interrupted; finished
+//      stages are skipped when the demo runs again.
+// Leaves out: the post-training stages (their issues extend this file).
 
 import Foundation
 import StrataCore
 import StrataData
 import StrataModel
+import StrataEval
 
 public enum Demo {
     public struct Config: Sendable {
-        /// Where the world, recipe and run go.
+        /// Where the world, recipes and runs go.
         public var directory = "runs/demo"
         /// Seed of the world and of training.
         public var seed: UInt64 = 0
-        /// Approximate bytes of synthetic text.
-        public var worldSize = 3_000_000
-        /// Pretraining steps (16 × 128 tokens each).
-        public var steps = 600
+        /// Approximate bytes of synthetic text (fewer entities → more epochs per fact in the same time).
+        public var worldSize = 1_000_000
+        /// Steps of each stage (16 × 128 = 2,048 tokens each).
+        public var pretrainSteps = 600
+        public var continueSteps = 200
+        public var annealSteps = 100
+        /// Knowledge probes per evaluation (a seeded subset balanced over period and domain).
+        public var probes = 400
         public init() {}
     }
 
     public static func run(_ config: Config, interrupt: InterruptFlag? = nil, log: @escaping (String) -> Void = { Console.line($0) }) throws {
         let root = URL(fileURLWithPath: config.directory)
-        let worldDir = root.appendingPathComponent("world")
-        if !FileManager.default.fileExists(atPath: worldDir.appendingPathComponent("before_cutoff.jsonl").path) {
-            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1_000_000) MB)")
-            let world = try SyntheticWorld.generate(SyntheticWorld.Config(seed: config.seed, size: config.worldSize))
-            _ = try world.write(to: worldDir)
-            log("\(world.world.entities.count) entities, \(world.world.facts.count) facts; corpora in \(worldDir.path)")
+        let world = root.appendingPathComponent("world"), runs = root.appendingPathComponent("runs")
+        if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
+            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB)")
+            let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: config.seed, size: config.worldSize))
+            _ = try out.write(to: world)
+            log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
         }
-        let recipeURL = root.appendingPathComponent("pretrain.yaml")
-        try recipeText(world: worldDir, runs: root.appendingPathComponent("runs"), steps: config.steps, seed: config.seed)
-            .write(to: recipeURL, atomically: true, encoding: .utf8)
-        let runDir = root.appendingPathComponent("runs/pretrain")
-        var pc = Pretrain.Config(recipeFile: recipeURL.path)
-        if FileManager.default.fileExists(atPath: runDir.appendingPathComponent("checkpoints/latest").path) {
-            pc = Pretrain.Config(resume: runDir.path)
-            log("== resuming the pretraining run in \(runDir.path)")
-        } else {
-            log("== pretraining (recipe: \(recipeURL.path))")
+        let recipes = DemoRecipes(world: world, runs: runs, seed: config.seed)
+        func stage(_ name: String, _ text: String, from parent: String?, anneal: Bool = false) throws -> Bool {
+            let file = root.appendingPathComponent("\(name).yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            return try runStage(name: name, recipe: file, from: parent, anneal: anneal, runs: runs, interrupt: interrupt, log: log)
         }
-        pc.log = log; pc.interrupt = interrupt
-        let outcome = try Pretrain.run(pc)
-        if outcome.interrupted { return }
-        try showResults(runDir: runDir, log: log)
+        guard try stage("pretrain", recipes.pretrain(steps: config.pretrainSteps), from: nil) else { return }
+        let base = runs.appendingPathComponent("pretrain").path
+        guard try stage("continue-noreplay", recipes.continued(steps: config.continueSteps, replay: false), from: base),
+              try stage("continue-replay", recipes.continued(steps: config.continueSteps, replay: true), from: base) else { return }
+        log("\n== evaluating checkpoints")
+        var reports = try evaluate(["pretrain", "continue-noreplay", "continue-replay"], runs: runs, world: world, probes: config.probes, log: log)
+        // Anneal the continued model that forgot less (lower loss on the general corpus).
+        let better = reports[1].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity
+            < reports[2].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity ? "continue-noreplay" : "continue-replay"
+        log("\n== annealing \(better) (it forgot less of the general corpus)")
+        guard try stage("anneal", recipes.anneal(steps: config.annealSteps), from: runs.appendingPathComponent(better).path, anneal: true) else { return }
+        reports += try evaluate(["anneal"], runs: runs, world: world, probes: config.probes, log: log)
+        let table = [reports[0]] + reports.dropFirst().map { $0.comparing(to: reports[0]) }
+        log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
+        try showSamplesAndLineage(runDir: runs.appendingPathComponent("anneal"), log: log)
     }
 
-    static func showResults(runDir: URL, log: (String) -> Void) throws {
-        let metrics = try MetricsLog.read(runDir.appendingPathComponent("metrics.jsonl"))
-        log("\n== validation loss during pretraining")
-        for m in metrics where m.valLoss != nil {
-            log(String(format: "  step %5d   val loss %.3f   perplexity %7.1f", m.step, m.valLoss!, Foundation.exp(m.valLoss!)))
+    /// Start, resume or skip one stage; false when it was interrupted.
+    static func runStage(name: String, recipe: URL, from parent: String?, anneal: Bool, runs: URL,
+                         interrupt: InterruptFlag?, log: @escaping (String) -> Void) throws -> Bool {
+        let runDir = runs.appendingPathComponent(name)
+        var c = Continue.Config(from: parent, recipeFile: recipe.path)
+        if let ckpt = try? TrainingCheckpoint.resolve(runDir.path), let state = try TrainingCheckpoint.load(ckpt).state {
+            if state.step >= state.totalSteps { log("== \(name): already finished (\(ckpt.url.path))"); return true }
+            c = Continue.Config(resume: runDir.path)
+            log("== \(name): resuming at step \(state.step)")
+        } else {
+            log("\n== \(name)" + (parent.map { " from \($0)" } ?? ""))
         }
+        c.base.log = log; c.base.interrupt = interrupt
+        let outcome: TrainingRun.Outcome
+        if parent == nil { outcome = try Pretrain.run(c.base) } else { outcome = anneal ? try Anneal.run(c) : try Continue.run(c) }
+        return !outcome.interrupted
+    }
+
+    /// Evaluate each run's final checkpoint on the same probes and validation shards; records the results.
+    static func evaluate(_ names: [String], runs: URL, world: URL, probes count: Int, log: (String) -> Void) throws -> [EvalReport] {
+        let probes = ProbeSet.subset(try ProbeSet.read(world.appendingPathComponent("probes.jsonl")), limit: count, seed: 0)
+        var shards: [(name: String, shard: Shard)] = []
+        for (source, run) in [("general", "pretrain"), ("after", "continue-noreplay"), ("textbook", "pretrain")] {
+            let url = runs.appendingPathComponent("\(run)/data/\(source).val.bin")
+            if let shard = try? Shard(contentsOf: url), shard.count > 128 { shards.append((source, shard)) }
+        }
+        return try names.map { name in
+            let ckpt = try TrainingCheckpoint.resolve(runs.appendingPathComponent(name).path)
+            let loaded = try TrainingCheckpoint.load(ckpt)
+            let report = try Evaluation.evaluate(model: loaded.model, codec: loaded.tokenizer, label: name, checkpoint: ckpt.url.path,
+                                                 probes: probes, sources: shards)
+            try TrainingCheckpoint.recordEvaluation(ckpt.url, name: "demo_eval", metrics: report.metricsDictionary())
+            log("evaluated \(name)")
+            return report
+        }
+    }
+
+    static func showSamplesAndLineage(runDir: URL, log: (String) -> Void) throws {
         let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runDir.path))
         log("\n== samples from \(loaded.checkpoint.url.path)")
         let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
-        for prompt in ["Local report:", "In the news today:", "The river"] {
+        for prompt in ["Local report:", "Breaking news:", "The river"] {
             let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
             let out = loaded.model.generate(prompts: [ids], sampling: SamplingConfig(maxNewTokens: 40, temperature: 0.7, topP: 0.9, stopTokens: stop, seed: 1))
             log("  " + prompt + loaded.tokenizer.decode(out[0].tokens.map(Int.init)).replacingOccurrences(of: "\n", with: " "))
         }
-        log("\n== lineage (lineage.json)\n" + loaded.lineage.summary())
-    }
-
-    static func recipeText(world: URL, runs: URL, steps: Int, seed: UInt64) -> String {
-        """
-        # The demo's pretraining recipe (written by `strata demo`): a ~1M-parameter GPT-2
-        # on the synthetic world's before-cutoff news and encyclopedia text plus its textbook.
-        model: {n_layer: 4, n_head: 4, n_embd: 128, n_positions: 128, vocab_size: from_tokenizer}
-        tokenizer: {train: {vocab_size: 1024}}
-        data:
-          sources:
-            - {name: general, path: \(world.path)/before_cutoff.jsonl, weight: 0.9}
-            - {name: textbook, path: \(world.path)/textbook.jsonl, weight: 0.1}
-          validation: {fraction: 0.02}
-        train: {batch_size: 16, context: 128, steps: \(steps), seed: \(seed), eval_interval: \(max(1, steps / 10)), eval_batches: 8,
-                checkpoint_interval: \(max(1, steps / 4)), keep_last: 2, log_interval: 10}
-        optim: {lr: 2.0e-3, min_lr: 2.0e-4, warmup_steps: \(max(1, steps / 20)), schedule: cosine, weight_decay: 0.1, grad_clip: 1.0}
-        run: {dir: \(runs.path), name: pretrain}
-
-        """
+        log("\n== lineage of the final checkpoint (lineage.json)\n" + loaded.lineage.summary())
     }
 }

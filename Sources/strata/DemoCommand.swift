@@ -9,11 +9,15 @@ struct DemoCommand: ParsableCommand {
 
     @Option(help: "Directory for the world, recipes and runs.") var dir = "runs/demo"
     @Option(help: "Pretraining steps (2,048 tokens each).") var steps = 600
+    @Option(help: "Steps of each continued-pretraining run.") var continueSteps = 200
+    @Option(help: "Annealing steps.") var annealSteps = 100
+    @Option(help: "Approximate bytes of synthetic text.") var worldSize = 1_000_000
     @Option(help: "Seed.") var seed: UInt64 = 0
 
     func run() throws {
         var cfg = Demo.Config()
-        cfg.directory = dir; cfg.steps = steps; cfg.seed = seed
+        cfg.directory = dir; cfg.seed = seed; cfg.worldSize = worldSize
+        cfg.pretrainSteps = steps; cfg.continueSteps = continueSteps; cfg.annealSteps = annealSteps
         let flag = InterruptFlag()
         flag.install()
         try Demo.run(cfg, interrupt: flag)
