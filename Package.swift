@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
         .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval"]),
     ]
 )
