@@ -103,23 +103,8 @@ extension SafeTensors {
         return bytes
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                out += (u.value < 0x10 ? "\\u000" : "\\u00") + String(u.value, radix: 16)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (quotes added; escaping shared with tokenizer.json writing).
+    static func jsonString(_ s: String) -> String { "\"" + JSONText.escape(s) + "\"" }
 
     static func writeValues(_ s: TensorSource, count: Int, dtype: DType, into sink: ByteSink, op: String) throws {
         var called = false
