@@ -7,6 +7,11 @@ import Foundation
 
 extension Lineage {
     /// A Markdown summary of the whole chain.
+    /// Metrics worth a model card line: not counts, perplexities, normalised or per-domain breakdowns.
+    static func isHeadline(_ key: String) -> Bool {
+        !["count", "ppl", "_norm", "domain.", "chance"].contains { key.contains($0) }
+    }
+
     public func summary() -> String {
         guard let head, let first = entries.first else { return "No training history recorded.\n" }
         var out = "## How `\(head.checkpointID)` was trained\n\n"
@@ -41,8 +46,11 @@ extension Lineage {
             + "\(scientific(c.cumulativeFLOPs)) FLOPs)\n"
         for name in e.evaluations.keys.sorted() {
             let metrics = e.evaluations[name] ?? [:]
-            let text = metrics.keys.sorted().map { "\($0) \(String(format: "%.4g", metrics[$0] ?? .nan))" }
-            out += "   - evaluation \(name): \(text.joined(separator: ", "))\n"
+            // The summary shows headline metrics; lineage.json keeps them all.
+            let shown = metrics.keys.sorted().filter(Lineage.isHeadline)
+            let text = shown.map { "\($0) \(String(format: "%.4g", metrics[$0] ?? .nan))" }
+            let more = metrics.count - shown.count
+            out += "   - evaluation \(name): \(text.joined(separator: ", "))\(more > 0 ? " (+\(more) more in lineage.json)" : "")\n"
         }
         if !e.events.isEmpty {
             var counts = [String: Int]()
