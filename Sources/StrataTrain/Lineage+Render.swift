@@ -46,8 +46,8 @@ extension Lineage {
             + "\(scientific(c.cumulativeFLOPs)) FLOPs)\n"
         for name in e.evaluations.keys.sorted() {
             let metrics = e.evaluations[name] ?? [:]
-            // The summary shows headline metrics; lineage.json keeps them all.
-            let shown = metrics.keys.sorted().filter(Lineage.isHeadline)
+            // Long evaluations show their headline metrics only; lineage.json keeps them all.
+            let shown = metrics.count > 8 ? metrics.keys.sorted().filter(Lineage.isHeadline) : metrics.keys.sorted()
             let text = shown.map { "\($0) \(String(format: "%.4g", metrics[$0] ?? .nan))" }
             let more = metrics.count - shown.count
             out += "   - evaluation \(name): \(text.joined(separator: ", "))\(more > 0 ? " (+\(more) more in lineage.json)" : "")\n"
