@@ -87,6 +87,15 @@ final class LineageTests: XCTestCase {
         XCTAssertEqual(Lineage().summary(), "No training history recorded.\n")
     }
 
+    func testLongEvaluationsShowHeadlineMetricsInTheSummary() throws {
+        var chain = try twoStageChain()
+        var metrics: [String: Double] = ["probe_acc.after": 0.5, "probe_acc.before": 0.4, "val_loss.all": 1.2]
+        for i in 0..<10 { metrics["probe_count.domain.d\(i)"] = Double(i) }
+        chain.entries[1].evaluations["demo_eval"] = metrics
+        let md = chain.summary()
+        XCTAssertTrue(md.contains("evaluation demo_eval: probe_acc.after 0.5, probe_acc.before 0.4, val_loss.all 1.2 (+10 more in lineage.json)"), md)
+    }
+
     func testJSONValueRoundTrip() throws {
         let v: JSONValue = .object(["a": .array([.number(1), .number(2.5), .null, .bool(true)]), "s": .string("x"),
                                     "o": .object(["n": .number(-3)])])
