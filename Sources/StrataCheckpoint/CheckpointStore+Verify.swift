@@ -15,6 +15,7 @@ public struct CheckpointManifest: Codable, Sendable, Equatable {
     public struct FileRecord: Codable, Sendable, Equatable {
         public var bytes: Int
         public var sha256: String
+        public init(bytes: Int, sha256: String) { self.bytes = bytes; self.sha256 = sha256 }
     }
 
     public var format: String
@@ -38,6 +39,22 @@ public struct Checkpoint: Sendable, Equatable {
 
     public var fileNames: [String] { manifest.files.keys.sorted() }
     public func url(for file: String) -> URL { url.appendingPathComponent(file) }
+
+    public init(name: String, url: URL, manifest: CheckpointManifest) {
+        self.name = name; self.url = url; self.manifest = manifest
+    }
+
+    /// A directory written by another tool (e.g. transformers' save_pretrained): no manifest, so one
+    /// is computed in memory from the files present (sha256 and size), giving it a content hash.
+    public static func unmanaged(_ dir: URL, files: [String]) throws -> Checkpoint {
+        var records: [String: CheckpointManifest.FileRecord] = [:]
+        for f in files {
+            let u = dir.appendingPathComponent(f)
+            guard let size = FileIO.fileSize(u) else { continue }
+            records[f] = .init(bytes: size, sha256: try SHA256.hex(fileAt: u))
+        }
+        return Checkpoint(name: dir.lastPathComponent, url: dir, manifest: CheckpointManifest(name: dir.lastPathComponent, sequence: 0, files: records))
+    }
 }
 
 /// A checkpoint directory as listed (not yet verified); `sequence` is nil when its

@@ -44,6 +44,11 @@ public enum TrainingCheckpoint {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let fm = FileManager.default
         if fm.fileExists(atPath: url.appendingPathComponent("manifest.json").path) { return try verify(url) }
+        // A Hugging Face directory (save_pretrained + tokenizer.json) without Strata's manifest.
+        let hf = ["model.safetensors", "config.json", "tokenizer.json"]
+        if hf.allSatisfy({ fm.fileExists(atPath: url.appendingPathComponent($0).path) }) {
+            return try Checkpoint.unmanaged(url, files: hf)
+        }
         for root in [url.appendingPathComponent("checkpoints"), url] where fm.fileExists(atPath: root.path) {
             let store = try CheckpointStore(root: root)
             if let latest = store.latestValid() { return latest }

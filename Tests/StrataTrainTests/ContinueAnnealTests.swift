@@ -39,6 +39,19 @@ final class ContinueAnnealTests: WorldTestCase {
         XCTAssertEqual(head.recipe.value(at: "data.sources")?.arrayValue?.count, 2)
     }
 
+    func testContinuesFromAPlainHuggingFaceDirectory() throws {
+        // model.safetensors + config.json + tokenizer.json without Strata's manifest, as save_pretrained leaves them.
+        let base = try pretrained(steps: 4)
+        let hf = dir.appendingPathComponent("hf")
+        try FileManager.default.createDirectory(at: hf, withIntermediateDirectories: true)
+        for f in ["model.safetensors", "config.json", "tokenizer.json"] {
+            try FileManager.default.copyItem(at: base.checkpoint.url(for: f), to: hf.appendingPathComponent(f))
+        }
+        let out = try Continue.run(try stage("from-hf", from: hf.path, steps: 4))
+        let head = try TrainingCheckpoint.load(out.lastCheckpoint!).lineage.head!
+        XCTAssertEqual(head.parent, .checkpoint(id: hf.standardizedFileURL.path, sha256: base.contentHash))
+    }
+
     func testContinueRefusesADifferentTokenizer() throws {
         let base = try pretrained(steps: 4)
         var c = try stage("tok", from: base.checkpoint.url.path, steps: 4)
