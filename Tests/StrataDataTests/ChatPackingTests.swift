@@ -101,7 +101,8 @@ final class ChatPackingTests: XCTestCase {
                                 specialID: { ["<|im_start|>": 300, "<|im_end|>": 301][$0] }, endOfText: 256)
         let convs: [Conversation] = [.text("abc"), .promptCompletion("q", "a"),
                                      .chat([ChatMessage(.user, "u"), ChatMessage(.assistant, "v")])]
-        let rendered = try convs.map { try ChatTemplate.chatML.render($0, tok) }
+        let rendered = try SFTDataset(conversations: convs).render(.chatML, tok)
+        XCTAssertEqual(rendered[0], try ChatTemplate.chatML.render(convs[0], tok))
         let r = try SFTPacker.arrange(rendered, rowLength: 32, mode: .pack, padID: 256)
         XCTAssertEqual(r.droppedTooLong, 0)
         XCTAssertEqual(r.rows.reduce(0) { $0 + $1.sampleCount }, 3)

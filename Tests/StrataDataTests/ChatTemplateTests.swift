@@ -88,6 +88,19 @@ final class ChatTemplateTests: XCTestCase {
         assertStrataError(try t.parse(text + "<|im_start|>user\nopen"), kind: .format, contains: ["message 3", "not closed"])
     }
 
+    /// Reference text from transformers' apply_chat_template with `t.jinja` as chat_template
+    /// (captured once from transformers 5.23; the messages mix newlines and non-ASCII text).
+    func testMatchesTransformersRendering() throws {
+        let msgs = [ChatMessage(.system, "rules\nline two"), ChatMessage(.user, "¿qué? <b>"), ChatMessage(.assistant, "fine\n\n")]
+        let hf = "<|im_start|>system\nrules\nline two<|im_end|>\n<|im_start|>user\n\u{bf}qu\u{e9}? <b><|im_end|>\n"
+            + "<|im_start|>assistant\nfine\n\n<|im_end|>\n"
+        XCTAssertEqual(t.render(text: msgs), hf)
+        let hfPrompt = "<|im_start|>system\nrules\nline two<|im_end|>\n<|im_start|>user\n\u{bf}qu\u{e9}? <b><|im_end|>\n<|im_start|>assistant\n"
+        XCTAssertEqual(t.render(text: Array(msgs.prefix(2)), addGenerationPrompt: true), hfPrompt)
+        let jinja = #"{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"#
+        XCTAssertEqual(t.jinja, jinja)
+    }
+
     func testTokenRoundTripMatchesText() throws {
         let msgs = [ChatMessage(.user, "hello"), ChatMessage(.assistant, "héllo\nback")]
         let (tokens, trained) = try t.tokens(.chat(msgs), tok)

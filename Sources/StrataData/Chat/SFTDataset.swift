@@ -49,4 +49,9 @@ public struct SFTDataset: Codable, Sendable, Equatable {
         }
         return SFTDataset(conversations: conversations, skippedLines: skipped, lineNumbers: lines)
     }
+
+    /// Render every sample with `template` (inputs, next-token targets and loss mask), in order.
+    public func render(_ template: ChatTemplate, _ tokenizer: ChatTokenizer) throws -> [RenderedSample] {
+        try conversations.map { try template.render($0, tokenizer) }
+    }
 }
