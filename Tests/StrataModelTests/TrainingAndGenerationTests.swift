@@ -92,3 +92,22 @@ final class TrainingAndGenerationTests: XCTestCase {
         XCTAssertEqual(g[0].tokens, k1[0].tokens)
     }
 }
+
+final class VocabularyGrowthTests: XCTestCase {
+    func testGrownModelKeepsOldLogitsAndInitialisesNewRowsToTheMean() throws {
+        let cfg = GPT2Config(vocabSize: 20, nPositions: 8, nEmbd: 16, nLayer: 1, nHead: 2)
+        let model = GPT2(cfg, seed: 4)
+        let grown = try model.growingVocabulary(to: 23)
+        XCTAssertEqual(grown.config.vocabSize, 23)
+        XCTAssertEqual(grown.wte.shape, [23, 16])
+        let ids: [Int32] = [1, 5, 19, 3]
+        let a = model.logits(model.hidden(ids, batch: 1, time: 4, tape: .noGrad()), tape: .noGrad())
+        let b = grown.logits(grown.hidden(ids, batch: 1, time: 4, tape: .noGrad()), tape: .noGrad())
+        for r in 0..<4 { for v in 0..<20 { XCTAssertEqual(a.ptr[r * 20 + v], b.ptr[r * 23 + v], accuracy: 1e-6) } }
+        for j in 0..<16 {
+            let mean = (0..<20).map { model.wte.ptr[$0 * 16 + j] }.reduce(0, +) / 20
+            for r in 20..<23 { XCTAssertEqual(grown.wte.ptr[r * 16 + j], mean, accuracy: 1e-6) }
+        }
+        XCTAssertThrowsError(try model.growingVocabulary(to: 10))
+    }
+}

@@ -1,0 +1,27 @@
+// Growing a model's vocabulary when tokens are added (chat markers for SFT):
+// a new GPT-2 whose embedding (and so its tied LM head) has extra rows, each
+// initialised to the mean of the existing rows so new tokens start as an
+// "average" token rather than noise. Every other parameter is copied.
+// Leaves out: shrinking a vocabulary.
+
+import StrataCore
+import StrataTensor
+
+extension GPT2 {
+    /// A copy of this model with `newSize` vocabulary rows (≥ the current size).
+    public func growingVocabulary(to newSize: Int) throws -> GPT2 {
+        let old = config.vocabSize, c = config.nEmbd
+        guard newSize >= old else {
+            throw StrataError.config("grow vocabulary", "new size \(newSize) is smaller than the current \(old)", fix: "vocabularies only grow")
+        }
+        var cfg = config
+        cfg.vocabSize = newSize
+        let grown = GPT2(cfg, seed: 0)
+        for (src, dst) in zip(parameters, grown.parameters) where src.name != wte.name { dst.copy(from: src) }
+        grown.wte.ptr.update(from: wte.ptr, count: old * c)
+        var mean = [Double](repeating: 0, count: c)
+        for r in 0..<old { for j in 0..<c { mean[j] += Double(wte.ptr[r * c + j]) } }
+        for r in old..<newSize { for j in 0..<c { grown.wte.ptr[r * c + j] = Float(mean[j] / Double(max(old, 1))) } }
+        return grown
+    }
+}
