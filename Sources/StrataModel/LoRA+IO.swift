@@ -5,7 +5,8 @@
 // lora_A is stored [r, in] (Aᵀ) and lora_B [out, r] (Bᵀ); Strata transposes on the
 // way in and out (it keeps A [in, r], B [r, out] in memory). The config carries
 // fan_in_fan_out = true, as PEFT requires for Conv1D targets.
-// Leaves out: regex target_modules, modules_to_save, per-layer rank/alpha patterns.
+// Leaves out: regex target_modules, modules_to_save; rsLoRA, DoRA, per-layer
+// rank/alpha patterns and trained biases are refused on load, not emulated.
 
 import Foundation
 import StrataCore
@@ -24,11 +25,14 @@ struct PEFTAdapterConfig: Codable {
     var bias: String? = "none"
     var baseModelNameOrPath: String?
     var inferenceMode: Bool? = true
+    /// PEFT variants Strata does not implement; read only to refuse them.
+    var useRSLoRA: Bool?, useDoRA: Bool?, rankPattern: [String: Double]?, alphaPattern: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
         case peftType = "peft_type", taskType = "task_type", r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
         case targetModules = "target_modules", fanInFanOut = "fan_in_fan_out", bias
         case baseModelNameOrPath = "base_model_name_or_path", inferenceMode = "inference_mode"
+        case useRSLoRA = "use_rslora", useDoRA = "use_dora", rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
     }
 
     init(_ c: LoRAConfig, baseModel: String?) {
@@ -50,6 +54,21 @@ struct PEFTAdapterConfig: Codable {
         bias = try k.decodeIfPresent(String.self, forKey: .bias)
         baseModelNameOrPath = try k.decodeIfPresent(String.self, forKey: .baseModelNameOrPath)
         inferenceMode = try k.decodeIfPresent(Bool.self, forKey: .inferenceMode)
+        useRSLoRA = try? k.decodeIfPresent(Bool.self, forKey: .useRSLoRA)
+        useDoRA = try? k.decodeIfPresent(Bool.self, forKey: .useDoRA)
+        rankPattern = try? k.decodeIfPresent([String: Double].self, forKey: .rankPattern)
+        alphaPattern = try? k.decodeIfPresent([String: Double].self, forKey: .alphaPattern)
+    }
+
+    /// The first PEFT option set that Strata would otherwise silently misread.
+    var unsupportedOption: String? {
+        if peftType != "LORA" { return "peft_type = \(peftType) (only LORA is supported)" }
+        if useRSLoRA == true { return "use_rslora = true (Strata scales by alpha/r)" }
+        if useDoRA == true { return "use_dora = true" }
+        if let p = rankPattern, !p.isEmpty { return "rank_pattern (per-layer ranks)" }
+        if let p = alphaPattern, !p.isEmpty { return "alpha_pattern (per-layer alphas)" }
+        if let b = bias, b != "none" { return "bias = \(b) (Strata trains no biases)" }
+        return nil
     }
 
     var loraConfig: LoRAConfig { LoRAConfig(r: r, alpha: loraAlpha, dropout: loraDropout, targets: targetModules) }
@@ -91,8 +110,8 @@ extension LoRA {
         let configURL = directory.appendingPathComponent(configFile)
         let peft = try StrataJSON.read(PEFTAdapterConfig.self, at: configURL)
         let op = "load LoRA adapters from \(directory.path)"
-        guard peft.peftType == "LORA" else {
-            throw StrataError.config(op, "\(configFile): peft_type is '\(peft.peftType)', only LORA is supported", fix: "point at a LoRA adapter directory")
+        if let option = peft.unsupportedOption {
+            throw StrataError.config(op, "\(configFile): \(option) is not supported", fix: "train the adapter as plain LoRA (PEFT defaults)")
         }
         try attach(to: model, config: peft.loraConfig, seed: 0)
         do { try copyWeights(into: model, from: directory.appendingPathComponent(weightsFile), op: op) } catch {

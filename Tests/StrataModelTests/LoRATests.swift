@@ -197,6 +197,16 @@ final class LoRATests: XCTestCase {
         XCTAssertNoThrow(try LoRA.load(into: fresh, from: dir))
         XCTAssertEqual(LoRA.config(of: fresh)?.alpha, 8, "PEFT's default lora_alpha when the field is absent")
         LoRA.detach(from: fresh)
+        // PEFT variants Strata would misread are refused by name.
+        for (key, value) in [("use_rslora", true as Any), ("use_dora", true), ("rank_pattern", ["c_fc": 8]), ("bias", "all")] {
+            try editConfig { $0[key] = value }
+            XCTAssertThrowsError(try LoRA.load(into: fresh, from: dir)) { e in
+                XCTAssertTrue((e as? StrataError)?.message.contains(key) == true, "\(e)")
+            }
+            try editConfig { $0[key] = nil }
+        }
+        XCTAssertNoThrow(try LoRA.load(into: fresh, from: dir))
+        LoRA.detach(from: fresh)
         XCTAssertThrowsError(try LoRA.save(fresh, to: dir)) { e in XCTAssertEqual((e as? StrataError)?.kind, .state) }
     }
 
