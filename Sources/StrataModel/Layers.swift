@@ -1,7 +1,8 @@
 // The parameterised layers GPT-2 is built from: Linear (Hugging Face Conv1D
 // layout, weight [in, out]) and LayerNorm. Each owns its tensors and names them
 // as transformers does, so a model's parameter list is its state dict.
-// Leaves out: LoRA adapters (they attach to Linear in the SFT stage).
+// A Linear may carry a LoRA adapter (LoRA.swift), whose low-rank update is
+// added to its output. Leaves out: adapters on LayerNorm or the embeddings.
 
 import StrataCore
 import StrataTensor
@@ -16,7 +17,18 @@ public final class Linear {
         weight.name = name + ".weight"; bias.name = name + ".bias"
     }
 
-    public func callAsFunction(_ x: Tensor, _ tape: Tape) -> Tensor { tape.linear(x, weight, bias) }
+    /// A LoRA adapter attached by `LoRA.attach`; nil for plain (full fine-tuning) layers.
+    public internal(set) var adapter: LoRAAdapter?
+
+    /// The module name as transformers spells it (`transformer.h.0.attn.c_attn`).
+    public var moduleName: String { String((weight.name ?? "").dropLast(".weight".count)) }
+
+    public func callAsFunction(_ x: Tensor, _ tape: Tape) -> Tensor {
+        let y = tape.linear(x, weight, bias)
+        guard let adapter else { return y }
+        return adapter.apply(x, base: y, tape)
+    }
+    /// The base parameters (adapter weights are listed by `LoRA.parameters(of:)`, never here).
     public var parameters: [Tensor] { [weight, bias] }
 }
 
