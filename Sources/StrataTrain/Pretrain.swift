@@ -25,6 +25,8 @@ public enum Pretrain {
         /// Test hooks: corrupt chosen steps, or fail checkpoint writes at a point.
         public var inject: ((Int) -> TrainingRun.Injection?)?
         public var fault: FaultPoint?
+        /// Print the progress line.
+        public var showProgress = true
         public init(recipeFile: String? = nil, overrides: [String] = [], resume: String? = nil) {
             self.recipeFile = recipeFile; self.overrides = overrides; self.resume = resume
         }
@@ -82,7 +84,7 @@ public enum Pretrain {
         var s = TrainingRun.Setup(recipe: recipe, runDir: runDir, stage: Stage(rawValue: state.stage), model: model, optimizer: optimizer,
                                   tokenizer: tokenizer, sources: sources, loader: loader, state: state, schedule: LRSchedule(recipe: recipe),
                                   parentLineage: parentLineage, parent: parent, store: store)
-        s.log = config.log; s.interrupt = config.interrupt; s.inject = config.inject
+        s.log = config.log; s.interrupt = config.interrupt; s.inject = config.inject; s.showProgress = config.showProgress
         return s
     }
 

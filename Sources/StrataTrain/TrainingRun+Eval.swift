@@ -17,8 +17,9 @@ extension TrainingRun {
         s.state.validation = result
         let all = result["all"] ?? .nan
         try metrics.append(MetricsRecord(step: s.state.step, valLoss: all, valLossBySource: result))
-        let parts = result.keys.sorted().filter { $0 != "all" }.map { String(format: "%@ %.3f", $0, result[$0]!) }
-        progress.end()
+        let parts = result.keys.sorted().filter { $0 != "all" }
+            .map { String(format: "%@ %.3f (ppl %.1f)", $0, result[$0]!, Foundation.exp(result[$0]!)) }
+        progress?.end()
         s.log(String(format: "step %d: val loss %.4f (ppl %.1f)", s.state.step, all, Foundation.exp(all))
               + (parts.count > 1 ? " — " + parts.joined(separator: ", ") : ""))
     }

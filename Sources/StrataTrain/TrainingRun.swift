@@ -40,6 +40,8 @@ public final class TrainingRun {
         public var inject: ((Int) -> Injection?)?
         /// Most rollbacks before the run gives up with an error.
         public var maxRollbacks = 5
+        /// Print the progress line (off in tests and embedded use).
+        public var showProgress = true
     }
 
     public struct Outcome {
@@ -53,7 +55,7 @@ public final class TrainingRun {
 
     var s: Setup
     let metrics: MetricsLog
-    let progress: ProgressLine
+    let progress: ProgressLine?
     var losses: [Double] = []
     var lastCheckpoint: Checkpoint?
     var rollbacks = 0
@@ -64,8 +66,9 @@ public final class TrainingRun {
         s = setup
         metrics = try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl"))
         _ = try metrics.truncate(keepingThrough: setup.state.step)
-        progress = isatty(STDERR_FILENO) != 0 ? .forStandardError(interval: setup.recipe.train.logInterval)
-                                               : .forStandardOutput(interval: setup.recipe.train.logInterval)
+        progress = !setup.showProgress ? nil
+            : isatty(STDERR_FILENO) != 0 ? .forStandardError(interval: setup.recipe.train.logInterval)
+                                         : .forStandardOutput(interval: setup.recipe.train.logInterval)
         sessionStartStep = setup.state.step
     }
 
@@ -81,7 +84,7 @@ public final class TrainingRun {
             if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
             if st % s.recipe.train.checkpointInterval == 0 || st == total { try checkpoint() }
         }
-        progress.end()
+        progress?.end()
         return Outcome(step: s.state.step, interrupted: false, lastCheckpoint: lastCheckpoint, validation: s.state.validation, losses: losses)
     }
 
@@ -130,7 +133,7 @@ public final class TrainingRun {
         losses.append(loss)
         try metrics.append(MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
                                          tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events))
-        progress.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss, lr: lr, tokensPerSecond: Double(tokens) / dt,
+        progress?.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss, lr: lr, tokensPerSecond: Double(tokens) / dt,
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))
     }
 
@@ -142,7 +145,7 @@ public final class TrainingRun {
     }
 
     private func stopForSignal(_ sig: Int32) throws -> Outcome {
-        progress.end()
+        progress?.end()
         let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
         s.state.events.append(TrainingEvent(step: s.state.step, kind: .interrupt, detail: "\(name) received"))
         try checkpoint()

@@ -23,7 +23,7 @@ final class ContinueAnnealTests: WorldTestCase {
 
     func stage(_ name: String, from: String, steps: Int, extra: String = "", resume: String? = nil) throws -> Continue.Config {
         var c = Continue.Config(from: from, recipeFile: try recipe(name: name, steps: steps, extra: extra, tokenizer: "", sources: mixture), resume: resume)
-        c.base.log = { _ in }
+        c.base.log = { _ in }; c.base.showProgress = false
         return c
     }
 
@@ -97,7 +97,7 @@ final class ContinueAnnealTests: WorldTestCase {
         c.base.inject = { batch in if batch == 4 { flag.raise(SIGTERM) }; return nil }
         let first = try Anneal.run(c)
         XCTAssertTrue(first.interrupted)
-        var r = Continue.Config(resume: runDir("anneal-b").path); r.base.log = { _ in }
+        var r = Continue.Config(resume: runDir("anneal-b").path); r.base.log = { _ in }; r.base.showProgress = false
         let second = try Anneal.run(r)
         XCTAssertEqual(first.losses + second.losses, straight.losses)
         let a = try tensorsBytes(straight.lastCheckpoint!.url), b = try tensorsBytes(second.lastCheckpoint!.url)

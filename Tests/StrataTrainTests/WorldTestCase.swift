@@ -43,7 +43,7 @@ class WorldTestCase: XCTestCase {
 
     func config(_ file: String?, resume: String? = nil) -> Pretrain.Config {
         var c = Pretrain.Config(recipeFile: file, resume: resume)
-        c.log = { _ in }
+        c.log = { _ in }; c.showProgress = false
         return c
     }
 
