@@ -1,0 +1,112 @@
+// Instruction tasks: one chat prompt (optional system + user message) with the
+// answer a reply must carry, and the checkers that decide whether a free-text
+// reply follows the instruction. Every checker first normalises the reply and
+// the expected text: trim whitespace, fold case, collapse inner whitespace runs
+// to one space, drop one trailing period.
+//   fact     — the reply equals the answer, or starts with it at a word boundary
+//              ("Paris, of course" yes; "Parisian" no). Lenient: it measures knowledge.
+//   one_word — the reply is one word (no inner whitespace) equal to the answer.
+//   json     — the whole reply parses as a JSON object whose "answer" is a string
+//              equal (after normalising) to the answer; extra keys are allowed,
+//              other types (numbers, arrays, null) are not.
+//   add      — the reply is exactly the decimal sum.
+//   reverse  — the reply's comma-separated items (spaces around commas free) equal
+//              the reversed list.
+// Leaves out: answer aliases, partial credit, model-graded checks.
+
+import Foundation
+import StrataData
+
+/// The task families of the instruction evaluation; raw values are metric suffixes.
+public enum InstructionKind: String, Codable, Sendable, CaseIterable {
+    case fact
+    case oneWord = "one_word"
+    case json
+    case add
+    case reverse
+}
+
+/// One held-out (or training) instruction task.
+public struct InstructionTask: Codable, Sendable, Equatable {
+    public var kind: InstructionKind
+    /// The prompt: an optional system message and one user message.
+    public var messages: [ChatMessage]
+    /// What the checker compares against: the answer (fact, one_word, json), the sum, the reversed list.
+    public var expected: String
+    /// "before"/"after" for tasks built from a fact; nil for generated tasks.
+    public var period: String?
+    /// The fact a task was built from, if any.
+    public var factID: String?
+
+    public init(kind: InstructionKind, messages: [ChatMessage], expected: String, period: String? = nil, factID: String? = nil) {
+        self.kind = kind; self.messages = messages; self.expected = expected
+        self.period = period; self.factID = factID
+    }
+
+    /// The user message's text (the instruction itself).
+    public var instruction: String { messages.last { $0.role == .user }?.content ?? "" }
+
+    /// A reply that passes the checker; the assistant turn of the SFT counterpart.
+    public var referenceReply: String {
+        switch kind {
+        case .fact, .oneWord, .add, .reverse: return expected
+        case .json: return InstructionChecker.jsonObject(answer: expected)
+        }
+    }
+
+    /// Whether `reply` follows the instruction and carries the expected answer.
+    public func check(_ reply: String) -> Bool { InstructionChecker.check(kind, reply: reply, expected: expected) }
+
+    /// The SFT sample: the prompt messages followed by the reference reply.
+    public func conversation() -> Conversation {
+        .chat(messages + [ChatMessage(.assistant, referenceReply)])
+    }
+}
+
+/// The checkers (see the file header for each rule).
+public enum InstructionChecker {
+    public static func check(_ kind: InstructionKind, reply: String, expected: String) -> Bool {
+        let r = normalize(reply), e = normalize(expected)
+        guard !e.isEmpty else { return false }
+        switch kind {
+        case .fact: return startsAtWordBoundary(r, e)
+        case .oneWord: return !r.contains(" ") && r == e
+        case .json: return jsonAnswer(reply).map { normalize($0) == e } ?? false
+        case .add: return r == e
+        case .reverse: return items(r) == items(e)
+        }
+    }
+
+    /// Trimmed, lower-cased, inner whitespace runs collapsed to one space, one trailing period dropped.
+    public static func normalize(_ text: String) -> String {
+        var s = text.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        if s.hasSuffix(".") { s.removeLast() }
+        return s.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The string under "answer" when the whole (trimmed) text is a JSON object; nil otherwise.
+    public static func jsonAnswer(_ text: String) -> String? {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard t.hasPrefix("{"), let data = t.data(using: .utf8),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return obj["answer"] as? String
+    }
+
+    /// `{"answer":"<answer>"}` with JSON string escaping.
+    public static func jsonObject(answer: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: ["answer": answer], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func startsAtWordBoundary(_ reply: String, _ answer: String) -> Bool {
+        let c = reply.unicodeScalars, a = answer.unicodeScalars
+        guard c.starts(with: a) else { return false }
+        guard let next = c.dropFirst(a.count).first, let last = a.last else { return true }
+        let word = CharacterSet.alphanumerics
+        return !(word.contains(last) && word.contains(next))
+    }
+
+    static func items(_ s: String) -> [String] {
+        s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+}
