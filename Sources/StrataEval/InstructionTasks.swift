@@ -40,6 +40,16 @@ public enum InstructionTasks {
         training(qa: qa, seed: seed, perKind: perKind, periods: periods, system: system).map { $0.conversation() }
     }
 
+    /// TRL "messages" JSONL (one conversation per line, prompt + reference reply, plus the task's
+    /// "kind" which SFT loaders ignore), ending with a newline.
+    public static func trlJSONL(_ tasks: [InstructionTask]) throws -> String {
+        struct Line: Encodable { var kind: String; var messages: [ChatMessage] }
+        return try tasks.map { t in
+            String(decoding: try StrataJSON.encode(Line(kind: t.kind.rawValue, messages: t.conversation().messages), pretty: false),
+                   as: UTF8.self) + "\n"
+        }.joined()
+    }
+
     /// The user instruction for a kind built from a question.
     public static func instruction(_ kind: InstructionKind, question: String) -> String {
         switch kind {

@@ -92,4 +92,13 @@ final class InstructionTasksTests: XCTestCase {
             XCTAssertEqual(c.messages.last?.content, t.referenceReply)
         }
     }
+
+    func testTRLJSONLLoadsBackAsTheSameConversations() throws {
+        let tasks = InstructionTasks.training(qa: try instructionQA(), seed: 9, perKind: 3, system: "Be brief.")
+        let url = try temporaryDirectory().appendingPathComponent("sft.jsonl")
+        try InstructionTasks.trlJSONL(tasks).write(to: url, atomically: true, encoding: .utf8)
+        let loaded = try SFTDataset.load(url)
+        XCTAssertEqual(loaded.skippedLines, 0)
+        XCTAssertEqual(loaded.conversations, tasks.map { $0.conversation() })
+    }
 }
