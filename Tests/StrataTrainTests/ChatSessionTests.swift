@@ -86,16 +86,20 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertLessThanOrEqual(try s.fitPrompt("x").count, s.promptBudget)
     }
 
-    func testMessageThatCannotFitThrowsAndLeavesHistory() throws {
-        let s = try session(context: 32, maxNew: 8)
+    func testMessageThatCannotFitThrowsAndKeepsHistory() throws {
+        let s = try session(context: 64, maxNew: 8)
         let r = try s.reply(to: "hi") { _ in }
+        let before = s.turns
+        XCTAssertEqual(before, [ChatMessage(.user, "hi"), ChatMessage(.assistant, r)])
+        var notices: [String] = []
+        s.onNotice = { notices.append($0) }
         let long = String(repeating: "the cat sat on the mat ", count: 10)
         XCTAssertThrowsError(try s.reply(to: long) { _ in }) { e in
             XCTAssertTrue("\(e)".contains("max_new_tokens"), "\(e)")
         }
-        XCTAssertFalse(s.turns.contains { $0.content == long })
-        XCTAssertEqual(s.messages.first?.role, .system)
-        _ = r
+        XCTAssertEqual(s.turns, before, "a message that cannot fit leaves the history as it was")
+        XCTAssertTrue(notices.isEmpty)
+        XCTAssertEqual(s.replyCount, 1)
     }
 
     func testResetAndSystem() throws {

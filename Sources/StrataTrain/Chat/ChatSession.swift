@@ -139,24 +139,28 @@ public final class ChatSession {
     }
 
     /// Prompt ids for the history plus `userText`, dropping the oldest turns until it fits the budget.
+    /// When even the system message and `userText` alone do not fit, throws and keeps the history.
     func fitPrompt(_ userText: String) throws -> [Int] {
-        var ids = try promptTokens(adding: userText)
-        var dropped = 0
-        while ids.count > promptBudget && !turns.isEmpty {
+        let head = system.map { [ChatMessage(.system, $0)] } ?? []
+        let user = [ChatMessage(.user, userText)]
+        var kept = turns[...]
+        var ids = try template.promptTokens(head + kept + user, chatTokenizer)
+        while ids.count > promptBudget && !kept.isEmpty {
             // Drop the oldest turn and, when it was a user turn, the assistant reply after it.
-            let n = turns.count >= 2 && turns[0].role == .user && turns[1].role == .assistant ? 2 : 1
-            turns.removeFirst(n)
-            dropped += n
-            ids = try promptTokens(adding: userText)
-        }
-        if dropped > 0 {
-            onNotice("(dropped the oldest \(dropped) message\(dropped == 1 ? "" : "s") to fit the context of \(model.config.nPositions) tokens"
-                     + (system == nil ? ")" : "; the system message is kept)"))
+            let pair = kept.count >= 2 && kept[kept.startIndex].role == .user && kept[kept.startIndex + 1].role == .assistant
+            kept = kept.dropFirst(pair ? 2 : 1)
+            ids = try template.promptTokens(head + kept + user, chatTokenizer)
         }
         guard ids.count <= promptBudget else {
             throw StrataError.config("chat reply", "the prompt needs \(ids.count) tokens but only \(promptBudget) fit "
                                      + "(n_positions \(model.config.nPositions) minus max_new_tokens \(config.maxNewTokens))",
                                      fix: "write a shorter message or system message, or lower max_new_tokens")
+        }
+        let dropped = turns.count - kept.count
+        if dropped > 0 {
+            turns = Array(kept)
+            onNotice("(dropped the oldest \(dropped) message\(dropped == 1 ? "" : "s") to fit the context of \(model.config.nPositions) tokens"
+                     + (system == nil ? ")" : "; the system message is kept)"))
         }
         return ids
     }
