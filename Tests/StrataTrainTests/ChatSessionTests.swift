@@ -1,7 +1,9 @@
 // ChatSession with a tiny random GPT-2 and a tiny BPE tokenizer trained on a few
 // sentences with the ChatML tokens: history rendering, streaming, truncation of
-// old turns, reset/system, adding chat tokens to a base model, and the UTF-8
-// stream decoder. Leaves out: driving the `strata chat` binary through stdin.
+// old turns, reset/system, adding chat tokens to a base model, the UTF-8 stream
+// decoder, and the built `strata chat` binary driven through stdin (it sits next
+// to the test bundle in the build folder; the test fails when it is missing).
+// Leaves out: a TTY (the "> " prompt is only checked to be absent on a pipe).
 import XCTest
 import StrataCore
 import StrataData
@@ -59,7 +61,7 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertGreaterThan(total, 0, "a random model samples some text in three replies")
     }
 
-    func testSameSeedRepeatsAndRepliesDifferBySeedOffset() throws {
+    func testSameSeedRepeatsTheReply() throws {
         let a = try session(maxNew: 16), b = try session(maxNew: 16)
         let ra = try a.reply(to: "hello") { _ in }
         let rb = try b.reply(to: "hello") { _ in }
@@ -158,5 +160,45 @@ final class ChatSessionTests: XCTestCase {
         var e = ChatStreamDecoder()
         let joined = broken.map { e.add($0) }.joined() + e.finish()
         XCTAssertEqual(joined, String(decoding: broken.flatMap { $0 }, as: UTF8.self))
+    }
+
+    /// The `strata` executable in the build folder holding this test bundle: on Linux the bundle
+    /// URL is that folder, on macOS it is the .xctest bundle inside it.
+    func strataBinary() throws -> URL {
+        let bundle = Bundle(for: Self.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
+        guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw StrataError.io("find strata binary", "no executable at \(candidates.map(\.path))",
+                                 fix: "run `swift build` before the tests")
+        }
+        return url
+    }
+
+    func testCommandThroughStdinMatchesTheSession() throws {
+        let tok = try tokenizer()
+        let model = GPT2(GPT2Config(vocabSize: tok.vocabSize, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2), seed: 5)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.save(directory: dir)
+        try tok.write(to: dir.appendingPathComponent("tokenizer.json"))
+
+        let p = Process()
+        p.executableURL = try strataBinary()
+        p.arguments = ["chat", "--checkpoint", dir.path, "--max-new-tokens", "8", "--temperature", "1", "--seed", "11"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        input.fileHandleForWriting.write(Data("/system Be brief.\nhello\n/reset\n/quit\nnever answered\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+
+        let s = try ChatSession(model: model, tokenizer: tok,
+                                config: ChatConfig(system: "Be brief.", temperature: 1, maxNewTokens: 8, seed: 11))
+        let reply = try s.reply(to: "hello") { _ in }
+        XCTAssertEqual(text, "(system message set)\n" + reply + "\n(history cleared)\n")
     }
 }
