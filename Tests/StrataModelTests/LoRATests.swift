@@ -3,6 +3,7 @@
 // errors, and a finite-difference check of the adapter path's gradient.
 
 import XCTest
+import StrataTestSupport
 import Foundation
 import StrataCore
 import StrataTensor
@@ -219,38 +220,7 @@ final class LoRATests: XCTestCase {
         for k in 0..<adapter.b.count { adapter.b.ptr[k] = rng.normal() }   // B = 0 would zero A's gradient
         linear.adapter = adapter
         let x = Tensor((0..<(2 * 4 * 5)).map { _ in rng.normal() }, shape: [2, 4, 5], requiresGrad: true)
-        loraGradCheck([x, adapter.a, adapter.b]) { t, _ in linear(x, t) }
+        gradCheck([x, adapter.a, adapter.b]) { t, _ in linear(x, t) }
         XCTAssertNil(linear.weight.grad, "a frozen base weight gets no gradient")
-    }
-}
-
-/// Checks d/dinputs of sum(f(inputs) ⊙ R) against central differences (as StrataTensorTests' gradCheck).
-func loraGradCheck(_ inputs: [Tensor], eps: Float = 1e-2, tol: Float = 2e-2, seed: UInt64 = 99,
-                   file: StaticString = #filePath, line: UInt = #line, _ f: (Tape, [Tensor]) -> Tensor) {
-    var rng = StrataRNG(seed: seed)
-    let probe = f(Tape.noGrad(), inputs)
-    let proj = (0..<probe.count).map { _ in rng.normal() }
-    func objective() -> Double {
-        let y = f(Tape.noGrad(), inputs)
-        var s: Double = 0
-        for i in 0..<y.count { s += Double(y.ptr[i]) * Double(proj[i]) }
-        return s
-    }
-    for x in inputs { x.grad = nil }
-    let tape = Tape()
-    let y = f(tape, inputs)
-    tape.backward(tape.sum(tape.mul(y, Tensor(proj, shape: y.shape))))
-    for (k, x) in inputs.enumerated() where x.requiresGrad {
-        guard let g = x.grad else { XCTFail("input \(k) got no gradient", file: file, line: line); continue }
-        var worst: Float = 0
-        for i in 0..<x.count {
-            let old = x.ptr[i]
-            x.ptr[i] = old + eps; let up = objective()
-            x.ptr[i] = old - eps; let down = objective()
-            x.ptr[i] = old
-            let numeric = Float((up - down) / Double(2 * eps))
-            worst = max(worst, abs(numeric - g.ptr[i]) / max(1, abs(numeric)))
-        }
-        XCTAssertLessThan(worst, tol, "input \(k) \(x.shape): worst relative gradient error \(worst)", file: file, line: line)
     }
 }
