@@ -224,3 +224,23 @@ final class LoRATests: XCTestCase {
         XCTAssertNil(linear.weight.grad, "a frozen base weight gets no gradient")
     }
 }
+
+/// PEFT parity: an adapter saved by peft (tools/fixtures/lora_peft_parity.py) loaded into the same base
+/// gives transformers+peft's logits.
+final class LoRAPEFTParityTests: XCTestCase {
+    struct Expected: Decodable { let batch: Int; let time: Int; let ids: [Int32]; let logits: [Float] }
+
+    func testPEFTAdapterLoadsAndMatchesPEFTLogits() throws {
+        let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/lora_tiny")
+        let model = try GPT2.load(directory: dir.appendingPathComponent("base"))
+        _ = try LoRA.load(into: model, from: dir.appendingPathComponent("adapter"))
+        let e = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: dir.appendingPathComponent("expected.json")))
+        let tape = Tape.noGrad()
+        let logits = model.logits(model.hidden(e.ids, batch: e.batch, time: e.time, tape: tape), tape: tape)
+        XCTAssertLessThan(scaledError(logits.ptr, e.logits), 1e-5)
+        // Merging gives the same function as a plain GPT-2.
+        try LoRA.merge(into: model)
+        let merged = model.logits(model.hidden(e.ids, batch: e.batch, time: e.time, tape: tape), tape: tape)
+        XCTAssertLessThan(scaledError(merged.ptr, e.logits), 1e-5)
+    }
+}
