@@ -51,6 +51,10 @@ public enum DataPipeline {
     /// Prepare (or reuse) the shards of every source.
     public static func prepare(_ recipe: Recipe, tokenizer: BPETokenizer, runDir: URL, log: (String) -> Void) throws -> [PreparedSource] {
         let dataDir = runDir.appendingPathComponent("data")
+        if let shard = recipe.data.validation.shard {
+            throw StrataError.config("recipe", "data.validation.shard (\(shard)) is not supported by the training stages yet",
+                                     fix: "hold out documents with data.validation.fraction instead")
+        }
         return try recipe.data.sources.map { src in
             if src.path.hasSuffix(".bin") {
                 let shard = try Shard(contentsOf: URL(fileURLWithPath: src.path))

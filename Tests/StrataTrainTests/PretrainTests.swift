@@ -113,3 +113,13 @@ final class PretrainTests: WorldTestCase {
         XCTAssertThrowsError(try Pretrain.run(config(file))) { e in XCTAssertTrue(String(describing: e).contains("--resume"), "\(e)") }
     }
 }
+
+final class ValidationShardOptionTests: WorldTestCase {
+    func testSeparateValidationShardIsRefusedRatherThanIgnored() throws {
+        let file = try recipe(name: "vshard", steps: 4)
+        var text = try String(contentsOfFile: file, encoding: .utf8)
+        text = text.replacingOccurrences(of: "validation: {fraction: 0.05}", with: "validation: {shard: \(dir.path)/world/textbook.jsonl}")
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Pretrain.run(config(file))) { XCTAssertTrue(String(describing: $0).contains("data.validation.shard"), "\($0)") }
+    }
+}
