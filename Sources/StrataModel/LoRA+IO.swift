@@ -86,18 +86,9 @@ extension LoRA {
     /// Write the attached adapters (only they, never the base) to `directory`.
     public static func save(_ model: GPT2, to directory: URL, baseModel: String? = nil) throws {
         let op = "save LoRA adapters to \(directory.path)"
-        guard let config = config(of: model) else {
-            throw StrataError(.state, op, "the model carries no LoRA adapters", fix: "attach adapters (LoRA.attach) before saving them")
-        }
+        let (sources, json) = try adapterFiles(model, baseModel: baseModel)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var sources: [TensorSource] = []
-        for linear in adapted(model) {
-            let ad = linear.adapter!, names = peftNames(linear.moduleName)
-            sources.append(transposedSource(names.a, ad.a))
-            sources.append(transposedSource(names.b, ad.b))
-        }
         try SafeTensors.write(sources: sources, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile))
-        let json = try StrataJSON.encode(PEFTAdapterConfig(config, baseModel: baseModel))
         do { try json.write(to: directory.appendingPathComponent(configFile), options: .atomic) } catch {
             throw StrataError.io(op, "could not write \(configFile): \(error.localizedDescription)", fix: "check the directory is writable")
         }

@@ -45,7 +45,16 @@ public enum Pretrain {
         return try StageStart.setup(recipe: recipe, stage: "pretrain", from: nil, config: config)
     }
 
-    static func resumeSetup(_ config: Config) throws -> TrainingRun.Setup {
+    /// A run directory being resumed: its saved recipe (checked against a given one) and latest valid checkpoint.
+    struct Resumed {
+        var runDir: URL
+        var recipe: Recipe
+        var checkpoint: Checkpoint
+        var loaded: TrainingCheckpoint.Loaded
+        var state: TrainerState
+    }
+
+    static func openResume(_ config: Config) throws -> Resumed {
         let runDir = URL(fileURLWithPath: config.resume!).standardizedFileURL
         let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         if let file = config.recipeFile {
@@ -60,6 +69,15 @@ public enum Pretrain {
         }
         let loaded = try TrainingCheckpoint.load(ckpt)
         guard let state = loaded.state else { throw StrataError.format("resume", "\(ckpt.url.path) has no trainer_state.json") }
+        return Resumed(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state)
+    }
+
+    static func resumeSetup(_ config: Config) throws -> TrainingRun.Setup {
+        let r = try openResume(config)
+        let saved = r.recipe, loaded = r.loaded, state = r.state, ckpt = r.checkpoint, runDir = r.runDir
+        if saved.sft != nil || state.stage == Stage.sft.rawValue {
+            throw StrataError.config("resume \(runDir.path)", "this is an SFT run", fix: "resume it with strata sft --resume \(runDir.path)")
+        }
         let expected = try gpt2Config(saved, tokenizer: loaded.tokenizer)
         try RecipeDiff.requireModel(expected, loaded.model.config, checkpoint: ckpt.url.path)
         let sources = try DataPipeline.prepare(saved, tokenizer: loaded.tokenizer, runDir: runDir, log: config.log)
@@ -67,22 +85,25 @@ public enum Pretrain {
         var parentLineage = loaded.lineage
         let head = parentLineage.entries.popLast()
         config.log("resuming \(runDir.lastPathComponent) from \(ckpt.name) (step \(state.step) of \(state.totalSteps))")
-        var s = try setup(recipe: saved, runDir: runDir, model: loaded.model, tokenizer: loaded.tokenizer, sources: sources, loader: loader,
-                          state: state, parentLineage: parentLineage, parent: head?.parent ?? .randomInit, config: config)
+        var s = try setup(recipe: saved, runDir: runDir, model: loaded.model, tokenizer: loaded.tokenizer, sources: sources,
+                          batches: MixtureBatches(loader), state: state, parentLineage: parentLineage,
+                          parent: head?.parent ?? .randomInit, config: config)
         try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: ckpt)
         s.state.events.append(TrainingEvent(step: state.step, kind: .resume, detail: "resumed from \(ckpt.name)"))
         return s
     }
 
-    static func setup(recipe: Recipe, runDir: URL, model: GPT2, tokenizer: BPETokenizer, sources: [PreparedSource], loader: MixtureLoader,
-                      state: TrainerState, parentLineage: Lineage, parent: ParentRef, config: Config) throws -> TrainingRun.Setup {
-        let o = recipe.optim
-        let optimizer = AdamW(model.parameters, config: .init(lr: Float(o.lr), beta1: Float(o.beta1), beta2: Float(o.beta2),
+    static func setup(recipe: Recipe, runDir: URL, model: GPT2, tokenizer: BPETokenizer, sources: [PreparedSource], batches: BatchSource,
+                      trainable: [Tensor]? = nil, state: TrainerState, parentLineage: Lineage, parent: ParentRef,
+                      config: Config) throws -> TrainingRun.Setup {
+        let o = recipe.optim, trainable = trainable ?? model.parameters
+        let optimizer = AdamW(trainable, config: .init(lr: Float(o.lr), beta1: Float(o.beta1), beta2: Float(o.beta2),
                                                               eps: Float(o.eps), weightDecay: Float(o.weightDecay)))
         let store = try CheckpointStore(root: runDir.appendingPathComponent("checkpoints"),
                                         config: .init(keepLast: recipe.train.keepLast, fault: config.fault))
         var s = TrainingRun.Setup(recipe: recipe, runDir: runDir, stage: Stage(rawValue: state.stage), model: model, optimizer: optimizer,
-                                  tokenizer: tokenizer, sources: sources, loader: loader, state: state, schedule: LRSchedule(recipe: recipe),
+                                  tokenizer: tokenizer, sources: sources, batches: batches, trainable: trainable,
+                                  state: state, schedule: LRSchedule(recipe: recipe),
                                   parentLineage: parentLineage, parent: parent, store: store)
         s.log = config.log; s.interrupt = config.interrupt; s.inject = config.inject; s.showProgress = config.showProgress
         return s

@@ -61,6 +61,7 @@ extension Recipe {
         checkOptim(&p)
         checkGuard(&p)
         checkRun(&p)
+        checkSFT(&p)
         return p.items
     }
 
@@ -98,7 +99,7 @@ extension Recipe {
 
     private func checkData(_ p: inout RecipeProblems) {
         let path = RecipeProblems.path
-        if data.sources.isEmpty { p.add(path("data", "sources"), "must list at least one source") }
+        if data.sources.isEmpty && sft == nil { p.add(path("data", "sources"), "must list at least one source") }
         var seen = Set<String>()
         for (i, s) in data.sources.enumerated() {
             let at = path("data", "sources") + [.index(i)]

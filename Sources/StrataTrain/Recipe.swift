@@ -3,7 +3,8 @@
 // This file holds the top level plus the model and tokenizer sections; the data
 // section lives in Recipe+Data.swift, train/optim/guard/run in Recipe+Train.swift,
 // loading in RecipeLoader.swift, validation in Recipe+Validation.swift.
-// Leaves out: stage-specific sections (SFT, DPO, reward) — added with those stages.
+// Stage sections: `sft` in Recipe+SFT.swift.
+// Leaves out: preference-tuning sections (reward, DPO).
 
 import Foundation
 
@@ -23,11 +24,13 @@ public struct Recipe: Codable, Equatable, Sendable {
     public var spikeGuard = GuardConfig()
     /// Where the run's files go.
     public var run = RunConfig()
+    /// Supervised fine-tuning data and options (SFT recipes only).
+    public var sft: SFTConfig?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, tokenizer, data, train, optim, spikeGuard = "guard", run
+        case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft
     }
 
     public init(from decoder: Decoder) throws {
@@ -39,6 +42,7 @@ public struct Recipe: Codable, Equatable, Sendable {
         try c.fill(&optim, .optim)
         try c.fill(&spikeGuard, .spikeGuard)
         try c.fill(&run, .run)
+        try c.fill(&sft, .sft)
     }
 }
 

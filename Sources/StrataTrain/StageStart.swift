@@ -21,10 +21,9 @@ enum StageStart {
 
     static func setup(recipe: Recipe, stage: String, from origin: Origin?, config: Pretrain.Config) throws -> TrainingRun.Setup {
         let runDir = recipe.runDirectory
-        let ckptRoot = runDir.appendingPathComponent("checkpoints")
-        if FileManager.default.fileExists(atPath: ckptRoot.path), (try? CheckpointStore(root: ckptRoot))?.latestValid() != nil {
-            throw StrataError.config(stage, "run directory \(runDir.path) already holds checkpoints",
-                                     fix: "resume it with --resume \(runDir.path), or pick another run.name (--set run.name=...)")
+        try refuseExisting(runDir, stage: stage)
+        if recipe.sft != nil {
+            throw StrataError.config("\(stage) recipe", "has an 'sft' section", fix: "run SFT recipes with strata sft --from CHECKPOINT --config FILE")
         }
         try recipe.writeResolved(to: runDir)
         let tokenizer: BPETokenizer
@@ -48,13 +47,22 @@ enum StageStart {
                                  wallSeconds: 0, flops: 0, events: [], validation: [:],
                                  recipeSHA256: SHA256.hex(try recipe.resolvedJSON()), parentCheckpoint: origin?.loaded.id)
         let parent: ParentRef = origin.map { .checkpoint(id: $0.loaded.id, sha256: $0.loaded.contentHash) } ?? .randomInit
-        var s = try Pretrain.setup(recipe: recipe, runDir: runDir, model: model, tokenizer: tokenizer, sources: sources, loader: loader,
+        var s = try Pretrain.setup(recipe: recipe, runDir: runDir, model: model, tokenizer: tokenizer, sources: sources, batches: MixtureBatches(loader),
                                    state: state, parentLineage: origin?.loaded.lineage ?? Lineage(), parent: parent, config: config)
         if let origin, origin.optimizerState {
             try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: origin.loaded.checkpoint)
             s.state.optimizerStep = s.optimizer.step
         }
         return s
+    }
+
+    /// A new run must not overwrite a run directory that already holds checkpoints.
+    static func refuseExisting(_ runDir: URL, stage: String) throws {
+        let ckptRoot = runDir.appendingPathComponent("checkpoints")
+        if FileManager.default.fileExists(atPath: ckptRoot.path), (try? CheckpointStore(root: ckptRoot))?.latestValid() != nil {
+            throw StrataError.config(stage, "run directory \(runDir.path) already holds checkpoints",
+                                     fix: "resume it with --resume \(runDir.path), or pick another run.name (--set run.name=...)")
+        }
     }
 
     /// A continued stage uses its parent's tokenizer; a recipe naming a different one is an error.

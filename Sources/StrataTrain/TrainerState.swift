@@ -29,6 +29,13 @@ public struct TrainerState: Codable, Sendable {
     public var events: [TrainingEvent]
     /// Latest validation results (loss per source).
     public var validation: [String: Double]
+    /// Stage evaluations (e.g. instruction accuracy before and after SFT): name → metric → value.
+    public var evaluations: [String: [String: Double]] {
+        get { stageEvaluations ?? [:] }
+        set { stageEvaluations = newValue }
+    }
+    /// Stored optionally so trainer_state.json files written before this field existed still load.
+    var stageEvaluations: [String: [String: Double]]?
     /// Processes that trained together (1 until data parallelism lands).
     public var worldSize = 1
     /// sha256 of the resolved recipe JSON, to refuse resuming with a different recipe.

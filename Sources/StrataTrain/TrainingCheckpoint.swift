@@ -22,7 +22,9 @@ public enum TrainingCheckpoint {
                     TensorSource(name: "exp_avg_sq." + p.name!, shape: v.shape) { body in try body(UnsafeBufferPointer(start: v.ptr, count: v.count)) }]
         }
         return [
-            .safetensors("model.safetensors", sources: model.weightSources(), metadata: ["format": "pt"]),
+            // With LoRA adapters attached, the merged weights: every checkpoint loads as a plain GPT-2.
+            .safetensors("model.safetensors", sources: LoRA.isAttached(model) ? LoRA.mergedWeightSources(model) : model.weightSources(),
+                         metadata: ["format": "pt"]),
             .data("config.json", try StrataJSON.encode(model.config)),
             .data("tokenizer.json", Data(tokenizer.jsonString().utf8)),
             .safetensors("optimizer.safetensors", sources: optSources, metadata: ["step": String(optimizer.step)]),

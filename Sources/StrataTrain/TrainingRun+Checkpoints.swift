@@ -14,8 +14,9 @@ extension TrainingRun {
 
     /// The lineage entry describing this stage up to now.
     func lineageEntry(id: String) throws -> LineageEntry {
-        let evals = s.state.validation.isEmpty ? [:] : ["validation_loss": s.state.validation]
-        return LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.sources.map(\.record),
+        var evals = s.state.evaluations
+        if !s.state.validation.isEmpty { evals["validation_loss"] = s.state.validation }
+        return LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.dataRecords ?? s.sources.map(\.record),
                             recipe: try s.recipe.jsonValue(),
                             compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
                             evaluations: evals, events: s.state.events)
@@ -24,9 +25,10 @@ extension TrainingRun {
     func checkpoint(markStable: Bool = false) throws {
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
-        s.state.loader = s.loader.state
+        s.state.loader = s.batches.state
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
         let files = try TrainingCheckpoint.files(model: s.model, optimizer: s.optimizer, tokenizer: s.tokenizer, state: s.state, lineage: lineage)
+            + (try s.extraFiles?(s.model) ?? [])
         let ckpt = try s.store.write(name: name, files: files)
         lastCheckpoint = ckpt
         if markStable || s.state.spikeGuard.isStable { try s.store.markStable(name) }
@@ -52,7 +54,7 @@ extension TrainingRun {
         guard let saved = loaded.state else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
         var guardState = s.state.spikeGuard
         guardState.didRollback(toStep: saved.step)
-        let skipped = s.loader.state.step - saved.loader.step
+        let skipped = s.batches.state.step - saved.loader.step
         s.state.step = saved.step
         s.state.tokensSeen = saved.tokensSeen
         s.state.optimizerStep = saved.optimizerStep

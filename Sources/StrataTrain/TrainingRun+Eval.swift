@@ -11,8 +11,9 @@ import StrataData
 
 extension TrainingRun {
     func evaluate() throws {
-        let result = try Validation.losses(model: s.model, sources: s.sources, batch: s.recipe.train.batchSize,
-                                           context: s.recipe.context, batches: s.recipe.train.evalBatches)
+        let result = try s.validate?(s.model)
+            ?? Validation.losses(model: s.model, sources: s.sources, batch: s.recipe.train.batchSize,
+                                 context: s.recipe.context, batches: s.recipe.train.evalBatches)
         guard !result.isEmpty else { return }
         s.state.validation = result
         let all = result["all"] ?? .nan

@@ -1,6 +1,7 @@
 // TrainingRun: the loop every next-token stage shares (pretrain, continue,
-// anneal). Per step: the schedule's learning rate, gradient accumulation over
-// micro-batches, global-norm clipping, the spike guard's verdict (apply, skip,
+// anneal, SFT). Per step: the schedule's learning rate, gradient accumulation over
+// micro-batches with the loss normalised by the step's global count of trained
+// positions (masked chat tokens carry none), global-norm clipping, the spike guard's verdict (apply, skip,
 // or roll back to the last stable checkpoint), metrics and progress, periodic
 // validation per source and checkpoints. SIGINT/SIGTERM finish the step, save,
 // and return. Dropout randomness is derived from (seed, step, micro-batch), so a
@@ -28,7 +29,18 @@ public final class TrainingRun {
         public var optimizer: AdamW
         public var tokenizer: BPETokenizer
         public var sources: [PreparedSource]
-        public var loader: MixtureLoader
+        /// Where micro-batches come from (the mixture loader, or packed SFT rows).
+        public var batches: BatchSource
+        /// What the optimizer trains (all model parameters, or LoRA adapters only).
+        public var trainable: [Tensor]
+        /// Validation losses for the current model (default: per-source token validation).
+        public var validate: ((GPT2) throws -> [String: Double])?
+        /// Stage evaluations run on the final model, before its checkpoint, and recorded in lineage.
+        public var finalEvaluation: ((GPT2) throws -> [String: [String: Double]])?
+        /// Data records for lineage (default: the prepared sources').
+        public var dataRecords: [DataRecord]?
+        /// Extra files written into every checkpoint (e.g. tokenizer_config.json, LoRA adapters).
+        public var extraFiles: ((GPT2) throws -> [CheckpointFile])?
         public var state: TrainerState
         public var schedule: LRSchedule
         /// Lineage of the checkpoint this stage started from (empty for random init).
@@ -74,6 +86,7 @@ public final class TrainingRun {
 
     public func run() throws -> Outcome {
         let total = s.state.totalSteps
+        if total == 0 { return Outcome(step: 0, interrupted: false, lastCheckpoint: nil, validation: [:], losses: []) }
         if s.state.step == 0 && lastCheckpointName() == nil {
             try checkpoint(markStable: true)  // step 0: a rollback target that always exists
         }
@@ -82,6 +95,10 @@ public final class TrainingRun {
             try step()
             let st = s.state.step
             if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
+            if st == total, let final = s.finalEvaluation {
+                progress?.end()
+                for (k, v) in try final(s.model) { s.state.evaluations[k] = v }
+            }
             if st % s.recipe.train.checkpointInterval == 0 || st == total { try checkpoint() }
         }
         progress?.end()
@@ -92,20 +109,22 @@ public final class TrainingRun {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = s.recipe, step = s.state.step
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
-        let accum = r.train.gradAccum, b = r.train.batchSize, t = r.context
-        var lossSum: Double = 0
-        let firstBatch = s.loader.state.step
-        for micro in 0..<accum {
-            let batch = s.loader.next()
-            let tape = Tape(seed: UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131 &+ UInt64(micro))
-            let loss = s.model.loss(batch.inputs, targets: batch.targets, batch: b, time: t, tape: tape)
-            tape.backward(loss, seed: 1 / Float(accum))
-            lossSum += Double(loss.item())
+        let firstBatch = s.batches.state.step
+        let micro = try (0..<r.train.gradAccum).map { _ in try s.batches.next() }
+        let trained = micro.reduce(0) { $0 + $1.trainedTokens }
+        guard trained > 0 else { return try skipEmptyStep(step, micro: micro, t0: t0) }
+        var loss: Double = 0
+        for (i, batch) in micro.enumerated() {
+            let tape = Tape(seed: UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131 &+ UInt64(i))
+            let logits = s.model.logits(s.model.hidden(batch.inputs, batch: batch.rows, time: batch.time, tape: tape,
+                                                       positions: batch.positions, docStart: batch.docStart), tape: tape)
+            let l = tape.crossEntropy(logits, batch.targets, normalizer: Float(trained))   // sums to the step's mean
+            tape.backward(l, seed: 1)
+            loss += Double(l.item())
         }
-        var loss = lossSum / Double(accum)
         if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
-        let params = s.model.parameters
-        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(params, maxNorm: Float(r.optim.gradClip)) : AdamW.gradNorm(params))
+        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(s.trainable, maxNorm: Float(r.optim.gradClip))
+                                                   : AdamW.gradNorm(s.trainable))
         var events: [String] = []
         let verdict = r.spikeGuard.enabled || !loss.isFinite || !gradNorm.isFinite
             ? s.state.spikeGuard.check(step: step, loss: loss, gradNorm: gradNorm) : .accept
@@ -117,30 +136,47 @@ public final class TrainingRun {
             s.state.events.append(TrainingEvent(step: step, kind: .spike, detail: why))
             s.log("step \(step): update skipped (\(why))")
         case .rollback(let why):
-            s.model.zeroGrad()
+            zeroGrad()
             try rollback(at: step, reason: why, loss: loss)
             return
         }
-        s.model.zeroGrad()
+        zeroGrad()
+        try finishStep(loss: loss, lr: lr, gradNorm: gradNorm, micro: micro, events: events, t0: t0)
+    }
+
+    /// A step whose micro-batches carry no trained position: nothing to learn, so no update (and no division by zero).
+    private func skipEmptyStep(_ step: Int, micro: [StepBatch], t0: UInt64) throws {
+        let why = "no position in the step's batches carries a loss"
+        s.state.events.append(TrainingEvent(step: step, kind: "empty_batch", detail: why))
+        s.log("step \(step): update skipped (\(why))")
+        try finishStep(loss: nil, lr: s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier, gradNorm: nil, micro: micro,
+                   events: ["empty: " + why], t0: t0)
+    }
+
+    private func finishStep(loss: Double?, lr: Double, gradNorm: Double?, micro: [StepBatch], events: [String], t0: UInt64) throws {
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        let tokens = accum * b * t
+        let tokens = micro.reduce(0) { $0 + $1.realTokens }
+        let computed = micro.reduce(0) { $0 + $1.rows * $1.time }
         s.state.step += 1
         s.state.tokensSeen += tokens
         s.state.optimizerStep = s.optimizer.step
         s.state.lastLR = lr
         s.state.wallSeconds += dt
-        s.state.flops += 3 * s.model.forwardFlopsPerToken(context: t) * Double(tokens)
-        losses.append(loss)
-        try metrics.append(MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
-                                         tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events))
-        progress?.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss, lr: lr, tokensPerSecond: Double(tokens) / dt,
+        s.state.flops += 3 * s.model.forwardFlopsPerToken(context: micro.first?.time ?? 1) * Double(computed)
+        if let loss { losses.append(loss) }
+        let record = MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
+                                   tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events)
+        try metrics.append(record)
+        progress?.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss ?? .nan, lr: lr, tokensPerSecond: Double(tokens) / dt,
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))
     }
+
+    private func zeroGrad() { for p in s.trainable { p.zeroGrad() } }
 
     private func applyInjection(_ inj: Injection, loss: Double) -> Double {
         let factor: Float
         switch inj { case .scale(let f): factor = f; case .nan: factor = .nan }
-        for p in s.model.parameters { if let g = p.grad { let q = g.ptr; for i in 0..<g.count { q[i] *= factor } } }
+        for p in s.trainable { if let g = p.grad { let q = g.ptr; for i in 0..<g.count { q[i] *= factor } } }
         return loss * Double(factor)
     }
 

@@ -20,6 +20,8 @@ public struct PackedRow: Codable, Sendable, Equatable {
     public var docStart: [Int32]
     /// Number of samples in the row.
     public var sampleCount: Int
+    /// Positions holding sample tokens (the rest, at the end, is padding).
+    public var used: Int
 }
 
 public struct PackResult: Sendable, Equatable {
@@ -106,11 +108,11 @@ public enum SFTPacker {
             positions += (0..<s.count).map { Int32($0) }
             starts += Array(repeating: start, count: s.count)
         }
-        let pad = rowLength - ids.count
+        let used = ids.count, pad = rowLength - used
         starts += (ids.count..<rowLength).map { Int32($0) }
         ids += Array(repeating: padID, count: pad)
         targets += Array(repeating: RenderedSample.ignoreIndex, count: pad)
         positions += Array(repeating: 0, count: pad)
-        return PackedRow(ids: ids, targets: targets, positions: positions, docStart: starts, sampleCount: samples.count)
+        return PackedRow(ids: ids, targets: targets, positions: positions, docStart: starts, sampleCount: samples.count, used: used)
     }
 }

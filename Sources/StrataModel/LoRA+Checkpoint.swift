@@ -1,0 +1,75 @@
+// LoRA inside a training checkpoint: model.safetensors holds the merged weights
+// W + (alpha/r)·A·B (computed while writing, the model itself stays unmerged) so
+// every checkpoint loads in transformers and later stages as a plain GPT-2; the
+// adapter is saved beside it in PEFT's files; and the unmerged base weights of the
+// adapted modules go to lora_base.safetensors, so a resumed run continues bit-exactly.
+// Leaves out: quantised bases (QLoRA).
+
+import Foundation
+import StrataCore
+import StrataTensor
+import StrataCheckpoint
+
+extension LoRA {
+    /// File holding the unmerged base weights of the adapted modules (for resuming).
+    public static let baseFile = "lora_base.safetensors"
+
+    /// The model's weights with every adapter folded in, as `LoRA.merge` would leave them.
+    public static func mergedWeightSources(_ model: GPT2) -> [TensorSource] {
+        let adaptedByWeight = Dictionary(uniqueKeysWithValues: adapted(model).map { ($0.weight.name!, $0) })
+        return model.parameters.map { p in
+            guard let linear = adaptedByWeight[p.name!] else {
+                return TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
+            }
+            return TensorSource(name: p.name!, shape: p.shape) { body in
+                let d = linear.adapter!.delta(), w = linear.weight.ptr, pd = d.ptr
+                var merged = [Float](repeating: 0, count: d.count)
+                for k in 0..<d.count { merged[k] = w[k] + pd[k] }
+                try merged.withUnsafeBufferPointer { try body($0) }
+            }
+        }
+    }
+
+    /// PEFT's adapter tensors (transposed to its [r, in] / [out, r] layout) and adapter_config.json bytes.
+    public static func adapterFiles(_ model: GPT2, baseModel: String? = nil) throws -> (sources: [TensorSource], config: Data) {
+        guard let config = config(of: model) else {
+            throw StrataError(.state, "save LoRA adapters", "the model carries no LoRA adapters", fix: "attach adapters (LoRA.attach) first")
+        }
+        var sources: [TensorSource] = []
+        for linear in adapted(model) {
+            let ad = linear.adapter!, names = peftNames(linear.moduleName)
+            sources.append(transposedSource(names.a, ad.a))
+            sources.append(transposedSource(names.b, ad.b))
+        }
+        return (sources, try StrataJSON.encode(PEFTAdapterConfig(config, baseModel: baseModel)))
+    }
+
+    /// The unmerged base weights of the adapted modules, under their transformers names.
+    public static func baseSources(_ model: GPT2) -> [TensorSource] {
+        adapted(model).map { l in
+            TensorSource(name: l.weight.name!, shape: l.weight.shape) { body in
+                try body(UnsafeBufferPointer(start: l.weight.ptr, count: l.weight.count))
+            }
+        }
+    }
+
+    /// Overwrite the adapted modules' base weights from a `lora_base.safetensors` file.
+    public static func restoreBase(_ model: GPT2, from url: URL) throws {
+        let file = try SafeTensors.read(url)
+        for l in adapted(model) {
+            _ = try file.require(l.weight.name!, shape: l.weight.shape)
+            try file.copyValues(of: l.weight.name!, into: UnsafeMutableBufferPointer(start: l.weight.ptr, count: l.weight.count))
+        }
+    }
+}
+
+extension LoRA {
+    /// Re-attach a checkpoint's adapter to `model` (loaded from that checkpoint's merged weights) and put the
+    /// unmerged base weights back, leaving the model exactly as it was in training. Returns the adapter tensors.
+    @discardableResult
+    public static func restoreBaseAndAttach(_ model: GPT2, checkpoint dir: URL) throws -> [Tensor] {
+        let params = try load(into: model, from: dir)
+        try restoreBase(model, from: dir.appendingPathComponent(baseFile))
+        return params
+    }
+}

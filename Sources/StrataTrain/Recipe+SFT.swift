@@ -1,0 +1,127 @@
+// The recipe's `sft` section: the chat data (TRL JSONL), the template, packing
+// or padding, the held-out split, an optional LoRA adapter and the instruction
+// evaluation run before and after training. Present only in SFT recipes; its
+// presence replaces the `data` section's token sources.
+// Leaves out: mixing several SFT files with weights (concatenate them first).
+
+import Foundation
+import StrataData
+
+/// Supervised fine-tuning settings.
+public struct SFTConfig: Codable, Equatable, Sendable {
+    /// Training conversations: TRL JSONL ("messages", "prompt"/"completion", or "text"). Required.
+    public var train = ""
+    /// Held-out conversations in the same formats. Default: none, meaning `validation_fraction` of `train`.
+    public var validation: String?
+    /// Share of `train` held out (by a hash of each record) when no validation file is given. Default 0.05.
+    public var validationFraction = 0.05
+    /// Chat template name (`chatml`). Its special tokens are added to the tokenizer when missing. Default chatml.
+    public var template = "chatml"
+    /// `pack` several conversations per row (document-aware attention) or `pad` one per row. Default pack.
+    public var packing: PackingMode = .pack
+    /// Skip (and count) bad lines instead of stopping at the first. Default false.
+    public var skipBadLines = false
+    /// Train a LoRA adapter instead of all weights. Default: none (full fine-tuning).
+    public var lora: LoRASection?
+    /// Instruction evaluation before and after the stage, written into lineage. Default: none.
+    public var eval: InstructionEvalSection?
+
+    public init(train: String = "") { self.train = train }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case train, validation, validationFraction = "validation_fraction", template, packing
+        case skipBadLines = "skip_bad_lines", lora, eval
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.fill(&train, .train)
+        try c.fill(&validation, .validation)
+        try c.fill(&validationFraction, .validationFraction)
+        try c.fill(&template, .template)
+        try c.fill(&packing, .packing)
+        try c.fill(&skipBadLines, .skipBadLines)
+        try c.fill(&lora, .lora)
+        try c.fill(&eval, .eval)
+    }
+}
+
+/// How SFT rows are filled.
+public enum PackingMode: String, RecipeChoice {
+    case pack, pad
+    public init(from decoder: Decoder) throws { self = try Self.decodeChoice(from: decoder) }
+    var packerMode: SFTPacker.Mode { self == .pack ? .pack : .pad }
+}
+
+/// LoRA settings (PEFT's names).
+public struct LoRASection: Codable, Equatable, Sendable {
+    /// Adapter rank. Default 8.
+    public var r = 8
+    /// Scale numerator: the update is (alpha / r)·A·B. Default 16.
+    public var alpha = 16.0
+    /// Dropout on the adapter's input. Default 0.05.
+    public var dropout = 0.05
+    /// Module names (or suffixes) to adapt: c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj. Default [c_attn].
+    public var targets = ["c_attn"]
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case r, alpha, dropout, targets = "target_modules" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.fill(&r, .r)
+        try c.fill(&alpha, .alpha)
+        try c.fill(&dropout, .dropout)
+        try c.fill(&targets, .targets)
+    }
+}
+
+/// Held-out instruction tasks built from a synthetic world's QA pairs (its "test" split).
+public struct InstructionEvalSection: Codable, Equatable, Sendable {
+    /// The world's qa.jsonl. Required.
+    public var qa = ""
+    /// Tasks per kind (fact, one_word, json, add, reverse). Default 16.
+    public var perKind = 16
+    /// Seed choosing the tasks. Default 0.
+    public var seed = 0
+    /// Longest reply generated. Default 24.
+    public var maxNewTokens = 24
+
+    public init(qa: String = "") { self.qa = qa }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case qa, perKind = "per_kind", seed, maxNewTokens = "max_new_tokens"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.fill(&qa, .qa)
+        try c.fill(&perKind, .perKind)
+        try c.fill(&seed, .seed)
+        try c.fill(&maxNewTokens, .maxNewTokens)
+    }
+}
+
+extension Recipe {
+    func checkSFT(_ p: inout RecipeProblems) {
+        guard let sft else { return }
+        let path = { (k: String...) in [RecipePathSegment.key("sft")] + k.map { .key($0) } }
+        if sft.train.isEmpty { p.add(path("train"), "must name a JSONL file of conversations") }
+        if let v = sft.validation, v.isEmpty { p.add(path("validation"), "must not be empty") }
+        p.range(sft.validationFraction, path("validation_fraction"), min: 0, max: 1, maxOpen: true)
+        if !data.sources.isEmpty { p.add(path(), "and data.sources are both set; an SFT recipe reads its data from sft.train") }
+        if let l = sft.lora {
+            p.atLeast(l.r, 1, path("lora", "r"))
+            p.positive(l.alpha, path("lora", "alpha"))
+            p.range(l.dropout, path("lora", "dropout"), min: 0, max: 1, maxOpen: true)
+            if l.targets.isEmpty { p.add(path("lora", "target_modules"), "must list at least one module") }
+        }
+        if let e = sft.eval {
+            if e.qa.isEmpty { p.add(path("eval", "qa"), "must name the world's qa.jsonl") }
+            p.atLeast(e.perKind, 1, path("eval", "per_kind"))
+            p.atLeast(e.seed, 0, path("eval", "seed"))
+            p.atLeast(e.maxNewTokens, 1, path("eval", "max_new_tokens"))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// SFT data for a run: the recipe's TRL JSONL validated and rendered with the chat
+// template, split into train and held-out samples (a validation file, or a share
+// of the train file chosen by a hash of each record), samples longer than the
+// context dropped and counted; the batch source over packed rows; and the held-out
+// loss (mean over trained positions). Leaves out: caching rendered samples on disk.
+
+import Foundation
+import StrataCore
+import StrataTensor
+import StrataModel
+import StrataData
+
+struct SFTData {
+    var train: [RenderedSample]
+    var validation: [RenderedSample]
+    var records: [DataRecord]
+    var droppedTooLong: Int
+    var skippedLines: Int
+    /// Non-padding share of positions and trained share, for the first epoch's rows.
+    var usefulShare: Double
+    var trainedShare: Double
+
+    static func prepare(_ sft: SFTConfig, template: ChatTemplate, chat: ChatTokenizer, rowLength: Int, mode: SFTPacker.Mode,
+                        log: (String) -> Void) throws -> SFTData {
+        let trainURL = URL(fileURLWithPath: sft.train)
+        let trainSet = try SFTDataset.load(trainURL, skipBadLines: sft.skipBadLines)
+        var trainConvs = trainSet.conversations, valConvs: [Conversation] = []
+        var skipped = trainSet.skippedLines
+        var records = [DataRecord(name: "sft", path: trainURL.path, sha256: try SHA256.hex(fileAt: trainURL), tokens: 0)]
+        if let v = sft.validation {
+            let url = URL(fileURLWithPath: v)
+            let set = try SFTDataset.load(url, skipBadLines: sft.skipBadLines)
+            valConvs = set.conversations
+            skipped += set.skippedLines
+            records.append(DataRecord(name: "sft_validation", path: url.path, sha256: try SHA256.hex(fileAt: url), tokens: 0))
+        } else if sft.validationFraction > 0 {
+            let held = try trainConvs.map { try heldOut($0, fraction: sft.validationFraction) }
+            valConvs = zip(trainConvs, held).filter { $0.1 }.map(\.0)
+            trainConvs = zip(trainConvs, held).filter { !$0.1 }.map(\.0)
+        }
+        let renderedTrain = try trainConvs.map { try template.render($0, chat) }
+        let renderedVal = try valConvs.map { try template.render($0, chat) }
+        let fits = { (s: RenderedSample) in s.count > 0 && s.count <= rowLength }
+        let train = renderedTrain.filter(fits), validation = renderedVal.filter(fits)
+        let dropped = renderedTrain.count - train.count + renderedVal.count - validation.count
+        let packed = try SFTPacker.arrange(train, rowLength: rowLength, mode: mode, padID: 0)
+        records[0].tokens = train.reduce(0) { $0 + $1.count }
+        if records.count > 1 { records[1].tokens = validation.reduce(0) { $0 + $1.count } }
+        log("sft data: \(train.count) training and \(validation.count) held-out conversations"
+            + (dropped > 0 ? ", \(dropped) longer than \(rowLength) tokens dropped" : "")
+            + (skipped > 0 ? ", \(skipped) bad lines skipped" : "")
+            + String(format: "; %@: %d rows, %.1f%% useful tokens, %.1f%% trained", mode.rawValue, packed.rows.count,
+                     100 * packed.usefulShare, 100 * packed.trainedShare))
+        guard !train.isEmpty else {
+            throw StrataError.data("sft data \(trainURL.path)", "no training conversation fits in \(rowLength) tokens",
+                                   fix: "raise train.context (up to the model's n_positions) or shorten the conversations")
+        }
+        return SFTData(train: train, validation: validation, records: records, droppedTooLong: dropped, skippedLines: skipped,
+                       usefulShare: packed.usefulShare, trainedShare: packed.trainedShare)
+    }
+
+    /// Whether a conversation belongs to the held-out share: a hash of its content, so the choice
+    /// does not depend on order or on the other records.
+    static func heldOut(_ c: Conversation, fraction: Double) throws -> Bool {
+        let hex = SHA256.hex(try StrataJSON.encode(c, pretty: false))
+        let x = UInt64(hex.prefix(15), radix: 16)!
+        return Double(x) / Double(1 << 60) < fraction
+    }
+
+    /// Mean loss over the trained positions of up to `batches` batches of held-out rows (packed the same way, in file order).
+    static func validationLoss(model: GPT2, samples: [RenderedSample], rowLength: Int, batch: Int, batches: Int,
+                               mode: SFTPacker.Mode) throws -> [String: Double] {
+        guard !samples.isEmpty else { return [:] }
+        let rows = try SFTPacker.arrange(samples, rowLength: rowLength, mode: mode, padID: 0).rows
+        var sum = 0.0, count = 0
+        for chunk in stride(from: 0, to: min(rows.count, batch * batches), by: batch) {
+            let b = SFTBatches.stepBatch(Array(rows[chunk..<min(rows.count, chunk + batch)]), rowLength: rowLength)
+            guard b.trainedTokens > 0 else { continue }
+            let tape = Tape.noGrad()
+            let logits = model.logits(model.hidden(b.inputs, batch: b.rows, time: b.time, tape: tape,
+                                                   positions: b.positions, docStart: b.docStart), tape: tape)
+            sum += Double(tape.crossEntropy(logits, b.targets, normalizer: 1).item())
+            count += b.trainedTokens
+        }
+        guard count > 0 else { return [:] }
+        return ["sft": sum / Double(count), "all": sum / Double(count)]
+    }
+}
+
+/// Packed SFT rows as the training loop's batch source.
+final class SFTBatches: BatchSource {
+    private(set) var loader: SFTLoader
+    init(_ loader: SFTLoader) { self.loader = loader }
+    var state: LoaderState { loader.state }
+    func next() throws -> StepBatch { SFTBatches.stepBatch(loader.next(), rowLength: loader.rowLength) }
+
+    static func stepBatch(_ rows: [PackedRow], rowLength: Int) -> StepBatch {
+        StepBatch(rows: rows.count, time: rowLength, inputs: rows.flatMap(\.ids), targets: rows.flatMap(\.targets),
+                  positions: rows.flatMap(\.positions), docStart: rows.flatMap(\.docStart),
+                  realTokens: rows.reduce(0) { $0 + $1.used })
+    }
+}
