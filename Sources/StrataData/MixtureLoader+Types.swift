@@ -44,6 +44,9 @@ public struct LoaderState: Codable, Equatable, Sendable {
         /// Completed passes over the source, and the next window within the current pass.
         public var epoch: Int
         public var window: Int
+        public init(name: String, tokens: Int, epoch: Int, window: Int) {
+            self.name = name; self.tokens = tokens; self.epoch = epoch; self.window = window
+        }
     }
 
     public var version: Int = 1
@@ -54,4 +57,9 @@ public struct LoaderState: Codable, Equatable, Sendable {
     public var context: Int
     public var randomWindows: Bool
     public var cursors: [Cursor]
+
+    public init(step: Int, seed: UInt64, batch: Int, context: Int, randomWindows: Bool, cursors: [Cursor]) {
+        self.step = step; self.seed = seed; self.batch = batch; self.context = context
+        self.randomWindows = randomWindows; self.cursors = cursors
+    }
 }

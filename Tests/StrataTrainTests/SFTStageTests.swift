@@ -42,14 +42,15 @@ final class SFTStageTests: WorldTestCase {
         return url
     }
 
-    func sftRecipe(name: String, steps: Int = 8, sft: String = "", context: Int = 64, checkpointEvery: Int = 4) throws -> String {
+    func sftRecipe(name: String, steps: Int = 8, sft: String = "", context: Int = 64, checkpointEvery: Int = 4,
+                   validationFraction: Double = 0.2) throws -> String {
         let text = """
         train: {batch_size: 4, context: \(context), steps: \(steps), eval_interval: 4, eval_batches: 2, checkpoint_interval: \(checkpointEvery), keep_last: 4, log_interval: 100, seed: 5}
         optim: {lr: 2.0e-3, min_lr: 2.0e-4, warmup_steps: 1}
         run: {dir: \(dir.path)/runs, name: \(name)}
         sft:
           train: \(dir.path)/sft.jsonl
-          validation_fraction: 0.2
+          validation_fraction: \(validationFraction)
         \(sft)
         """
         let url = dir.appendingPathComponent("\(name).yaml")
@@ -86,7 +87,7 @@ final class SFTStageTests: WorldTestCase {
         XCTAssertTrue(head.events.contains { $0.kind.rawValue == "vocabulary" })
         XCTAssertNotNil(head.evaluations["validation_loss"]?["sft"])
         // A chat session opens on it without adding tokens again.
-        let (session, notices) = try ChatSession.open(checkpoint: ckpt.url.path, config: ChatConfig())
+        let (session, notices) = try ChatSession.open(checkpoint: ckpt.url.path, config: ChatConfig(maxNewTokens: 16))
         XCTAssertEqual(session.model.config.vocabSize, loaded.model.config.vocabSize)
         XCTAssertFalse(notices.contains { $0.contains("added") }, "\(notices)")
     }
@@ -159,9 +160,19 @@ final class SFTStageTests: WorldTestCase {
         let base = try baseCheckpoint()
         let long = String(repeating: "word ", count: 200)
         _ = try sftData(extraLines: ["{\"prompt\": \"\(long)\", \"completion\": \"yes\"}"])
-        let out = try SFT.run(sftConfig(try sftRecipe(name: "long", steps: 2, sft: "", checkpointEvery: 2) , from: base.checkpoint.url.path))
-        let head = try TrainingCheckpoint.load(out.lastCheckpoint!).lineage.head!
-        XCTAssertTrue(head.events.contains { $0.kind.rawValue == "data" && $0.detail.hasPrefix("1 conversations longer than 64") }, "\(head.events)")
+        let out = try SFT.run(sftConfig(try sftRecipe(name: "long", steps: 2, checkpointEvery: 2, validationFraction: 0),
+                                        from: base.checkpoint.url.path))
+        let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
+        // Count independently: render every record with the checkpoint's tokenizer and compare with the context.
+        let chat = try InstructionEval.chatTokenizer(loaded.tokenizer)
+        let rendered = try SFTDataset.load(dir.appendingPathComponent("sft.jsonl")).render(.chatML, chat)
+        let tooLong = rendered.filter { $0.count > 64 }.count
+        XCTAssertGreaterThanOrEqual(tooLong, 1)
+        XCTAssertTrue(rendered.last!.count > 64)
+        let events = loaded.lineage.head!.events
+        XCTAssertTrue(events.contains { $0.kind.rawValue == "data" && $0.detail == "\(tooLong) conversations longer than 64 tokens dropped" },
+                      "\(events)")
+        XCTAssertEqual(loaded.lineage.head!.data[0].tokens, rendered.filter { $0.count <= 64 }.reduce(0) { $0 + $1.count })
     }
 
     func testBadLinesStopBeforeTrainingOrAreSkippedWhenAsked() throws {
@@ -181,7 +192,7 @@ final class SFTStageTests: WorldTestCase {
         let base = try baseCheckpoint()
         _ = try sftData()
         let noSection = dir.appendingPathComponent("nosft.yaml")
-        try "train: {steps: 2}\nrun: {dir: \(dir.path)/runs, name: x}\n".write(to: noSection, atomically: true, encoding: .utf8)
+        try "data: {sources: [{name: w, path: x.jsonl}]}\ntrain: {steps: 2}\noptim: {warmup_steps: 0}\nrun: {dir: \(dir.path)/runs, name: x}\n".write(to: noSection, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try SFT.run(sftConfig(noSection.path, from: base.checkpoint.url.path))) {
             XCTAssertTrue(String(describing: $0).contains("no 'sft' section"), "\($0)")
         }
@@ -228,5 +239,31 @@ final class SFTStageTests: WorldTestCase {
             offset += s.count
         }
         XCTAssertEqual(offset, b.realTokens)
+    }
+
+    /// A source whose rows carry no trained position at all.
+    final class MaskedSource: BatchSource {
+        var state = LoaderState(step: 0, seed: 0, batch: 2, context: 8, randomWindows: false, cursors: [])
+        func next() throws -> StepBatch {
+            state.step += 1
+            return StepBatch(rows: 2, time: 8, inputs: [Int32](repeating: 3, count: 16), targets: [Int32](repeating: -100, count: 16))
+        }
+    }
+
+    func testAllMaskedStepIsSkippedWithoutDividingByZero() throws {
+        let base = try baseCheckpoint()
+        _ = try sftData()
+        var setup = try SFT.freshSetup(sftConfig(try sftRecipe(name: "masked", steps: 3, checkpointEvery: 3), from: base.checkpoint.url.path))
+        setup.batches = MaskedSource()
+        let before = setup.model.parameters.map { Array(UnsafeBufferPointer(start: $0.ptr, count: $0.count)) }
+        let out = try TrainingRun(setup).run()
+        XCTAssertEqual(out.step, 3)
+        XCTAssertTrue(out.losses.isEmpty, "no loss is recorded for a step with nothing to learn")
+        let after = try TrainingCheckpoint.load(out.lastCheckpoint!)
+        XCTAssertEqual(after.lineage.head!.events.filter { $0.kind.rawValue == "empty_batch" }.count, 3)
+        for (p, old) in zip(after.model.parameters, before) {
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: p.ptr, count: p.count)), old, p.name!)
+        }
+        XCTAssertFalse(after.model.parameters.contains { p in (0..<p.count).contains { !p.ptr[$0].isFinite } })
     }
 }
