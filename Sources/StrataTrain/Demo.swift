@@ -3,10 +3,12 @@
 //   3. continue it on after-cutoff news twice — without and with replay of the
 //      general corpus; 4. anneal the one that forgot less toward the textbook;
 //   5. evaluate every checkpoint (loss per source, knowledge probes before and
-//      after the cutoff, forgetting against the pretrained model) and print the
-//      table, samples and lineage. Each stage resumes if interrupted; finished
-//      stages are skipped when the demo runs again.
-// Leaves out: the post-training stages (their issues extend this file).
+//      after the cutoff, forgetting against the pretrained model);
+//   6. SFT the annealed model on before-cutoff QA conversations and show
+//      instruction accuracy before/after next to the probes (Demo+SFT.swift);
+//      then the tables, samples and lineage. Each stage resumes if interrupted;
+//      finished stages are skipped when the demo runs again.
+// Leaves out: preference tuning (its issue extends this file).
 
 import Foundation
 import StrataCore
@@ -26,6 +28,9 @@ public enum Demo {
         public var pretrainSteps = 600
         public var continueSteps = 200
         public var annealSteps = 100
+        public var sftSteps = 300
+        /// SFT training tasks per kind (fact questions limited to before-cutoff facts of the QA train split).
+        public var sftTasksPerKind = 400
         /// Knowledge probes per evaluation (a seeded subset balanced over period and domain).
         public var probes = 400
         public init() {}
@@ -41,10 +46,11 @@ public enum Demo {
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
         }
         let recipes = DemoRecipes(world: world, runs: runs, seed: config.seed)
-        func stage(_ name: String, _ text: String, from parent: String?, anneal: Bool = false) throws -> Bool {
+        func stage(_ name: String, _ text: String, from parent: String?, kind: StageKind = .continued) throws -> Bool {
             let file = root.appendingPathComponent("\(name).yaml")
             try text.write(to: file, atomically: true, encoding: .utf8)
-            return try runStage(name: name, recipe: file, from: parent, anneal: anneal, runs: runs, interrupt: interrupt, log: log)
+            return try runStage(name: name, recipe: file, from: parent, kind: parent == nil ? .pretrain : kind, runs: runs,
+                                interrupt: interrupt, log: log)
         }
         guard try stage("pretrain", recipes.pretrain(steps: config.pretrainSteps), from: nil) else { return }
         let base = runs.appendingPathComponent("pretrain").path
@@ -56,15 +62,27 @@ public enum Demo {
         let better = reports[1].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity
             < reports[2].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity ? "continue-noreplay" : "continue-replay"
         log("\n== annealing \(better) (it forgot less of the general corpus)")
-        guard try stage("anneal", recipes.anneal(steps: config.annealSteps), from: runs.appendingPathComponent(better).path, anneal: true) else { return }
+        guard try stage("anneal", recipes.anneal(steps: config.annealSteps), from: runs.appendingPathComponent(better).path,
+                        kind: .anneal) else { return }
         reports += try evaluate(["anneal"], runs: runs, world: world, probes: config.probes, log: log)
+        let sftData = try sftData(world: world, perKind: config.sftTasksPerKind, seed: config.seed)
+        guard try stage("sft", recipes.sft(steps: config.sftSteps, data: sftData), from: runs.appendingPathComponent("anneal").path,
+                        kind: .sft) else { return }
+        reports += try evaluate(["sft"], runs: runs, world: world, probes: config.probes, log: log)
         let table = [reports[0]] + reports.dropFirst().map { $0.comparing(to: reports[0]) }
+        try showSamplesAndLineage(runDir: runs.appendingPathComponent("anneal"), lineage: false, log: log)
+        try showChatSamples(sftRun: runs.appendingPathComponent("sft"), world: world, log: log)
+        log("\n== lineage of the final checkpoint (lineage.json)\n"
+            + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent("sft").path)).lineage.summary()))
         log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
-        try showSamplesAndLineage(runDir: runs.appendingPathComponent("anneal"), log: log)
+        log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
+            + (try instructionTable(sftRun: runs.appendingPathComponent("sft"))))
     }
 
+    enum StageKind { case pretrain, continued, anneal, sft }
+
     /// Start, resume or skip one stage; false when it was interrupted.
-    static func runStage(name: String, recipe: URL, from parent: String?, anneal: Bool, runs: URL,
+    static func runStage(name: String, recipe: URL, from parent: String?, kind: StageKind, runs: URL,
                          interrupt: InterruptFlag?, log: @escaping (String) -> Void) throws -> Bool {
         let runDir = runs.appendingPathComponent(name)
         var c = Continue.Config(from: parent, recipeFile: recipe.path)
@@ -77,7 +95,15 @@ public enum Demo {
         }
         c.base.log = log; c.base.interrupt = interrupt
         let outcome: TrainingRun.Outcome
-        if parent == nil { outcome = try Pretrain.run(c.base) } else { outcome = anneal ? try Anneal.run(c) : try Continue.run(c) }
+        switch kind {
+        case .pretrain: outcome = try Pretrain.run(c.base)
+        case .continued: outcome = try Continue.run(c)
+        case .anneal: outcome = try Anneal.run(c)
+        case .sft:
+            var sc = SFT.Config(from: c.from)
+            sc.base = c.base
+            outcome = try SFT.run(sc)
+        }
         return !outcome.interrupted
     }
 
@@ -100,7 +126,7 @@ public enum Demo {
         }
     }
 
-    static func showSamplesAndLineage(runDir: URL, log: (String) -> Void) throws {
+    static func showSamplesAndLineage(runDir: URL, lineage: Bool = true, log: (String) -> Void) throws {
         let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runDir.path))
         log("\n== samples from \(loaded.checkpoint.url.path)")
         let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
@@ -109,6 +135,6 @@ public enum Demo {
             let out = loaded.model.generate(prompts: [ids], sampling: SamplingConfig(maxNewTokens: 40, temperature: 0.7, topP: 0.9, stopTokens: stop, seed: 1))
             log("  " + prompt + loaded.tokenizer.decode(out[0].tokens.map(Int.init)).replacingOccurrences(of: "\n", with: " "))
         }
-        log("\n== lineage of the final checkpoint (lineage.json)\n" + loaded.lineage.summary())
+        if lineage { log("\n== lineage of the final checkpoint (lineage.json)\n" + loaded.lineage.summary()) }
     }
 }

@@ -69,4 +69,22 @@ struct DemoRecipes {
 
         """
     }
+
+    func sft(steps: Int, data: URL) -> String {
+        """
+        # SFT of the annealed model on questions about before-cutoff facts (plus format and small tasks),
+        # loss on the assistant's tokens only, conversations packed into 128-token rows.
+        train: {batch_size: 16, context: 128, steps: \(steps), seed: \(seed), eval_interval: \(max(1, steps / 4)), eval_batches: 8,
+                checkpoint_interval: \(max(1, steps / 2)), keep_last: 2, log_interval: 10}
+        optim: {lr: 1.0e-3, min_lr: 1.0e-4, warmup_steps: \(max(1, steps / 20)), schedule: cosine}
+        run: {dir: \(runs.path), name: sft}
+        sft:
+          train: \(data.path)
+          validation_fraction: 0.05
+          template: chatml
+          packing: pack
+          eval: {qa: \(world.path)/qa.jsonl, per_kind: 40, seed: 0, max_new_tokens: 24}
+
+        """
+    }
 }

@@ -1,0 +1,62 @@
+// The demo's post-training leg: supervised fine-tuning of the annealed model on
+// question/answer conversations about before-cutoff facts only (from the QA
+// train split), then the instruction table — accuracy per task kind and, for fact
+// questions, per period — for the annealed and the SFT checkpoint, beside the
+// knowledge probes. It measures the claim that SFT teaches the format of answers,
+// not new facts. Leaves out: preference tuning (its issue extends the demo).
+
+import Foundation
+import StrataCore
+import StrataData
+import StrataModel
+import StrataEval
+
+extension Demo {
+    /// Write the SFT training conversations (before-cutoff facts only) once; returns the file.
+    static func sftData(world: URL, perKind: Int, seed: UInt64) throws -> URL {
+        let url = world.appendingPathComponent("sft_before_cutoff.jsonl")
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        let qa = try SFT.readQA(world.appendingPathComponent("qa.jsonl"))
+        let tasks = InstructionTasks.training(qa: qa, seed: seed, perKind: perKind, periods: ["before"])
+        try InstructionTasks.trlJSONL(tasks).write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    /// Instruction accuracy before and after SFT, from the SFT checkpoint's lineage.
+    static func instructionTable(sftRun: URL) throws -> String {
+        let head = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path)).lineage.head
+        let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", head?.evaluations["instruction_before"]),
+                                                  ("sft", head?.evaluations["instruction"])]
+        let cols: [(String, String)] = [("all", "instr_acc"), ("fact", "instr_acc.fact"), ("fact:before", "instr_acc.fact.before"),
+                                        ("fact:after", "instr_acc.fact.after"), ("one_word", "instr_acc.one_word"),
+                                        ("json", "instr_acc.json"), ("add", "instr_acc.add"), ("reverse", "instr_acc.reverse"),
+                                        ("reply tokens", "instr_len")]
+        let header = ["checkpoint"] + cols.map(\.0)
+        let body = rows.map { name, m in
+            [name] + cols.map { _, key in
+                guard let v = m?[key] else { return "-" }
+                return key == "instr_len" ? String(format: "%.1f", v) : String(format: "%.1f%%", 100 * v)
+            }
+        }
+        let widths = header.indices.map { c in ([header] + body).map { $0[c].count }.max()! }
+        func line(_ r: [String]) -> String {
+            r.enumerated().map { i, s in i == 0 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                                                : String(repeating: " ", count: widths[i] - s.count) + s }.joined(separator: "  ")
+        }
+        return ([line(header)] + body.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    /// A few held-out instructions answered by the SFT model (greedy).
+    static func showChatSamples(sftRun: URL, world: URL, log: (String) -> Void) throws {
+        let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path))
+        let qa = try SFT.readQA(world.appendingPathComponent("qa.jsonl"))
+        let tasks = InstructionTasks.build(qa: qa, seed: 99, perKind: 1)
+        let report = try InstructionEval.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, tasks: tasks,
+                                                  config: .init(maxNewTokens: 24))
+        log("\n== held-out instructions answered by \(loaded.checkpoint.url.path)")
+        for r in report.results {
+            log("  [\(r.kind.rawValue)\(r.period.map { ", " + $0 } ?? "")] \(r.instruction)\n    → \(r.reply)   "
+                + (r.correct ? "(correct)" : "(expected: \(r.expected))"))
+        }
+    }
+}
