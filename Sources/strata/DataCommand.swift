@@ -17,7 +17,7 @@ struct DataCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs and world.json.")
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs and world.json.")
 
         @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
         @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
@@ -34,7 +34,7 @@ struct DataCommand: ParsableCommand {
             let start = Date()
             let output = try SyntheticWorld.generate(config)
             let files = try output.write(to: URL(fileURLWithPath: out))
-            for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 20, withPad: " ", startingAt: 0), f.bytes)) }
+            for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 24, withPad: " ", startingAt: 0), f.bytes)) }
             let w = output.world
             let after = w.facts.filter { $0.period == "after" }.count
             print("\(w.entities.count) entities, \(w.facts.count) facts (\(after) after \(cutoff)), "

@@ -1,6 +1,8 @@
 // Writes a generated world to a directory: one JSONL file per corpus
-// ({"text": ...} per line), probes.jsonl, qa.jsonl and world.json, all with
-// sorted keys so the same seed gives the same bytes.
+// ({"text": ...} per line), probes.jsonl, qa.jsonl, preferences.jsonl and
+// preferences_test.jsonl (TRL explicit-prompt pairs with a "type", from the QA
+// train and test splits; see Preferences.swift) and world.json, all with sorted
+// keys so the same seed gives the same bytes.
 // Leaves out: compression, sharding large corpora across files.
 
 import Foundation
@@ -28,6 +30,11 @@ extension SyntheticWorld.Output {
         record("probes.jsonl")
         try JSONLines.write(qa, to: directory.appendingPathComponent("qa.jsonl"))
         record("qa.jsonl")
+        let prefs = preferences()
+        try PreferenceDataset.write(prefs.train, to: directory.appendingPathComponent("preferences.jsonl"))
+        record("preferences.jsonl")
+        try PreferenceDataset.write(prefs.test, to: directory.appendingPathComponent("preferences_test.jsonl"))
+        record("preferences_test.jsonl")
         let url = directory.appendingPathComponent("world.json")
         do { try StrataJSON.encode(world).write(to: url) } catch {
             throw StrataError.io("synth", "cannot write \(url.path): \(error)")

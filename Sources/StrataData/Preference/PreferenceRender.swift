@@ -1,0 +1,141 @@
+// Preference pairs as token ids, and pairs laid out as one [2·P, T] batch.
+//
+// Rendering (`ChatTemplate.render(pair:_:)`), conversational pairs:
+//   prompt   = the template's prompt tokens for the prompt messages followed by the
+//              generation prompt `<|im_start|>assistant\n` (as `promptTokens`);
+//   response = content tokens + `<|im_end|>`; a response of several assistant turns
+//              continues with `\n<|im_start|>assistant\n` + content + `<|im_end|>` per
+//              further turn. The newline after the final `<|im_end|>` is not part of
+//              the response (TRL's text split keeps it; it is the same in chosen and
+//              rejected, and SFT does not train it either).
+// Plain (string) pairs: prompt = prompt text tokens; response = response text
+// tokens + end of text (as TRL appends eos). Every response token carries loss.
+//
+// Batch layout (`PreferenceBatch.make`): rows 0..<P are the chosen sequences of
+// the kept pairs in order, rows P..<2P the rejected ones in the same order (not
+// interleaved), as TRL's concatenated forward. Row r holds the whole sequence
+// prompt+response (n tokens) at positions 0..<n, then `padID` up to T. For
+// i in 0..<T: targets[i] = ids[i+1] when i+1 is a response position
+// (prompt.count ≤ i+1 < n), else -100; mask[i] = 1 exactly where targets[i] ≠ -100.
+// So the loss positions are prompt.count-1 ... n-2 (one per response token), and
+// `lastIndex[r]` = n-1 is the last real token (the closing `<|im_end|>` / end of
+// text), where a reward model reads its score; with right padding and a pad id
+// that never occurs in a sequence this is transformers' "last non-pad token".
+// A pair whose longer side has n > T is dropped (both rows) and counted.
+// Leaves out: truncation, left padding, packing several pairs into one row.
+
+import Foundation
+import StrataCore
+
+/// A preference pair as token ids: the shared prompt and each response (see the header).
+public struct RenderedPair: Codable, Sendable, Equatable {
+    public var prompt: [Int32]
+    public var chosen: [Int32]
+    public var rejected: [Int32]
+
+    public init(prompt: [Int32], chosen: [Int32], rejected: [Int32]) {
+        self.prompt = prompt
+        self.chosen = chosen
+        self.rejected = rejected
+    }
+
+    /// Tokens of the longer of the two full sequences (prompt + response).
+    public var longestSequence: Int { prompt.count + max(chosen.count, rejected.count) }
+}
+
+extension ChatTemplate {
+    /// Token ids of a preference pair (see the file header for what each part holds).
+    public func render(pair: PreferencePair, _ tok: ChatTokenizer) throws -> RenderedPair {
+        let prompt: [Int], chosen: [Int], rejected: [Int]
+        switch pair.format {
+        case .plain:
+            prompt = try tok.encode(pair.prompt.map(\.content).joined(separator: "\n"))
+            chosen = try tok.encode(pair.chosen.map(\.content).joined(separator: "\n")) + [tok.endOfText]
+            rejected = try tok.encode(pair.rejected.map(\.content).joined(separator: "\n")) + [tok.endOfText]
+        case .conversational:
+            prompt = try promptTokens(pair.prompt, tok)
+            chosen = try responseTokens(pair.chosen, tok)
+            rejected = try responseTokens(pair.rejected, tok)
+        }
+        guard !prompt.isEmpty else {
+            throw StrataError.data("render preference pair", "the prompt \"\(pair.request.prefix(40))\" encodes to no tokens",
+                                   fix: "give a non-empty prompt")
+        }
+        return RenderedPair(prompt: prompt.map { Int32($0) }, chosen: chosen.map { Int32($0) },
+                            rejected: rejected.map { Int32($0) })
+    }
+
+    /// Assistant turns following the generation prompt: content + end, with
+    /// `\n<start>assistant\n` before each further turn.
+    func responseTokens(_ messages: [ChatMessage], _ tok: ChatTokenizer) throws -> [Int] {
+        guard let start = tok.specialID(messageStart), let end = tok.specialID(messageEnd) else {
+            throw StrataError.config("render \(name) preference pair", "tokenizer lacks \(specialTokens)",
+                                     fix: "add the template's special tokens \(specialTokens) to the tokenizer")
+        }
+        var out: [Int] = []
+        for (i, m) in messages.enumerated() {
+            if i > 0 { out += (try tok.encode("\n")) + [start] + (try tok.encode(header(m.role))) }
+            out += (try tok.encode(m.content)) + [end]
+        }
+        return out
+    }
+}
+
+/// Rendered pairs laid out as a [2·P, T] batch (row-major, see the file header).
+public struct PreferenceBatch: Codable, Sendable, Equatable {
+    /// P: pairs kept (rows = 2·P).
+    public var pairCount: Int
+    /// T: tokens per row.
+    public var rowLength: Int
+    /// [2P·T] input ids; rows 0..<P chosen, P..<2P rejected.
+    public var ids: [Int32]
+    /// [2P·T] next-token targets, -100 outside the response and on padding.
+    public var targets: [Int32]
+    /// [2P·T] 1 where a target is a response token, else 0.
+    public var mask: [Float]
+    /// [2P] index of each row's last real token (n-1).
+    public var lastIndex: [Int32]
+    /// [2P] loss positions per row (the response length in tokens).
+    public var responseTokens: [Int]
+    /// Indices (into the input list) of the kept pairs, in row order.
+    public var keptPairs: [Int]
+    /// Pairs whose longer sequence exceeded T, dropped.
+    public var droppedTooLong: Int
+
+    public var rows: Int { 2 * pairCount }
+
+    /// Lay out `pairs` (see the file header); pairs longer than `rowLength` are dropped and counted.
+    public static func make(_ pairs: [RenderedPair], rowLength: Int, padID: Int32) throws -> PreferenceBatch {
+        guard rowLength > 1 else {
+            throw StrataError.config("preference batch", "row length \(rowLength) is below 2",
+                                     fix: "use a sequence length that holds a prompt and a response")
+        }
+        for (i, p) in pairs.enumerated() where p.prompt.isEmpty || p.chosen.isEmpty || p.rejected.isEmpty {
+            throw StrataError.data("preference batch", "pair \(i) has an empty prompt or response",
+                                   fix: "render pairs with ChatTemplate.render(pair:_:)")
+        }
+        let kept = pairs.indices.filter { pairs[$0].longestSequence <= rowLength }
+        var b = PreferenceBatch(pairCount: kept.count, rowLength: rowLength, ids: [], targets: [], mask: [], lastIndex: [],
+                                responseTokens: [], keptPairs: kept, droppedTooLong: pairs.count - kept.count)
+        let n = 2 * kept.count * rowLength
+        b.ids.reserveCapacity(n); b.targets.reserveCapacity(n); b.mask.reserveCapacity(n)
+        for side in 0..<2 {
+            for i in kept {
+                b.append(prompt: pairs[i].prompt, response: side == 0 ? pairs[i].chosen : pairs[i].rejected, padID: padID)
+            }
+        }
+        return b
+    }
+
+    private mutating func append(prompt: [Int32], response: [Int32], padID: Int32) {
+        let seq = prompt + response, n = seq.count
+        ids += seq + Array(repeating: padID, count: rowLength - n)
+        for i in 0..<rowLength {
+            let trained = i + 1 >= prompt.count && i + 1 < n
+            targets.append(trained ? seq[i + 1] : RenderedSample.ignoreIndex)
+            mask.append(trained ? 1 : 0)
+        }
+        lastIndex.append(Int32(n - 1))
+        responseTokens.append(response.count)
+    }
+}

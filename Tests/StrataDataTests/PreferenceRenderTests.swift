@@ -1,0 +1,85 @@
+// Tests for rendering preference pairs to ids and laying them out as a [2P, T]
+// batch: exact prompt/response ids (ChatML and plain), exactly which positions
+// carry loss, agreement with SFT's loss mask for the same conversation, chosen
+// rows before rejected rows, padding, last-token indices, dropping long pairs,
+// and the errors. Byte-level tokenizer with <|im_start|> = 300, <|im_end|> = 301.
+
+import Foundation
+import XCTest
+@testable import StrataData
+import StrataCore
+
+final class PreferenceRenderTests: XCTestCase {
+    let tok = ChatTokenizer(encode: { $0.utf8.map { Int($0) } },
+                            specialID: { ["<|im_start|>": 300, "<|im_end|>": 301][$0] }, endOfText: 256)
+    let t = ChatTemplate.chatML
+
+    private func bytes(_ s: String) -> [Int32] { s.utf8.map { Int32($0) } }
+
+    func testRenderConversationalPair() throws {
+        let r = try t.render(pair: .chat("q", chosen: "ab", rejected: "xyz"), tok)
+        XCTAssertEqual(r.prompt, [300] + bytes("user\nq") + [301] + bytes("\n") + [300] + bytes("assistant\n"))
+        XCTAssertEqual(r.chosen, bytes("ab") + [301])
+        XCTAssertEqual(r.rejected, bytes("xyz") + [301])
+        XCTAssertEqual(r.longestSequence, r.prompt.count + 4)
+        // Several assistant turns continue with a fresh assistant header.
+        let multi = PreferencePair(prompt: [ChatMessage(.user, "q")], chosen: [ChatMessage(.assistant, "x"), ChatMessage(.assistant, "y")],
+                                   rejected: [ChatMessage(.assistant, "z")])
+        XCTAssertEqual(try t.render(pair: multi, tok).chosen, bytes("x") + [301] + bytes("\n") + [300] + bytes("assistant\ny") + [301])
+    }
+
+    func testRenderPlainPair() throws {
+        let r = try t.render(pair: .plain("ab", chosen: " c", rejected: " dd"), tok)
+        XCTAssertEqual(r, RenderedPair(prompt: bytes("ab"), chosen: bytes(" c") + [256], rejected: bytes(" dd") + [256]))
+    }
+
+    func testBatchLayoutAndLossPositions() throws {
+        let pairs = [try t.render(pair: .chat("q", chosen: "ab", rejected: "xyz"), tok),
+                     try t.render(pair: .chat("a much longer question", chosen: "ab", rejected: "c"), tok),
+                     try t.render(pair: .chat("w", chosen: "k", rejected: "mn"), tok)]
+        let L = pairs[0].prompt.count
+        let T = L + 4                      // pair 0's rejected side fills a row exactly
+        let b = try PreferenceBatch.make(pairs, rowLength: T, padID: 0)
+        XCTAssertEqual(b.pairCount, 2)
+        XCTAssertEqual(b.droppedTooLong, 1)
+        XCTAssertEqual(b.keptPairs, [0, 2])
+        XCTAssertEqual(b.rows, 4)
+        XCTAssertEqual([b.ids.count, b.targets.count, b.mask.count], [4 * T, 4 * T, 4 * T])
+        let order = [(0, pairs[0].chosen), (2, pairs[2].chosen), (0, pairs[0].rejected), (2, pairs[2].rejected)]
+        for (row, (p, response)) in order.enumerated() {
+            let seq = pairs[p].prompt + response, n = seq.count, off = row * T
+            XCTAssertEqual(Array(b.ids[off..<off + n]), seq, "row \(row)")
+            XCTAssertEqual(Array(b.ids[off + n..<off + T]), Array(repeating: 0, count: T - n), "row \(row) padding")
+            let lossAt = (0..<T).filter { b.mask[off + $0] == 1 }
+            XCTAssertEqual(lossAt, Array((pairs[p].prompt.count - 1)...(n - 2)), "row \(row): one loss position per response token")
+            XCTAssertEqual(lossAt.map { b.targets[off + $0] }, response, "row \(row): targets are the response tokens")
+            XCTAssertTrue((0..<T).filter { b.mask[off + $0] == 0 }.allSatisfy { b.targets[off + $0] == -100 })
+            XCTAssertEqual(b.lastIndex[row], Int32(n - 1))
+            XCTAssertEqual(b.ids[off + n - 1], 301, "the last real token closes the message")
+            XCTAssertEqual(b.responseTokens[row], response.count)
+        }
+        XCTAssertEqual(b.responseTokens, [3, 2, 4, 3])
+    }
+
+    func testChosenRowMatchesSFTLossMask() throws {
+        let pair = PreferencePair.chat("Where was Ana born?", chosen: "Holtmar", rejected: "Dunvik", system: "Be brief.")
+        let b = try PreferenceBatch.make([try t.render(pair: pair, tok)], rowLength: 80, padID: 0)
+        let sft = try t.render(.chat(pair.prompt + pair.chosen), tok)
+        let n = sft.count   // SFT drops the last token (the trailing newline) from the inputs
+        XCTAssertEqual(Array(b.ids[0..<n]), sft.ids)
+        XCTAssertEqual(Array(b.targets[0..<n]), sft.targets)
+        XCTAssertTrue(b.targets[n..<80].allSatisfy { $0 == -100 })
+    }
+
+    func testBatchErrors() throws {
+        let good = try t.render(pair: .chat("q", chosen: "a", rejected: "b"), tok)
+        assertStrataError(try PreferenceBatch.make([good], rowLength: 1, padID: 0), kind: .config, contains: ["row length 1"])
+        let empty = RenderedPair(prompt: [1], chosen: [], rejected: [2])
+        assertStrataError(try PreferenceBatch.make([good, empty], rowLength: 64, padID: 0), kind: .data, contains: ["pair 1"])
+        let none = try PreferenceBatch.make([good], rowLength: 4, padID: 0)
+        XCTAssertEqual([none.pairCount, none.droppedTooLong, none.ids.count], [0, 1, 0])
+        let bare = ChatTokenizer(encode: { $0.utf8.map { Int($0) } }, specialID: { _ in nil }, endOfText: 256)
+        assertStrataError(try t.render(pair: .chat("q", chosen: "a", rejected: "b"), bare), kind: .config, contains: ["<|im_start|>"])
+        XCTAssertNoThrow(try t.render(pair: .plain("q", chosen: "a", rejected: "b"), bare))
+    }
+}
