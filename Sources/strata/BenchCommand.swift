@@ -2,11 +2,12 @@
 import ArgumentParser
 import Foundation
 import StrataModel
+import StrataTrain
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (run from a release build: swift build -c release).",
-        subcommands: [BenchTrain.self, BenchTokenizer.self], defaultSubcommand: BenchTrain.self)
+        subcommands: [BenchTrain.self, BenchTokenizer.self, BenchSFT.self], defaultSubcommand: BenchTrain.self)
 }
 
 struct BenchTrain: ParsableCommand {
@@ -46,6 +47,28 @@ struct BenchTrain: ParsableCommand {
         if profile {
             print("time per step by op (ms):")
             for (k, v) in r.breakdownMs.sorted(by: { $0.value > $1.value }) { print(String(format: "  %8.1f  %@", v, k)) }
+        }
+    }
+}
+
+struct BenchSFT: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sft",
+        abstract: "Packing vs padding: SFT training steps on chat data, tokens/s and the share of useful tokens.")
+    @Option(help: "Checkpoint (or run directory) whose model and tokenizer are used.") var checkpoint: String
+    @Option(help: "SFT JSONL (TRL formats).") var data: String
+    @Option(help: "Row length.") var context = 128
+    @Option(help: "Rows per step.") var batch = 16
+    @Option(help: "Timed steps per mode per round.") var steps = 5
+    @Option(help: "Rounds (modes alternate each round).") var rounds = 3
+
+    func run() throws {
+        var c = SFTBenchmark.Config()
+        c.checkpoint = checkpoint; c.data = data; c.context = context; c.batch = batch; c.steps = steps; c.rounds = rounds
+        let results = try SFTBenchmark.run(c) { print($0) }
+        print("mode  rows  useful  trained  ms/step  positions/s  useful tok/s  trained tok/s")
+        for r in results {
+            print(String(format: "%-4@  %4d  %5.1f%%  %6.1f%%  %7.1f  %11.0f  %12.0f  %13.0f", r.mode, r.rows, 100 * r.usefulShare,
+                         100 * r.trainedShare, r.msPerStep, r.positionsPerSecond, r.usefulTokensPerSecond, r.trainedTokensPerSecond))
         }
     }
 }
