@@ -19,7 +19,7 @@ public struct PreferenceLoss: Sendable {
     /// The loss over P pairs and its metrics.
     public func callAsFunction(_ pairs: PreferencePairs, tape: Tape) throws -> PreferenceLossResult {
         try check(pairs)
-        let beta = config.beta, p = pairs.count
+        let beta = config.beta
         let h = logRatioDifference(pairs, tape: tape)                                        // [P]
         var perPair: Tensor
         switch config.type {
@@ -34,7 +34,6 @@ public struct PreferenceLoss: Sendable {
         if config.sftWeight > 0 {
             loss = tape.add(loss, tape.scale(tape.sum(pairs.chosen), -config.sftWeight / chosenTokens))
         }
-        precondition(p == perPair.count)
         return PreferenceLossResult(loss: loss, metrics: metrics(pairs, loss: loss.item()))
     }
 
