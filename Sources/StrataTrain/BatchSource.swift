@@ -4,8 +4,12 @@
 // positions and document starts (packing), and the count of positions that carry
 // a loss, so a step can normalise by the global count over its micro-batches.
 // The source's whole position is a LoaderState, saved in trainer_state.json.
+// A StepObjective is what one optimizer step computes from its micro-batches:
+// next-token cross-entropy here; reward and DPO stages bring their own.
 // Leaves out: prefetching on another thread.
 
+import StrataTensor
+import StrataModel
 import StrataData
 
 /// One micro-batch of B rows of T tokens.
@@ -48,5 +52,54 @@ public final class MixtureBatches: BatchSource {
         let b = loader.next()
         return StepBatch(rows: b.batch, time: b.context, inputs: b.inputs, targets: b.targets,
                          trainedTokens: b.inputs.count, realTokens: b.inputs.count)
+    }
+}
+
+/// What one optimizer step produced before the update.
+public struct StepOutcome: Sendable {
+    /// The step's loss (mean over its micro-batches' trained positions or pairs); nil when nothing in the
+    /// step carries a loss (the update is skipped).
+    public var loss: Double?
+    /// Tokens the step consumed (non-padding), and FLOPs it spent (forward + backward, reference passes included).
+    public var tokens: Int
+    public var flops: Double
+    /// Stage-specific metrics for metrics.jsonl (reward accuracy, margins...).
+    public var metrics: [String: Double]
+    public init(loss: Double?, tokens: Int, flops: Double, metrics: [String: Double] = [:]) {
+        self.loss = loss; self.tokens = tokens; self.flops = flops; self.metrics = metrics
+    }
+}
+
+/// Forward and backward of one optimizer step: draws `accum` micro-batches and leaves gradients in the
+/// trainable tensors that sum to the gradient of the step's mean loss.
+public protocol StepObjective: AnyObject {
+    /// The position of the data stream (saved in trainer_state.json; its `step` keys test injections).
+    var state: LoaderState { get }
+    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome
+}
+
+/// Next-token cross-entropy normalised by the step's global count of trained positions.
+public final class NextTokenObjective: StepObjective {
+    let model: GPT2
+    public let batches: BatchSource
+    public init(model: GPT2, batches: BatchSource) { self.model = model; self.batches = batches }
+    public var state: LoaderState { batches.state }
+
+    public func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
+        let micro = try (0..<accum).map { _ in try batches.next() }
+        let trained = micro.reduce(0) { $0 + $1.trainedTokens }
+        let tokens = micro.reduce(0) { $0 + $1.realTokens }
+        let flops = micro.reduce(0.0) { $0 + 3 * model.forwardFlopsPerToken(context: $1.time) * Double($1.rows * $1.time) }
+        guard trained > 0 else { return StepOutcome(loss: nil, tokens: tokens, flops: flops) }
+        var loss = 0.0
+        for (i, b) in micro.enumerated() {
+            let tape = Tape(seed: tapeSeed(i))
+            let logits = model.logits(model.hidden(b.inputs, batch: b.rows, time: b.time, tape: tape,
+                                                   positions: b.positions, docStart: b.docStart), tape: tape)
+            let l = tape.crossEntropy(logits, b.targets, normalizer: Float(trained))   // the micro-batches sum to the step's mean
+            tape.backward(l, seed: 1)
+            loss += Double(l.item())
+        }
+        return StepOutcome(loss: loss, tokens: tokens, flops: flops)
     }
 }

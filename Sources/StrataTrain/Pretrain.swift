@@ -102,7 +102,7 @@ public enum Pretrain {
         let store = try CheckpointStore(root: runDir.appendingPathComponent("checkpoints"),
                                         config: .init(keepLast: recipe.train.keepLast, fault: config.fault))
         var s = TrainingRun.Setup(recipe: recipe, runDir: runDir, stage: Stage(rawValue: state.stage), model: model, optimizer: optimizer,
-                                  tokenizer: tokenizer, sources: sources, batches: batches, trainable: trainable,
+                                  tokenizer: tokenizer, sources: sources, objective: NextTokenObjective(model: model, batches: batches), trainable: trainable,
                                   state: state, schedule: LRSchedule(recipe: recipe),
                                   parentLineage: parentLineage, parent: parent, store: store)
         s.log = config.log; s.interrupt = config.interrupt; s.inject = config.inject; s.showProgress = config.showProgress

@@ -15,17 +15,19 @@ public enum TrainingCheckpoint {
     public static func name(step: Int) -> String { String(format: "step-%07d", step) }
 
     /// The files of one checkpoint.
-    static func files(model: GPT2, optimizer: AdamW, tokenizer: BPETokenizer, state: TrainerState, lineage: Lineage) throws -> [CheckpointFile] {
+    static func files(model: GPT2, optimizer: AdamW, tokenizer: BPETokenizer, state: TrainerState, lineage: Lineage,
+                      modelFiles: [CheckpointFile]? = nil) throws -> [CheckpointFile] {
         let optSources = zip(optimizer.parameters, zip(optimizer.expAvg, optimizer.expAvgSq)).flatMap { p, mv -> [TensorSource] in
             let (m, v) = mv
             return [TensorSource(name: "exp_avg." + p.name!, shape: m.shape) { body in try body(UnsafeBufferPointer(start: m.ptr, count: m.count)) },
                     TensorSource(name: "exp_avg_sq." + p.name!, shape: v.shape) { body in try body(UnsafeBufferPointer(start: v.ptr, count: v.count)) }]
         }
-        return [
-            // With LoRA adapters attached, the merged weights: every checkpoint loads as a plain GPT-2.
+        // With LoRA adapters attached, the merged weights: every checkpoint loads as a plain GPT-2.
+        let modelFiles = try modelFiles ?? [
             .safetensors("model.safetensors", sources: LoRA.isAttached(model) ? LoRA.mergedWeightSources(model) : model.weightSources(),
                          metadata: ["format": "pt"]),
-            .data("config.json", try StrataJSON.encode(model.config)),
+            .data("config.json", try StrataJSON.encode(model.config))]
+        return modelFiles + [
             .data("tokenizer.json", Data(tokenizer.jsonString().utf8)),
             .safetensors("optimizer.safetensors", sources: optSources, metadata: ["step": String(optimizer.step)]),
             .data(TrainerState.fileName, try StrataJSON.encode(state)),

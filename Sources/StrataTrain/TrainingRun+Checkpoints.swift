@@ -25,9 +25,10 @@ extension TrainingRun {
     func checkpoint(markStable: Bool = false) throws {
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
-        s.state.loader = s.batches.state
+        s.state.loader = s.objective.state
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
-        let files = try TrainingCheckpoint.files(model: s.model, optimizer: s.optimizer, tokenizer: s.tokenizer, state: s.state, lineage: lineage)
+        let files = try TrainingCheckpoint.files(model: s.model, optimizer: s.optimizer, tokenizer: s.tokenizer, state: s.state, lineage: lineage,
+                                                 modelFiles: try s.modelFiles?(s.model))
             + (try s.extraFiles?(s.model) ?? [])
         let ckpt = try s.store.write(name: name, files: files)
         lastCheckpoint = ckpt
@@ -48,13 +49,17 @@ extension TrainingRun {
         guard let target = candidates.lazy.compactMap({ try? self.s.store.verify($0.name) }).first else {
             throw StrataError(.numeric, "\(s.stage.rawValue) step \(step)", "a rollback was needed (\(reason)) but no stable checkpoint verifies")
         }
-        let loaded = try TrainingCheckpoint.load(target)
-        TrainingCheckpoint.copyWeights(from: loaded.model, to: s.model)
+        if let restore = s.restoreWeights {
+            try restore(target)
+        } else {
+            TrainingCheckpoint.copyWeights(from: try TrainingCheckpoint.load(target).model, to: s.model)
+        }
         try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: target)
-        guard let saved = loaded.state else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
+        let stateURL = target.url(for: TrainerState.fileName)
+        guard let saved = try? StrataJSON.read(TrainerState.self, at: stateURL) else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
         var guardState = s.state.spikeGuard
         guardState.didRollback(toStep: saved.step)
-        let skipped = s.batches.state.step - saved.loader.step
+        let skipped = s.objective.state.step - saved.loader.step
         s.state.step = saved.step
         s.state.tokensSeen = saved.tokensSeen
         s.state.optimizerStep = saved.optimizerStep

@@ -29,8 +29,9 @@ public final class TrainingRun {
         public var optimizer: AdamW
         public var tokenizer: BPETokenizer
         public var sources: [PreparedSource]
-        /// Where micro-batches come from (the mixture loader, or packed SFT rows).
-        public var batches: BatchSource
+        /// What a step computes and where its micro-batches come from (next-token loss over the
+        /// mixture loader or packed SFT rows; reward and DPO objectives).
+        public var objective: StepObjective
         /// What the optimizer trains (all model parameters, or LoRA adapters only).
         public var trainable: [Tensor]
         /// Validation losses for the current model (default: per-source token validation).
@@ -39,6 +40,10 @@ public final class TrainingRun {
         public var finalEvaluation: ((GPT2) throws -> [String: [String: Double]])?
         /// Data records for lineage (default: the prepared sources').
         public var dataRecords: [DataRecord]?
+        /// The model's files in a checkpoint (default: the GPT-2's model.safetensors and config.json, LoRA merged).
+        public var modelFiles: ((GPT2) throws -> [CheckpointFile])?
+        /// Copying weights back from a checkpoint on rollback (default: the GPT-2's).
+        public var restoreWeights: ((Checkpoint) throws -> Void)?
         /// Extra files written into every checkpoint (e.g. tokenizer_config.json, LoRA adapters).
         public var extraFiles: ((GPT2) throws -> [CheckpointFile])?
         public var state: TrainerState
@@ -109,19 +114,10 @@ public final class TrainingRun {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = s.recipe, step = s.state.step
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
-        let firstBatch = s.batches.state.step
-        let micro = try (0..<r.train.gradAccum).map { _ in try s.batches.next() }
-        let trained = micro.reduce(0) { $0 + $1.trainedTokens }
-        guard trained > 0 else { return try skipEmptyStep(step, micro: micro, t0: t0) }
-        var loss: Double = 0
-        for (i, batch) in micro.enumerated() {
-            let tape = Tape(seed: UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131 &+ UInt64(i))
-            let logits = s.model.logits(s.model.hidden(batch.inputs, batch: batch.rows, time: batch.time, tape: tape,
-                                                       positions: batch.positions, docStart: batch.docStart), tape: tape)
-            let l = tape.crossEntropy(logits, batch.targets, normalizer: Float(trained))   // sums to the step's mean
-            tape.backward(l, seed: 1)
-            loss += Double(l.item())
-        }
+        let firstBatch = s.objective.state.step
+        let seed = UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131
+        let out = try s.objective.run(accum: r.train.gradAccum) { seed &+ UInt64($0) }
+        guard var loss = out.loss else { return try skipEmptyStep(step, out: out, t0: t0) }
         if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
         let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(s.trainable, maxNorm: Float(r.optim.gradClip))
                                                    : AdamW.gradNorm(s.trainable))
@@ -141,31 +137,31 @@ public final class TrainingRun {
             return
         }
         zeroGrad()
-        try finishStep(loss: loss, lr: lr, gradNorm: gradNorm, micro: micro, events: events, t0: t0)
+        try finishStep(loss: loss, lr: lr, gradNorm: gradNorm, out: out, events: events, t0: t0)
     }
 
     /// A step whose micro-batches carry no trained position: nothing to learn, so no update (and no division by zero).
-    private func skipEmptyStep(_ step: Int, micro: [StepBatch], t0: UInt64) throws {
+    private func skipEmptyStep(_ step: Int, out: StepOutcome, t0: UInt64) throws {
         let why = "no position in the step's batches carries a loss"
         s.state.events.append(TrainingEvent(step: step, kind: "empty_batch", detail: why))
         s.log("step \(step): update skipped (\(why))")
-        try finishStep(loss: nil, lr: s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier, gradNorm: nil, micro: micro,
+        try finishStep(loss: nil, lr: s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier, gradNorm: nil, out: out,
                    events: ["empty: " + why], t0: t0)
     }
 
-    private func finishStep(loss: Double?, lr: Double, gradNorm: Double?, micro: [StepBatch], events: [String], t0: UInt64) throws {
+    private func finishStep(loss: Double?, lr: Double, gradNorm: Double?, out: StepOutcome, events: [String], t0: UInt64) throws {
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        let tokens = micro.reduce(0) { $0 + $1.realTokens }
-        let computed = micro.reduce(0) { $0 + $1.rows * $1.time }
+        let tokens = out.tokens
         s.state.step += 1
         s.state.tokensSeen += tokens
         s.state.optimizerStep = s.optimizer.step
         s.state.lastLR = lr
         s.state.wallSeconds += dt
-        s.state.flops += 3 * s.model.forwardFlopsPerToken(context: micro.first?.time ?? 1) * Double(computed)
+        s.state.flops += out.flops
         if let loss { losses.append(loss) }
         let record = MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
-                                   tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events)
+                                   tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events,
+                                   extra: out.metrics.isEmpty ? nil : out.metrics)
         try metrics.append(record)
         progress?.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss ?? .nan, lr: lr, tokensPerSecond: Double(tokens) / dt,
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))

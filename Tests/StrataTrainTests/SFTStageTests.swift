@@ -254,7 +254,7 @@ final class SFTStageTests: WorldTestCase {
         let base = try baseCheckpoint()
         _ = try sftData()
         var setup = try SFT.freshSetup(sftConfig(try sftRecipe(name: "masked", steps: 3, checkpointEvery: 3), from: base.checkpoint.url.path))
-        setup.batches = MaskedSource()
+        setup.objective = NextTokenObjective(model: setup.model, batches: MaskedSource())
         let before = setup.model.parameters.map { Array(UnsafeBufferPointer(start: $0.ptr, count: $0.count)) }
         let out = try TrainingRun(setup).run()
         XCTAssertEqual(out.step, 3)
