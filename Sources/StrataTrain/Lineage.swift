@@ -85,6 +85,8 @@ public struct LineageEntry: Codable, Equatable, Sendable {
     /// The checkpoint this stage produced.
     public var checkpointID: String
     public var parent: ParentRef
+    /// The frozen reference model a stage was anchored to (DPO), when it had one.
+    public var reference: ParentRef?
     public var data: [DataRecord]
     /// The stage's resolved recipe.
     public var recipe: JSONValue
@@ -110,7 +112,7 @@ public struct LineageEntry: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stage, checkpointID = "checkpoint_id", parent, data, recipe, compute, evaluations, events, created
+        case stage, checkpointID = "checkpoint_id", parent, reference, data, recipe, compute, evaluations, events, created
     }
 
     /// ISO 8601 UTC, seconds precision.

@@ -75,8 +75,9 @@ public enum Pretrain {
     static func resumeSetup(_ config: Config) throws -> TrainingRun.Setup {
         let r = try openResume(config)
         let saved = r.recipe, loaded = r.loaded, state = r.state, ckpt = r.checkpoint, runDir = r.runDir
-        if saved.sft != nil || state.stage == Stage.sft.rawValue {
-            throw StrataError.config("resume \(runDir.path)", "this is an SFT run", fix: "resume it with strata sft --resume \(runDir.path)")
+        if saved.sft != nil || saved.preference != nil || ![Stage.pretrain, .continue, .anneal].map(\.rawValue).contains(state.stage) {
+            throw StrataError.config("resume \(runDir.path)", "this is a \(state.stage) run",
+                                     fix: "resume it with strata \(state.stage) --resume \(runDir.path)")
         }
         let expected = try gpt2Config(saved, tokenizer: loaded.tokenizer)
         try RecipeDiff.requireModel(expected, loaded.model.config, checkpoint: ckpt.url.path)
@@ -86,14 +87,14 @@ public enum Pretrain {
         let head = parentLineage.entries.popLast()
         config.log("resuming \(runDir.lastPathComponent) from \(ckpt.name) (step \(state.step) of \(state.totalSteps))")
         var s = try setup(recipe: saved, runDir: runDir, model: loaded.model, tokenizer: loaded.tokenizer, sources: sources,
-                          batches: MixtureBatches(loader), state: state, parentLineage: parentLineage,
+                          objective: NextTokenObjective(model: loaded.model, batches: MixtureBatches(loader)), state: state, parentLineage: parentLineage,
                           parent: head?.parent ?? .randomInit, config: config)
         try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: ckpt)
         s.state.events.append(TrainingEvent(step: state.step, kind: .resume, detail: "resumed from \(ckpt.name)"))
         return s
     }
 
-    static func setup(recipe: Recipe, runDir: URL, model: GPT2, tokenizer: BPETokenizer, sources: [PreparedSource], batches: BatchSource,
+    static func setup(recipe: Recipe, runDir: URL, model: GPT2, tokenizer: BPETokenizer, sources: [PreparedSource], objective: StepObjective,
                       trainable: [Tensor]? = nil, state: TrainerState, parentLineage: Lineage, parent: ParentRef,
                       config: Config) throws -> TrainingRun.Setup {
         let o = recipe.optim, trainable = trainable ?? model.parameters
@@ -102,7 +103,7 @@ public enum Pretrain {
         let store = try CheckpointStore(root: runDir.appendingPathComponent("checkpoints"),
                                         config: .init(keepLast: recipe.train.keepLast, fault: config.fault))
         var s = TrainingRun.Setup(recipe: recipe, runDir: runDir, stage: Stage(rawValue: state.stage), model: model, optimizer: optimizer,
-                                  tokenizer: tokenizer, sources: sources, objective: NextTokenObjective(model: model, batches: batches), trainable: trainable,
+                                  tokenizer: tokenizer, sources: sources, objective: objective, trainable: trainable,
                                   state: state, schedule: LRSchedule(recipe: recipe),
                                   parentLineage: parentLineage, parent: parent, store: store)
         s.log = config.log; s.interrupt = config.interrupt; s.inject = config.inject; s.showProgress = config.showProgress

@@ -3,8 +3,8 @@
 // This file holds the top level plus the model and tokenizer sections; the data
 // section lives in Recipe+Data.swift, train/optim/guard/run in Recipe+Train.swift,
 // loading in RecipeLoader.swift, validation in Recipe+Validation.swift.
-// Stage sections: `sft` in Recipe+SFT.swift.
-// Leaves out: preference-tuning sections (reward, DPO).
+// Stage sections: `sft` in Recipe+SFT.swift, `preference` (reward, DPO) in Recipe+Preference.swift.
+// Leaves out: PPO/GRPO sections.
 
 import Foundation
 
@@ -26,11 +26,13 @@ public struct Recipe: Codable, Equatable, Sendable {
     public var run = RunConfig()
     /// Supervised fine-tuning data and options (SFT recipes only).
     public var sft: SFTConfig?
+    /// Preference pairs and loss settings (reward-model and DPO recipes only).
+    public var preference: PreferenceConfig?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft
+        case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft, preference
     }
 
     public init(from decoder: Decoder) throws {
@@ -43,6 +45,7 @@ public struct Recipe: Codable, Equatable, Sendable {
         try c.fill(&spikeGuard, .spikeGuard)
         try c.fill(&run, .run)
         try c.fill(&sft, .sft)
+        try c.fill(&preference, .preference)
     }
 }
 

@@ -140,7 +140,7 @@ public enum SFT {
     static func assemble(_ p: Parts, state: TrainerState, parentLineage: Lineage, parent: ParentRef,
                          config: Pretrain.Config) throws -> TrainingRun.Setup {
         var s = try Pretrain.setup(recipe: p.recipe, runDir: p.runDir, model: p.model, tokenizer: p.tokenizer, sources: [],
-                                   batches: SFTBatches(p.loader), trainable: p.trainable, state: state,
+                                   objective: NextTokenObjective(model: p.model, batches: SFTBatches(p.loader)), trainable: p.trainable, state: state,
                                    parentLineage: parentLineage, parent: parent, config: config)
         let recipe = p.recipe, data = p.data, mode = p.sft.packing.packerMode
         s.validate = { model in

@@ -62,9 +62,12 @@ struct SFTData {
     /// Whether a conversation belongs to the held-out share: a hash of its content, so the choice
     /// does not depend on order or on the other records.
     static func heldOut(_ c: Conversation, fraction: Double) throws -> Bool {
-        let hex = SHA256.hex(try StrataJSON.encode(c, pretty: false))
-        let x = UInt64(hex.prefix(15), radix: 16)!
-        return Double(x) / Double(1 << 60) < fraction
+        SFTData.fraction(try StrataJSON.encode(c, pretty: false)) < fraction
+    }
+
+    /// A number in [0, 1) from the SHA-256 of `bytes`.
+    static func fraction(_ bytes: Data) -> Double {
+        Double(UInt64(SHA256.hex(bytes).prefix(15), radix: 16)!) / Double(1 << 60)
     }
 
     /// Mean loss over the trained positions of up to `batches` batches of held-out rows (packed the same way, in file order).

@@ -25,6 +25,10 @@ enum StageStart {
         if recipe.sft != nil {
             throw StrataError.config("\(stage) recipe", "has an 'sft' section", fix: "run SFT recipes with strata sft --from CHECKPOINT --config FILE")
         }
+        if recipe.preference != nil {
+            throw StrataError.config("\(stage) recipe", "has a 'preference' section",
+                                     fix: "run preference recipes with strata reward or strata dpo --from CHECKPOINT --config FILE")
+        }
         try recipe.writeResolved(to: runDir)
         let tokenizer: BPETokenizer
         let model: GPT2
@@ -47,7 +51,7 @@ enum StageStart {
                                  wallSeconds: 0, flops: 0, events: [], validation: [:],
                                  recipeSHA256: SHA256.hex(try recipe.resolvedJSON()), parentCheckpoint: origin?.loaded.id)
         let parent: ParentRef = origin.map { .checkpoint(id: $0.loaded.id, sha256: $0.loaded.contentHash) } ?? .randomInit
-        var s = try Pretrain.setup(recipe: recipe, runDir: runDir, model: model, tokenizer: tokenizer, sources: sources, batches: MixtureBatches(loader),
+        var s = try Pretrain.setup(recipe: recipe, runDir: runDir, model: model, tokenizer: tokenizer, sources: sources, objective: NextTokenObjective(model: model, batches: MixtureBatches(loader)),
                                    state: state, parentLineage: origin?.loaded.lineage ?? Lineage(), parent: parent, config: config)
         if let origin, origin.optimizerState {
             try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: origin.loaded.checkpoint)

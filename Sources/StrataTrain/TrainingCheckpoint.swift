@@ -68,18 +68,23 @@ public enum TrainingCheckpoint {
         public var tokenizer: BPETokenizer
         public var lineage: Lineage
         public var state: TrainerState?
+        /// The reward model, when the checkpoint is one (config.json architectures GPT2ForSequenceClassification);
+        /// `model` is then its trunk.
+        public var reward: RewardModel?
         /// sha256 of model.safetensors, from the manifest (the checkpoint's content hash).
         public var contentHash: String { checkpoint.manifest.files["model.safetensors"]?.sha256 ?? "" }
         public var id: String { lineage.head?.checkpointID ?? checkpoint.url.path }
     }
 
     public static func load(_ ckpt: Checkpoint) throws -> Loaded {
-        let model = try GPT2.load(directory: ckpt.url)
+        let config = try GPT2Config.read(from: ckpt.url(for: "config.json"))
+        let reward = config.architectures.contains(RewardModel.architecture) ? try RewardModel.load(directory: ckpt.url) : nil
+        let model = try reward?.trunk ?? GPT2.load(directory: ckpt.url)
         let tokenizer = try BPETokenizer(contentsOf: ckpt.url(for: "tokenizer.json"))
         let lineage = try lineageWithEvaluations(ckpt.url)
         let stateURL = ckpt.url(for: TrainerState.fileName)
         let state = FileManager.default.fileExists(atPath: stateURL.path) ? try StrataJSON.read(TrainerState.self, at: stateURL) : nil
-        return Loaded(checkpoint: ckpt, model: model, tokenizer: tokenizer, lineage: lineage, state: state)
+        return Loaded(checkpoint: ckpt, model: model, tokenizer: tokenizer, lineage: lineage, state: state, reward: reward)
     }
 
     /// Copy saved AdamW moments into `optimizer` (same parameter names and shapes).

@@ -16,10 +16,12 @@ extension TrainingRun {
     func lineageEntry(id: String) throws -> LineageEntry {
         var evals = s.state.evaluations
         if !s.state.validation.isEmpty { evals["validation_loss"] = s.state.validation }
-        return LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.dataRecords ?? s.sources.map(\.record),
+        var entry = LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.dataRecords ?? s.sources.map(\.record),
                             recipe: try s.recipe.jsonValue(),
                             compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
                             evaluations: evals, events: s.state.events)
+        entry.reference = s.reference
+        return entry
     }
 
     func checkpoint(markStable: Bool = false) throws {

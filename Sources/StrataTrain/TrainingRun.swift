@@ -51,6 +51,8 @@ public final class TrainingRun {
         /// Lineage of the checkpoint this stage started from (empty for random init).
         public var parentLineage: Lineage
         public var parent: ParentRef
+        /// A frozen reference model the stage is anchored to (DPO), recorded in lineage.
+        public var reference: ParentRef?
         public var store: CheckpointStore
         public var log: (String) -> Void = { Console.line($0) }
         public var interrupt: InterruptFlag?

@@ -76,6 +76,14 @@ extension RewardModel {
         }
     }
 
+    /// The weights as transformers names them: the trunk's state dict plus score.weight.
+    public func weightSources() -> [TensorSource] {
+        let head = TensorSource(name: RewardModel.scoreName, shape: score.shape) { [score] body in
+            try body(UnsafeBufferPointer(start: score.ptr, count: score.count))
+        }
+        return trunk.weightSources() + [head]
+    }
+
     /// Write model.safetensors and config.json into `directory` (created if needed).
     public func save(directory: URL, metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -88,7 +96,7 @@ extension RewardModel {
     }
 
     /// The GPT-2 config with the sequence-classification fields merged in, keys sorted.
-    func configJSON() throws -> Data {
+    public func configJSON() throws -> Data {
         var cfg = config
         cfg.architectures = [RewardModel.architecture]
         let base = try JSONSerialization.jsonObject(with: StrataJSON.encode(cfg))
