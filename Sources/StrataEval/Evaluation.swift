@@ -145,11 +145,13 @@ public enum Evaluation {
         }
     }
 
-    /// A shard whose sidecar names another tokenizer cannot be scored by this checkpoint.
+    /// A shard whose sidecar names another tokenizer cannot be scored by this checkpoint; one prepared with
+    /// the same tokenizer before special tokens were appended (e.g. SFT's chat tokens) can.
     static func checkTokenizer(_ shard: Shard, name: String, checkpoint: EvalCheckpoint) throws {
         guard FileManager.default.fileExists(atPath: shard.sidecarURL.path) else { return }
         let sidecar = try ShardSidecar.read(at: shard.sidecarURL)
-        guard sidecar.tokenizerHash == checkpoint.tokenizer.hash else {
+        let base = checkpoint.tokenizer.truncatingAddedTokens(toSize: sidecar.vocabSize)
+        guard sidecar.tokenizerHash == checkpoint.tokenizer.hash || sidecar.tokenizerHash == base?.hash else {
             throw StrataError.data("eval --data \(name)", "\(shard.url.path) was tokenized with another tokenizer than \(checkpoint.label)'s",
                                    fix: "prepare the shard with the checkpoint's tokenizer.json")
         }

@@ -1,7 +1,8 @@
 // InstructionReport: what one instruction evaluation measured — exact-match
 // accuracy overall, per task kind and (for fact questions) per period, mean reply
 // length in tokens — as sorted-key JSON and as flat metrics:
-// instr_acc, instr_acc.<kind>, instr_acc.fact.<period>, instr_count[.<kind>], instr_len.
+// instr_acc, instr_acc.<kind>, instr_acc.fact.<period>, instr_count[.<kind>], instr_len,
+// and the share of replies in the asked-for format: instr_format, instr_format.<kind>.
 // Leaves out: timing (reports are reproducible byte for byte), confidence intervals.
 
 import Foundation
@@ -17,6 +18,8 @@ public struct InstructionResult: Codable, Equatable, Sendable {
     /// Generated tokens (nil when scored from text only).
     public var replyTokens: Int?
     public var period: String?
+    /// The reply has the requested shape (see InstructionChecker.followsFormat), right or wrong.
+    public var followsFormat: Bool?
 }
 
 public struct InstructionReport: Codable, Equatable, Sendable {
@@ -37,6 +40,9 @@ public struct InstructionReport: Codable, Equatable, Sendable {
     public var factByPeriod: [String: Score]
     /// Mean generated tokens per reply (nil when scored from text only).
     public var meanReplyTokens: Double?
+    /// Replies in the requested format (right or wrong), overall and per kind; nil for results without the check.
+    public var format: Score?
+    public var formatByKind: [String: Score]?
     /// Per-task outcomes (empty unless kept).
     public var results: [InstructionResult]
 
@@ -54,6 +60,14 @@ public struct InstructionReport: Codable, Equatable, Sendable {
         meanReplyTokens = lengths.isEmpty || lengths.count != results.count
             ? nil : Double(lengths.reduce(0, +)) / Double(lengths.count)
         self.results = keepResults ? results : []
+        if results.allSatisfy({ $0.followsFormat != nil }) {
+            var f = Score(), fk: [String: Score] = [:]
+            for r in results {
+                f.add(r.followsFormat!)
+                fk[r.kind.rawValue, default: Score()].add(r.followsFormat!)
+            }
+            format = f; formatByKind = fk
+        }
     }
 
     /// Flat metrics (see the header); kinds and periods without tasks have no entry.
@@ -65,6 +79,8 @@ public struct InstructionReport: Codable, Equatable, Sendable {
         }
         for (period, s) in factByPeriod { m["instr_acc.fact." + period] = s.accuracy }
         if let len = meanReplyTokens { m["instr_len"] = len }
+        if let f = format, f.count > 0 { m["instr_format"] = f.accuracy }
+        for (kind, s) in formatByKind ?? [:] { m["instr_format." + kind] = s.accuracy }
         return m
     }
 

@@ -77,6 +77,21 @@ public enum InstructionChecker {
         }
     }
 
+    /// Whether a reply has the shape the instruction asks for, right or wrong: a fact answer of at most
+    /// six words; one word; a JSON object with a string "answer"; an integer; a comma-separated list with
+    /// as many items as the expected one. Separates learning a format from knowing the answer.
+    public static func followsFormat(_ kind: InstructionKind, reply: String, expected: String) -> Bool {
+        let r = normalize(reply)
+        guard !r.isEmpty else { return false }
+        switch kind {
+        case .fact: return r.split(separator: " ").count <= 6
+        case .oneWord: return !r.contains(" ")
+        case .json: return jsonAnswer(reply) != nil
+        case .add: return Int(r) != nil
+        case .reverse: return items(r).count == items(normalize(expected)).count && !items(r).contains("")
+        }
+    }
+
     /// Trimmed, lower-cased, inner whitespace runs collapsed to one space, one trailing period dropped.
     public static func normalize(_ text: String) -> String {
         var s = text.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")

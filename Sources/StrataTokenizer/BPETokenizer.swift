@@ -120,6 +120,14 @@ public final class BPETokenizer: Sendable {
     /// Whether an id is a special added token.
     public func isSpecial(_ id: Int) -> Bool { id >= 0 && id < core.isSpecial.count && core.isSpecial[id] }
 
+    /// The tokenizer as it was before tokens with ids ≥ `size` were added (nil when that would drop a
+    /// vocabulary entry). Lets a checkpoint whose chat tokens were appended read data prepared before.
+    public func truncatingAddedTokens(toSize size: Int) -> BPETokenizer? {
+        guard size >= vocab.count, size < vocabSize else { return size == vocabSize ? self : nil }
+        return try? BPETokenizer(vocab: vocab, merges: merges, addedTokens: addedTokens.filter { $0.id < size }, options: options,
+                                 source: "without added tokens ≥ \(size)")
+    }
+
     /// A tokenizer with these special tokens added (ids after the current ones) and
     /// the id of each; a token already present keeps its id (and becomes special).
     public func addingSpecialTokens(_ tokens: [String]) throws -> (BPETokenizer, [Int]) {

@@ -24,8 +24,17 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Windows read from the front of each shard (default 32).") var windows: Int?
     @Option(help: "Tokens per window (default: the model's n_positions).") var context: Int?
     @Option(help: "Write the reports (baseline first) as JSON to this file.") var json: String?
+    @Option(help: "World qa.jsonl: also measure instruction following on its held-out tasks (chat checkpoints).") var instructions: String?
+    @Option(help: "Preference JSONL (e.g. preferences_test.jsonl): also measure refusals, over-refusals and reply length.") var behaviour: String?
+    @Flag(help: "Only the chat measures (--instructions, --behaviour): skip probes and losses.") var chatOnly = false
 
     func run() throws {
+        if instructions != nil || behaviour != nil {
+            var c = ChatEvaluation.Config(checkpoint: checkpoint)
+            c.qa = instructions; c.behaviour = behaviour
+            _ = try ChatEvaluation.run(c)
+            if chatOnly { return }
+        }
         var cfg = Evaluation.Config(checkpoint: checkpoint)
         cfg.baseline = baseline
         cfg.parentBaseline = !noBaseline
