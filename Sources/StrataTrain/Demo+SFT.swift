@@ -3,7 +3,7 @@
 // train split), then the instruction table — accuracy per task kind and, for fact
 // questions, per period — for the annealed and the SFT checkpoint, beside the
 // knowledge probes. It measures the claim that SFT teaches the format of answers,
-// not new facts. Leaves out: preference tuning (its issue extends the demo).
+// not new facts. Leaves out: preference tuning (Demo+Preference.swift).
 
 import Foundation
 import StrataCore
@@ -27,23 +27,18 @@ extension Demo {
         let head = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path)).lineage.head
         let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", head?.evaluations["instruction_before"]),
                                                   ("sft", head?.evaluations["instruction"])]
-        let cols: [(String, String)] = [("all", "instr_acc"), ("fact", "instr_acc.fact"), ("fact:before", "instr_acc.fact.before"),
+        let cols: [(String, String)] = [("all", "instr_acc"), ("format", "instr_format"), ("fact:before", "instr_acc.fact.before"),
                                         ("fact:after", "instr_acc.fact.after"), ("one_word", "instr_acc.one_word"),
                                         ("json", "instr_acc.json"), ("add", "instr_acc.add"), ("reverse", "instr_acc.reverse"),
                                         ("reply tokens", "instr_len")]
-        let header = ["checkpoint"] + cols.map(\.0)
         let body = rows.map { name, m in
             [name] + cols.map { _, key in
                 guard let v = m?[key] else { return "-" }
                 return key == "instr_len" ? String(format: "%.1f", v) : String(format: "%.1f%%", 100 * v)
             }
         }
-        let widths = header.indices.map { c in ([header] + body).map { $0[c].count }.max()! }
-        func line(_ r: [String]) -> String {
-            r.enumerated().map { i, s in i == 0 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-                                                : String(repeating: " ", count: widths[i] - s.count) + s }.joined(separator: "  ")
-        }
-        return ([line(header)] + body.map(line)).joined(separator: "\n") + "\n"
+        return render(header: ["checkpoint"] + cols.map(\.0), rows: body)
+            + "format = replies in the asked-for shape (one word, JSON with \"answer\", a number, a list...), right or wrong\n"
     }
 
     /// A few held-out instructions answered by the SFT model (greedy).

@@ -6,9 +6,10 @@
 //      after the cutoff, forgetting against the pretrained model);
 //   6. SFT the annealed model on before-cutoff QA conversations and show
 //      instruction accuracy before/after next to the probes (Demo+SFT.swift);
-//      then the tables, samples and lineage. Each stage resumes if interrupted;
-//      finished stages are skipped when the demo runs again.
-// Leaves out: preference tuning (its issue extends this file).
+//   7. a reward model and DPO (plain, and with an SFT term) on the SFT model
+//      (Demo+Preference.swift); then the tables, samples and lineage. Each stage
+//      resumes if interrupted; finished stages are skipped when the demo runs again.
+// Leaves out: PPO and GRPO (their issues extend this file).
 
 import Foundation
 import StrataCore
@@ -29,6 +30,8 @@ public enum Demo {
         public var continueSteps = 200
         public var annealSteps = 100
         public var sftSteps = 300
+        public var rewardSteps = 150
+        public var dpoSteps = 150
         /// SFT training tasks per kind (fact questions limited to before-cutoff facts of the QA train split).
         public var sftTasksPerKind = 400
         /// Knowledge probes per evaluation (a seeded subset balanced over period and domain).
@@ -69,17 +72,20 @@ public enum Demo {
         guard try stage("sft", recipes.sft(steps: config.sftSteps, data: sftData), from: runs.appendingPathComponent("anneal").path,
                         kind: .sft) else { return }
         reports += try evaluate(["sft"], runs: runs, world: world, probes: config.probes, log: log)
+        guard try preferenceLeg(config, recipes: recipes, runs: runs, root: root, interrupt: interrupt, log: log) else { return }
+        reports += try evaluate(["dpo", "dpo-sft"], runs: runs, world: world, probes: config.probes, log: log)
         let table = [reports[0]] + reports.dropFirst().map { $0.comparing(to: reports[0]) }
         try showSamplesAndLineage(runDir: runs.appendingPathComponent("anneal"), lineage: false, log: log)
         try showChatSamples(sftRun: runs.appendingPathComponent("sft"), world: world, log: log)
         log("\n== lineage of the final checkpoint (lineage.json)\n"
-            + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent("sft").path)).lineage.summary()))
+            + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent("dpo-sft").path)).lineage.summary()))
         log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
         log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
             + (try instructionTable(sftRun: runs.appendingPathComponent("sft"))))
+        log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(runs: runs)))
     }
 
-    enum StageKind { case pretrain, continued, anneal, sft }
+    enum StageKind { case pretrain, continued, anneal, sft, reward, dpo }
 
     /// Start, resume or skip one stage; false when it was interrupted.
     static func runStage(name: String, recipe: URL, from parent: String?, kind: StageKind, runs: URL,
@@ -103,6 +109,8 @@ public enum Demo {
             var sc = SFT.Config(from: c.from)
             sc.base = c.base
             outcome = try SFT.run(sc)
+        case .reward: outcome = try Reward.run(c)
+        case .dpo: outcome = try DPO.run(c)
         }
         return !outcome.interrupted
     }

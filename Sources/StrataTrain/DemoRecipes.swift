@@ -87,4 +87,36 @@ struct DemoRecipes {
 
         """
     }
+
+    func reward(steps: Int) -> String {
+        """
+        # Reward model: the SFT checkpoint's trunk plus a scalar head, Bradley–Terry loss on the world's labelled pairs.
+        train: {batch_size: 16, context: 128, steps: \(steps), seed: \(seed), eval_interval: \(max(1, steps / 3)), eval_batches: 8,
+                checkpoint_interval: \(max(1, steps / 2)), keep_last: 2, log_interval: 10}
+        optim: {lr: 1.0e-3, min_lr: 1.0e-4, warmup_steps: \(max(1, steps / 15)), schedule: cosine}
+        run: {dir: \(runs.path), name: reward}
+        preference:
+          train: \(world.path)/preferences.jsonl
+          validation: \(world.path)/preferences_test.jsonl
+
+        """
+    }
+
+    func dpo(steps: Int, name: String, sftWeight: Double) -> String {
+        """
+        # DPO (sigmoid, beta 0.1) against the frozen SFT checkpoint\(sftWeight > 0 ? ", plus an SFT term (weight \(sftWeight)) on the chosen replies" : "").
+        train: {batch_size: 8, context: 128, steps: \(steps), seed: \(seed), eval_interval: \(max(1, steps / 3)), eval_batches: 8,
+                checkpoint_interval: \(max(1, steps / 2)), keep_last: 2, log_interval: 10}
+        optim: {lr: 2.0e-4, min_lr: 2.0e-5, warmup_steps: \(max(1, steps / 15)), schedule: cosine}
+        run: {dir: \(runs.path), name: \(name)}
+        preference:
+          train: \(world.path)/preferences.jsonl
+          validation: \(world.path)/preferences_test.jsonl
+          loss: sigmoid
+          beta: 0.1
+          sft_weight: \(sftWeight)
+          eval: {qa: \(world.path)/qa.jsonl, per_kind: 40, behaviour: \(world.path)/preferences_test.jsonl, behaviour_per_kind: 64}
+
+        """
+    }
 }

@@ -18,10 +18,16 @@ extension TrainingRun {
         s.state.validation = result
         let all = result["all"] ?? .nan
         try metrics.append(MetricsRecord(step: s.state.step, valLoss: all, valLossBySource: result))
+        // Token losses (per source, SFT) get a perplexity; stage metrics (accuracy, margins...) are printed as they are.
+        let tokenLosses = s.validate == nil || result["sft"] != nil
         let parts = result.keys.sorted().filter { $0 != "all" }
-            .map { String(format: "%@ %.3f (ppl %.1f)", $0, result[$0]!, Foundation.exp(result[$0]!)) }
+            .map { tokenLosses ? String(format: "%@ %.3f (ppl %.1f)", $0, result[$0]!, Foundation.exp(result[$0]!))
+                                   : String(format: "%@ %.3f", $0, result[$0]!) }
         progress?.end()
-        s.log(String(format: "step %d: val loss %.4f (ppl %.1f)", s.state.step, all, Foundation.exp(all))
+        let head = tokenLosses
+            ? String(format: "step %d: val loss %.4f (ppl %.1f)", s.state.step, all, Foundation.exp(all))
+            : String(format: "step %d: val loss %.4f", s.state.step, all)
+        s.log(head
               + (parts.count > 1 ? " — " + parts.joined(separator: ", ") : ""))
     }
 }
