@@ -109,3 +109,38 @@ final class ChatPackingTests: XCTestCase {
         XCTAssertEqual(r.rows.flatMap(\.targets).filter { $0 != -100 }.count, rendered.reduce(0) { $0 + $1.trainedCount })
     }
 }
+
+final class SFTLoaderTests: XCTestCase {
+    func samples(_ n: Int) -> [RenderedSample] {
+        (0..<n).map { (i: Int) -> RenderedSample in
+            let len = 3 + i % 5
+            let ids: [Int32] = (0..<len).map { Int32($0 + i) }
+            let targets: [Int32] = (0..<len).map { Int32($0) }
+            return RenderedSample(ids: ids, targets: targets)
+        }
+    }
+
+    func testEpochsReshuffleAndRestoringStateReplaysExactly() throws {
+        var a = try SFTLoader(samples: samples(23), batch: 3, rowLength: 12, mode: .pack, padID: 0, seed: 5)
+        let rowsPerEpoch = a.rowsPerEpoch
+        var seen: [[PackedRow]] = []
+        for _ in 0..<10 { seen.append(a.next()) }
+        XCTAssertGreaterThan(a.state.cursors[0].epoch, 0, "ten batches of 3 run past one epoch of \(rowsPerEpoch) rows")
+        XCTAssertNotEqual(a.rows(epoch: 0).map(\.ids), a.rows(epoch: 1).map(\.ids), "each epoch has its own order")
+        var b = try SFTLoader(samples: samples(23), batch: 3, rowLength: 12, mode: .pack, padID: 0, seed: 5)
+        for _ in 0..<4 { _ = b.next() }
+        let c = try SFTLoader(samples: samples(23), batch: 3, rowLength: 12, mode: .pack, padID: 0, seed: 5, state: b.state)
+        var d = c
+        for i in 4..<10 { XCTAssertEqual(d.next(), seen[i]) }
+        // Every sample appears exactly once per epoch.
+        let epoch0 = a.rows(epoch: 0).reduce(0) { $0 + $1.sampleCount }
+        XCTAssertEqual(epoch0, 23)
+    }
+
+    func testRefusesMismatchedStateAndOversizedSamples() throws {
+        let a = try SFTLoader(samples: samples(10), batch: 2, rowLength: 12, mode: .pad, padID: 0, seed: 1)
+        XCTAssertThrowsError(try SFTLoader(samples: samples(11), batch: 2, rowLength: 12, mode: .pad, padID: 0, seed: 1, state: a.state))
+        XCTAssertThrowsError(try SFTLoader(samples: samples(10), batch: 2, rowLength: 4, mode: .pad, padID: 0, seed: 1))
+        XCTAssertThrowsError(try SFTLoader(samples: [], batch: 2, rowLength: 12, mode: .pad, padID: 0, seed: 1))
+    }
+}

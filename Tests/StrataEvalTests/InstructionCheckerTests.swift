@@ -65,4 +65,24 @@ final class InstructionCheckerTests: XCTestCase {
         XCTAssertEqual(InstructionChecker.normalize("a.."), "a.")
         XCTAssertEqual(InstructionChecker.normalize(""), "")
     }
+
+    func testFormatIsJudgedApartFromCorrectness() {
+        let f = InstructionChecker.followsFormat
+        XCTAssertTrue(f(.fact, "Grovane", "Hegard"))
+        XCTAssertFalse(f(.fact, "well it could be one of several places in the north", "Hegard"))
+        XCTAssertTrue(f(.oneWord, "1941", "1989"))
+        XCTAssertFalse(f(.oneWord, "in 1941", "1989"))
+        XCTAssertTrue(f(.json, "{\"answer\": \"pilot\"}", "glassblower"))
+        XCTAssertFalse(f(.json, "{\"answer\"answer\":\"glassblower\"}", "glassblower"))
+        XCTAssertTrue(f(.add, "24", "31"))
+        XCTAssertFalse(f(.add, "twenty", "31"))
+        XCTAssertTrue(f(.reverse, "green, mirror, mirror, river", "green, mirror, north, river"))
+        XCTAssertFalse(f(.reverse, "green, mirror", "green, mirror, north, river"))
+        XCTAssertFalse(f(.fact, "  ", "x"))
+        let report = try! InstructionEval.score(replies: ["1941", "in 1941"], tasks: [
+            InstructionTask(kind: .oneWord, messages: [.init(.user, "q")], expected: "1941"),
+            InstructionTask(kind: .oneWord, messages: [.init(.user, "q")], expected: "1941")])
+        XCTAssertEqual(report.metricsDictionary()["instr_format"], 0.5)
+        XCTAssertEqual(report.metricsDictionary()["instr_acc"], 0.5)
+    }
 }

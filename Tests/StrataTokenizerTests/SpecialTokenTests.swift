@@ -73,4 +73,15 @@ final class SpecialTokenTests: XCTestCase {
         XCTAssertEqual(tok.vocabSize, 262)
         XCTAssertEqual(tok.decode(tok.encode("aaa bbb")), "aaa bbb")
     }
+
+    func testTruncatingAddedTokensRecoversTheTokenizerTheyWereAddedTo() throws {
+        let tok = Fixtures.small
+        let (grown, ids) = try tok.addingSpecialTokens(["<|im_start|>", "<|im_end|>"])
+        XCTAssertEqual(ids, [tok.vocabSize, tok.vocabSize + 1])
+        XCTAssertNotEqual(grown.hash, tok.hash)
+        XCTAssertEqual(grown.truncatingAddedTokens(toSize: tok.vocabSize)?.hash, tok.hash)
+        XCTAssertEqual(grown.truncatingAddedTokens(toSize: grown.vocabSize)?.hash, grown.hash)
+        XCTAssertNil(grown.truncatingAddedTokens(toSize: 10), "cannot drop vocabulary entries")
+        XCTAssertNil(grown.truncatingAddedTokens(toSize: grown.vocabSize + 5))
+    }
 }

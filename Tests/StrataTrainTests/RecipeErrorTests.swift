@@ -243,4 +243,32 @@ final class RecipeErrorTests: XCTestCase {
         XCTAssertNil(RecipeKeyCheck.suggestion(for: "temperature", among: known))
         XCTAssertEqual(RecipeKeyCheck.editDistance("kitten", "sitting"), 3)
     }
+
+    // MARK: stage sections
+
+    let stageBase = "train: {steps: 10}\noptim: {warmup_steps: 0}\n"
+
+    func testSFTSectionRules() {
+        var m = message(stageBase + "sft: {train: a.jsonl, packing: packed}\n")
+        XCTAssertTrue(m.contains("sft.packing") && m.contains("pack, pad"), m)
+        m = message(stageBase + "sft: {train: a.jsonl, lora: {r: 4, target_module: [c_attn]}}\n")
+        XCTAssertTrue(m.contains("unknown key 'sft.lora.target_module' (did you mean 'sft.lora.target_modules'?)"), m)
+        m = message(stageBase + "sft: {validation_fraction: 0.1}\n")
+        XCTAssertTrue(m.contains("sft.train must name a JSONL file"), m)
+        m = message(stageBase + "data: {sources: [{name: a, path: a.jsonl}]}\nsft: {train: a.jsonl}\n")
+        XCTAssertTrue(m.contains("sft and data.sources are both set"), m)
+        XCTAssertNoThrow(try RecipeLoader.load(yaml: stageBase + "sft: {train: a.jsonl}\n", file: "t.yaml"))
+    }
+
+    func testPreferenceSectionRules() {
+        var m = message(stageBase + "preference: {train: p.jsonl, loss: kto}\n")
+        XCTAssertTrue(m.contains("preference.loss") && m.contains("sigmoid, ipo, simpo"), m)
+        m = message(stageBase + "preference: {train: p.jsonl, label_smoothing: 0.7}\n")
+        XCTAssertTrue(m.contains("preference.label_smoothing must be in [0, 0.5)"), m)
+        m = message(stageBase + "preference: {train: p.jsonl}\nsft: {train: a.jsonl}\n")
+        XCTAssertTrue(m.contains("preference and sft are both set"), m)
+        m = message(stageBase + "preference: {train: p.jsonl, eval: {per_kind: 0}}\n")
+        XCTAssertTrue(m.contains("preference.eval.per_kind must be ≥ 1"), m)
+        XCTAssertNoThrow(try RecipeLoader.load(yaml: stageBase + "preference: {train: p.jsonl, beta: 0.2}\n", file: "t.yaml"))
+    }
 }
