@@ -1,7 +1,9 @@
 // LoRA inside a training checkpoint: model.safetensors holds the merged weights
 // W + (alpha/r)·A·B (computed while writing, the model itself stays unmerged) so
 // every checkpoint loads in transformers and later stages as a plain GPT-2; the
-// adapter is saved beside it in PEFT's files; and the unmerged base weights of the
+// adapter is saved beside it in PEFT's format under checkpoint names (lora_adapter_*:
+// transformers would apply a file named adapter_config.json found next to the
+// merged weights a second time); and the unmerged base weights of the
 // adapted modules go to lora_base.safetensors, so a resumed run continues bit-exactly.
 // Leaves out: quantised bases (QLoRA).
 
@@ -13,6 +15,10 @@ import StrataCheckpoint
 extension LoRA {
     /// File holding the unmerged base weights of the adapted modules (for resuming).
     public static let baseFile = "lora_base.safetensors"
+    /// The adapter's files inside a training checkpoint (PEFT's adapter_model.safetensors / adapter_config.json,
+    /// renamed so transformers does not stack the adapter on the merged weights; copy them under PEFT's names to use PEFT).
+    public static let checkpointWeightsFile = "lora_adapter_model.safetensors"
+    public static let checkpointConfigFile = "lora_adapter_config.json"
 
     /// The model's weights with every adapter folded in, as `LoRA.merge` would leave them.
     public static func mergedWeightSources(_ model: GPT2) -> [TensorSource] {
@@ -68,7 +74,7 @@ extension LoRA {
     /// unmerged base weights back, leaving the model exactly as it was in training. Returns the adapter tensors.
     @discardableResult
     public static func restoreBaseAndAttach(_ model: GPT2, checkpoint dir: URL) throws -> [Tensor] {
-        let params = try load(into: model, from: dir)
+        let params = try load(into: model, from: dir, files: (checkpointWeightsFile, checkpointConfigFile))
         try restoreBase(model, from: dir.appendingPathComponent(baseFile))
         return params
     }

@@ -97,7 +97,9 @@ extension LoRA {
     /// Read adapter_config.json and adapter_model.safetensors from `directory`, attach matching adapters to
     /// `model` (which must carry none) and return the trainable adapter tensors.
     @discardableResult
-    public static func load(into model: GPT2, from directory: URL) throws -> [Tensor] {
+    public static func load(into model: GPT2, from directory: URL, files: (weights: String, config: String) = (weightsFile, configFile))
+        throws -> [Tensor] {
+        let (weightsFile, configFile) = files
         let configURL = directory.appendingPathComponent(configFile)
         let peft = try StrataJSON.read(PEFTAdapterConfig.self, at: configURL)
         let op = "load LoRA adapters from \(directory.path)"

@@ -153,7 +153,7 @@ public enum SFT {
             var files: [CheckpointFile] = [.data("tokenizer_config.json", tokenizerConfig)]
             if LoRA.isAttached(model) {
                 let (sources, json) = try LoRA.adapterFiles(model)
-                files += [.safetensors(LoRA.weightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.configFile, json),
+                files += [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
                           .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
             }
             return files

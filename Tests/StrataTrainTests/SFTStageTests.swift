@@ -139,7 +139,9 @@ final class SFTStageTests: WorldTestCase {
         let lora = "  lora: {r: 4, alpha: 8, dropout: 0.0, target_modules: [c_attn]}"
         let out = try SFT.run(sftConfig(try sftRecipe(name: "lora", steps: 4, sft: lora), from: base.checkpoint.url.path))
         let ckpt = out.lastCheckpoint!
-        for f in [LoRA.weightsFile, LoRA.configFile, LoRA.baseFile] { XCTAssertNotNil(ckpt.manifest.files[f], f) }
+        for f in [LoRA.checkpointWeightsFile, LoRA.checkpointConfigFile, LoRA.baseFile] { XCTAssertNotNil(ckpt.manifest.files[f], f) }
+        // No file transformers would mistake for an adapter to apply on top of the merged weights.
+        XCTAssertNil(ckpt.manifest.files[LoRA.configFile])
         let merged = try GPT2.load(directory: ckpt.url)          // a plain GPT-2, as transformers would load it
         let grownBase = try base.model.growingVocabulary(to: merged.config.vocabSize)
         let adapted = try GPT2.load(directory: ckpt.url)
