@@ -22,21 +22,12 @@ struct PreferenceData {
     static func prepare(_ pref: PreferenceConfig, template: ChatTemplate, chat: ChatTokenizer, rowLength: Int,
                         log: (String) -> Void) throws -> PreferenceData {
         let trainURL = URL(fileURLWithPath: pref.train)
-        let set = try PreferenceDataset.load(trainURL, skipBadLines: pref.skipBadLines)
-        var trainPairs = set.pairs, valPairs: [PreferencePair] = []
-        var skipped = set.skippedLines
-        var records = [DataRecord(name: "preference", path: trainURL.path, sha256: try SHA256.hex(fileAt: trainURL), tokens: 0)]
-        if let v = pref.validation {
-            let url = URL(fileURLWithPath: v)
-            let held = try PreferenceDataset.load(url, skipBadLines: pref.skipBadLines)
-            valPairs = held.pairs
-            skipped += held.skippedLines
-            records.append(DataRecord(name: "preference_validation", path: url.path, sha256: try SHA256.hex(fileAt: url), tokens: 0))
-        } else if pref.validationFraction > 0 {
-            let held = try trainPairs.map { SFTData.fraction(try StrataJSON.encode($0, pretty: false)) < pref.validationFraction }
-            valPairs = zip(trainPairs, held).filter { $0.1 }.map(\.0)
-            trainPairs = zip(trainPairs, held).filter { !$0.1 }.map(\.0)
+        let split = try HeldOutSplit<PreferencePair>.make(train: trainURL, validation: pref.validation, fraction: pref.validationFraction,
+                                                          name: "preference") { url in
+            let set = try PreferenceDataset.load(url, skipBadLines: pref.skipBadLines)
+            return (set.pairs, set.skippedLines)
         }
+        let trainPairs = split.train, valPairs = split.validation, skipped = split.skipped, records = split.records
         let renderedTrain = try trainPairs.map { try template.render(pair: $0, chat) }
         let renderedVal = try valPairs.map { try template.render(pair: $0, chat) }
         let keepTrain = renderedTrain.indices.filter { renderedTrain[$0].longestSequence <= rowLength }

@@ -23,21 +23,13 @@ struct SFTData {
     static func prepare(_ sft: SFTConfig, template: ChatTemplate, chat: ChatTokenizer, rowLength: Int, mode: SFTPacker.Mode,
                         log: (String) -> Void) throws -> SFTData {
         let trainURL = URL(fileURLWithPath: sft.train)
-        let trainSet = try SFTDataset.load(trainURL, skipBadLines: sft.skipBadLines)
-        var trainConvs = trainSet.conversations, valConvs: [Conversation] = []
-        var skipped = trainSet.skippedLines
-        var records = [DataRecord(name: "sft", path: trainURL.path, sha256: try SHA256.hex(fileAt: trainURL), tokens: 0)]
-        if let v = sft.validation {
-            let url = URL(fileURLWithPath: v)
+        let split = try HeldOutSplit<Conversation>.make(train: trainURL, validation: sft.validation, fraction: sft.validationFraction,
+                                                        name: "sft") { url in
             let set = try SFTDataset.load(url, skipBadLines: sft.skipBadLines)
-            valConvs = set.conversations
-            skipped += set.skippedLines
-            records.append(DataRecord(name: "sft_validation", path: url.path, sha256: try SHA256.hex(fileAt: url), tokens: 0))
-        } else if sft.validationFraction > 0 {
-            let held = try trainConvs.map { try heldOut($0, fraction: sft.validationFraction) }
-            valConvs = zip(trainConvs, held).filter { $0.1 }.map(\.0)
-            trainConvs = zip(trainConvs, held).filter { !$0.1 }.map(\.0)
+            return (set.conversations, set.skippedLines)
         }
+        let trainConvs = split.train, valConvs = split.validation, skipped = split.skipped
+        var records = split.records
         let renderedTrain = try trainConvs.map { try template.render($0, chat) }
         let renderedVal = try valConvs.map { try template.render($0, chat) }
         let fits = { (s: RenderedSample) in s.count > 0 && s.count <= rowLength }
@@ -61,10 +53,6 @@ struct SFTData {
 
     /// Whether a conversation belongs to the held-out share: a hash of its content, so the choice
     /// does not depend on order or on the other records.
-    static func heldOut(_ c: Conversation, fraction: Double) throws -> Bool {
-        SFTData.fraction(try StrataJSON.encode(c, pretty: false)) < fraction
-    }
-
     /// A number in [0, 1) from the SHA-256 of `bytes`.
     static func fraction(_ bytes: Data) -> Double {
         Double(UInt64(SHA256.hex(bytes).prefix(15), radix: 16)!) / Double(1 << 60)
@@ -87,6 +75,35 @@ struct SFTData {
         }
         guard count > 0 else { return [:] }
         return ["sft": sum / Double(count), "all": sum / Double(count)]
+    }
+}
+
+/// Training records and held-out ones: a validation file, or the share of the training file whose content
+/// hash falls below `fraction` (independent of order and of the other records).
+struct HeldOutSplit<Item: Encodable> {
+    var train: [Item], validation: [Item], records: [DataRecord], skipped: Int
+
+    static func make(train url: URL, validation: String?, fraction: Double, name: String,
+                     load: (URL) throws -> (items: [Item], skipped: Int)) throws -> HeldOutSplit {
+        let (items, skipped) = try load(url)
+        var out = HeldOutSplit(train: items, validation: [], skipped: skipped,
+                               records: [DataRecord(name: name, path: url.path, sha256: try SHA256.hex(fileAt: url), tokens: 0)])
+        if let v = validation {
+            let vurl = URL(fileURLWithPath: v)
+            let (held, bad) = try load(vurl)
+            out.validation = held
+            out.skipped += bad
+            out.records.append(DataRecord(name: name + "_validation", path: vurl.path, sha256: try SHA256.hex(fileAt: vurl), tokens: 0))
+        } else if fraction > 0 {
+            let held = try items.map { SFTData.fraction(try StrataJSON.encode($0, pretty: false)) < fraction }
+            out.validation = zip(items, held).filter { $0.1 }.map(\.0)
+            out.train = zip(items, held).filter { !$0.1 }.map(\.0)
+        }
+        return out
+    }
+
+    init(train: [Item], validation: [Item], skipped: Int, records: [DataRecord]) {
+        self.train = train; self.validation = validation; self.skipped = skipped; self.records = records
     }
 }
 

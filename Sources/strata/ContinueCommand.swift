@@ -3,19 +3,30 @@ import ArgumentParser
 import Foundation
 import StrataTrain
 
-struct StageOptions: ParsableArguments {
+/// Options every stage that starts from a checkpoint takes.
+struct RunOptions: ParsableArguments {
     @Option(help: "Checkpoint (or run directory) to start from.") var from: String?
     @Option(help: "Recipe file (YAML).") var config: String?
     @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set optim.lr=3e-4 (repeatable).") var overrides: [String] = []
     @Option(help: "Resume the run in this directory.") var resume: String?
-    @Flag(help: "Also load the starting checkpoint's AdamW moments.") var optimizerState = false
 
+    /// The stage configuration, with SIGINT/SIGTERM routed to a clean stop.
     func stageConfig() -> Continue.Config {
         var c = Continue.Config(from: from, recipeFile: config, overrides: overrides, resume: resume)
-        c.optimizerState = optimizerState
         let flag = InterruptFlag()
         flag.install()
         c.base.interrupt = flag
+        return c
+    }
+}
+
+struct StageOptions: ParsableArguments {
+    @OptionGroup var run: RunOptions
+    @Flag(help: "Also load the starting checkpoint's AdamW moments.") var optimizerState = false
+
+    func stageConfig() -> Continue.Config {
+        var c = run.stageConfig()
+        c.optimizerState = optimizerState
         return c
     }
 }

@@ -4,32 +4,17 @@ import Foundation
 import StrataCore
 import StrataTrain
 
-struct PreferenceOptions: ParsableArguments {
-    @Option(help: "Checkpoint (or run directory) to start from (an SFT checkpoint).") var from: String?
-    @Option(help: "Recipe file (YAML) with a preference section.") var config: String?
-    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set preference.beta=0.2 (repeatable).") var overrides: [String] = []
-    @Option(help: "Resume the run in this directory.") var resume: String?
-
-    func stageConfig() -> Continue.Config {
-        var c = Continue.Config(from: from, recipeFile: config, overrides: overrides, resume: resume)
-        let flag = InterruptFlag()
-        flag.install()
-        c.base.interrupt = flag
-        return c
-    }
-}
-
 struct RewardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reward",
         abstract: "Train a Bradley–Terry reward model (trunk + scalar head) on preference pairs.")
-    @OptionGroup var options: PreferenceOptions
+    @OptionGroup var options: RunOptions
     func run() throws { report(try Reward.run(options.stageConfig())) }
 }
 
 struct DPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dpo",
         abstract: "Direct preference optimisation (sigmoid, IPO or SimPO) against a frozen reference.")
-    @OptionGroup var options: PreferenceOptions
+    @OptionGroup var options: RunOptions
     func run() throws { report(try DPO.run(options.stageConfig())) }
 }
 

@@ -106,19 +106,14 @@ final class PreferenceStageTests: WorldTestCase {
     }
 
     func resumeCheck(name: String, run: (Continue.Config) throws -> TrainingRun.Outcome) throws {
-        let straight = try run(stage(try recipe(name + "-a")))
-        var c = stage(try recipe(name + "-b"))
-        let flag = InterruptFlag()
-        c.base.interrupt = flag
-        c.base.inject = { batch in if batch == 3 { flag.raise(SIGINT) }; return nil }
-        let first = try run(c)
-        XCTAssertTrue(first.interrupted)
-        let resumed = try run(stage(nil, resume: runDir(name + "-b").path))
-        XCTAssertEqual(resumed.step, 6)
-        XCTAssertEqual(first.losses + resumed.losses, straight.losses)
-        let a = try tensorsBytes(straight.lastCheckpoint!.url), b = try tensorsBytes(resumed.lastCheckpoint!.url)
-        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
-        for k in a.keys { XCTAssertEqual(a[k]!, b[k]!, k) }
+        try assertResumeIsBitExact(steps: 6, stopAtBatch: 3,
+            straight: { try run(stage(try recipe(name + "-a"))) },
+            interrupted: { hooks in
+                var c = stage(try recipe(name + "-b"))
+                c.base.interrupt = hooks.interrupt; c.base.inject = hooks.inject
+                return try run(c)
+            },
+            resume: { try run(stage(nil, resume: runDir(name + "-b").path)) })
     }
 
     func testRewardModelLearnsHeldOutPreferencesAndScoresFiles() throws {

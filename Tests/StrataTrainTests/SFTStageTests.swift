@@ -117,20 +117,15 @@ final class SFTStageTests: WorldTestCase {
     func resumeCheck(sft: String, name: String) throws {
         let base = try baseCheckpoint()
         _ = try sftData()
-        let straight = try SFT.run(sftConfig(try sftRecipe(name: name + "-a", sft: sft), from: base.checkpoint.url.path))
-        var c = sftConfig(try sftRecipe(name: name + "-b", sft: sft), from: base.checkpoint.url.path)
-        let flag = InterruptFlag()
-        c.base.interrupt = flag
-        c.base.inject = { batch in if batch == 4 { flag.raise(SIGINT) }; return nil }   // raised during step 4 → stop after it
-        let first = try SFT.run(c)
-        XCTAssertTrue(first.interrupted)
-        XCTAssertLessThan(first.step, 8)
-        let resumed = try SFT.run(sftConfig(nil, resume: runDir(name + "-b").path))
-        XCTAssertEqual(resumed.step, 8)
-        XCTAssertEqual(first.losses + resumed.losses, straight.losses)
-        let a = try tensorsBytes(straight.lastCheckpoint!.url), b = try tensorsBytes(resumed.lastCheckpoint!.url)
-        XCTAssertEqual(a.keys.sorted(), b.keys.sorted())
-        for k in a.keys { XCTAssertEqual(a[k]!, b[k]!, k) }
+        let from = base.checkpoint.url.path
+        try assertResumeIsBitExact(steps: 8, stopAtBatch: 4,
+            straight: { try SFT.run(sftConfig(try sftRecipe(name: name + "-a", sft: sft), from: from)) },
+            interrupted: { hooks in
+                var c = sftConfig(try sftRecipe(name: name + "-b", sft: sft), from: from)
+                c.base.interrupt = hooks.interrupt; c.base.inject = hooks.inject
+                return try SFT.run(c)
+            },
+            resume: { try SFT.run(sftConfig(nil, resume: runDir(name + "-b").path)) })
     }
 
     func testLoRACheckpointHoldsMergedWeightsAndAdapter() throws {

@@ -59,4 +59,24 @@ class WorldTestCase: XCTestCase {
         return out
     }
 
+    /// Runs a stage straight through, then again stopped by SIGINT raised while it trains on `stopAtBatch`
+    /// and resumed; asserts the losses and every checkpointed tensor (weights and moments) are identical.
+    func assertResumeIsBitExact(steps: Int, stopAtBatch: Int, straight: () throws -> TrainingRun.Outcome,
+                                interrupted: (Pretrain.Config) throws -> TrainingRun.Outcome,
+                                resume: () throws -> TrainingRun.Outcome, file: StaticString = #filePath, line: UInt = #line) throws {
+        let full = try straight()
+        let flag = InterruptFlag()
+        var hooks = Pretrain.Config()
+        hooks.interrupt = flag
+        hooks.inject = { batch in if batch == stopAtBatch { flag.raise(SIGINT) }; return nil }
+        let first = try interrupted(hooks)
+        XCTAssertTrue(first.interrupted, file: file, line: line)
+        XCTAssertLessThan(first.step, steps, file: file, line: line)
+        let resumed = try resume()
+        XCTAssertEqual(resumed.step, steps, file: file, line: line)
+        XCTAssertEqual(first.losses + resumed.losses, full.losses, file: file, line: line)
+        let a = try tensorsBytes(full.lastCheckpoint!.url), b = try tensorsBytes(resumed.lastCheckpoint!.url)
+        XCTAssertEqual(a.keys.sorted(), b.keys.sorted(), file: file, line: line)
+        for k in a.keys { XCTAssertEqual(a[k]!, b[k]!, k, file: file, line: line) }
+    }
 }
