@@ -58,6 +58,12 @@ public enum DPO {
                                  wallSeconds: 0, flops: cache?.flops ?? 0, events: st.events, validation: [:],
                                  recipeSHA256: SHA256.hex(try recipe.resolvedJSON()), parentCheckpoint: st.loaded.id)
         state.evaluations = PreferenceStage.before(before)
+        if let cache, !cache.valChosen.isEmpty {
+            // The reference's own log-probs of the held-out pairs validation reads (what "chosen_logp" starts from).
+            let n = min(cache.valChosen.count, recipe.train.evalBatches * recipe.train.batchSize)
+            state.evaluations["reference_heldout"] = ["chosen_logp": Double(cache.valChosen.prefix(n).reduce(0, +)) / Double(n),
+                                                      "rejected_logp": Double(cache.valRejected.prefix(n).reduce(0, +)) / Double(n)]
+        }
         return try assemble(recipe: recipe, pref: pref, model: policy, tokenizer: st.loaded.tokenizer, template: st.template,
                             data: st.data, loader: loader, cache: cache, state: state, parentLineage: st.loaded.lineage,
                             parent: .checkpoint(id: st.loaded.id, sha256: st.loaded.contentHash), reference: reference, config: config.base)

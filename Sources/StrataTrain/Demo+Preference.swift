@@ -32,7 +32,8 @@ extension Demo {
         }
         let dpo = try head("dpo"), dpoSFT = try head("dpo-sft"), rm = try head("reward")
         let rows: [(String, [String: Double], [String: Double], [String: Double]?)] = [
-            ("sft (before DPO)", dpo?.evaluations["instruction_before"] ?? [:], dpo?.evaluations["behaviour_before"] ?? [:], nil),
+            ("sft (before DPO)", dpo?.evaluations["instruction_before"] ?? [:], dpo?.evaluations["behaviour_before"] ?? [:],
+             dpo?.evaluations["reference_heldout"]),
             ("dpo", dpo?.evaluations["instruction"] ?? [:], dpo?.evaluations["behaviour"] ?? [:], dpo?.evaluations["validation_loss"]),
             ("dpo + sft term", dpoSFT?.evaluations["instruction"] ?? [:], dpoSFT?.evaluations["behaviour"] ?? [:],
              dpoSFT?.evaluations["validation_loss"]),
