@@ -35,6 +35,7 @@ extension Lineage {
     static func render(_ e: LineageEntry, number: Int) -> String {
         var out = "\(number). **\(e.stage.rawValue)** → `\(e.checkpointID)` (\(e.created))\n"
         out += "   - started from: \(e.parent.summary)\n"
+        if let r = e.reference { out += "   - reference model (frozen): \(r.summary)\n" }
         if !e.data.isEmpty {
             let items = e.data.map { "\($0.name) (`\($0.path)`, \(count(Double($0.tokens))) tokens, sha256 \($0.sha256.prefix(12)))" }
             out += "   - data: \(items.joined(separator: "; "))\n"

@@ -85,6 +85,14 @@ final class LineageTests: XCTestCase {
         XCTAssertTrue(md.contains("1 rollback, 1 spike"), md)
         XCTAssertTrue(md.contains("started from: checkpoint 'ckpt-a' (sha256 cdcdcdcdcdcd)"), md)
         XCTAssertEqual(Lineage().summary(), "No training history recorded.\n")
+        XCTAssertFalse(md.contains("reference model"), "no stage here had a reference")
+        var withRef = try twoStageChain()
+        withRef.entries[1].reference = .checkpoint(id: "sft/step-1", sha256: String(repeating: "ef", count: 32))
+        XCTAssertTrue(withRef.summary().contains("reference model (frozen): checkpoint 'sft/step-1' (sha256 efefefefefef)"))
+        // The reference survives a JSON round trip; files without the key still read.
+        let back = try StrataJSON.decode(Lineage.self, from: try StrataJSON.encode(withRef), file: "l.json")
+        XCTAssertEqual(back.entries[1].reference, withRef.entries[1].reference)
+        XCTAssertNil(try StrataJSON.decode(Lineage.self, from: try StrataJSON.encode(try twoStageChain()), file: "l.json").entries[1].reference)
     }
 
     func testLongEvaluationsShowHeadlineMetricsInTheSummary() throws {
