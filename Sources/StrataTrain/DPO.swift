@@ -70,7 +70,7 @@ public enum DPO {
     }
 
     static func resumeSetup(_ config: Pretrain.Config) throws -> TrainingRun.Setup {
-        let r = try Pretrain.openResume(config)
+        let r = try Pretrain.openResume(config, stages: [.dpo])
         let pref = try PreferenceStage.requireSection(r.recipe, file: r.runDir.appendingPathComponent("recipe.yaml").path, stage: "dpo")
         let template = try ChatTemplate.named(pref.template)
         let chat = try InstructionEval.chatTokenizer(r.loaded.tokenizer, template: template)

@@ -54,7 +54,8 @@ public enum Pretrain {
         var state: TrainerState
     }
 
-    static func openResume(_ config: Config) throws -> Resumed {
+    /// `stages`: the stages this command resumes; a run of another stage is refused naming the right command.
+    static func openResume(_ config: Config, stages: [Stage]) throws -> Resumed {
         let runDir = URL(fileURLWithPath: config.resume!).standardizedFileURL
         let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         if let file = config.recipeFile {
@@ -69,16 +70,16 @@ public enum Pretrain {
         }
         let loaded = try TrainingCheckpoint.load(ckpt)
         guard let state = loaded.state else { throw StrataError.format("resume", "\(ckpt.url.path) has no trainer_state.json") }
+        guard stages.map(\.rawValue).contains(state.stage) else {
+            throw StrataError.config("resume \(runDir.path)", "this is a \(state.stage) run",
+                                     fix: "resume it with strata \(state.stage) --resume \(runDir.path)")
+        }
         return Resumed(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state)
     }
 
     static func resumeSetup(_ config: Config) throws -> TrainingRun.Setup {
-        let r = try openResume(config)
+        let r = try openResume(config, stages: [.pretrain, .continue, .anneal])
         let saved = r.recipe, loaded = r.loaded, state = r.state, ckpt = r.checkpoint, runDir = r.runDir
-        if saved.sft != nil || saved.preference != nil || ![Stage.pretrain, .continue, .anneal].map(\.rawValue).contains(state.stage) {
-            throw StrataError.config("resume \(runDir.path)", "this is a \(state.stage) run",
-                                     fix: "resume it with strata \(state.stage) --resume \(runDir.path)")
-        }
         let expected = try gpt2Config(saved, tokenizer: loaded.tokenizer)
         try RecipeDiff.requireModel(expected, loaded.model.config, checkpoint: ckpt.url.path)
         let sources = try DataPipeline.prepare(saved, tokenizer: loaded.tokenizer, runDir: runDir, log: config.log)

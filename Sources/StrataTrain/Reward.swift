@@ -38,7 +38,7 @@ public enum Reward {
     }
 
     static func resumeSetup(_ config: Pretrain.Config) throws -> TrainingRun.Setup {
-        let r = try Pretrain.openResume(config)
+        let r = try Pretrain.openResume(config, stages: [.reward])
         let pref = try PreferenceStage.requireSection(r.recipe, file: r.runDir.appendingPathComponent("recipe.yaml").path, stage: "reward")
         guard let rm = r.loaded.reward else {
             throw StrataError.format("resume \(r.runDir.path)", "\(r.checkpoint.url.path) is not a reward-model checkpoint")

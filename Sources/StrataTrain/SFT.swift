@@ -93,7 +93,7 @@ public enum SFT {
     }
 
     static func resumeSetup(_ config: Pretrain.Config) throws -> TrainingRun.Setup {
-        let r = try Pretrain.openResume(config)
+        let r = try Pretrain.openResume(config, stages: [.sft])
         let sft = try requireSection(r.recipe, file: r.runDir.appendingPathComponent("recipe.yaml").path)
         let model = r.loaded.model
         let template = try ChatTemplate.named(sft.template)

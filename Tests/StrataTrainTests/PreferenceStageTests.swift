@@ -103,6 +103,12 @@ final class PreferenceStageTests: WorldTestCase {
 
     func testRewardResumeIsBitExact() throws {
         try resumeCheck(name: "rm", run: Reward.run)
+        // Resuming with another stage's command is refused, naming the right one.
+        for wrong in [DPO.run, { try SFT.run(SFT.Config(resume: $0.base.resume)) }] as [(Continue.Config) throws -> TrainingRun.Outcome] {
+            XCTAssertThrowsError(try wrong(stage(nil, resume: runDir("rm-b").path))) {
+                XCTAssertTrue(String(describing: $0).contains("strata reward --resume"), "\($0)")
+            }
+        }
     }
 
     func resumeCheck(name: String, run: (Continue.Config) throws -> TrainingRun.Outcome) throws {
