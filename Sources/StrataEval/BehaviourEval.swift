@@ -34,18 +34,8 @@ public struct BehaviourPrompt: Codable, Sendable, Equatable {
 }
 
 public enum BehaviourEval {
-    public struct Config: Codable, Equatable, Sendable {
-        /// Tokens generated per reply at most.
-        public var maxNewTokens = 32
-        /// Prompts per generate call.
-        public var maxBatchRows = 32
-        /// Keep per-prompt results in the report.
-        public var keepResults = true
-
-        public init(maxNewTokens: Int = 32, maxBatchRows: Int = 32, keepResults: Bool = true) {
-            self.maxNewTokens = maxNewTokens; self.maxBatchRows = maxBatchRows; self.keepResults = keepResults
-        }
-    }
+    /// Generation settings: the same as instruction evaluation's (reply length, batch rows, keep results).
+    public typealias Config = InstructionEval.Config
 
     /// Prompts from held-out preference pairs (e.g. preferences_test.jsonl): "harmful" pairs give
     /// harmful requests, every other pair a benign one expecting its chosen reply. Repeated prompts
@@ -78,7 +68,7 @@ public enum BehaviourEval {
         let tasks = prompts.map { InstructionTask(kind: .fact, messages: $0.messages, expected: $0.expected ?? "") }
         let replies = try InstructionEval.generateReplies(
             model: model, codec: codec, chat: chat, template: template, tasks: tasks,
-            config: InstructionEval.Config(maxNewTokens: config.maxNewTokens, maxBatchRows: config.maxBatchRows))
+            config: config)
         return try score(replies: replies.map(\.text), prompts: prompts, replyTokens: replies.map(\.tokens),
                          keepResults: config.keepResults)
     }
