@@ -37,7 +37,7 @@ enum PreferenceStage {
         guard let from = config.from, let file = config.base.recipeFile else {
             throw StrataError.config(stage, "needs --from CHECKPOINT and --config recipe.yaml (or --resume runs/NAME)")
         }
-        let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: config.base.overrides)
+        var recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: config.base.overrides)
         let pref = try requireSection(recipe, file: file, stage: stage)
         try StageStart.refuseExisting(recipe.runDirectory, stage: stage)
         let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(from))
@@ -53,14 +53,17 @@ enum PreferenceStage {
             throw StrataError.config(stage, "\(loaded.checkpoint.url.path) has no \(template.name) tokens in its tokenizer",
                                      fix: "start preference tuning from an SFT checkpoint (strata sft adds the chat tokens)")
         }
-        try recipe.writeResolved(to: recipe.runDirectory)
         let data = try PreferenceData.prepare(pref, template: template, chat: chat, rowLength: recipe.context, log: config.base.log)
         var events: [TrainingEvent] = []
+        let (resolved, epochEvent) = recipe.resolvingEpochs(pref.epochs, items: data.train.count, section: "preference", log: config.base.log)
+        recipe = try resolved.checked(file: file)
+        try recipe.writeResolved(to: recipe.runDirectory)
+        if let epochEvent { events.append(epochEvent) }
         if data.droppedTooLong > 0 {
             events.append(TrainingEvent(step: 0, kind: "data", detail: "\(data.droppedTooLong) pairs longer than \(recipe.context) tokens dropped"))
         }
         if data.skippedLines > 0 { events.append(TrainingEvent(step: 0, kind: "data", detail: "\(data.skippedLines) bad lines skipped")) }
-        return Start(recipe: recipe, pref: pref, loaded: loaded, template: template, chat: chat, data: data, events: events)
+        return Start(recipe: recipe, pref: recipe.preference ?? pref, loaded: loaded, template: template, chat: chat, data: data, events: events)
     }
 
     /// Instruction and behaviour metrics of `model` (keys "instruction", "behaviour"), as the recipe asks.

@@ -34,13 +34,15 @@ public struct PreferenceConfig: Codable, Equatable, Sendable {
     public var margin = 0.0
     /// Evaluation before and after the stage, written into lineage. Default: none.
     public var eval: PreferenceEvalSection?
+    /// Passes over the training pairs, instead of train.steps (resolved into train.steps). Default: none.
+    public var epochs: Double?
 
     public init(train: String = "") { self.train = train }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, validation, validationFraction = "validation_fraction", template, skipBadLines = "skip_bad_lines"
         case loss, beta, labelSmoothing = "label_smoothing", simpoGamma = "simpo_gamma", sftWeight = "sft_weight"
-        case reference, margin, eval
+        case reference, margin, eval, epochs
     }
 
     public init(from decoder: Decoder) throws {
@@ -57,6 +59,7 @@ public struct PreferenceConfig: Codable, Equatable, Sendable {
         try c.fill(&beta, .beta); try c.fill(&labelSmoothing, .labelSmoothing); try c.fill(&simpoGamma, .simpoGamma)
         try c.fill(&sftWeight, .sftWeight); try c.fill(&reference, .reference); try c.fill(&margin, .margin)
         try c.fill(&eval, .eval)
+        try c.fill(&epochs, .epochs)
     }
 
     /// The loss configuration for the model library.
@@ -107,6 +110,7 @@ extension Recipe {
         if pref.loss == .simpo, pref.reference != nil { p.add(path("reference"), "is set, but loss simpo uses no reference model") }
         if !data.sources.isEmpty { p.add(path(), "and data.sources are both set; a preference recipe reads its data from preference.train") }
         if sft != nil { p.add(path(), "and sft are both set; use one stage section per recipe") }
+        checkEpochs(pref.epochs, section: "preference", &p)
         if let e = pref.eval {
             p.atLeast(e.perKind, 1, path("eval", "per_kind"))
             p.atLeast(e.behaviourPerKind, 1, path("eval", "behaviour_per_kind"))

@@ -5,6 +5,7 @@
 // Leaves out: mixing several SFT files with weights (concatenate them first).
 
 import Foundation
+import StrataCore
 import StrataData
 
 /// Supervised fine-tuning settings.
@@ -25,12 +26,15 @@ public struct SFTConfig: Codable, Equatable, Sendable {
     public var lora: LoRASection?
     /// Instruction evaluation before and after the stage, written into lineage. Default: none.
     public var eval: InstructionEvalSection?
+    /// Passes over the training rows, instead of train.steps: the run's steps are computed from the rows
+    /// per epoch and written into the resolved recipe as train.steps. Default: none.
+    public var epochs: Double?
 
     public init(train: String = "") { self.train = train }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case train, validation, validationFraction = "validation_fraction", template, packing
-        case skipBadLines = "skip_bad_lines", lora, eval
+        case skipBadLines = "skip_bad_lines", lora, eval, epochs
     }
 
     public init(from decoder: Decoder) throws {
@@ -43,6 +47,7 @@ public struct SFTConfig: Codable, Equatable, Sendable {
         try c.fill(&skipBadLines, .skipBadLines)
         try c.fill(&lora, .lora)
         try c.fill(&eval, .eval)
+        try c.fill(&epochs, .epochs)
     }
 }
 
@@ -104,6 +109,38 @@ public struct InstructionEvalSection: Codable, Equatable, Sendable {
 }
 
 extension Recipe {
+    /// `epochs` replaces train.steps/token_budget: positive, and not set together with them.
+    func checkEpochs(_ epochs: Double?, section: String, _ p: inout RecipeProblems) {
+        guard let e = epochs else { return }
+        p.positive(e, [.key(section), .key("epochs")])
+        if train.steps != nil || train.tokenBudget != nil {
+            p.add([.key(section), .key("epochs")], "and train.steps/train.token_budget are both set; use one")
+        }
+    }
+
+    /// Epochs of `section` resolved to optimizer steps over `items` rows or pairs per epoch.
+    func resolvingEpochs(_ epochs: Double?, items: Int, section: String, log: (String) -> Void) -> (Recipe, TrainingEvent?) {
+        guard let e = epochs, train.steps == nil, train.tokenBudget == nil else { return (self, nil) }
+        var r = self
+        let perStep = train.batchSize * train.gradAccum
+        let steps = max(1, Int((e * Double(items) / Double(perStep)).rounded(.up)))
+        r.train.steps = steps
+        if section == "sft" { r.sft?.epochs = nil } else { r.preference?.epochs = nil }
+        let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
+        log(detail)
+        return (r, TrainingEvent(step: 0, kind: "data", detail: detail))
+    }
+
+    /// This recipe after a change made while starting a run (epochs resolved to steps): still valid, or an error naming the keys.
+    func checked(file: String) throws -> Recipe {
+        let problems = self.problems()
+        guard problems.isEmpty else {
+            throw StrataError.config("recipe \(file)", problems.map(\.message).joined(separator: "; "),
+                                     fix: "adjust the recipe (e.g. optim.warmup_steps must stay below the resolved train.steps)")
+        }
+        return self
+    }
+
     func checkSFT(_ p: inout RecipeProblems) {
         guard let sft else { return }
         let path = { (k: String...) in [RecipePathSegment.key("sft")] + k.map { .key($0) } }
@@ -117,6 +154,7 @@ extension Recipe {
             p.range(l.dropout, path("lora", "dropout"), min: 0, max: 1, maxOpen: true)
             if l.targets.isEmpty { p.add(path("lora", "target_modules"), "must list at least one module") }
         }
+        checkEpochs(sft.epochs, section: "sft", &p)
         if let e = sft.eval {
             if e.qa.isEmpty { p.add(path("eval", "qa"), "must name the world's qa.jsonl") }
             p.atLeast(e.perKind, 1, path("eval", "per_kind"))

@@ -150,7 +150,9 @@ extension Recipe {
         }
         switch (t.steps, t.tokenBudget) {
         case (nil, nil):
-            p.add(path("train", "steps"), "is not set; set train.steps or train.token_budget")
+            if sft?.epochs == nil && preference?.epochs == nil {
+                p.add(path("train", "steps"), "is not set; set train.steps or train.token_budget (or sft/preference.epochs)")
+            }
         case (.some, .some):
             p.add(path("train", "steps"), "and train.token_budget are both set; use one")
         case let (.some(s), nil):

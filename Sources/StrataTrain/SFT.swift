@@ -52,13 +52,12 @@ public enum SFT {
         guard let from = config.from, let file = config.base.recipeFile else {
             throw StrataError.config("sft", "needs --from CHECKPOINT and --config recipe.yaml (or --resume runs/NAME)")
         }
-        let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: config.base.overrides)
+        var recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: config.base.overrides)
         let sft = try requireSection(recipe, file: file)
         try StageStart.refuseExisting(recipe.runDirectory, stage: "sft")
         let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(from))
         let parentTokenizer = try StageStart.inheritTokenizer(recipe, loaded, stage: "sft")
         try StageStart.requireFits(recipe, loaded.model.config, checkpoint: loaded.checkpoint.url.path)
-        try recipe.writeResolved(to: recipe.runDirectory)
         let template = try ChatTemplate.named(sft.template)
         let (model, tokenizer, added) = try ChatSession.addingChatTokens(model: loaded.model, tokenizer: parentTokenizer, template: template)
         var events: [TrainingEvent] = []
@@ -71,7 +70,12 @@ public enum SFT {
         let c = model.config
         log("model: \(c.nLayer) layers, \(c.nHead) heads, d=\(c.nEmbd), vocab \(c.vocabSize), "
             + String(format: "%.2fM parameters (from %@)", Double(c.parameterCount) / 1e6, loaded.checkpoint.url.path))
-        let parts = try makeParts(recipe: recipe, sft: sft, model: model, tokenizer: tokenizer, template: template, loaderState: nil, log: log)
+        var parts = try makeParts(recipe: recipe, sft: sft, model: model, tokenizer: tokenizer, template: template, loaderState: nil, log: log)
+        let (resolved, epochEvent) = recipe.resolvingEpochs(sft.epochs, items: parts.loader.rowsPerEpoch, section: "sft", log: log)
+        recipe = try resolved.checked(file: file)
+        parts.recipe = recipe
+        try recipe.writeResolved(to: recipe.runDirectory)
+        if let epochEvent { events.append(epochEvent) }
         if parts.data.droppedTooLong > 0 {
             events.append(TrainingEvent(step: 0, kind: "data", detail: "\(parts.data.droppedTooLong) conversations longer than "
                                         + "\(recipe.context) tokens dropped"))

@@ -178,6 +178,12 @@ final class PreferenceStageTests: WorldTestCase {
         XCTAssertThrowsError(try DPO.run(stage(dir.appendingPathComponent("bad2.yaml").path))) {
             XCTAssertTrue(String(describing: $0).contains("bad.jsonl:1"), "\($0)")
         }
+        // Epochs over the pairs resolve to steps: half an epoch of the 64 pairs (none is too long) at 4 per step.
+        let epochText = try String(contentsOfFile: try recipe("ep")).replacingOccurrences(of: "steps: 6, ", with: "")
+            + "  epochs: 0.5\n"
+        try epochText.write(toFile: dir.appendingPathComponent("ep.yaml").path, atomically: true, encoding: .utf8)
+        let ep = try Reward.run(stage(dir.appendingPathComponent("ep.yaml").path))
+        XCTAssertEqual(ep.step, 8)
         // SimPO needs no reference and writes no cache.
         let out = try DPO.run(stage(try recipe("simpo", steps: 2, preference: "  loss: simpo")))
         XCTAssertNil(try TrainingCheckpoint.load(out.lastCheckpoint!).lineage.head!.reference)

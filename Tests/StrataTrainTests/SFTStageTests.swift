@@ -263,4 +263,33 @@ final class SFTStageTests: WorldTestCase {
         }
         XCTAssertFalse(after.model.parameters.contains { p in (0..<p.count).contains { !p.ptr[$0].isFinite } })
     }
+
+    func testEpochsResolveToStepsFromThePackedRows() throws {
+        let base = try baseCheckpoint()
+        let data = try sftData(perKind: 4)
+        let text = """
+        train: {batch_size: 4, context: 64, eval_interval: 100, eval_batches: 1, checkpoint_interval: 100, keep_last: 2, log_interval: 100}
+        optim: {lr: 1.0e-3, warmup_steps: 0}
+        run: {dir: \(dir.path)/runs, name: epochs}
+        sft: {train: \(data.path), validation_fraction: 0, epochs: 2}
+        """
+        let url = dir.appendingPathComponent("epochs.yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        let out = try SFT.run(sftConfig(url.path, from: base.checkpoint.url.path))
+        // Independent count of the rows one epoch packs into.
+        let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
+        let rendered = try SFTDataset.load(data).render(.chatML, try InstructionEval.chatTokenizer(loaded.tokenizer)).filter { $0.count <= 64 }
+        let rows = try SFTLoader(samples: rendered, batch: 4, rowLength: 64, mode: .pack, padID: 0, seed: 0).rowsPerEpoch
+        XCTAssertEqual(out.step, (2 * rows + 3) / 4)
+        let saved = try RecipeLoader.load(file: runDir("epochs").appendingPathComponent("recipe.yaml"))
+        XCTAssertEqual(saved.train.steps, out.step)
+        XCTAssertNil(saved.sft?.epochs)
+        XCTAssertTrue(loaded.lineage.head!.events.contains { $0.detail.hasPrefix("sft.epochs 2 = \(out.step) steps (\(rows) per epoch") })
+        // Epochs and steps together are refused.
+        let both = text.replacingOccurrences(of: "keep_last: 2,", with: "keep_last: 2, steps: 3,").replacingOccurrences(of: "name: epochs", with: "name: both")
+        try both.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try SFT.run(sftConfig(url.path, from: base.checkpoint.url.path))) {
+            XCTAssertTrue(String(describing: $0).contains("sft.epochs and train.steps/train.token_budget are both set"), "\($0)")
+        }
+    }
 }
