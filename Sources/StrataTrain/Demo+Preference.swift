@@ -31,19 +31,22 @@ extension Demo {
             try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent(run).path)).lineage.head
         }
         let dpo = try head("dpo"), dpoSFT = try head("dpo-sft"), rm = try head("reward")
+        func ev(_ e: LineageEntry?, _ keys: String...) -> [String: Double] {
+            keys.reduce(into: [:]) { acc, k in acc.merge(e?.evaluations[k] ?? [:]) { x, _ in x } }
+        }
         let rows: [(String, [String: Double], [String: Double], [String: Double]?)] = [
-            ("sft (before DPO)", dpo?.evaluations["instruction_before"] ?? [:], dpo?.evaluations["behaviour_before"] ?? [:],
+            ("sft (before DPO)", ev(dpo, "instruction_before", "knowledge_before"), ev(dpo, "behaviour_before"),
              dpo?.evaluations["reference_heldout"]),
-            ("dpo", dpo?.evaluations["instruction"] ?? [:], dpo?.evaluations["behaviour"] ?? [:], dpo?.evaluations["validation_loss"]),
-            ("dpo + sft term", dpoSFT?.evaluations["instruction"] ?? [:], dpoSFT?.evaluations["behaviour"] ?? [:],
-             dpoSFT?.evaluations["validation_loss"]),
+            ("dpo", ev(dpo, "instruction", "knowledge"), ev(dpo, "behaviour"), dpo?.evaluations["validation_loss"]),
+            ("dpo + sft term", ev(dpoSFT, "instruction", "knowledge"), ev(dpoSFT, "behaviour"), dpoSFT?.evaluations["validation_loss"]),
         ]
         func pct(_ v: Double?) -> String { v.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
         func num(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "-" }
-        let header = ["checkpoint", "instr acc", "format", "reply tokens", "refuses harmful", "refuses benign",
+        let header = ["checkpoint", "instr acc", "format", "knows", "reply tokens", "refuses harmful", "refuses benign",
                       "pref acc", "chosen logp"]
         let body = rows.map { name, instr, behav, val in
-            [name, pct(instr["instr_acc"]), pct(instr["instr_format"]), num(behav["behav_len"]), pct(behav["behav_refusal"]),
+            [name, pct(instr["instr_acc"]), pct(instr["instr_format"]), pct(instr["chat_rank_acc"]), num(behav["behav_len"]),
+             pct(behav["behav_refusal"]),
              pct(behav["behav_over_refusal"]), pct(val?["reward_acc"]), num(val?["chosen_logp"])]
         }
         var text = Demo.render(header: header, rows: body)

@@ -25,12 +25,16 @@ extension Demo {
     /// Instruction accuracy before and after SFT, from the SFT checkpoint's lineage.
     static func instructionTable(sftRun: URL) throws -> String {
         let head = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path)).lineage.head
-        let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", head?.evaluations["instruction_before"]),
-                                                  ("sft", head?.evaluations["instruction"])]
+        func merged(_ a: String, _ b: String) -> [String: Double]? {
+            (head?.evaluations[a]).map { $0.merging(head?.evaluations[b] ?? [:]) { x, _ in x } }
+        }
+        let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", merged("instruction_before", "knowledge_before")),
+                                                  ("sft", merged("instruction", "knowledge"))]
         let cols: [(String, String)] = [("all", "instr_acc"), ("format", "instr_format"), ("fact:before", "instr_acc.fact.before"),
                                         ("fact:after", "instr_acc.fact.after"), ("one_word", "instr_acc.one_word"),
                                         ("json", "instr_acc.json"), ("add", "instr_acc.add"), ("reverse", "instr_acc.reverse"),
-                                        ("reply tokens", "instr_len")]
+                                        ("reply tokens", "instr_len"), ("knows:before", "chat_rank_acc.before"),
+                                        ("knows:after", "chat_rank_acc.after")]
         let body = rows.map { name, m in
             [name] + cols.map { _, key in
                 guard let v = m?[key] else { return "-" }
@@ -38,7 +42,8 @@ extension Demo {
             }
         }
         return render(header: ["checkpoint"] + cols.map(\.0), rows: body)
-            + "format = replies in the asked-for shape (one word, JSON with \"answer\", a number, a list...), right or wrong\n"
+            + "format = replies in the asked-for shape (one word, JSON with \"answer\", a number, a list...), right or wrong; "
+            + "knows = held-out fact questions whose answer the model ranks above its distractors as the reply (chance 25%)\n"
     }
 
     /// A few held-out instructions answered by the SFT model (greedy).

@@ -72,7 +72,11 @@ enum PreferenceStage {
         guard let eval else { return [:] }
         var out: [String: [String: Double]] = [:]
         if let qa = eval.qa {
-            let tasks = InstructionTasks.build(qa: try SFT.readQA(URL(fileURLWithPath: qa)), seed: 0, perKind: eval.perKind)
+            let pairs = try SFT.readQA(URL(fileURLWithPath: qa))
+            if eval.knowledge > 0 {
+                out["knowledge"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template, qa: pairs, limit: eval.knowledge)
+            }
+            let tasks = InstructionTasks.build(qa: pairs, seed: 0, perKind: eval.perKind)
             let r = try InstructionEval.evaluate(model: model, tokenizer: tokenizer, template: template, tasks: tasks,
                                                  config: .init(maxNewTokens: eval.maxNewTokens, keepResults: false))
             out["instruction"] = r.metricsDictionary()

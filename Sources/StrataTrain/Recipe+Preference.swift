@@ -81,17 +81,20 @@ public struct PreferenceEvalSection: Codable, Equatable, Sendable {
     public var behaviourPerKind = 64
     /// Longest reply generated. Default 24.
     public var maxNewTokens = 24
+    /// Held-out questions ranked by log-likelihood through the chat template (with `qa`; 0 = off). Default 200.
+    public var knowledge = 200
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case qa, perKind = "per_kind", behaviour, behaviourPerKind = "behaviour_per_kind", maxNewTokens = "max_new_tokens"
+        case qa, perKind = "per_kind", behaviour, behaviourPerKind = "behaviour_per_kind", maxNewTokens = "max_new_tokens", knowledge
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try c.fill(&qa, .qa); try c.fill(&perKind, .perKind); try c.fill(&behaviour, .behaviour)
         try c.fill(&behaviourPerKind, .behaviourPerKind); try c.fill(&maxNewTokens, .maxNewTokens)
+        try c.fill(&knowledge, .knowledge)
     }
 }
 
@@ -115,6 +118,7 @@ extension Recipe {
             p.atLeast(e.perKind, 1, path("eval", "per_kind"))
             p.atLeast(e.behaviourPerKind, 1, path("eval", "behaviour_per_kind"))
             p.atLeast(e.maxNewTokens, 1, path("eval", "max_new_tokens"))
+            p.atLeast(e.knowledge, 0, path("eval", "knowledge"))
         }
     }
 }

@@ -92,11 +92,14 @@ public struct InstructionEvalSection: Codable, Equatable, Sendable {
     public var seed = 0
     /// Longest reply generated. Default 24.
     public var maxNewTokens = 24
+    /// Held-out questions whose answer is ranked against its distractors by log-likelihood through the chat
+    /// template (knowledge without generation; 0 = off). Default 200.
+    public var knowledge = 200
 
     public init(qa: String = "") { self.qa = qa }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case qa, perKind = "per_kind", seed, maxNewTokens = "max_new_tokens"
+        case qa, perKind = "per_kind", seed, maxNewTokens = "max_new_tokens", knowledge
     }
 
     public init(from decoder: Decoder) throws {
@@ -105,6 +108,7 @@ public struct InstructionEvalSection: Codable, Equatable, Sendable {
         try c.fill(&perKind, .perKind)
         try c.fill(&seed, .seed)
         try c.fill(&maxNewTokens, .maxNewTokens)
+        try c.fill(&knowledge, .knowledge)
     }
 }
 
@@ -160,6 +164,7 @@ extension Recipe {
             p.atLeast(e.perKind, 1, path("eval", "per_kind"))
             p.atLeast(e.seed, 0, path("eval", "seed"))
             p.atLeast(e.maxNewTokens, 1, path("eval", "max_new_tokens"))
+            p.atLeast(e.knowledge, 0, path("eval", "knowledge"))
         }
     }
 }

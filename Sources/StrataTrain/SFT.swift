@@ -90,6 +90,10 @@ public enum SFT {
         if let eval = sft.eval {
             let report = try instructionReport(eval, model: model, tokenizer: tokenizer, template: template)
             state.evaluations["instruction_before"] = report.metricsDictionary()
+            if eval.knowledge > 0 {
+                state.evaluations["knowledge_before"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template,
+                                                                                   qa: try readQA(URL(fileURLWithPath: eval.qa)), limit: eval.knowledge)
+            }
             log(String(format: "instruction accuracy before SFT: %.1f%% (%d tasks)", 100 * report.overall.accuracy, report.overall.count))
         }
         return try assemble(parts, state: state, parentLineage: loaded.lineage,
@@ -167,7 +171,12 @@ public enum SFT {
             s.finalEvaluation = { model in
                 let report = try instructionReport(eval, model: model, tokenizer: tokenizer, template: template)
                 log(String(format: "instruction accuracy after SFT: %.1f%% (%d tasks)", 100 * report.overall.accuracy, report.overall.count))
-                return ["instruction": report.metricsDictionary()]
+                var out = ["instruction": report.metricsDictionary()]
+                if eval.knowledge > 0 {
+                    out["knowledge"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template,
+                                                                  qa: try readQA(URL(fileURLWithPath: eval.qa)), limit: eval.knowledge)
+                }
+                return out
             }
         }
         return s
