@@ -5,7 +5,6 @@
 // Leaves out: mixing several SFT files with weights (concatenate them first).
 
 import Foundation
-import StrataCore
 import StrataData
 
 /// Supervised fine-tuning settings.
@@ -133,16 +132,6 @@ extension Recipe {
         let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
         log(detail)
         return (r, TrainingEvent(step: 0, kind: "data", detail: detail))
-    }
-
-    /// This recipe after a change made while starting a run (epochs resolved to steps): still valid, or an error naming the keys.
-    func checked(file: String) throws -> Recipe {
-        let problems = self.problems()
-        guard problems.isEmpty else {
-            throw StrataError.config("recipe \(file)", problems.map(\.message).joined(separator: "; "),
-                                     fix: "adjust the recipe (e.g. optim.warmup_steps must stay below the resolved train.steps)")
-        }
-        return self
     }
 
     func checkSFT(_ p: inout RecipeProblems) {

@@ -5,6 +5,7 @@
 // Leaves out: file existence (checked when the data is opened).
 
 import Foundation
+import StrataCore
 
 /// One thing wrong with a recipe.
 public struct RecipeProblem: Equatable, Sendable, CustomStringConvertible {
@@ -64,6 +65,16 @@ extension Recipe {
         checkSFT(&p)
         checkPreference(&p)
         return p.items
+    }
+
+    /// This recipe after a change made while starting a run (epochs resolved to steps): still valid, or an error naming the keys.
+    func checked(file: String) throws -> Recipe {
+        let problems = self.problems()
+        guard problems.isEmpty else {
+            throw StrataError.config("recipe \(file)", problems.map(\.message).joined(separator: "; "),
+                                     fix: "adjust the recipe (e.g. optim.warmup_steps must stay below the resolved train.steps)")
+        }
+        return self
     }
 
     private func checkModel(_ p: inout RecipeProblems) {

@@ -93,7 +93,6 @@ public final class TrainingRun {
 
     public func run() throws -> Outcome {
         let total = s.state.totalSteps
-        if total == 0 { return Outcome(step: 0, interrupted: false, lastCheckpoint: nil, validation: [:], losses: []) }
         if s.state.step == 0 && lastCheckpointName() == nil {
             try checkpoint(markStable: true)  // step 0: a rollback target that always exists
         }
