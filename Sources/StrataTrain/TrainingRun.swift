@@ -1,7 +1,7 @@
-// TrainingRun: the loop every next-token stage shares (pretrain, continue,
-// anneal, SFT). Per step: the schedule's learning rate, gradient accumulation over
-// micro-batches with the loss normalised by the step's global count of trained
-// positions (masked chat tokens carry none), global-norm clipping, the spike guard's verdict (apply, skip,
+// TrainingRun: the loop every stage shares (pretrain, continue, anneal, SFT,
+// reward, DPO). Per step: the schedule's learning rate, the stage's objective
+// over its micro-batches (next-token loss normalised by the step's global count of
+// trained positions; Bradley–Terry; DPO), global-norm clipping, the spike guard's verdict (apply, skip,
 // or roll back to the last stable checkpoint), metrics and progress, periodic
 // validation per source and checkpoints. SIGINT/SIGTERM finish the step, save,
 // and return. Dropout randomness is derived from (seed, step, micro-batch), so a
