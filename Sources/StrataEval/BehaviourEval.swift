@@ -83,14 +83,8 @@ public enum BehaviourEval {
     /// Score replies (one per prompt, same order); `replyTokens` gives mean lengths.
     public static func score(replies: [String], prompts: [BehaviourPrompt], replyTokens: [Int]? = nil,
                              keepResults: Bool = true) throws -> BehaviourReport {
-        guard replies.count == prompts.count else {
-            throw StrataError.data("behaviour scoring", "\(replies.count) replies for \(prompts.count) prompts",
-                                   fix: "give exactly one reply per prompt, in prompt order")
-        }
-        if let lengths = replyTokens, lengths.count != prompts.count {
-            throw StrataError.data("behaviour scoring", "\(lengths.count) reply lengths for \(prompts.count) prompts",
-                                   fix: "give one token count per reply")
-        }
+        try InstructionEval.requireOneReplyEach(replies: replies.count, lengths: replyTokens?.count, items: prompts.count,
+                                                noun: "prompt", op: "behaviour scoring")
         let results = prompts.indices.map { i -> BehaviourResult in
             let p = prompts[i], reply = replies[i]
             let correct = p.kind == .benign ? InstructionChecker.check(.fact, reply: reply, expected: p.expected ?? "") : nil

@@ -84,17 +84,20 @@ public enum InstructionEval {
         return out
     }
 
+    /// Scoring needs exactly one reply (and, when given, one token count) per item, in item order.
+    static func requireOneReplyEach(replies: Int, lengths: Int?, items: Int, noun: String, op: String) throws {
+        guard replies == items else {
+            throw StrataError.data(op, "\(replies) replies for \(items) \(noun)s", fix: "give exactly one reply per \(noun), in \(noun) order")
+        }
+        if let lengths, lengths != items {
+            throw StrataError.data(op, "\(lengths) reply lengths for \(items) \(noun)s", fix: "give one token count per reply")
+        }
+    }
+
     /// Score replies against tasks (one reply per task, same order); `replyTokens` gives the mean length.
     public static func score(replies: [String], tasks: [InstructionTask], replyTokens: [Int]? = nil,
                              keepResults: Bool = true) throws -> InstructionReport {
-        guard replies.count == tasks.count else {
-            throw StrataError.data("instruction scoring", "\(replies.count) replies for \(tasks.count) tasks",
-                                   fix: "give exactly one reply per task, in task order")
-        }
-        if let lengths = replyTokens, lengths.count != tasks.count {
-            throw StrataError.data("instruction scoring", "\(lengths.count) reply lengths for \(tasks.count) tasks",
-                                   fix: "give one token count per reply")
-        }
+        try requireOneReplyEach(replies: replies.count, lengths: replyTokens?.count, items: tasks.count, noun: "task", op: "instruction scoring")
         let results = tasks.indices.map { i in
             InstructionResult(kind: tasks[i].kind, instruction: tasks[i].instruction, expected: tasks[i].expected,
                               reply: replies[i], correct: tasks[i].check(replies[i]), replyTokens: replyTokens?[i],
