@@ -66,9 +66,10 @@ enum PreferenceStage {
         return Start(recipe: recipe, pref: recipe.preference ?? pref, loaded: loaded, template: template, chat: chat, data: data, events: events)
     }
 
-    /// Instruction and behaviour metrics of `model` (keys "instruction", "behaviour"), as the recipe asks.
+    /// Instruction, knowledge and behaviour metrics of `model` (keys "instruction", "knowledge", "behaviour"), as
+    /// `eval` asks; `seed` chooses the instruction tasks. SFT and the preference stages both measure through this.
     static func evaluate(_ eval: PreferenceEvalSection?, model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate,
-                         log: (String) -> Void, label: String) throws -> [String: [String: Double]] {
+                         log: (String) -> Void, label: String, seed: UInt64 = 0) throws -> [String: [String: Double]] {
         guard let eval else { return [:] }
         var out: [String: [String: Double]] = [:]
         if let qa = eval.qa {
@@ -76,7 +77,7 @@ enum PreferenceStage {
             if eval.knowledge > 0 {
                 out["knowledge"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template, qa: pairs, limit: eval.knowledge)
             }
-            let tasks = InstructionTasks.build(qa: pairs, seed: 0, perKind: eval.perKind)
+            let tasks = InstructionTasks.build(qa: pairs, seed: seed, perKind: eval.perKind)
             let r = try InstructionEval.evaluate(model: model, tokenizer: tokenizer, template: template, tasks: tasks,
                                                  config: .init(maxNewTokens: eval.maxNewTokens, keepResults: false))
             out["instruction"] = r.metricsDictionary()

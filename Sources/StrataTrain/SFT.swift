@@ -88,13 +88,8 @@ public enum SFT {
                                  wallSeconds: 0, flops: 0, events: events, validation: [:],
                                  recipeSHA256: SHA256.hex(try recipe.resolvedJSON()), parentCheckpoint: loaded.id)
         if let eval = sft.eval {
-            let report = try instructionReport(eval, model: model, tokenizer: tokenizer, template: template)
-            state.evaluations["instruction_before"] = report.metricsDictionary()
-            if eval.knowledge > 0 {
-                state.evaluations["knowledge_before"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template,
-                                                                                   qa: try readQA(URL(fileURLWithPath: eval.qa)), limit: eval.knowledge)
-            }
-            log(String(format: "instruction accuracy before SFT: %.1f%% (%d tasks)", 100 * report.overall.accuracy, report.overall.count))
+            state.evaluations = PreferenceStage.before(try evaluate(eval, model: model, tokenizer: tokenizer, template: template,
+                                                                    log: log, label: "before SFT"))
         }
         return try assemble(parts, state: state, parentLineage: loaded.lineage,
                             parent: .checkpoint(id: loaded.id, sha256: loaded.contentHash), config: config.base)
@@ -168,16 +163,7 @@ public enum SFT {
         }
         if let eval = p.sft.eval {
             let tokenizer = p.tokenizer, template = p.template, log = config.log
-            s.finalEvaluation = { model in
-                let report = try instructionReport(eval, model: model, tokenizer: tokenizer, template: template)
-                log(String(format: "instruction accuracy after SFT: %.1f%% (%d tasks)", 100 * report.overall.accuracy, report.overall.count))
-                var out = ["instruction": report.metricsDictionary()]
-                if eval.knowledge > 0 {
-                    out["knowledge"] = try ChatKnowledge.evaluate(model: model, tokenizer: tokenizer, template: template,
-                                                                  qa: try readQA(URL(fileURLWithPath: eval.qa)), limit: eval.knowledge)
-                }
-                return out
-            }
+            s.finalEvaluation = { model in try evaluate(eval, model: model, tokenizer: tokenizer, template: template, log: log, label: "after SFT") }
         }
         return s
     }
@@ -190,12 +176,13 @@ public enum SFT {
         return try StrataJSON.encode(template.tokenizerConfig(eosToken: eos, bosToken: eos, modelMaxLength: maxLength, specialIDs: ids))
     }
 
-    /// Held-out instruction tasks from the world's QA file, answered greedily and scored.
-    static func instructionReport(_ eval: InstructionEvalSection, model: GPT2, tokenizer: BPETokenizer,
-                                  template: ChatTemplate) throws -> InstructionReport {
-        let tasks = InstructionTasks.build(qa: try readQA(URL(fileURLWithPath: eval.qa)), seed: UInt64(eval.seed), perKind: eval.perKind)
-        return try InstructionEval.evaluate(model: model, tokenizer: tokenizer, template: template, tasks: tasks,
-                                            config: .init(maxNewTokens: eval.maxNewTokens, keepResults: false))
+    /// Instruction accuracy and chat knowledge on the world's held-out QA (keys "instruction", "knowledge").
+    static func evaluate(_ eval: InstructionEvalSection, model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate,
+                         log: (String) -> Void, label: String) throws -> [String: [String: Double]] {
+        var section = PreferenceEvalSection()
+        section.qa = eval.qa; section.perKind = eval.perKind; section.maxNewTokens = eval.maxNewTokens; section.knowledge = eval.knowledge
+        return try PreferenceStage.evaluate(section, model: model, tokenizer: tokenizer, template: template, log: log, label: label,
+                                            seed: UInt64(eval.seed))
     }
 
     /// The world's qa.jsonl (one QA pair per line).
