@@ -73,12 +73,12 @@ public enum Reward {
         let batches = recipe.train.evalBatches, batch = recipe.train.batchSize
         s.validate = { _ in
             try RewardObjective.heldOut(rm, pairs: data.validation, types: nil, margin: margin, rowLength: context, batch: batch,
-                                        batches: batches, padID: pad)
+                                        limit: batch * batches, padID: pad)
         }
         let log = config.log
         s.finalEvaluation = { _ in
             let all = try RewardObjective.heldOut(rm, pairs: data.validation, types: data.validationTypes, margin: margin, rowLength: context,
-                                                  batch: batch, batches: Int.max / max(1, batch), padID: pad)
+                                                  batch: batch, limit: data.validation.count, padID: pad)
             if let acc = all["accuracy"] { log(String(format: "reward model: held-out pairwise accuracy %.1f%%", 100 * acc)) }
             return ["reward_eval": all]
         }
@@ -122,12 +122,13 @@ final class RewardObjective: StepObjective {
          "reward_mean": Double(m.rewardMean), "reward_std": Double(m.rewardStd)]
     }
 
-    /// Held-out Bradley–Terry loss ("all"), accuracy, margin and reward statistics; with `types`, accuracy per pair type too.
+    /// Held-out Bradley–Terry loss ("all"), accuracy, margin and reward statistics over the first `limit` pairs;
+    /// with `types`, accuracy per pair type too.
     static func heldOut(_ model: RewardModel, pairs: [RenderedPair], types: [String?]?, margin: Float, rowLength: Int, batch: Int,
-                        batches: Int, padID: Int32) throws -> [String: Double] {
+                        limit: Int, padID: Int32) throws -> [String: Double] {
         guard !pairs.isEmpty else { return [:] }
         var chosen: [Float] = [], rejected: [Float] = []
-        let limit = min(pairs.count, batches >= pairs.count ? pairs.count : batch * batches)
+        let limit = min(pairs.count, limit)
         for start in stride(from: 0, to: limit, by: batch) {
             let idx = Array(start..<min(limit, start + batch))
             let (_, rb) = try PreferenceData.batch(pairs, idx, rowLength: rowLength, padID: padID)
