@@ -131,7 +131,7 @@ extension Recipe {
         if section == "sft" { r.sft?.epochs = nil } else { r.preference?.epochs = nil }
         let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
         log(detail)
-        return (r, TrainingEvent(step: 0, kind: "data", detail: detail))
+        return (r, TrainingEvent(step: 0, kind: .epochs, detail: detail))
     }
 
     func checkSFT(_ p: inout RecipeProblems) {
