@@ -67,7 +67,7 @@ final class StageScaffoldTests: WorldTestCase {
             try FileManager.default.copyItem(at: base.lastCheckpoint!.url.appendingPathComponent(f), to: hf.appendingPathComponent(f))
         }
         try JSONSerialization.data(withJSONObject: json).write(to: hf.appendingPathComponent("config.json"))
-        var c = config(try recipe(name: "drop-cont", steps: 2, tokenizer: ""))
+        var c = config(try recipe(name: "drop-cont", steps: 3, tokenizer: ""))
         c.from = hf.path
         let out = try Continue.run(c)
         let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
