@@ -35,7 +35,7 @@ extension Tape {
         if tracks(logits, out: out) {
             record {
                 guard let g = out.grad else { return }
-                let gl = logits.gradBuffer().ptr, pg = g.ptr
+                let gl = logits.gradBuffer().ptr, pg = g.ptr, pz = lse.ptr  // the closure keeps `lse` alive
                 for r in 0..<n where on[r] {
                     let row = pl + r * v, grow = gl + r * v, z = pz[r], h = po[r], scale = pg[r]
                     for j in 0..<v {

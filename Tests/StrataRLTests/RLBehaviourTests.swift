@@ -32,7 +32,8 @@ final class RLBehaviourTests: XCTestCase {
         XCTAssertEqual(r.metrics.approxKL, 0)
         XCTAssertEqual(r.metrics.ppoKL, 0)
         XCTAssertEqual(r.metrics.referenceKL, 0)
-        XCTAssertEqual(r.loss.item(), -(1 - 2 + 0.5 + 3 - 1) / 5, accuracy: 1e-7, "ratio 1: loss = −mean A")
+        let meanAdvantage: Float = (1 - 2 + 0.5 + 3 - 1) / 5
+        XCTAssertEqual(r.loss.item(), -meanAdvantage, accuracy: 1e-7, "ratio 1: loss = −mean A")
     }
 
     func testOnPolicyGradientIsAdvantageTimesWeights() throws {
