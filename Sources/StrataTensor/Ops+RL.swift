@@ -26,21 +26,20 @@ extension Tape {
         let lse = LossKernels.logSumExp(logits)
         let out = Tensor(zeros: [n])
         let pl = logits.ptr, pz = lse.ptr, po = out.ptr
-        for r in 0..<n where on[r] {
-            let row = pl + r * v, z = pz[r]
-            var expected: Double = 0                                    // Σ_j p_j z_j
-            for j in 0..<v { expected += Double(VMath.exp(row[j] - z)) * Double(row[j]) }
-            po[r] = Float(Double(z) - expected)
+        Parallel.rows(n, minPerChunk: max(1, Kernels.grain / max(v, 1))) { s, e in
+            for r in s..<e where on[r] { po[r] = pz[r] - RLKernels.expectedLogit(pl + r * v, v, lse: pz[r]) }
         }
         if tracks(logits, out: out) {
             record {
                 guard let g = out.grad else { return }
                 let gl = logits.gradBuffer().ptr, pg = g.ptr, pz = lse.ptr  // the closure keeps `lse` alive
-                for r in 0..<n where on[r] {
-                    let row = pl + r * v, grow = gl + r * v, z = pz[r], h = po[r], scale = pg[r]
-                    for j in 0..<v {
-                        let logp = row[j] - z
-                        grow[j] -= scale * VMath.exp(logp) * (logp + h)
+                Parallel.rows(n, minPerChunk: max(1, Kernels.grain / max(v, 1))) { s, e in
+                    for r in s..<e where on[r] {
+                        let row = pl + r * v, grow = gl + r * v, z = pz[r], h = po[r], scale = pg[r]
+                        for j in 0..<v {
+                            let logp = row[j] - z
+                            grow[j] -= scale * VMath.exp(logp) * (logp + h)
+                        }
                     }
                 }
             }
@@ -84,5 +83,21 @@ extension Tape {
             }
         }
         return out
+    }
+}
+
+enum RLKernels {
+    /// Σ_j softmax(row)_j · row_j = Σ_j e^{z_j − lse} z_j over `v` logits, in SIMD16 lanes.
+    static func expectedLogit(_ row: UnsafePointer<Float>, _ v: Int, lse: Float) -> Float {
+        var acc = VMath.V(repeating: 0), i = 0
+        let shift = VMath.V(repeating: lse)
+        while i + 16 <= v {
+            let z = VMath.load(row + i)
+            acc += VMath.exp(z - shift) * z
+            i += 16
+        }
+        var total = acc.sum()
+        while i < v { total += VMath.exp(row[i] - lse) * row[i]; i += 1 }
+        return total
     }
 }

@@ -185,6 +185,26 @@ final class RLBehaviourTests: XCTestCase {
         expect("kl coefficient = -1") { _ = try RewardShaping(klCoefficient: -1) }
     }
 
+    func testOverlongPenaltyIsZeroUntilTheBufferThenLinearToMinusFactor() throws {
+        let p = try OverlongPenalty(maxLength: 20, buffer: 8, factor: 0.5)
+        XCTAssertEqual(p(length: 3), 0)
+        XCTAssertEqual(p(length: 12), 0)
+        XCTAssertEqual(p(length: 16), -0.25, accuracy: 1e-7)
+        XCTAssertEqual(p(length: 20), -0.5, accuracy: 1e-7)
+        XCTAssertThrowsError(try OverlongPenalty(maxLength: 20, buffer: 30))
+    }
+
+    func testTurningOffTruncatedRowsRemovesThemFromEveryCount() throws {
+        let mask = try smallMask()
+        let off = try mask.turningOff(rows: [false, true])
+        XCTAssertEqual(off.rowCounts, [3, 0])
+        XCTAssertEqual(off.tokenCount, 3)
+        XCTAssertEqual(off.sequenceCount, 1)
+        XCTAssertEqual(try LossNormalizer(.sequenceMean, step: [off]).denominator, 1)
+        XCTAssertEqual(try mask.rows(1..<2, of: (0..<8).map(Float.init)), [4, 5, 6, 7])
+        XCTAssertThrowsError(try mask.turningOff(rows: [true]))
+    }
+
     func testAllMaskedStepGivesZeroLossNotADivisionByZero() throws {
         let empty = try TokenMask(rows: 1, time: 3, active: [false, false, false])
         for aggregation in [LossAggregation.tokenMean, .sequenceMean] {

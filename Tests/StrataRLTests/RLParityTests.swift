@@ -148,12 +148,14 @@ final class RLParityTests: XCTestCase {
             let micros = try ranges.map { try mask.rows($0) }
             let normalizer = try LossNormalizer(aggregation, step: micros)        // the step's, from every micro-batch
             XCTAssertEqual(normalizer.denominator, expected.denominator, "\(name) step denominator")
-            var total: Double = 0, grads = [Float]()
+            var total: Double = 0, grads = [Float](), parts = [PolicyLossMetrics]()
             for (k, range) in ranges.enumerated() {
-                let cut = { (a: [Float]) in Array(a[(range.lowerBound * fx.time)..<(range.upperBound * fx.time)]) }
-                let (value, grad) = try gradient(of: cut(fx.logp), shape: [range.count, fx.time]) { tape, lp in
-                    try loss(logProbs: lp, oldLogProbs: cut(fx.old_logp), advantages: cut(advantages),
-                             referenceLogProbs: cut(fx.ref_logp), mask: micros[k], normalizer: normalizer, tape: tape).loss
+                let cut = { (a: [Float]) in try mask.rows(range, of: a) }
+                let (value, grad) = try gradient(of: try cut(fx.logp), shape: [range.count, fx.time]) { tape, lp in
+                    let r = try loss(logProbs: lp, oldLogProbs: try cut(fx.old_logp), advantages: try cut(advantages),
+                                     referenceLogProbs: try cut(fx.ref_logp), mask: micros[k], normalizer: normalizer, tape: tape)
+                    parts.append(r.metrics)
+                    return r.loss
                 }
                 assertMatches(value, expected.micro[k].loss, "\(name) micro-batch \(k) loss")
                 assertMatches(grad, expected.micro[k].grad, "\(name) micro-batch \(k) gradient")
@@ -161,6 +163,14 @@ final class RLParityTests: XCTestCase {
             }
             assertMatches(total, expected.loss, "\(name): micro-batch losses sum to the step loss")
             assertMatches(grads, expected.grad, "\(name): micro-batch gradients tile the step gradient")
+            let whole = try loss(logProbs: Tensor(fx.logp, shape: [fx.rows, fx.time]), oldLogProbs: fx.old_logp, advantages: advantages,
+                                 referenceLogProbs: fx.ref_logp, mask: mask, normalizer: normalizer, tape: .noGrad()).metrics
+            let combined = PolicyLossMetrics.combined(parts)
+            XCTAssertEqual(combined.tokens, whole.tokens)
+            for (a, b) in [(combined.clipFraction, whole.clipFraction), (combined.clipFractionHigh, whole.clipFractionHigh),
+                           (combined.approxKL, whole.approxKL), (combined.referenceKL!, whole.referenceKL!)] {
+                XCTAssertEqual(a, b, accuracy: 1e-6, "\(name): combined micro-batch metrics equal the step's")
+            }
         }
     }
 

@@ -56,6 +56,22 @@ public struct TokenMask: Sendable, Equatable {
         return try TokenMask(rows: range.count, time: time, active: Array(active[(range.lowerBound * time)..<(range.upperBound * time)]))
     }
 
+    /// The entries of a per-token array [rows, time] that belong to rows `range` (a micro-batch's share).
+    public func rows(_ range: Range<Int>, of values: [Float]) throws -> [Float] {
+        try check(values, "values", "TokenMask.rows(of:)")
+        _ = try rows(range)
+        return Array(values[(range.lowerBound * time)..<(range.upperBound * time)])
+    }
+
+    /// This mask with every token of the flagged rows turned off (`rows` flags, e.g. truncated completions for
+    /// TRL's mask_truncated_completions): those rows then add nothing to any loss or token count.
+    public func turningOff(rows off: [Bool]) throws -> TokenMask {
+        guard off.count == rows else {
+            throw StrataError.shape("TokenMask.turningOff", "\(off.count) row flags for \(rows) rows", fix: "give one flag per row")
+        }
+        return TokenMask(checked: rows, time, active.indices.map { active[$0] && !off[$0 / time] })
+    }
+
     /// Throws unless `values` has one entry per grid position and is finite wherever the mask is on.
     func check(_ values: [Float], _ field: String, _ op: String) throws {
         guard values.count == count else {

@@ -73,6 +73,18 @@ public struct PolicyLossMetrics: Sendable, Equatable {
     public let ppoKL: Float
     /// mean kl_t to the reference when a KL term is set.
     public let referenceKL: Float?
+
+    /// The metrics of a whole step from its micro-batches': every mean weighted by its token count.
+    public static func combined(_ parts: [PolicyLossMetrics]) -> PolicyLossMetrics {
+        let n = parts.reduce(0) { $0 + $1.tokens }
+        func mean(_ f: (PolicyLossMetrics) -> Float) -> Float {
+            n == 0 ? 0 : Float(parts.reduce(0.0) { $0 + Double(f($1)) * Double($1.tokens) } / Double(n))
+        }
+        let withKL = !parts.isEmpty && parts.allSatisfy { $0.referenceKL != nil }
+        return PolicyLossMetrics(tokens: n, clipFractionLow: mean(\.clipFractionLow), clipFractionHigh: mean(\.clipFractionHigh),
+                                 clipFraction: mean(\.clipFraction), dualClipFraction: mean(\.dualClipFraction),
+                                 approxKL: mean(\.approxKL), ppoKL: mean(\.ppoKL), referenceKL: withKL ? mean { $0.referenceKL! } : nil)
+    }
 }
 
 public struct PolicyLossResult {
