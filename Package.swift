@@ -17,7 +17,7 @@ let package = Package(
     products: [
         .executable(name: "strata", targets: ["strata"]),
         .library(name: "Strata", targets: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                           "StrataTokenizer", "StrataData", "StrataEval", "StrataTrain"]),
+                                           "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,10 +33,12 @@ let package = Package(
         .target(name: "StrataData", dependencies: ["StrataCore"], swiftSettings: optimize),
         .target(name: "StrataEval", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataTokenizer", "StrataData"],
                 swiftSettings: optimize),
+        .target(name: "StrataRL", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer",
+                                                 "StrataData", "StrataEval"], swiftSettings: optimize),
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                                    "StrataTokenizer", "StrataData", "StrataEval", "Yams"], swiftSettings: optimize),
+                                                    "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "strata", dependencies: [
-            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataTrain",
+            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "StrataTestSupport", dependencies: ["StrataCore", "StrataTensor"], path: "Tests/StrataTestSupport"),
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
         .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
+        .testTarget(name: "StrataRLTests", dependencies: ["StrataRL", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval"]),
     ]
 )
