@@ -57,6 +57,8 @@ public struct RunReport: Sendable {
         body += extraSection() + evaluationSection() + eventsSection()
         return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            // No network, no scripts: the browser refuses anything else (and says so on the console).
+            + "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
             + "<title>\(HTML.escape(title))</title><style>\(RunReport.css)</style></head><body><main>\(body)</main></body></html>\n"
     }
 

@@ -86,7 +86,7 @@ struct SVGChart {
         guard !d.isEmpty else { return "" }
         // A lone point still shows: a zero-length segment with round caps, plus dots for sparse series.
         if count == 1 { d += "h0.01" }
-        var out = "<path d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\" stroke-linejoin=\"round\" "
+        var out = "<path class=\"series\" d=\"\(d)\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.6\" stroke-linejoin=\"round\" "
             + "stroke-linecap=\"round\"><title>\(HTML.escape(s.label))</title></path>"
         if count <= 40 {
             for p in s.points { if let y = p.y, y.isFinite { out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(y)))\" r=\"2.6\" fill=\"\(s.color)\"/>" } }

@@ -49,8 +49,8 @@ public struct TensorBoardEvent: Equatable, Sendable {
             switch (field, wire) {
             case (1, .fixed64): wallTime = Double(bitPattern: try r.fixed64())
             case (2, .varint): step = Int64(bitPattern: try r.varint())
-            case (3, .lengthDelimited): fileVersion = String(decoding: try r.bytes(), as: UTF8.self)
-            case (5, .lengthDelimited): scalars += try TensorBoardEvent.summaryValues(try r.bytes(), context: context)
+            case (3, .lengthDelimited): fileVersion = String(decoding: try r.field(), as: UTF8.self)
+            case (5, .lengthDelimited): scalars += try TensorBoardEvent.summaryValues(try r.field(), context: context)
             default: try r.skip(wire)
             }
         }
@@ -61,11 +61,11 @@ public struct TensorBoardEvent: Equatable, Sendable {
         var r = Protobuf.Reader(bytes: bytes, context: context + " summary")
         while let (field, wire) = try r.nextKey() {
             guard field == 1, wire == .lengthDelimited else { try r.skip(wire); continue }
-            var v = Protobuf.Reader(bytes: try r.bytes(), context: context + " summary value")
+            var v = Protobuf.Reader(bytes: try r.field(), context: context + " summary value")
             var tag = "", value: Float?
             while let (f, w) = try v.nextKey() {
                 switch (f, w) {
-                case (1, .lengthDelimited): tag = String(decoding: try v.bytes(), as: UTF8.self)
+                case (1, .lengthDelimited): tag = String(decoding: try v.field(), as: UTF8.self)
                 case (2, .fixed32): value = Float(bitPattern: try v.fixed32())
                 default: try v.skip(w)
                 }
@@ -92,14 +92,14 @@ enum Protobuf {
     }
 
     struct Reader {
-        let bytes: [UInt8]
+        let buffer: [UInt8]
         let context: String
         var at = 0
 
-        init(bytes: [UInt8], context: String) { self.bytes = bytes; self.context = context }
+        init(bytes: [UInt8], context: String) { buffer = bytes; self.context = context }
 
         mutating func nextKey() throws -> (UInt64, Wire)? {
-            guard at < bytes.count else { return nil }
+            guard at < buffer.count else { return nil }
             let key = try varint()
             guard let wire = Wire(rawValue: key & 7) else { throw bad("wire type \(key & 7) at byte \(at) is not supported") }
             return (key >> 3, wire)
@@ -108,8 +108,8 @@ enum Protobuf {
         mutating func varint() throws -> UInt64 {
             var v: UInt64 = 0, shift: UInt64 = 0
             while true {
-                guard at < bytes.count, shift < 64 else { throw bad("varint runs past the end") }
-                let b = bytes[at]; at += 1
+                guard at < buffer.count, shift < 64 else { throw bad("varint runs past the end") }
+                let b = buffer[at]; at += 1
                 v |= UInt64(b & 0x7F) << shift
                 if b < 0x80 { return v }
                 shift += 7
@@ -119,9 +119,9 @@ enum Protobuf {
         mutating func fixed64() throws -> UInt64 { try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         mutating func fixed32() throws -> UInt32 { try take(4).reversed().reduce(0) { $0 << 8 | UInt32($1) } }
 
-        mutating func bytes() throws -> [UInt8] {
+        mutating func field() throws -> [UInt8] {
             let n = try varint()
-            guard n <= UInt64(bytes.count - at) else { throw bad("a field claims \(n) bytes, \(bytes.count - at) remain") }
+            guard n <= UInt64(buffer.count - at) else { throw bad("a field claims \(n) bytes, \(buffer.count - at) remain") }
             return try take(Int(n))
         }
 
@@ -130,14 +130,14 @@ enum Protobuf {
             case .varint: _ = try varint()
             case .fixed64: _ = try take(8)
             case .fixed32: _ = try take(4)
-            case .lengthDelimited: _ = try bytes()
+            case .lengthDelimited: _ = try field()
             }
         }
 
         private mutating func take(_ n: Int) throws -> [UInt8] {
-            guard bytes.count - at >= n else { throw bad("needs \(n) bytes at byte \(at), \(bytes.count - at) remain") }
+            guard buffer.count - at >= n else { throw bad("needs \(n) bytes at byte \(at), \(buffer.count - at) remain") }
             defer { at += n }
-            return Array(bytes[at..<at + n])
+            return Array(buffer[at..<at + n])
         }
 
         private func bad(_ what: String) -> StrataError {

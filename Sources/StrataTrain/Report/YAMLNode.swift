@@ -36,9 +36,9 @@ public indirect enum YAMLNode: Equatable, Sendable {
         switch self {
         case let .map(pairs):
             return pairs.flatMap { key, value -> [String] in
-                if let s = value.scalar { return ["\(pad)\(YAMLNode.quote(key)): \(s)"] }
-                if value.isEmptyCollection { return ["\(pad)\(YAMLNode.quote(key)): \(value.isList ? "[]" : "{}")"] }
-                return ["\(pad)\(YAMLNode.quote(key)):"] + value.lines(indent: value.isList ? indent : indent + 2)
+                if let s = value.scalar { return ["\(pad)\(YAMLNode.key(key)): \(s)"] }
+                if value.isEmptyCollection { return ["\(pad)\(YAMLNode.key(key)): \(value.isList ? "[]" : "{}")"] }
+                return ["\(pad)\(YAMLNode.key(key)):"] + value.lines(indent: value.isList ? indent : indent + 2)
             }
         case let .list(items):
             return items.flatMap { item -> [String] in
@@ -85,6 +85,13 @@ public indirect enum YAMLNode: Equatable, Sendable {
             s += ".0"
         }
         return s
+    }
+
+    /// A map key: plain when it is a simple identifier ("model-index"), else quoted.
+    static func key(_ k: String) -> String {
+        let simple = k.first.map { $0.isASCII && ($0.isLetter || $0 == "_") } ?? false
+            && k.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }
+        return simple ? k : quote(k)
     }
 
     /// A double-quoted YAML string.
