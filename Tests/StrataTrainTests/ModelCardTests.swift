@@ -106,6 +106,25 @@ final class ModelCardTests: XCTestCase {
         XCTAssertFalse((capability + behaviour).contains { $0[2].contains("count") || $0[2] == "probe_chance" })
     }
 
+    func testValidationLossComparesOnlyBetweenPretrainingLevelStagesAndNotAcrossSources() throws {
+        var l = try chain()
+        l.entries[0].evaluations["validation_loss"] = ["general": 0.8, "all": 0.8]
+        l.entries[1].evaluations["validation_loss"] = ["general": 3.3, "after": 0.5, "all": 1.9]
+        l.entries[2].evaluations["validation_loss"] = ["all": 1.2]   // SFT: loss on its own chat split
+        let changes = StageChange.along(l).filter { $0.evaluation == "validation_loss" }
+        XCTAssertEqual(changes.map(\.metric), ["general"], "per source between pretrain and continue only")
+        XCTAssertEqual(changes.first?.delta ?? 0, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(changes.first?.stage, .continue)
+    }
+
+    func testContinuedStageSettingsLeaveOutTheUnusedModelSection() throws {
+        var l = try chain()
+        let model: JSONValue = .object(["n_layer": .number(4), "n_embd": .number(128), "n_head": .number(4)])
+        for i in l.entries.indices { l.entries[i].recipe = .object(["model": model, "train": .object(["steps": .number(10)])]) }
+        let card = try ModelCard.markdown(lineage: l)
+        XCTAssertEqual(card.components(separatedBy: "4 layers × d 128").count - 1, 1, "only pretrain, which built the model, states its shape")
+    }
+
     func testChainNamesParentsReferenceAndDataWithFullHashes() throws {
         let card = try ModelCard.markdown(lineage: try chain())
         XCTAssertTrue(card.contains("started from: random initialisation"))
@@ -141,18 +160,47 @@ final class ModelCardTests: XCTestCase {
     }
 
     func testFrontMatterMatchesWhatHuggingfaceHubParsed() throws {
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/card")
-        let c = try CheckpointLineage.load(fixtures.path)
-        let parsed = try StrataJSON.read(JSONValue.self, at: fixtures.appendingPathComponent("frontmatter.parsed.json"))
-        let meta = try ModelCard.metadata(lineage: c.lineage, config: c.config)
-        XCTAssertEqual(meta.json, parsed["metadata"], "huggingface_hub read different metadata than Strata wrote")
-        let indexed = meta.json["model-index"]?.arrayValue?.first?["results"]?.arrayValue?.flatMap { $0["metrics"]?.arrayValue ?? [] }
-        XCTAssertEqual(parsed["eval_results"]?.arrayValue?.count, indexed?.count, "every model-index metric became an EvalResult")
-        XCTAssertGreaterThan(indexed?.count ?? 0, 0)
-        // The committed card is the one this code writes (else rerun tools/fixtures/card_frontmatter.py).
-        let committed = try String(contentsOf: fixtures.appendingPathComponent("README.md"), encoding: .utf8)
-        let current = try ModelCard.markdown(lineage: c.lineage, config: c.config, links: c.links())
-        XCTAssertEqual(committed.components(separatedBy: "\n---\n")[0], current.components(separatedBy: "\n---\n")[0])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for name in ["from-random-init", "from-hub"] {
+            let fixture = root.appendingPathComponent("tools/fixtures/card/\(name)")
+            let c = try CheckpointLineage.load(fixture.path)
+            let parsed = try StrataJSON.read(JSONValue.self, at: fixture.appendingPathComponent("frontmatter.parsed.json"))
+            let meta = try ModelCard.metadata(lineage: c.lineage, config: c.config)
+            XCTAssertEqual(meta.json, parsed["metadata"], "\(name): huggingface_hub read different metadata than Strata wrote")
+            let indexed = meta.json["model-index"]?.arrayValue?.first?["results"]?.arrayValue?.flatMap { $0["metrics"]?.arrayValue ?? [] }
+            XCTAssertEqual(parsed["eval_results"]?.arrayValue?.count, indexed?.count, "\(name): every model-index metric became an EvalResult")
+            XCTAssertGreaterThan(indexed?.count ?? 0, 0)
+            XCTAssertEqual(parsed["card_data"]?["library_name"], .string("strata"))
+            // The committed card is the one this code writes (else rerun tools/fixtures/card_frontmatter.py).
+            let committed = try String(contentsOf: fixture.appendingPathComponent("README.md"), encoding: .utf8)
+            let current = try ModelCard.markdown(lineage: c.lineage, config: c.config, links: c.links())
+            XCTAssertEqual(committed.components(separatedBy: "\n---\n")[0], current.components(separatedBy: "\n---\n")[0],
+                           "\(name): the committed card is stale; rerun tools/fixtures/card_frontmatter.py")
+        }
+        let hub = try StrataJSON.read(JSONValue.self, at: root.appendingPathComponent("tools/fixtures/card/from-hub/frontmatter.parsed.json"))
+        XCTAssertEqual(hub["card_data"]?["base_model"], .string("openai-community/gpt2"))
+        XCTAssertEqual(hub["card_data"]?["datasets"], .array([.string("HuggingFaceFW/fineweb-edu")]))
+        let scratch = try StrataJSON.read(JSONValue.self, at: root.appendingPathComponent("tools/fixtures/card/from-random-init/frontmatter.parsed.json"))
+        XCTAssertEqual(scratch["card_data"]?["base_model"], .null)
+    }
+
+    func testRealCardNumbersEqualItsLineage() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let c = try CheckpointLineage.load(root.appendingPathComponent("tools/fixtures/card/from-random-init").path)
+        let card = try ModelCard.markdown(lineage: c.lineage, config: c.config, links: c.links())
+        let rows = table(card, under: "## Compute")
+        XCTAssertEqual(rows.count, c.lineage.entries.count + 1)
+        for (row, e) in zip(rows, c.lineage.entries) {
+            XCTAssertEqual(Int(row[2]), e.compute.tokens)
+            XCTAssertEqual(Double(row[4])!, e.compute.wallSeconds, accuracy: 0.05)
+        }
+        for row in table(card, under: "### Capability and knowledge") + table(card, under: "### Behaviour") {
+            let id = try XCTUnwrap(row[0].components(separatedBy: "`").dropFirst().first)
+            let e = try XCTUnwrap(c.lineage.entries.first { $0.checkpointID == id })
+            let after = try XCTUnwrap(e.evaluations[row[1]]?[row[2]], "\(row)")
+            XCTAssertEqual(Double(row[4])!, after, accuracy: max(1e-9, abs(after) * 1e-3), "\(row)")
+        }
+        XCTAssertTrue(card.contains("2 layers, width 32, 2 heads, context 64, vocabulary 302"), "from config.json")
     }
 
     func testCutoffSectionStatesPeriodsProbesAndPostTrainingData() throws {

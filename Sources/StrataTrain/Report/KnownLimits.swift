@@ -17,7 +17,7 @@ public enum KnownLimits {
             out += behaviourLimits(e, label: label)
             if i > 0 { out += forgettingLimits(e, parent: lineage.entries[i - 1], label: label) }
         }
-        if let head = lineage.head { out += probeLimits(head) }
+        out += probeLimits(lineage)
         return out
     }
 
@@ -67,13 +67,14 @@ public enum KnownLimits {
         return ["\(label) cost raw-text modelling: validation loss rose by \(list) nats (evaluation `\(changes[0].evaluation)`)."]
     }
 
-    /// Knowledge past the cutoff near chance at the head.
-    static func probeLimits(_ head: LineageEntry) -> [String] {
-        for name in head.evaluations.keys.sorted() where !name.hasSuffix("_before") {
-            let m = head.evaluations[name] ?? [:]
-            guard let after = m["probe_acc.after"], let chance = m["probe_chance"] else { continue }
-            if after < chance + 0.1 {
-                return ["Facts dated after the cutoff are known at about chance: probe accuracy \(pct(after)) "
+    /// Knowledge past the cutoff near chance, on the newest checkpoint with knowledge probes.
+    static func probeLimits(_ lineage: Lineage) -> [String] {
+        for e in lineage.entries.reversed() {
+            for name in e.evaluations.keys.sorted() where !name.hasSuffix("_before") {
+                let m = e.evaluations[name] ?? [:]
+                guard let after = m["probe_acc.after"], let chance = m["probe_chance"] else { continue }
+                guard after < chance + 0.1 else { return [] }
+                return ["Facts dated after the cutoff are known at about chance on `\(e.checkpointID)`: probe accuracy \(pct(after)) "
                         + "against a chance level of \(pct(chance)) (evaluation `\(name)`)."]
             }
         }

@@ -29,9 +29,10 @@ extension ModelCard {
         return .map(pairs)
     }
 
-    /// One model-index result per recorded evaluation of the checkpoint itself, headline metrics only.
+    /// One model-index result per recorded evaluation of the checkpoint itself (not its "_before" measurements, not
+    /// the reference model's), summary metrics only.
     static func modelIndexResults(_ head: LineageEntry, task: (type: String, name: String)) -> [YAMLNode] {
-        head.evaluations.keys.sorted().filter { !$0.hasSuffix("_before") }.compactMap { name -> YAMLNode? in
+        head.evaluations.keys.sorted().filter { !$0.hasSuffix("_before") && !$0.hasPrefix("reference") }.compactMap { name -> YAMLNode? in
             let metrics = (head.evaluations[name] ?? [:]).filter { StageChange.countsAsChange($0.key) && $0.value.isFinite }
             guard !metrics.isEmpty else { return nil }
             let list = metrics.keys.sorted().map { key -> YAMLNode in

@@ -27,7 +27,14 @@ extension ModelCard {
     static let settingKeys = ["sft.packing", "sft.lora.r", "sft.lora.alpha", "preference.loss", "preference.beta",
                               "preference.sft_weight", "preference.label_smoothing", "preference.margin", "preference.simpo_gamma"]
 
-    static func settings(_ recipe: JSONValue) -> String? {
+    /// Key recipe settings; the model's shape only where the stage built it (a continued stage keeps its parent's,
+    /// whatever its recipe's model section says).
+    static func settings(_ e: LineageEntry) -> String? {
+        var recipe = e.recipe
+        if e.parent != .randomInit, case var .object(fields) = recipe {
+            fields["model"] = nil
+            recipe = .object(fields)
+        }
         var parts = [Lineage.recipeSummary(recipe)].compactMap { $0 }
         let extra = settingKeys.compactMap { key -> String? in
             guard let v = recipe.value(at: key) else { return nil }
@@ -53,7 +60,7 @@ extension ModelCard {
             for d in e.data {
                 out += "   - data: \(d.name) — `\(d.path)`, \(d.tokens) tokens, sha256 `\(d.sha256)`\n"
             }
-            if let s = settings(e.recipe) { out += "   - settings: \(s)\n" }
+            if let s = settings(e) { out += "   - settings: \(s)\n" }
             if !e.events.isEmpty {
                 var counts = [String: Int]()
                 for ev in e.events { counts[ev.kind.rawValue, default: 0] += 1 }

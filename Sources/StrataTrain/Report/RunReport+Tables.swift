@@ -15,8 +15,25 @@ extension RunReport {
             return out + RunReport.missing(heads.isEmpty ? "no run has a readable checkpoint" : "no evaluation is recorded for these checkpoints")
                 + "</section>"
         }
+        let after = evaluationRows(names.filter { !$0.hasSuffix("_before") }, heads: heads)
+        let before = evaluationRows(names.filter { $0.hasSuffix("_before") }, heads: heads)
+        guard !after.isEmpty || !before.isEmpty else { return out + RunReport.missing("the recorded evaluations hold only counts") + "</section>" }
         out += "<p class=\"note\">Results recorded in each run's newest checkpoint (lineage.json and evaluations.json). "
-            + "<code>_before</code> groups were measured by the stage on its starting checkpoint. Counts and per-domain results are left out.</p>"
+            + "Counts and per-domain results are left out.</p>"
+        let header = "<thead><tr><th>metric</th>" + heads.map { h in
+            "<th class=\"num\"><span class=\"swatch\" style=\"background:\(color(h.run))\"></span>\(HTML.escape(runs[h.run].name))<br>"
+                + "<code>\(HTML.escape(h.entry.checkpointID))</code></th>"
+        }.joined() + "</tr></thead>"
+        if !after.isEmpty { out += "<div class=\"scroll\"><table class=\"evaluations\">\(header)<tbody>\(after)</tbody></table></div>" }
+        if !before.isEmpty {
+            out += "<details><summary>Measured by each stage on its starting checkpoint, before training (<code>_before</code>)</summary>"
+                + "<div class=\"scroll\"><table class=\"evaluations-before\">\(header)<tbody>\(before)</tbody></table></div></details>"
+        }
+        return out + "</section>"
+    }
+
+    /// Table rows: a group row per evaluation, then one row per shown metric with a cell per checkpoint.
+    func evaluationRows(_ names: [String], heads: [(run: Int, entry: LineageEntry)]) -> String {
         var rows = ""
         for name in names {
             let metrics = Set(heads.flatMap { ($0.entry.evaluations[name] ?? [:]).keys }).filter(RunReport.shownMetric).sorted()
@@ -28,13 +45,7 @@ extension RunReport {
                 }.joined() + "</tr>"
             }
         }
-        guard !rows.isEmpty else { return out + RunReport.missing("the recorded evaluations hold only counts") + "</section>" }
-        let header = heads.map { h in
-            "<th class=\"num\"><span class=\"swatch\" style=\"background:\(color(h.run))\"></span>\(HTML.escape(runs[h.run].name))<br>"
-                + "<code>\(HTML.escape(h.entry.checkpointID))</code></th>"
-        }.joined()
-        return out + "<div class=\"scroll\"><table class=\"evaluations\"><thead><tr><th>metric</th>\(header)</tr></thead>"
-            + "<tbody>\(rows)</tbody></table></div></section>"
+        return rows
     }
 
     static func shownMetric(_ key: String) -> Bool {

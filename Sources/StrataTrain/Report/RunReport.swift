@@ -85,9 +85,9 @@ public struct RunReport: Sendable {
     .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,460px),1fr));gap:14px 20px}
     figure.chart{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px 8px 4px}
     figcaption{font-weight:600;font-size:.95rem;margin:0 0 4px 4px}
-    svg.chart{width:100%;height:auto;display:block;font-size:11px;fill:#444}
+    svg.chart{width:100%;height:auto;display:block;font-size:13px;fill:#444}
     svg.chart .grid{stroke:#ececec}svg.chart .axes line{stroke:#999}svg.chart .frame{fill:none;stroke:#999}
-    svg.chart .label{font-size:12px;fill:#333}
+    svg.chart .label{font-size:13px;fill:#333}
     ul.legend{list-style:none;margin:2px 4px 4px;padding:0;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.82rem}
     .swatch{display:inline-block;width:14px;height:4px;border-radius:2px;margin:0 5px 3px 0;vertical-align:middle}
     .mark{margin-right:4px;color:#444}

@@ -33,7 +33,7 @@ struct SVGChart {
     var xFormat: (Double) -> String = { SVGChart.tick($0) }
 
     static let width = 720.0, height = 300.0
-    static let left = 64.0, right = 16.0, top = 14.0, bottom = 44.0
+    static let left = 74.0, right = 16.0, top = 14.0, bottom = 44.0
     static let maxPoints = 600
 
     /// The figure: caption, SVG, legend. Nil when no series has a finite point (the caller marks the chart missing).

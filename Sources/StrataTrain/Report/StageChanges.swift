@@ -89,17 +89,27 @@ public struct StageChange: Equatable, Sendable {
         return (parent.evaluations[name], .parent)
     }
 
-    /// "validation_loss" holds each stage's own objective (LM loss per source, or preference metrics),
-    /// so it compares only between language-modelling stages; a reward model is a different model.
+    /// "validation_loss" holds each stage's own objective on its own held-out split (LM loss per source for
+    /// pretraining-level stages; chat loss for SFT; preference metrics for DPO), so it compares only between
+    /// pretraining-level stages; a reward model is a different model altogether.
     static func comparable(_ name: String, _ stage: Stage, _ parentStage: Stage) -> Bool {
-        let lm: Set<Stage> = [.pretrain, .continue, .anneal, .sft, .import]
         if stage == .reward || parentStage == .reward { return false }
-        if name == "validation_loss" { return lm.contains(stage) && lm.contains(parentStage) }
+        if name == "validation_loss" { return StageLevel.of(stage) != .postTraining && StageLevel.of(parentStage) != .postTraining }
         return true
     }
 
-    /// Headline metrics that are measurements (not counts, perplexities or existing deltas).
+    /// Summary measurements: not counts, perplexities, existing deltas or exact match (see `isSummary`).
     static func countsAsChange(_ metric: String) -> Bool {
         Lineage.isHeadline(metric) && !metric.hasPrefix("forgetting.") && !metric.hasPrefix("gain.") && !metric.hasPrefix("probe_em")
+            && isSummary(metric)
+    }
+
+    /// A metric that sums up an evaluation: a top-level value ("instr_acc"), a split by period ("….before", "….after")
+    /// or a loss per named source ("val_loss.general"). Per-kind breakdowns ("instr_acc.json") and combined losses
+    /// over sources that differ from stage to stage ("all", "val_loss.all") are left to lineage.json.
+    static func isSummary(_ metric: String) -> Bool {
+        if metric == "all" || metric == "val_loss.all" { return false }
+        if !metric.contains(".") || metric.hasSuffix(".before") || metric.hasSuffix(".after") { return true }
+        return metric.hasPrefix("val_loss.")
     }
 }
