@@ -129,7 +129,7 @@ final class ModelCardTests: XCTestCase {
         let card = try ModelCard.markdown(lineage: try chain())
         XCTAssertTrue(card.contains("started from: random initialisation"))
         XCTAssertTrue(card.contains("started from: `sft/step-0000300` (sha256 `\(ModelCardTests.sha)`)"))
-        XCTAssertTrue(card.contains("reference model: `sft/step-0000300`"))
+        XCTAssertTrue(card.contains("reference model (frozen): `sft/step-0000300`"))
         XCTAssertTrue(card.contains("data: after — `world/after_cutoff.jsonl`, 409600 tokens, sha256 `\(String(repeating: "e1", count: 32))`"))
         XCTAssertTrue(card.contains("preference.loss dpo, preference.beta 0.1"), card)
     }

@@ -137,6 +137,31 @@ final class RunReportTests: XCTestCase {
         XCTAssertTrue(report.html().contains("class=\"edge reference\""))
     }
 
+    func testRewardModelAndJudgeFieldsOfLineageBecomeEdges() throws {
+        // A PPO entry as a later lineage version may write it: reward_model and judges as {id, sha256}.
+        let pre = try Lineage().appending(entry(.pretrain, "pretrain/step-0000004", parent: .randomInit, tokens: 400))
+        let ppo = try pre.appending(entry(.ppo, "ppo/step-0000004", parent: .checkpoint(id: "pretrain/step-0000004", sha256: RunReportTests.sha),
+                                          tokens: 100))
+        let run = try writeRun("ppo", records: records(steps: 2), lineage: ppo)
+        let file = run.appendingPathComponent("checkpoints/step-0000004/\(Lineage.fileName)")
+        var raw = try StrataJSON.read(JSONValue.self, at: file)
+        guard case var .object(top) = raw, case var .array(entries)? = top["entries"], case var .object(last) = entries[1] else {
+            return XCTFail("unexpected lineage layout")
+        }
+        last["reward_model"] = .object(["id": .string("reward/step-0000150"), "sha256": .string("cc")])
+        last["judges"] = .array([.object(["id": .string("judge-a"), "sha256": .string("dd")])])
+        entries[1] = .object(last); top["entries"] = .array(entries); raw = .object(top)
+        try StrataJSON.encode(raw).write(to: file)
+        let c = try XCTUnwrap(RunData.load(run).checkpoint)
+        XCTAssertEqual(c.links()[1].map(\.role), [.parent, "judges", .rewardModel])
+        let graph = LineageGraph([c])
+        XCTAssertTrue(graph.edges.contains(.init(from: "reward/step-0000150", to: "ppo/step-0000004", role: .rewardModel)))
+        XCTAssertTrue(graph.nodes.contains { $0.id == "judge-a" && $0.external })
+        let card = try ModelCard.markdown(lineage: c.lineage, links: c.links())
+        XCTAssertTrue(card.contains("   - reward model: `reward/step-0000150` (sha256 `cc`)"), card)
+        XCTAssertTrue(card.contains("   - judges: `judge-a` (sha256 `dd`)"), card)
+    }
+
     func testEvaluationTableHasAColumnPerCheckpointAndLeavesCountsOut() throws {
         let html = RunReport.load(runDirectories: try twoRuns()).html()
         let table = try XCTUnwrap(html.components(separatedBy: "<table class=\"evaluations\">").dropFirst().first)

@@ -49,13 +49,21 @@ extension ModelCard {
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
+    static func roleText(_ role: ModelLink.Role) -> String {
+        switch role {
+        case .reference: return "reference model (frozen)"
+        case .rewardModel: return "reward model"
+        default: return role.rawValue.replacingOccurrences(of: "_", with: " ")
+        }
+    }
+
     static func chainSection(_ lineage: Lineage, links: [[ModelLink]]) -> String {
         var out = "## How it was trained\n\n"
         for (i, e) in lineage.entries.enumerated() {
             out += "\(i + 1). **\(e.stage.rawValue)** — \(intervention(e)) → `\(e.checkpointID)` (written \(e.created))\n"
             out += "   - started from: \(idAndHash(e.parent))\n"
             for link in i < links.count ? links[i] : [] where link.role != .parent {
-                out += "   - \(link.role.rawValue.replacingOccurrences(of: "_", with: " ")) model: `\(link.id ?? "?")` (sha256 `\(link.sha256 ?? "?")`)\n"
+                out += "   - \(roleText(link.role)): `\(link.id ?? "?")` (sha256 `\(link.sha256 ?? "?")`)\n"
             }
             for d in e.data {
                 out += "   - data: \(d.name) — `\(d.path)`, \(d.tokens) tokens, sha256 `\(d.sha256)`\n"
