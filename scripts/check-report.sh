@@ -130,7 +130,8 @@ grep -q "sft" lineage.txt || fail "strata lineage does not show the sft stage"
 grep -q "^base_model\|^library_name: \"strata\"" README.md || fail "the card has no front matter"
 
 # --- the browser ------------------------------------------------------------------
-chrome() { "$CHROME" --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage \
+chrome() { "$CHROME" --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage --no-default-browser-check \
+           --disable-background-networking --disable-component-update --disable-sync --disable-extensions \
            --user-data-dir="$WORK/chrome-profile" --enable-logging=stderr --v=0 "$@" </dev/null; }
 
 check_page() {   # check_page FILE.html LABEL: dump DOM and console; returns the number of problems (printed)

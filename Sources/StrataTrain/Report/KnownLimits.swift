@@ -31,8 +31,8 @@ public enum KnownLimits {
             let m = e.evaluations[name] ?? [:]
             for key in m.keys.sorted() where key.hasPrefix("accuracy.") {
                 guard let acc = m[key], acc < 0.6 else { continue }
-                out.append("The reward model \(label) is at chance on `\(key.dropFirst(9))` pairs: held-out accuracy \(pct(acc)) "
-                           + "(evaluation `\(name)`), so it does not judge that property and should not be used to train it.")
+                out.append("The reward model `\(e.checkpointID)` is at chance on `\(key.dropFirst(9))` pairs: held-out accuracy \(pct(acc)) "
+                           + "(evaluation `\(name)`), so its rewards carry no signal about that property.")
             }
         }
         return out
