@@ -4,6 +4,10 @@
 // those keys, and turns bad input — a truncated metrics line, a run without
 // checkpoints, a missing directory — into a warning and a part marked missing.
 import XCTest
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import StrataCore
 @testable import StrataTrain
 
@@ -83,6 +87,19 @@ final class RunReportTests: XCTestCase {
             XCTAssertTrue(body.components(separatedBy: "</tbody>")[0].contains("<tr"), "an empty table")
         }
         XCTAssertFalse(html.contains("class=\"missing\""), "nothing is missing from complete runs")
+    }
+
+    func testEverySVGIsWellFormedXMLEvenWithMarkupInNames() throws {
+        var runs = try twoRuns()
+        runs.append(try writeRun("a<b>&\"c'", records: records(steps: 3, events: [2: "spike: <x> & \"y\""]), lineage: nil))
+        let html = RunReport.load(runDirectories: runs).html()
+        let svgs = html.components(separatedBy: "<svg ").dropFirst().map { "<svg " + $0.components(separatedBy: "</svg>")[0] + "</svg>" }
+        XCTAssertGreaterThanOrEqual(svgs.count, 6)
+        for svg in svgs {
+            let parser = XMLParser(data: Data(svg.utf8))
+            XCTAssertTrue(parser.parse(), "not well-formed: \(parser.parserError.map { "\($0)" } ?? "?") in \(svg.prefix(300))")
+        }
+        XCTAssertFalse(html.contains("a<b>"), "names are escaped in the page")
     }
 
     func testPageIsSelfContained() throws {
