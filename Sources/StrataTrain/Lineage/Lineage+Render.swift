@@ -40,7 +40,7 @@ extension Lineage {
             let items = e.data.map { "\($0.name) (`\($0.path)`, \(count(Double($0.tokens))) tokens, sha256 \($0.sha256.prefix(12)))" }
             out += "   - data: \(items.joined(separator: "; "))\n"
         }
-        if let r = recipeSummary(e.recipe) { out += "   - recipe: \(r)\n" }
+        if let r = recipeSummary(e.recipe, randomInit: e.parent == .randomInit) { out += "   - recipe: \(r)\n" }
         let c = e.compute
         out += "   - compute: \(count(Double(c.tokens))) tokens, \(scientific(c.flops)) FLOPs, "
             + "\(ProgressLine.duration(c.wallSeconds)) (cumulative: \(count(Double(c.cumulativeTokens))) tokens, "
@@ -65,10 +65,12 @@ extension Lineage {
     }
 
     /// "6 layers × d 384, 6 heads, context 256; 1000 steps of 8×1 sequences; lr 0.0006 cosine → 6e-05, warmup 100".
-    static func recipeSummary(_ r: JSONValue) -> String? {
+    /// The recipe's headline settings; its model section only for a stage that built the model (random init) —
+    /// a stage started from a checkpoint keeps the checkpoint's shape whatever its recipe's model defaults say.
+    static func recipeSummary(_ r: JSONValue, randomInit: Bool) -> String? {
         guard case .object = r else { return nil }
         var parts = [String]()
-        if let l = r.value(at: "model.n_layer")?.intValue, let d = r.value(at: "model.n_embd")?.intValue,
+        if randomInit, let l = r.value(at: "model.n_layer")?.intValue, let d = r.value(at: "model.n_embd")?.intValue,
            let h = r.value(at: "model.n_head")?.intValue {
             var m = "\(l) layers × d \(d), \(h) heads"
             if let c = r.value(at: "train.context")?.intValue ?? r.value(at: "model.n_positions")?.intValue { m += ", context \(c)" }

@@ -29,8 +29,9 @@ extension TrainingRun {
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
         s.state.loader = s.parts.objective.state
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
+        let card = try ModelCard.markdown(lineage: lineage, config: try JSONValue(encoding: s.model.config))
         let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: s.optimizer, tokenizer: s.parts.tokenizer,
-                                                 state: s.state, lineage: lineage)
+                                                 state: s.state, lineage: lineage) + [.data(ModelCard.fileName, Data(card.utf8))]
         let ckpt = try s.store.write(name: name, files: files)
         lastCheckpoint = ckpt
         if markStable || s.state.spikeGuard.isStable { try s.store.markStable(name) }

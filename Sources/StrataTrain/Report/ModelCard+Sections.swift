@@ -30,12 +30,8 @@ extension ModelCard {
     /// Key recipe settings; the model's shape only where the stage built it (a continued stage keeps its parent's,
     /// whatever its recipe's model section says).
     static func settings(_ e: LineageEntry) -> String? {
-        var recipe = e.recipe
-        if e.parent != .randomInit, case var .object(fields) = recipe {
-            fields["model"] = nil
-            recipe = .object(fields)
-        }
-        var parts = [Lineage.recipeSummary(recipe)].compactMap { $0 }
+        let recipe = e.recipe
+        var parts = [Lineage.recipeSummary(recipe, randomInit: e.parent == .randomInit)].compactMap { $0 }
         let extra = settingKeys.compactMap { key -> String? in
             guard let v = recipe.value(at: key) else { return nil }
             switch v {
