@@ -22,7 +22,7 @@ extension RecipeNodeEncoder {
             }
             box.fields.append(RecipeField(key: key.stringValue, help: (key as? any RecipeKey)?.help ?? "",
                                           shape: RecipeShape.of(T.self), defaultValue: node,
-                                          isOptional: optional, isRequired: false))
+                                          isOptional: optional, isRequired: false, swiftType: T.self))
         }
 
         mutating func encodeNil(forKey key: Key) {}

@@ -66,8 +66,8 @@ public indirect enum RecipeShape {
         case .number: return "number"
         case .bool: return "true/false"
         case .text: return "text"
-        case let .choice(words): return words.joined(separator: " | ")
-        case let .integerOr(words): return "integer | \(words[0])"
+        case let .choice(words): return "one of " + words.joined(separator: ", ")
+        case let .integerOr(words): return "integer or \(words[0])"
         case .section: return "section"
         case let .list(of): return "list of \(of.typeName)"
         }
@@ -106,6 +106,8 @@ public struct RecipeField {
     public var defaultValue: Node?
     public var isOptional: Bool
     public var isRequired: Bool
+    /// The Swift type of the value (the wrapped type for optionals).
+    var swiftType: Any.Type
 }
 
 /// The keys of one section, in declaration order.
@@ -145,12 +147,13 @@ enum RecipeNodeEncoder {
         return (box.node, box.fields)
     }
 
-    /// Text as a scalar, quoted when a plain scalar would read as a number, boolean or null.
+    /// Text as a scalar, quoted when a plain scalar would read as something else to Yams (numbers in any
+    /// base, .inf, booleans including yes/no/on/off, null, timestamps, sexagesimal) or lose its spaces.
     static func text(_ s: String) -> Node {
-        let misread = RecipeScalar.nullWords.contains(s) || RecipeScalar.double(s) != nil
-            || ["true", "false", "True", "False", "TRUE", "FALSE", "yes", "no", "on", "off", "y", "n"].contains(s)
-            || s != s.trimmingCharacters(in: .whitespaces)
-        return misread ? Node(s, Tag(.str), .doubleQuoted) : Node(s, .implicit, .plain)
+        let plain = Node(s, .implicit, .plain)
+        let misread = Resolver.default.resolveTag(of: plain) != .str || RecipeScalar.double(s) != nil
+            || ["y", "Y", "n", "N"].contains(s) || s != s.trimmingCharacters(in: .whitespaces)
+        return misread ? Node(s, Tag(.str), .doubleQuoted) : plain
     }
 
     /// Shortest round-trip text, with a dot in the mantissa ("6.0e-05", not "6e-05")
