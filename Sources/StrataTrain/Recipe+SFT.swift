@@ -117,7 +117,9 @@ extension Recipe {
         let perStep = train.batchSize * train.gradAccum
         let steps = max(1, Int((e * Double(items) / Double(perStep)).rounded(.up)))
         r.train.steps = steps
-        if section == "sft" { r.sft?.epochs = nil } else { r.preference?.epochs = nil }
+        // A recipe has at most one stage section (checkSFT/checkPreference), so clearing both clears its own.
+        r.sft?.epochs = nil
+        r.preference?.epochs = nil
         let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
         log(detail)
         return (r, TrainingEvent(step: 0, kind: "data", detail: detail))

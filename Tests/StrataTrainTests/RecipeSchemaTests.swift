@@ -130,4 +130,49 @@ final class RecipeSchemaTests: XCTestCase {
         XCTAssertTrue(text.contains("weight_decay: 1.0e-300") && text.contains("sigma: 1.0e+20"), text)
         XCTAssertEqual(try RecipeLoader.load(yaml: text), r)
     }
+
+    /// recipes/pretrain-nano.yaml notes defaults in comments ("# ... (default 4)"); they must agree with the types.
+    func testDefaultsNotedInTheNanoRecipeAgreeWithTheTypes() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("recipes/pretrain-nano.yaml"), encoding: .utf8)
+        let keyLine = try NSRegularExpression(pattern: #"^(\s*)(- )?([a-z_0-9]+):([^#]*)(#.*)?$"#)
+        let note = try NSRegularExpression(pattern: #"default:? ([^);:,\s]+)"#)
+        var stack: [(indent: Int, key: String)] = []
+        var compared = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let ns = line as NSString
+            guard let m = keyLine.firstMatch(in: line, range: NSRange(location: 0, length: ns.length)) else { continue }
+            let indent = m.range(at: 1).length + (m.range(at: 2).location == NSNotFound ? 0 : 2)
+            let key = ns.substring(with: m.range(at: 3))
+            while let last = stack.last, last.indent >= indent { stack.removeLast() }
+            if m.range(at: 2).location != NSNotFound, let last = stack.last { stack[stack.count - 1].key = last.key.hasSuffix("[]") ? last.key : last.key + "[]" }
+            stack.append((indent, key))
+            guard m.range(at: 5).location != NSNotFound else { continue }
+            let comment = ns.substring(with: m.range(at: 5))
+            guard let n = note.firstMatch(in: comment, range: NSRange(location: 0, length: (comment as NSString).length)) else { continue }
+            let noted = (comment as NSString).substring(with: n.range(at: 1))
+            guard let field = Self.field(at: stack.map(\.key)), let value = field.defaultValue else { continue }
+            let actual = RecipeReference.flowText(value)
+            if let a = RecipeScalar.double(actual), let b = RecipeScalar.double(noted) {
+                XCTAssertEqual(a, b, "\(stack.map(\.key).joined(separator: ".")): comment says default \(noted), the type says \(actual)")
+            } else {
+                XCTAssertEqual(noted, actual, "\(stack.map(\.key).joined(separator: ".")): comment says default \(noted), the type says \(actual)")
+            }
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 30, "the nano recipe notes most defaults")
+    }
+
+    /// The schema field at a path like ["data", "sources[]", "weight"].
+    static func field(at path: [String]) -> RecipeField? {
+        var shape = RecipeShape.section(RecipeSchema.recipe)
+        var found: RecipeField?
+        for part in path {
+            let key = part.hasSuffix("[]") ? String(part.dropLast(2)) : part
+            guard case let .section(schema) = shape, let f = schema[key] else { return nil }
+            found = f
+            shape = f.shape
+            if part.hasSuffix("[]"), case let .list(element) = shape { shape = element }
+        }
+        return found
+    }
 }
