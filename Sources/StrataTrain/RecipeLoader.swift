@@ -49,14 +49,20 @@ public enum RecipeLoader {
         return recipe
     }
 
-    /// Decodes a checked, merged node with Yams and the types' synthesised Codable.
+    /// Decodes a checked, merged node with Yams and the types' synthesised Codable. The checks before
+    /// leave Yams nothing to refuse; should it refuse anyway, the error still names the key.
     static func decode(_ node: Node, file: String, origins: RecipeOrigins) throws -> Recipe {
         do {
             return try YAMLDecoder().decode(Recipe.self, from: try RecipeYAML.text(node))
         } catch let e as DecodingError {
-            let path = RecipePathSegment.from(decodingPath(e))
-            let at = path.isEmpty ? "the recipe" : RecipePathSegment.render(path)
-            throw error(file: file, [RecipeIssue(path: path, message: "\(at): \(decodingText(e))")], origins: origins)
+            var context: DecodingError.Context?
+            switch e {
+            case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c), let .keyNotFound(_, c): context = c
+            @unknown default: context = nil
+            }
+            let path = RecipePathSegment.from(context?.codingPath ?? [])
+            let message = "\(path.isEmpty ? "the recipe" : RecipePathSegment.render(path)): \(context?.debugDescription ?? "\(e)")"
+            throw error(file: file, [RecipeIssue(path: path, message: message)], origins: origins)
         }
     }
 
@@ -77,22 +83,6 @@ public enum RecipeLoader {
             }
         }
         return out
-    }
-
-    static func decodingPath(_ e: DecodingError) -> [CodingKey] {
-        switch e {
-        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return c.codingPath
-        case let .keyNotFound(key, c): return c.codingPath + [key]
-        @unknown default: return []
-        }
-    }
-
-    static func decodingText(_ e: DecodingError) -> String {
-        switch e {
-        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return c.debugDescription
-        case .keyNotFound: return "missing required key"
-        @unknown default: return "\(e)"
-        }
     }
 
     /// One error listing every problem, each followed by where it was written.
@@ -127,7 +117,7 @@ extension Recipe {
     }
 
     /// The recipe as a YAML node, keys in declaration order.
-    public func yamlNode() -> Node { RecipeNodeEncoder.encode(self).0 }
+    func yamlNode() -> Node { RecipeNodeEncoder.encode(self).0 }
 
     /// The recipe as YAML, with a header saying it is resolved.
     public func resolvedYAML() throws -> String {

@@ -10,14 +10,14 @@ import Foundation
 import StrataCore
 import Yams
 
-public struct RecipeOverride {
-    public let path: [RecipePathSegment]
-    public let value: Node
+struct RecipeOverride {
+    let path: [RecipePathSegment]
+    let value: Node
     /// The override as the user wrote it, for messages.
-    public let text: String
+    let text: String
 
     /// Parses `key.path=value`.
-    public init(parsing text: String) throws {
+    init(parsing text: String) throws {
         self.text = text
         let op = "--set \(text)"
         guard let eq = text.firstIndex(of: "=") else {

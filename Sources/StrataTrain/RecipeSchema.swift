@@ -4,7 +4,9 @@
 // section, list...), its default as a YAML node, and whether it is optional or
 // required. The loader merges user YAML over these defaults and checks keys and
 // values against the shapes; `strata recipe keys` and docs/recipes.md print it.
-// The same encoder writes a resolved recipe as a YAML node.
+// The same encoder writes a resolved recipe as a YAML node. (Yams 5's own
+// YAMLEncoder returns only text, leaves nil optionals out, and writes doubles
+// with 15 digits as `6e-4`, which is lossy and a string to PyYAML.)
 // Leaves out: reading YAML (RecipeYAML.swift), range rules (Recipe+Validation.swift).
 
 import Foundation
@@ -36,7 +38,7 @@ protocol RecipeLeaf {
 }
 
 /// What a recipe value looks like in YAML.
-public indirect enum RecipeShape {
+indirect enum RecipeShape {
     case integer, number, bool, text
     /// One of these words.
     case choice([String])
@@ -85,7 +87,7 @@ public indirect enum RecipeShape {
         case let section as any RecipeSection.Type: return .section(RecipeSchema(defaultsOf: section))
         case let list as RecipeList.Type: return .list(of(list.elementType))
         default:
-            // Only reachable by adding a recipe field of a new kind of type; RecipeKeysTests walks every field.
+            // Only reachable by adding a recipe field of a new kind of type; RecipeSchemaTests walks every field.
             preconditionFailure("recipe field type \(type) has no RecipeShape; make it a RecipeSection, RecipeChoice or RecipeLeaf")
         }
     }
@@ -98,23 +100,23 @@ protocol RecipeList { static var elementType: Any.Type { get } }
 extension Array: RecipeList { static var elementType: Any.Type { Element.self } }
 
 /// One key of a section.
-public struct RecipeField {
-    public var key: String
-    public var help: String
-    public var shape: RecipeShape
+struct RecipeField {
+    var key: String
+    var help: String
+    var shape: RecipeShape
     /// The default as YAML; nil for a key that is absent by default (optional) or required.
-    public var defaultValue: Node?
-    public var isOptional: Bool
-    public var isRequired: Bool
+    var defaultValue: Node?
+    var isOptional: Bool
+    var isRequired: Bool
     /// The Swift type of the value (the wrapped type for optionals).
     var swiftType: Any.Type
 }
 
 /// The keys of one section, in declaration order.
-public struct RecipeSchema {
-    public var fields: [RecipeField]
+struct RecipeSchema {
+    var fields: [RecipeField]
 
-    public subscript(key: String) -> RecipeField? { fields.first { $0.key == key } }
+    subscript(key: String) -> RecipeField? { fields.first { $0.key == key } }
 
     /// The keys of a section type, with the type's defaults.
     init(defaultsOf type: any RecipeSection.Type) {
@@ -128,7 +130,7 @@ public struct RecipeSchema {
     }
 
     /// Every key of a recipe, with its defaults.
-    public static var recipe: RecipeSchema { RecipeSchema(defaultsOf: Recipe.self) }
+    static var recipe: RecipeSchema { RecipeSchema(defaultsOf: Recipe.self) }
 }
 
 // MARK: - Encoding values as YAML nodes
