@@ -133,19 +133,20 @@ enum RecipeYAML {
     /// The node, once it is known to have no duplicate keys, non-word keys or aliases.
     static func checked(_ node: Node, file: String) throws -> Node {
         var seen = Set<String>()
-        try checkStructure(node, path: [], file: file, seen: &seen)
+        try checkStructure(node, path: [], line: nil, file: file, seen: &seen)
         return node
     }
 
     /// Refuses duplicate keys, keys that are not words, and aliases. Yams expands an alias into the
     /// anchored node itself, so an alias shows up as a second visit to a node already seen (same kind,
     /// line and column); stopping there keeps a nested-alias "bomb" from being expanded at all.
-    private static func checkStructure(_ node: Node, path: [RecipePathSegment], file: String, seen: inout Set<String>) throws {
+    /// `line` is where the node is referred to: its key's line, or its list's.
+    private static func checkStructure(_ node: Node, path: [RecipePathSegment], line: Int?, file: String, seen: inout Set<String>) throws {
         if let mark = node.mark, !node.isNullScalar {
             let kind = node.pairs != nil ? "m" : node.sequence != nil ? "s" : "v"
             guard seen.insert("\(kind)\(mark.line):\(mark.column)").inserted else {
-                throw StrataError.config("read recipe \(file)",
-                                         "\(path.isEmpty ? "the recipe" : RecipePathSegment.render(path)) repeats the value written at line \(mark.line) through a YAML alias (*name)",
+                let at = (path.isEmpty ? "the recipe" : RecipePathSegment.render(path)) + (line.map { " (line \($0))" } ?? "")
+                throw StrataError.config("read recipe \(file)", "\(at) is a YAML alias (*name) of the value at line \(mark.line)",
                                          fix: "write the value out; recipes do not allow anchors (&name) and aliases (*name)")
             }
         }
@@ -153,7 +154,9 @@ enum RecipeYAML {
         case .scalar:
             return
         case let .sequence(items):
-            for (i, item) in items.enumerated() { try checkStructure(item, path: path + [.index(i)], file: file, seen: &seen) }
+            for (i, item) in items.enumerated() {
+                try checkStructure(item, path: path + [.index(i)], line: node.mark?.line, file: file, seen: &seen)
+            }
         case let .mapping(m):
             var lines: [String: Int] = [:]
             for (k, v) in m {
@@ -168,8 +171,8 @@ enum RecipeYAML {
                                              fix: "keep one of them")
                 }
                 lines[ks.string] = line
-                try checkStructure(k, path: path, file: file, seen: &seen)
-                try checkStructure(v, path: path + [.key(ks.string)], file: file, seen: &seen)
+                try checkStructure(k, path: path, line: line, file: file, seen: &seen)
+                try checkStructure(v, path: path + [.key(ks.string)], line: line, file: file, seen: &seen)
             }
         }
     }

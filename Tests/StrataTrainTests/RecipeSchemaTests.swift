@@ -94,10 +94,10 @@ final class RecipeSchemaTests: XCTestCase {
         """
         XCTAssertThrowsError(try RecipeLoader.load(yaml: bomb, file: "bomb.yaml")) { e in
             let m = "\(e)"
-            XCTAssertTrue(m.contains("bomb.yaml") && m.contains("b[0] repeats the value written at line 1 through a YAML alias"), m)
+            XCTAssertTrue(m.contains("bomb.yaml") && m.contains("b[0] (line 2) is a YAML alias (*name) of the value at line 1"), m)
         }
         XCTAssertThrowsError(try RecipeLoader.load(yaml: baseRecipeYAML + "\nrun: {name: &n x, dir: *n}\n", file: "t.yaml")) { e in
-            XCTAssertTrue("\(e)".contains("run.dir repeats the value written at line 7"), "\(e)")
+            XCTAssertTrue("\(e)".contains("run.dir (line 7) is a YAML alias (*name) of the value at line 7"), "\(e)")
         }
         XCTAssertThrowsError(try RecipeLoader.load(yaml: baseRecipeYAML, overrides: ["run={name: &n x, dir: *n}"]))
     }
