@@ -12,7 +12,8 @@ import StrataTensor
 public final class Block {
     public let ln1: LayerNorm, attn: Linear, attnProj: Linear
     public let ln2: LayerNorm, fc: Linear, fcProj: Linear
-    let heads: Int, residDrop: Float
+    let heads: Int
+    var residDrop: Float
 
     init(_ cfg: GPT2Config, index i: Int, rng: inout StrataRNG) {
         let c = cfg.nEmbd, p = "transformer.h.\(i)."
@@ -40,7 +41,7 @@ public final class Block {
 }
 
 public final class GPT2 {
-    public let config: GPT2Config
+    public private(set) var config: GPT2Config
     public let wte: Tensor      // [V, C] token embedding, also the LM head
     public let wpe: Tensor      // [T_max, C] position embedding
     public let blocks: [Block]
@@ -80,9 +81,19 @@ public final class GPT2 {
         tape.linearTransposed(tape.reshape(hidden, [hidden.count / config.nEmbd, config.nEmbd]), wte)
     }
 
-    /// Mean next-token cross-entropy of `targets` (B·T; -100 ignored) given `ids`.
-    public func loss(_ ids: [Int32], targets: [Int32], batch b: Int, time t: Int, tape: Tape, normalizer: Float? = nil) -> Tensor {
-        tape.crossEntropy(logits(hidden(ids, batch: b, time: t, tape: tape), tape: tape), targets, normalizer: normalizer)
+    /// Next-token cross-entropy of `targets` (B·T; -100 ignored) given `ids`, summed over scored positions and
+    /// divided by `normalizer` (default: their count). `positions`/`docStart` as in `hidden` (packed rows).
+    public func loss(_ ids: [Int32], targets: [Int32], batch b: Int, time t: Int, tape: Tape, normalizer: Float? = nil,
+                     positions: [Int32]? = nil, docStart: [Int32]? = nil) -> Tensor {
+        tape.crossEntropy(logits(hidden(ids, batch: b, time: t, tape: tape, positions: positions, docStart: docStart), tape: tape),
+                          targets, normalizer: normalizer)
+    }
+
+    /// Train with residual and embedding dropout `p` from now on (attention dropout stays off: the fused op has none);
+    /// config.json records the rates. A stage's recipe decides them, whatever the checkpoint's config said.
+    public func setDropout(_ p: Float) {
+        config.residPdrop = p; config.embdPdrop = p; config.attnPdrop = 0
+        for b in blocks { b.residDrop = p }
     }
 
     /// Parameters by name, for checkpoint I/O.

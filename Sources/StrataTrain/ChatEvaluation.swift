@@ -26,13 +26,13 @@ public enum ChatEvaluation {
     public static func run(_ c: Config, log: (String) -> Void = { Console.line($0) }) throws -> [String: [String: Double]] {
         let ckpt = try TrainingCheckpoint.resolve(c.checkpoint)
         let loaded = try TrainingCheckpoint.load(ckpt)
-        var section = PreferenceEvalSection()
-        section.qa = c.qa; section.behaviour = c.behaviour; section.perKind = c.perKind; section.maxNewTokens = c.maxNewTokens
-        section.behaviourPerKind = c.perKind
+        var spec = ChatEvalSpec()
+        spec.qa = c.qa; spec.behaviour = c.behaviour; spec.perKind = c.perKind; spec.maxNewTokens = c.maxNewTokens
+        spec.behaviourPerKind = c.perKind
         let label = loaded.lineage.head?.checkpointID ?? ckpt.url.path
         let (model, tokenizer, added) = try ChatSession.addingChatTokens(model: loaded.model, tokenizer: loaded.tokenizer)
         if added { log("note: \(label) has no chat tokens (not chat-tuned); they were added with mean-embedding rows to measure it") }
-        let out = try PreferenceStage.evaluate(section, model: model, tokenizer: tokenizer, template: .chatML, log: log, label: label)
+        let out = try ChatStage.evaluate(spec, model: model, tokenizer: tokenizer, template: .chatML, log: log, label: label)
         if FileManager.default.fileExists(atPath: ckpt.url.appendingPathComponent("manifest.json").path) {
             for (name, metrics) in out { try TrainingCheckpoint.recordEvaluation(ckpt.url, name: name, metrics: metrics) }
         }

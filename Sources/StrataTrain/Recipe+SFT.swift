@@ -122,7 +122,7 @@ extension Recipe {
         r.preference?.epochs = nil
         let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
         log(detail)
-        return (r, TrainingEvent(step: 0, kind: "data", detail: detail))
+        return (r, TrainingEvent(step: 0, kind: .epochs, detail: detail))
     }
 
     func checkSFT(_ p: inout RecipeProblems) {

@@ -1,48 +1,52 @@
-// `strata continue` and `strata anneal`: thin commands over Continue.Config.
+// `strata continue` and `strata anneal`: thin commands over RunOptions and the stages.
 import ArgumentParser
 import Foundation
 import StrataTrain
 
-/// Options every stage that starts from a checkpoint takes.
-struct RunOptions: ParsableArguments {
+/// Options every stage takes: a new run (--from, --config, --set) or a resumed one (--resume).
+struct StageArguments: ParsableArguments {
     @Option(help: "Checkpoint (or run directory) to start from.") var from: String?
     @Option(help: "Recipe file (YAML).") var config: String?
     @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set optim.lr=3e-4 (repeatable).") var overrides: [String] = []
     @Option(help: "Resume the run in this directory.") var resume: String?
+    @Flag(help: "Resume even though the run's recipe.yaml was edited since it started (recorded in lineage).")
+    var acceptEditedRecipe = false
 
-    /// The stage configuration, with SIGINT/SIGTERM routed to a clean stop.
-    func stageConfig() -> Continue.Config {
-        var c = Continue.Config(from: from, recipeFile: config, overrides: overrides, resume: resume)
+    /// The run's options, with SIGINT/SIGTERM routed to a clean stop.
+    func runOptions() -> RunOptions {
+        var o = RunOptions(from: from, recipeFile: config, overrides: overrides, resume: resume)
+        o.acceptEditedRecipe = acceptEditedRecipe
         let flag = InterruptFlag()
         flag.install()
-        c.base.interrupt = flag
-        return c
+        o.interrupt = flag
+        return o
     }
 }
 
-struct StageOptions: ParsableArguments {
-    @OptionGroup var run: RunOptions
+/// Continued stages may also carry the starting checkpoint's optimizer moments.
+struct ContinuedStageArguments: ParsableArguments {
+    @OptionGroup var run: StageArguments
     @Flag(help: "Also load the starting checkpoint's AdamW moments.") var optimizerState = false
 
-    func stageConfig() -> Continue.Config {
-        var c = run.stageConfig()
-        c.optimizerState = optimizerState
-        return c
+    func runOptions() -> RunOptions {
+        var o = run.runOptions()
+        o.optimizerState = optimizerState
+        return o
     }
 }
 
 struct ContinueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "continue",
         abstract: "Continued pretraining from a checkpoint on new or domain data (mix in replay of general data).")
-    @OptionGroup var options: StageOptions
-    func run() throws { report(try Continue.run(options.stageConfig())) }
+    @OptionGroup var options: ContinuedStageArguments
+    func run() throws { report(try Continue.run(options.runOptions())) }
 }
 
 struct AnnealCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "anneal",
         abstract: "Anneal a checkpoint: decay the LR from optim.lr to optim.min_lr while the mixture shifts to high-quality data.")
-    @OptionGroup var options: StageOptions
-    func run() throws { report(try Anneal.run(options.stageConfig())) }
+    @OptionGroup var options: ContinuedStageArguments
+    func run() throws { report(try Anneal.run(options.runOptions())) }
 }
 
 func report(_ outcome: TrainingRun.Outcome) {

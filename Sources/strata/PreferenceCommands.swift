@@ -7,15 +7,15 @@ import StrataTrain
 struct RewardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reward",
         abstract: "Train a Bradley–Terry reward model (trunk + scalar head) on preference pairs.")
-    @OptionGroup var options: RunOptions
-    func run() throws { report(try Reward.run(options.stageConfig())) }
+    @OptionGroup var options: StageArguments
+    func run() throws { report(try Reward.run(options.runOptions())) }
 }
 
 struct DPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dpo",
         abstract: "Direct preference optimisation (sigmoid, IPO or SimPO) against a frozen reference.")
-    @OptionGroup var options: RunOptions
-    func run() throws { report(try DPO.run(options.stageConfig())) }
+    @OptionGroup var options: StageArguments
+    func run() throws { report(try DPO.run(options.runOptions())) }
 }
 
 struct ScoreCommand: ParsableCommand {

@@ -1,4 +1,4 @@
-// `strata pretrain` and `strata generate`: thin commands over Pretrain.Config and GPT2.generate.
+// `strata pretrain` and `strata generate`: thin commands over RunOptions and GPT2.generate.
 import ArgumentParser
 import Foundation
 import StrataCore
@@ -10,17 +10,13 @@ struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pretrain",
         abstract: "Pretrain a GPT-2 from random weights as a YAML recipe describes, or resume a run.")
 
-    @Option(help: "Recipe file (YAML); see recipes/.") var config: String?
-    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set optim.lr=6e-4 (repeatable).") var overrides: [String] = []
-    @Option(help: "Resume the run in this directory from its latest valid checkpoint.") var resume: String?
+    @OptionGroup var options: StageArguments
 
     func run() throws {
-        var cfg = Pretrain.Config(recipeFile: config, overrides: overrides, resume: resume)
-        let flag = InterruptFlag()
-        flag.install()
-        cfg.interrupt = flag
-        let outcome = try Pretrain.run(cfg)
-        report(outcome)
+        if options.from != nil {
+            throw ValidationError("pretrain starts from random weights; to start from a checkpoint use strata continue --from CHECKPOINT")
+        }
+        report(try Pretrain.run(options.runOptions()))
     }
 }
 

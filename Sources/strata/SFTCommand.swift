@@ -1,4 +1,4 @@
-// `strata sft`: a thin command over SFT.Config.
+// `strata sft`: a thin command over RunOptions and the SFT stage.
 import ArgumentParser
 import Foundation
 import StrataTrain
@@ -6,12 +6,6 @@ import StrataTrain
 struct SFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sft",
         abstract: "Supervised fine-tuning of a checkpoint on chat data (TRL JSONL), loss on assistant tokens only.")
-    @OptionGroup var options: RunOptions
-
-    func run() throws {
-        let c = options.stageConfig()
-        var sft = SFT.Config(from: c.from)
-        sft.base = c.base
-        report(try SFT.run(sft))
-    }
+    @OptionGroup var options: StageArguments
+    func run() throws { report(try SFT.run(options.runOptions())) }
 }

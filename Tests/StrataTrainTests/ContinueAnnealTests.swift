@@ -21,9 +21,9 @@ final class ContinueAnnealTests: WorldTestCase {
         return try TrainingCheckpoint.load(out.lastCheckpoint!)
     }
 
-    func stage(_ name: String, from: String, steps: Int, extra: String = "", resume: String? = nil) throws -> Continue.Config {
-        var c = Continue.Config(from: from, recipeFile: try recipe(name: name, steps: steps, extra: extra, tokenizer: "", sources: mixture), resume: resume)
-        c.base.log = { _ in }; c.base.showProgress = false
+    func stage(_ name: String, from: String, steps: Int, extra: String = "", resume: String? = nil) throws -> RunOptions {
+        var c = RunOptions(from: from, recipeFile: try recipe(name: name, steps: steps, extra: extra, tokenizer: "", sources: mixture), resume: resume)
+        c.log = { _ in }; c.showProgress = false
         return c
     }
 
@@ -55,7 +55,7 @@ final class ContinueAnnealTests: WorldTestCase {
     func testContinueRefusesADifferentTokenizer() throws {
         let base = try pretrained(steps: 4)
         var c = try stage("tok", from: base.checkpoint.url.path, steps: 4)
-        c.base.recipeFile = try recipe(name: "tok", steps: 4, tokenizer: "tokenizer: {train: {vocab_size: 280}}", sources: mixture)
+        c.recipeFile = try recipe(name: "tok", steps: 4, tokenizer: "tokenizer: {train: {vocab_size: 280}}", sources: mixture)
         XCTAssertThrowsError(try Continue.run(c)) { XCTAssertTrue(String(describing: $0).contains("tokenizer"), "\($0)") }
     }
 
@@ -93,11 +93,11 @@ final class ContinueAnnealTests: WorldTestCase {
 
         var c = try stage("anneal-b", from: base.checkpoint.url.path, steps: 10, extra: extra)
         let flag = InterruptFlag()
-        c.base.interrupt = flag
-        c.base.inject = { batch in if batch == 4 { flag.raise(SIGTERM) }; return nil }
+        c.interrupt = flag
+        c.inject = { batch in if batch == 4 { flag.raise(SIGTERM) }; return nil }
         let first = try Anneal.run(c)
         XCTAssertTrue(first.interrupted)
-        var r = Continue.Config(resume: runDir("anneal-b").path); r.base.log = { _ in }; r.base.showProgress = false
+        var r = RunOptions(resume: runDir("anneal-b").path); r.log = { _ in }; r.showProgress = false
         let second = try Anneal.run(r)
         XCTAssertEqual(first.losses + second.losses, straight.losses)
         let a = try tensorsBytes(straight.lastCheckpoint!.url), b = try tensorsBytes(second.lastCheckpoint!.url)

@@ -37,9 +37,9 @@ final class KnowledgeTests: XCTestCase {
             optim: {lr: 3.0e-3, min_lr: 3.0e-4, warmup_steps: 5}
             run: {dir: \(dir.path)/runs, name: cont}
             """)
-        var p = Pretrain.Config(recipeFile: base); p.log = { _ in }; p.showProgress = false
+        var p = RunOptions(recipeFile: base); p.log = { _ in }; p.showProgress = false
         let b = try Pretrain.run(p)
-        var c = Continue.Config(from: b.lastCheckpoint!.url.path, recipeFile: cont); c.base.log = { _ in }; c.base.showProgress = false
+        var c = RunOptions(from: b.lastCheckpoint!.url.path, recipeFile: cont); c.log = { _ in }; c.showProgress = false
         let cOut = try Continue.run(c)
 
         let probes = try ProbeSet.read(dir.appendingPathComponent("world/probes.jsonl")).filter { $0.period == "after" }

@@ -31,7 +31,7 @@ final class PreferenceStageTests: WorldTestCase {
         """
         try base.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
         let pre = try Pretrain.run(config(dir.appendingPathComponent("base.yaml").path)).lastCheckpoint!
-        let qa = try SFT.readQA(dir.appendingPathComponent("world/qa.jsonl"))
+        let qa = try ChatStage.readQA(dir.appendingPathComponent("world/qa.jsonl"))
         try InstructionTasks.trlJSONL(InstructionTasks.training(qa: qa, seed: 1, perKind: 4))
             .write(to: dir.appendingPathComponent("sft.jsonl"), atomically: true, encoding: .utf8)
         let sft = """
@@ -41,8 +41,8 @@ final class PreferenceStageTests: WorldTestCase {
         sft: {train: \(dir.path)/sft.jsonl, validation_fraction: 0}
         """
         try sft.write(to: dir.appendingPathComponent("sft.yaml"), atomically: true, encoding: .utf8)
-        var c = SFT.Config(from: pre.url.path, recipeFile: dir.appendingPathComponent("sft.yaml").path)
-        c.base.log = { _ in }; c.base.showProgress = false
+        var c = RunOptions(from: pre.url.path, recipeFile: dir.appendingPathComponent("sft.yaml").path)
+        c.log = { _ in }; c.showProgress = false
         sftCheckpoint = try SFT.run(c).lastCheckpoint!.url.path
         // Small pair files keep the debug-build tests quick (every 4th line: all four pair types).
         for (src, dst, n) in [("preferences.jsonl", "pairs.jsonl", 64), ("preferences_test.jsonl", "pairs_test.jsonl", 32)] {
@@ -66,9 +66,9 @@ final class PreferenceStageTests: WorldTestCase {
         return url.path
     }
 
-    func stage(_ file: String?, from: String? = nil, resume: String? = nil) -> Continue.Config {
-        var c = Continue.Config(from: from ?? sftCheckpoint, recipeFile: file, resume: resume)
-        c.base.log = { _ in }; c.base.showProgress = false
+    func stage(_ file: String?, from: String? = nil, resume: String? = nil) -> RunOptions {
+        var c = RunOptions(from: from ?? sftCheckpoint, recipeFile: file, resume: resume)
+        c.log = { _ in }; c.showProgress = false
         return c
     }
 
@@ -104,19 +104,19 @@ final class PreferenceStageTests: WorldTestCase {
     func testRewardResumeIsBitExact() throws {
         try resumeCheck(name: "rm", run: Reward.run)
         // Resuming with another stage's command is refused, naming the right one.
-        for wrong in [DPO.run, { try SFT.run(SFT.Config(resume: $0.base.resume)) }] as [(Continue.Config) throws -> TrainingRun.Outcome] {
+        for wrong in [DPO.run, { try SFT.run(RunOptions(resume: $0.resume)) }] as [(RunOptions) throws -> TrainingRun.Outcome] {
             XCTAssertThrowsError(try wrong(stage(nil, resume: runDir("rm-b").path))) {
                 XCTAssertTrue(String(describing: $0).contains("strata reward --resume"), "\($0)")
             }
         }
     }
 
-    func resumeCheck(name: String, run: (Continue.Config) throws -> TrainingRun.Outcome) throws {
+    func resumeCheck(name: String, run: (RunOptions) throws -> TrainingRun.Outcome) throws {
         try assertResumeIsBitExact(steps: 6, stopAtBatch: 3,
             straight: { try run(stage(try recipe(name + "-a"))) },
             interrupted: { hooks in
                 var c = stage(try recipe(name + "-b"))
-                c.base.interrupt = hooks.interrupt; c.base.inject = hooks.inject
+                c.interrupt = hooks.interrupt; c.inject = hooks.inject
                 return try run(c)
             },
             resume: { try run(stage(nil, resume: runDir(name + "-b").path)) })

@@ -35,7 +35,7 @@ final class SFTStageTests: WorldTestCase {
 
     /// Training conversations from the world's train split, as TRL "messages" JSONL.
     func sftData(perKind: Int = 12, extraLines: [String] = []) throws -> URL {
-        let qa = try SFT.readQA(dir.appendingPathComponent("world/qa.jsonl"))
+        let qa = try ChatStage.readQA(dir.appendingPathComponent("world/qa.jsonl"))
         let text = try InstructionTasks.trlJSONL(InstructionTasks.training(qa: qa, seed: 1, perKind: perKind)) + extraLines.map { $0 + "\n" }.joined()
         let url = dir.appendingPathComponent("sft.jsonl")
         try text.write(to: url, atomically: true, encoding: .utf8)
@@ -58,9 +58,9 @@ final class SFTStageTests: WorldTestCase {
         return url.path
     }
 
-    func sftConfig(_ recipe: String?, from: String? = nil, resume: String? = nil) -> SFT.Config {
-        var c = SFT.Config(from: from, recipeFile: recipe, resume: resume)
-        c.base.log = { _ in }; c.base.showProgress = false
+    func sftConfig(_ recipe: String?, from: String? = nil, resume: String? = nil) -> RunOptions {
+        var c = RunOptions(from: from, recipeFile: recipe, resume: resume)
+        c.log = { _ in }; c.showProgress = false
         return c
     }
 
@@ -122,7 +122,7 @@ final class SFTStageTests: WorldTestCase {
             straight: { try SFT.run(sftConfig(try sftRecipe(name: name + "-a", sft: sft), from: from)) },
             interrupted: { hooks in
                 var c = sftConfig(try sftRecipe(name: name + "-b", sft: sft), from: from)
-                c.base.interrupt = hooks.interrupt; c.base.inject = hooks.inject
+                c.interrupt = hooks.interrupt; c.inject = hooks.inject
                 return try SFT.run(c)
             },
             resume: { try SFT.run(sftConfig(nil, resume: runDir(name + "-b").path)) })
@@ -250,8 +250,8 @@ final class SFTStageTests: WorldTestCase {
     func testAllMaskedStepIsSkippedWithoutDividingByZero() throws {
         let base = try baseCheckpoint()
         _ = try sftData()
-        var setup = try SFT.freshSetup(sftConfig(try sftRecipe(name: "masked", steps: 3, checkpointEvery: 3), from: base.checkpoint.url.path))
-        setup.objective = NextTokenObjective(model: setup.model, batches: MaskedSource())
+        var setup = try StageRunner.openFresh(SFT.self, sftConfig(try sftRecipe(name: "masked", steps: 3, checkpointEvery: 3), from: base.checkpoint.url.path))
+        setup.parts.objective = NextTokenObjective(model: setup.model, batches: MaskedSource())
         let before = setup.model.parameters.map { Array(UnsafeBufferPointer(start: $0.ptr, count: $0.count)) }
         let out = try TrainingRun(setup).run()
         XCTAssertEqual(out.step, 3)

@@ -41,8 +41,8 @@ class WorldTestCase: XCTestCase {
         return url.path
     }
 
-    func config(_ file: String?, resume: String? = nil) -> Pretrain.Config {
-        var c = Pretrain.Config(recipeFile: file, resume: resume)
+    func config(_ file: String?, resume: String? = nil) -> RunOptions {
+        var c = RunOptions(recipeFile: file, resume: resume)
         c.log = { _ in }; c.showProgress = false
         return c
     }
@@ -62,11 +62,11 @@ class WorldTestCase: XCTestCase {
     /// Runs a stage straight through, then again stopped by SIGINT raised while it trains on `stopAtBatch`
     /// and resumed; asserts the losses and every checkpointed tensor (weights and moments) are identical.
     func assertResumeIsBitExact(steps: Int, stopAtBatch: Int, straight: () throws -> TrainingRun.Outcome,
-                                interrupted: (Pretrain.Config) throws -> TrainingRun.Outcome,
+                                interrupted: (RunOptions) throws -> TrainingRun.Outcome,
                                 resume: () throws -> TrainingRun.Outcome, file: StaticString = #filePath, line: UInt = #line) throws {
         let full = try straight()
         let flag = InterruptFlag()
-        var hooks = Pretrain.Config()
+        var hooks = RunOptions()
         hooks.interrupt = flag
         hooks.inject = { batch in if batch == stopAtBatch { flag.raise(SIGINT) }; return nil }
         let first = try interrupted(hooks)

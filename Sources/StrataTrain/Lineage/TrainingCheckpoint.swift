@@ -14,20 +14,15 @@ import StrataTokenizer
 public enum TrainingCheckpoint {
     public static func name(step: Int) -> String { String(format: "step-%07d", step) }
 
-    /// The files of one checkpoint.
-    static func files(model: GPT2, optimizer: AdamW, tokenizer: BPETokenizer, state: TrainerState, lineage: Lineage,
-                      modelFiles: [CheckpointFile]? = nil) throws -> [CheckpointFile] {
+    /// The files of one checkpoint: the stage's model files, then the shared ones.
+    static func files(content: CheckpointContent, optimizer: AdamW, tokenizer: BPETokenizer, state: TrainerState,
+                      lineage: Lineage) throws -> [CheckpointFile] {
         let optSources = zip(optimizer.parameters, zip(optimizer.expAvg, optimizer.expAvgSq)).flatMap { p, mv -> [TensorSource] in
             let (m, v) = mv
             return [TensorSource(name: "exp_avg." + p.name!, shape: m.shape) { body in try body(UnsafeBufferPointer(start: m.ptr, count: m.count)) },
                     TensorSource(name: "exp_avg_sq." + p.name!, shape: v.shape) { body in try body(UnsafeBufferPointer(start: v.ptr, count: v.count)) }]
         }
-        // With LoRA adapters attached, the merged weights: every checkpoint loads as a plain GPT-2.
-        let modelFiles = try modelFiles ?? [
-            .safetensors("model.safetensors", sources: LoRA.isAttached(model) ? LoRA.mergedWeightSources(model) : model.weightSources(),
-                         metadata: ["format": "pt"]),
-            .data("config.json", try StrataJSON.encode(model.config))]
-        return modelFiles + [
+        return try content.files() + [
             .data("tokenizer.json", Data(tokenizer.jsonString().utf8)),
             .safetensors("optimizer.safetensors", sources: optSources, metadata: ["step": String(optimizer.step)]),
             .data(TrainerState.fileName, try StrataJSON.encode(state)),
@@ -106,5 +101,30 @@ public enum TrainingCheckpoint {
     /// Copy weights from one model into another of the same configuration.
     public static func copyWeights(from src: GPT2, to dst: GPT2) {
         for (a, b) in zip(src.parameters, dst.parameters) { b.copy(from: a) }
+    }
+}
+
+/// What a stage's checkpoints hold besides the shared files (tokenizer, optimizer moments, trainer state,
+/// lineage), and how its weights come back from a checkpoint on rollback.
+public struct CheckpointContent {
+    /// The model's files (model.safetensors, config.json) and the stage's own (tokenizer_config.json, adapters...).
+    public var files: () throws -> [CheckpointFile]
+    /// Copy the weights saved in a checkpoint back into the live model.
+    public var restore: (Checkpoint) throws -> Void
+
+    public init(files: @escaping () throws -> [CheckpointFile], restore: @escaping (Checkpoint) throws -> Void) {
+        self.files = files; self.restore = restore
+    }
+
+    /// A GPT-2 language model; with LoRA adapters attached, model.safetensors holds the merged weights so every
+    /// checkpoint loads as a plain GPT-2. `extra` adds the stage's own files.
+    public static func languageModel(_ model: GPT2, extra: @escaping () throws -> [CheckpointFile] = { [] }) -> CheckpointContent {
+        CheckpointContent(files: {
+            [.safetensors("model.safetensors", sources: LoRA.isAttached(model) ? LoRA.mergedWeightSources(model) : model.weightSources(),
+                          metadata: ["format": "pt"]),
+             .data("config.json", try StrataJSON.encode(model.config))] + (try extra())
+        }, restore: { ckpt in
+            TrainingCheckpoint.copyWeights(from: try TrainingCheckpoint.load(ckpt).model, to: model)
+        })
     }
 }

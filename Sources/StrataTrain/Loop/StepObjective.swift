@@ -1,3 +1,4 @@
+// The step's forward and backward, beside the loop that drives it.
 // BatchSource: what the shared training loop draws micro-batches from. Token
 // windows from a pretraining mixture and packed chat rows for SFT both become a
 // StepBatch: ids, next-token targets (-100 where no loss), optional per-row
@@ -5,7 +6,8 @@
 // a loss, so a step can normalise by the global count over its micro-batches.
 // The source's whole position is a LoaderState, saved in trainer_state.json.
 // A StepObjective is what one optimizer step computes from its micro-batches:
-// next-token cross-entropy here; reward and DPO stages bring their own.
+// next-token cross-entropy, or a pair objective (reward model and DPO share its
+// micro-batch loop and bring only the loss of a batch of pairs).
 // Leaves out: prefetching on another thread.
 
 import StrataTensor
@@ -94,12 +96,60 @@ public final class NextTokenObjective: StepObjective {
         var loss = 0.0
         for (i, b) in micro.enumerated() {
             let tape = Tape(seed: tapeSeed(i))
-            let logits = model.logits(model.hidden(b.inputs, batch: b.rows, time: b.time, tape: tape,
-                                                   positions: b.positions, docStart: b.docStart), tape: tape)
-            let l = tape.crossEntropy(logits, b.targets, normalizer: Float(trained))   // the micro-batches sum to the step's mean
+            let l = model.loss(b, tape: tape, normalizer: Float(trained))   // the micro-batches sum to the step's mean
             tape.backward(l, seed: 1)
             loss += Double(l.item())
         }
         return StepOutcome(loss: loss, tokens: tokens, flops: flops)
+    }
+}
+
+extension GPT2 {
+    /// Next-token loss of one micro-batch (plain windows or packed rows), divided by `normalizer`
+    /// (default: its own count of scored positions).
+    public func loss(_ b: StepBatch, tape: Tape, normalizer: Float? = nil) -> Tensor {
+        loss(b.inputs, targets: b.targets, batch: b.rows, time: b.time, tape: tape, normalizer: normalizer,
+             positions: b.positions, docStart: b.docStart)
+    }
+}
+
+/// What a pair stage computes for one micro-batch of pairs: the loss tensor (mean over its pairs),
+/// named metrics (pair means) and the non-padding tokens it read.
+struct PairBatchLoss {
+    var loss: Tensor
+    var metrics: [String: Double]
+    var tokens: Int
+    init(loss: Tensor, metrics: [String: Double], tokens: Int) { self.loss = loss; self.metrics = metrics; self.tokens = tokens }
+}
+
+/// One optimizer step over micro-batches of preference pairs (reward model and DPO): each micro-batch's mean
+/// loss is weighted by its share of the step's pairs, so the micro-batch gradients sum to the gradient of the
+/// step's mean, and metrics are pair-weighted means.
+final class PairObjective: StepObjective {
+    let loader: PairLoader
+    /// Training FLOPs of one pair (two rows, forward + backward, reference passes excluded).
+    let flopsPerPair: Double
+    let batchLoss: (_ pairs: [Int], _ tape: Tape) throws -> PairBatchLoss
+
+    init(loader: PairLoader, flopsPerPair: Double, batchLoss: @escaping ([Int], Tape) throws -> PairBatchLoss) {
+        self.loader = loader; self.flopsPerPair = flopsPerPair; self.batchLoss = batchLoss
+    }
+
+    var state: LoaderState { loader.state }
+
+    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
+        let micro = (0..<accum).map { _ in loader.next() }
+        let total = Float(micro.reduce(0) { $0 + $1.count })
+        var sum = 0.0, tokens = 0, metrics: [String: Double] = [:]
+        for (i, idx) in micro.enumerated() {
+            let tape = Tape(seed: tapeSeed(i))
+            let r = try batchLoss(idx, tape)
+            let w = Float(idx.count) / total
+            tape.backward(r.loss, seed: w)
+            sum += Double(r.loss.item() * w)
+            for (k, v) in r.metrics { metrics[k, default: 0] += v * Double(w) }
+            tokens += r.tokens
+        }
+        return StepOutcome(loss: sum, tokens: tokens, flops: Double(total) * flopsPerPair, metrics: metrics)
     }
 }

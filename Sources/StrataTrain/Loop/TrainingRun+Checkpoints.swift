@@ -16,7 +16,7 @@ extension TrainingRun {
     func lineageEntry(id: String) throws -> LineageEntry {
         var evals = s.state.evaluations
         if !s.state.validation.isEmpty { evals["validation_loss"] = s.state.validation }
-        var entry = LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.dataRecords ?? s.sources.map(\.record),
+        var entry = LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.parts.data,
                             recipe: try s.recipe.jsonValue(),
                             compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
                             evaluations: evals, events: s.state.events)
@@ -27,16 +27,17 @@ extension TrainingRun {
     func checkpoint(markStable: Bool = false) throws {
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
-        s.state.loader = s.objective.state
+        s.state.loader = s.parts.objective.state
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
-        let files = try TrainingCheckpoint.files(model: s.model, optimizer: s.optimizer, tokenizer: s.tokenizer, state: s.state, lineage: lineage,
-                                                 modelFiles: try s.modelFiles?(s.model))
-            + (try s.extraFiles?(s.model) ?? [])
+        let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: s.optimizer, tokenizer: s.parts.tokenizer,
+                                                 state: s.state, lineage: lineage)
         let ckpt = try s.store.write(name: name, files: files)
         lastCheckpoint = ckpt
         if markStable || s.state.spikeGuard.isStable { try s.store.markStable(name) }
         if let v = s.state.validation["all"] { _ = try s.store.recordValidationLoss(v, for: name) }
         _ = try s.store.prune()
+        progress?.end()
+        s.log("step \(s.state.step): saved checkpoint \(ckpt.url.path)")
     }
 
     /// Restore the newest stable checkpoint; keep the loader where it is so the bad batches are skipped.
@@ -51,17 +52,13 @@ extension TrainingRun {
         guard let target = candidates.lazy.compactMap({ try? self.s.store.verify($0.name) }).first else {
             throw StrataError(.numeric, "\(s.stage.rawValue) step \(step)", "a rollback was needed (\(reason)) but no stable checkpoint verifies")
         }
-        if let restore = s.restoreWeights {
-            try restore(target)
-        } else {
-            TrainingCheckpoint.copyWeights(from: try TrainingCheckpoint.load(target).model, to: s.model)
-        }
+        try s.parts.content.restore(target)
         try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: target)
         let stateURL = target.url(for: TrainerState.fileName)
         guard let saved = try? StrataJSON.read(TrainerState.self, at: stateURL) else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
         var guardState = s.state.spikeGuard
         guardState.didRollback(toStep: saved.step)
-        let skipped = s.objective.state.step - saved.loader.step
+        let skipped = s.parts.objective.state.step - saved.loader.step
         s.state.step = saved.step
         s.state.tokensSeen = saved.tokensSeen
         s.state.optimizerStep = saved.optimizerStep

@@ -58,23 +58,21 @@ struct SFTData {
         Double(UInt64(SHA256.hex(bytes).prefix(15), radix: 16)!) / Double(1 << 60)
     }
 
-    /// Mean loss over the trained positions of up to `batches` batches of held-out rows (packed the same way, in file order).
-    static func validationLoss(model: GPT2, samples: [RenderedSample], rowLength: Int, batch: Int, batches: Int,
-                               mode: SFTPacker.Mode) throws -> [String: Double] {
-        guard !samples.isEmpty else { return [:] }
-        let rows = try SFTPacker.arrange(samples, rowLength: rowLength, mode: mode, padID: 0).rows
-        var sum = 0.0, count = 0
-        for chunk in stride(from: 0, to: min(rows.count, batch * batches), by: batch) {
-            let b = SFTBatches.stepBatch(Array(rows[chunk..<min(rows.count, chunk + batch)]), rowLength: rowLength)
-            guard b.trainedTokens > 0 else { continue }
-            let tape = Tape.noGrad()
-            let logits = model.logits(model.hidden(b.inputs, batch: b.rows, time: b.time, tape: tape,
-                                                   positions: b.positions, docStart: b.docStart), tape: tape)
-            sum += Double(tape.crossEntropy(logits, b.targets, normalizer: 1).item())
-            count += b.trainedTokens
+    /// Next-token loss over the trained positions of up to `batches` batches of held-out rows (packed the same way,
+    /// in file order), reported as source "sft".
+    static func validator(model: GPT2, samples: [RenderedSample], rowLength: Int, batch: Int, batches: Int,
+                          mode: SFTPacker.Mode) -> Validator {
+        Validator {
+            guard !samples.isEmpty else { return nil }
+            let rows = try SFTPacker.arrange(samples, rowLength: rowLength, mode: mode, padID: 0).rows
+            var sum = TokenLossSum()
+            for chunk in stride(from: 0, to: min(rows.count, batch * batches), by: batch) {
+                let b = SFTBatches.stepBatch(Array(rows[chunk..<min(rows.count, chunk + batch)]), rowLength: rowLength)
+                guard b.trainedTokens > 0 else { continue }
+                sum.add("sft", meanLoss: Double(model.loss(b, tape: .noGrad()).item()), tokens: b.trainedTokens)
+            }
+            return sum.result
         }
-        guard count > 0 else { return [:] }
-        return ["sft": sum / Double(count), "all": sum / Double(count)]
     }
 }
 

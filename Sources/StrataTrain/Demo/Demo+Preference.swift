@@ -15,14 +15,14 @@ extension Demo {
     static func preferenceLeg(_ config: Config, recipes: DemoRecipes, runs: URL, root: URL, interrupt: InterruptFlag?,
                               log: @escaping (String) -> Void) throws -> Bool {
         let sft = runs.appendingPathComponent("sft").path
-        for (name, text, kind) in [("reward", recipes.reward(steps: config.rewardSteps), StageKind.reward),
-                                   ("dpo", recipes.dpo(steps: config.dpoSteps, name: "dpo", sftWeight: 0), .dpo),
-                                   ("dpo-sft", recipes.dpo(steps: config.dpoSteps, name: "dpo-sft", sftWeight: 1), .dpo)] {
+        func stage<S: TrainingStage>(_ name: String, _ text: String, _ kind: S.Type) throws -> Bool {
             let file = root.appendingPathComponent("\(name).yaml")
             try text.write(to: file, atomically: true, encoding: .utf8)
-            guard try runStage(name: name, recipe: file, from: sft, kind: kind, runs: runs, interrupt: interrupt, log: log) else { return false }
+            return try runStage(S.self, name: name, recipe: file, from: sft, runs: runs, interrupt: interrupt, log: log)
         }
-        return true
+        return try stage("reward", recipes.reward(steps: config.rewardSteps), Reward.self)
+            && stage("dpo", recipes.dpo(steps: config.dpoSteps, name: "dpo", sftWeight: 0), DPO.self)
+            && stage("dpo-sft", recipes.dpo(steps: config.dpoSteps, name: "dpo-sft", sftWeight: 1), DPO.self)
     }
 
     /// What preference tuning changed, from the runs' lineage.

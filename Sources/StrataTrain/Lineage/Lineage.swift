@@ -258,6 +258,20 @@ public struct TrainingEvent: Codable, Equatable, Sendable {
         public static let rollback: Kind = "rollback"
         public static let interrupt: Kind = "interrupt"
         public static let resume: Kind = "resume"
+        /// Data a stage could not use (too long, bad lines).
+        public static let data: Kind = "data"
+        /// Epochs in the recipe resolved into steps.
+        public static let epochs: Kind = "epochs"
+        /// Tokens added to the tokenizer (chat templates).
+        public static let vocabulary: Kind = "vocabulary"
+        /// A step whose batches carried no trained position (no update).
+        public static let emptyBatch: Kind = "empty_batch"
+        /// A setting the recipe decided over the starting checkpoint's (e.g. dropout).
+        public static let config: Kind = "config"
+        /// A finished run extended with more steps on resume.
+        public static let extended: Kind = "extended"
+        /// A run resumed after its recipe.yaml was edited, accepted explicitly.
+        public static let recipeEdited: Kind = "recipe_edited"
 
         public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
         public func encode(to encoder: Encoder) throws {

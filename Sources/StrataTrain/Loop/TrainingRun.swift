@@ -1,5 +1,5 @@
 // TrainingRun: the loop every stage shares (pretrain, continue, anneal, SFT,
-// reward, DPO). Per step: the schedule's learning rate, the stage's objective
+// reward, DPO; stages build their parts in Stages/ and StageRunner opens them). Per step: the schedule's learning rate, the stage's objective
 // over its micro-batches (next-token loss normalised by the step's global count of
 // trained positions; Bradley–Terry; DPO), global-norm clipping, the spike guard's verdict (apply, skip,
 // or roll back to the last stable checkpoint), metrics and progress, periodic
@@ -21,46 +21,44 @@ public final class TrainingRun {
     /// the data, so a rollback that skips the batch does not meet it again): scale loss and gradients, or NaN.
     public enum Injection: Sendable { case scale(Float), nan }
 
+    /// Everything one run of the loop holds: the stage's parts, the optimizer over its trainable tensors,
+    /// the trainer state, the lineage it extends, the checkpoint store and the run's options.
     public struct Setup {
-        public var recipe: Recipe
+        public var parts: StageParts
+        public var recipe: Recipe { parts.recipe }
+        public var model: GPT2 { parts.model }
         public var runDir: URL
         public var stage: Stage
-        public var model: GPT2
-        public var optimizer: AdamW
-        public var tokenizer: BPETokenizer
-        public var sources: [PreparedSource]
-        /// What a step computes and where its micro-batches come from (next-token loss over the
-        /// mixture loader or packed SFT rows; reward and DPO objectives).
-        public var objective: StepObjective
-        /// What the optimizer trains (all model parameters, or LoRA adapters only).
-        public var trainable: [Tensor]
-        /// Validation losses for the current model (default: per-source token validation).
-        public var validate: ((GPT2) throws -> [String: Double])?
-        /// Stage evaluations run on the final model, before its checkpoint, and recorded in lineage.
-        public var finalEvaluation: ((GPT2) throws -> [String: [String: Double]])?
-        /// Data records for lineage (default: the prepared sources').
-        public var dataRecords: [DataRecord]?
-        /// The model's files in a checkpoint (default: the GPT-2's model.safetensors and config.json, LoRA merged).
-        public var modelFiles: ((GPT2) throws -> [CheckpointFile])?
-        /// Copying weights back from a checkpoint on rollback (default: the GPT-2's).
-        public var restoreWeights: ((Checkpoint) throws -> Void)?
-        /// Extra files written into every checkpoint (e.g. tokenizer_config.json, LoRA adapters).
-        public var extraFiles: ((GPT2) throws -> [CheckpointFile])?
+        public let optimizer: AdamW
         public var state: TrainerState
         public var schedule: LRSchedule
         /// Lineage of the checkpoint this stage started from (empty for random init).
         public var parentLineage: Lineage
         public var parent: ParentRef
-        /// A frozen reference model the stage is anchored to (DPO), recorded in lineage.
+        /// A frozen reference model the stage is anchored to, recorded in lineage.
         public var reference: ParentRef?
         public var store: CheckpointStore
-        public var log: (String) -> Void = { Console.line($0) }
+        public var log: (String) -> Void
         public var interrupt: InterruptFlag?
         public var inject: ((Int) -> Injection?)?
         /// Most rollbacks before the run gives up with an error.
         public var maxRollbacks = 5
         /// Print the progress line (off in tests and embedded use).
-        public var showProgress = true
+        public var showProgress: Bool
+
+        init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
+            let o = parts.recipe.optim
+            self.parts = parts
+            optimizer = AdamW(parts.trainable, config: .init(lr: Float(o.lr), beta1: Float(o.beta1), beta2: Float(o.beta2),
+                                                             eps: Float(o.eps), weightDecay: Float(o.weightDecay)))
+            store = try CheckpointStore(root: runDir.appendingPathComponent("checkpoints"),
+                                        config: .init(keepLast: parts.recipe.train.keepLast, fault: options.fault))
+            self.state = state; self.parentLineage = parentLineage; self.parent = parent; self.runDir = runDir
+            stage = Stage(rawValue: state.stage)
+            schedule = LRSchedule(recipe: parts.recipe)
+            reference = parts.reference
+            log = options.log; interrupt = options.interrupt; inject = options.inject; showProgress = options.showProgress
+        }
     }
 
     public struct Outcome {
@@ -101,9 +99,9 @@ public final class TrainingRun {
             try step()
             let st = s.state.step
             if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
-            if st == total, let final = s.finalEvaluation {
+            if st == total {
                 progress?.end()
-                for (k, v) in try final(s.model) { s.state.evaluations[k] = v }
+                for (k, v) in try s.parts.finalEvaluation(s.model) { s.state.evaluations[k] = v }
             }
             if st % s.recipe.train.checkpointInterval == 0 || st == total { try checkpoint() }
         }
@@ -115,13 +113,13 @@ public final class TrainingRun {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = s.recipe, step = s.state.step
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
-        let firstBatch = s.objective.state.step
+        let firstBatch = s.parts.objective.state.step
         let seed = UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131
-        let out = try s.objective.run(accum: r.train.gradAccum) { seed &+ UInt64($0) }
+        let out = try s.parts.objective.run(accum: r.train.gradAccum) { seed &+ UInt64($0) }
         guard var loss = out.loss else { return try skipEmptyStep(step, out: out, t0: t0) }
         if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
-        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(s.trainable, maxNorm: Float(r.optim.gradClip))
-                                                   : AdamW.gradNorm(s.trainable))
+        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(s.parts.trainable, maxNorm: Float(r.optim.gradClip))
+                                                   : AdamW.gradNorm(s.parts.trainable))
         var events: [String] = []
         let verdict = r.spikeGuard.enabled || !loss.isFinite || !gradNorm.isFinite
             ? s.state.spikeGuard.check(step: step, loss: loss, gradNorm: gradNorm) : .accept
@@ -144,7 +142,7 @@ public final class TrainingRun {
     /// A step whose micro-batches carry no trained position: nothing to learn, so no update (and no division by zero).
     private func skipEmptyStep(_ step: Int, out: StepOutcome, t0: UInt64) throws {
         let why = "no position in the step's batches carries a loss"
-        s.state.events.append(TrainingEvent(step: step, kind: "empty_batch", detail: why))
+        s.state.events.append(TrainingEvent(step: step, kind: .emptyBatch, detail: why))
         s.log("step \(step): update skipped (\(why))")
         try finishStep(loss: nil, lr: s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier, gradNorm: nil, out: out,
                    events: ["empty: " + why], t0: t0)
@@ -168,12 +166,12 @@ public final class TrainingRun {
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))
     }
 
-    private func zeroGrad() { for p in s.trainable { p.zeroGrad() } }
+    private func zeroGrad() { for p in s.parts.trainable { p.zeroGrad() } }
 
     private func applyInjection(_ inj: Injection, loss: Double) -> Double {
         let factor: Float
         switch inj { case .scale(let f): factor = f; case .nan: factor = .nan }
-        for p in s.trainable { if let g = p.grad { let q = g.ptr; for i in 0..<g.count { q[i] *= factor } } }
+        for p in s.parts.trainable { if let g = p.grad { let q = g.ptr; for i in 0..<g.count { q[i] *= factor } } }
         return loss * Double(factor)
     }
 

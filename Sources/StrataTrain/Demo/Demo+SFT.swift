@@ -16,7 +16,7 @@ extension Demo {
     static func sftData(world: URL, perKind: Int, seed: UInt64) throws -> URL {
         let url = world.appendingPathComponent("sft_before_cutoff.jsonl")
         if FileManager.default.fileExists(atPath: url.path) { return url }
-        let qa = try SFT.readQA(world.appendingPathComponent("qa.jsonl"))
+        let qa = try ChatStage.readQA(world.appendingPathComponent("qa.jsonl"))
         let tasks = InstructionTasks.training(qa: qa, seed: seed, perKind: perKind, periods: ["before"])
         try InstructionTasks.trlJSONL(tasks).write(to: url, atomically: true, encoding: .utf8)
         return url
@@ -49,7 +49,7 @@ extension Demo {
     /// A few held-out instructions answered by the SFT model (greedy).
     static func showChatSamples(sftRun: URL, world: URL, log: (String) -> Void) throws {
         let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path))
-        let qa = try SFT.readQA(world.appendingPathComponent("qa.jsonl"))
+        let qa = try ChatStage.readQA(world.appendingPathComponent("qa.jsonl"))
         let tasks = InstructionTasks.build(qa: qa, seed: 99, perKind: 1)
         let report = try InstructionEval.evaluate(model: loaded.model, tokenizer: loaded.tokenizer, tasks: tasks,
                                                   config: .init(maxNewTokens: 24))

@@ -49,16 +49,15 @@ public enum Demo {
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
         }
         let recipes = DemoRecipes(world: world, runs: runs, seed: config.seed)
-        func stage(_ name: String, _ text: String, from parent: String?, kind: StageKind = .continued) throws -> Bool {
+        func stage<S: TrainingStage>(_ name: String, _ text: String, from parent: String?, _ kind: S.Type) throws -> Bool {
             let file = root.appendingPathComponent("\(name).yaml")
             try text.write(to: file, atomically: true, encoding: .utf8)
-            return try runStage(name: name, recipe: file, from: parent, kind: parent == nil ? .pretrain : kind, runs: runs,
-                                interrupt: interrupt, log: log)
+            return try runStage(S.self, name: name, recipe: file, from: parent, runs: runs, interrupt: interrupt, log: log)
         }
-        guard try stage("pretrain", recipes.pretrain(steps: config.pretrainSteps), from: nil) else { return }
+        guard try stage("pretrain", recipes.pretrain(steps: config.pretrainSteps), from: nil, Pretrain.self) else { return }
         let base = runs.appendingPathComponent("pretrain").path
-        guard try stage("continue-noreplay", recipes.continued(steps: config.continueSteps, replay: false), from: base),
-              try stage("continue-replay", recipes.continued(steps: config.continueSteps, replay: true), from: base) else { return }
+        guard try stage("continue-noreplay", recipes.continued(steps: config.continueSteps, replay: false), from: base, Continue.self),
+              try stage("continue-replay", recipes.continued(steps: config.continueSteps, replay: true), from: base, Continue.self) else { return }
         log("\n== evaluating checkpoints")
         var reports = try evaluate(["pretrain", "continue-noreplay", "continue-replay"], runs: runs, world: world, probes: config.probes, log: log)
         // Anneal the continued model that forgot less (lower loss on the general corpus).
@@ -66,11 +65,11 @@ public enum Demo {
             < reports[2].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity ? "continue-noreplay" : "continue-replay"
         log("\n== annealing \(better) (it forgot less of the general corpus)")
         guard try stage("anneal", recipes.anneal(steps: config.annealSteps), from: runs.appendingPathComponent(better).path,
-                        kind: .anneal) else { return }
+                        Anneal.self) else { return }
         reports += try evaluate(["anneal"], runs: runs, world: world, probes: config.probes, log: log)
         let sftData = try sftData(world: world, perKind: config.sftTasksPerKind, seed: config.seed)
         guard try stage("sft", recipes.sft(steps: config.sftSteps, data: sftData), from: runs.appendingPathComponent("anneal").path,
-                        kind: .sft) else { return }
+                        SFT.self) else { return }
         reports += try evaluate(["sft"], runs: runs, world: world, probes: config.probes, log: log)
         guard try preferenceLeg(config, recipes: recipes, runs: runs, root: root, interrupt: interrupt, log: log) else { return }
         reports += try evaluate(["dpo", "dpo-sft"], runs: runs, world: world, probes: config.probes, log: log)
@@ -85,34 +84,20 @@ public enum Demo {
         log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(runs: runs)))
     }
 
-    enum StageKind { case pretrain, continued, anneal, sft, reward, dpo }
-
     /// Start, resume or skip one stage; false when it was interrupted.
-    static func runStage(name: String, recipe: URL, from parent: String?, kind: StageKind, runs: URL,
-                         interrupt: InterruptFlag?, log: @escaping (String) -> Void) throws -> Bool {
+    static func runStage<S: TrainingStage>(_ stage: S.Type, name: String, recipe: URL, from parent: String?, runs: URL,
+                                           interrupt: InterruptFlag?, log: @escaping (String) -> Void) throws -> Bool {
         let runDir = runs.appendingPathComponent(name)
-        var c = Continue.Config(from: parent, recipeFile: recipe.path)
+        var options = RunOptions(from: parent, recipeFile: recipe.path)
         if let ckpt = try? TrainingCheckpoint.resolve(runDir.path), let state = try TrainingCheckpoint.load(ckpt).state {
             if state.step >= state.totalSteps { log("== \(name): already finished (\(ckpt.url.path))"); return true }
-            c = Continue.Config(resume: runDir.path)
+            options = RunOptions(resume: runDir.path)
             log("== \(name): resuming at step \(state.step)")
         } else {
             log("\n== \(name)" + (parent.map { " from \($0)" } ?? ""))
         }
-        c.base.log = log; c.base.interrupt = interrupt
-        let outcome: TrainingRun.Outcome
-        switch kind {
-        case .pretrain: outcome = try Pretrain.run(c.base)
-        case .continued: outcome = try Continue.run(c)
-        case .anneal: outcome = try Anneal.run(c)
-        case .sft:
-            var sc = SFT.Config(from: c.from)
-            sc.base = c.base
-            outcome = try SFT.run(sc)
-        case .reward: outcome = try Reward.run(c)
-        case .dpo: outcome = try DPO.run(c)
-        }
-        return !outcome.interrupted
+        options.log = log; options.interrupt = interrupt
+        return !(try StageRunner.run(S.self, options)).interrupted
     }
 
     /// Evaluate each run's final checkpoint on the same probes and validation shards; records the results.

@@ -1,0 +1,211 @@
+// The stage scaffold: what every training stage shares besides the loop itself.
+// A stage (Pretrain, Continue, Anneal, SFT, Reward, DPO, ...) is one enum that
+// conforms to `TrainingStage` and supplies only what is its own — its recipe
+// section, model and data, objective, validation, evaluations and extra
+// checkpoint files — as `StageParts`. `StageRunner` does the rest, written once:
+// opening a run fresh (recipe + overrides, refusing a run directory that holds
+// checkpoints, loading the starting checkpoint, inheriting its tokenizer, the
+// resolved recipe, the first trainer state) or on resume (the saved recipe, the
+// latest valid checkpoint, the stage check, refusing an edited recipe, lineage
+// parent and reference), then the optimizer, the checkpoint store and the loop.
+// Leaves out: the loop (Loop/TrainingRun.swift) and each stage's own parts.
+
+import Foundation
+import StrataCore
+import StrataTensor
+import StrataModel
+import StrataData
+import StrataCheckpoint
+import StrataTokenizer
+
+/// How a stage run is started: from the command line or a test.
+public struct RunOptions {
+    /// The checkpoint (or run directory) a stage starts from; nil for pretraining from random weights.
+    public var from: String?
+    /// Recipe file (YAML). Required for a new run; optional on resume, where it must match the saved recipe.
+    public var recipeFile: String?
+    /// `--set key.path=value` overrides applied to the recipe.
+    public var overrides: [String] = []
+    /// A run directory to resume (from its latest valid checkpoint).
+    public var resume: String?
+    /// Also load the starting checkpoint's AdamW moments (continued pretraining).
+    public var optimizerState = false
+    /// Resume even though the run's recipe.yaml was edited since the run started (recorded as an event).
+    public var acceptEditedRecipe = false
+    public var log: (String) -> Void = { Console.line($0) }
+    public var interrupt: InterruptFlag?
+    /// Test hooks: corrupt chosen steps, or fail checkpoint writes at a point.
+    public var inject: ((Int) -> TrainingRun.Injection?)?
+    public var fault: FaultPoint?
+    /// Print the progress line.
+    public var showProgress = true
+
+    public init(from: String? = nil, recipeFile: String? = nil, overrides: [String] = [], resume: String? = nil) {
+        self.from = from; self.recipeFile = recipeFile; self.overrides = overrides; self.resume = resume
+    }
+}
+
+/// One training stage: what it is called and how it builds its parts from a start.
+public protocol TrainingStage {
+    static var kind: Stage { get }
+    /// Whether a new run needs `--from CHECKPOINT` (every stage but pretraining).
+    static var startsFromCheckpoint: Bool { get }
+    /// Recipe overrides the stage always applies after the user's (e.g. annealing's LR schedule).
+    static var fixedOverrides: [String] { get }
+    /// Checks the recipe belongs to this stage (its own section present, other stages' absent).
+    static func checkRecipe(_ recipe: Recipe, file: String) throws
+    /// The stage's model, data, objective and collaborators, for a new run or a resumed one.
+    static func parts(_ start: StageStart) throws -> StageParts
+}
+
+extension TrainingStage {
+    public static var startsFromCheckpoint: Bool { true }
+    public static var fixedOverrides: [String] { [] }
+}
+
+/// What a stage is given to build its parts.
+public struct StageStart {
+    public var recipe: Recipe
+    /// Where the recipe came from (for error messages).
+    public var recipeFile: String
+    public var runDir: URL
+    /// A new run: the checkpoint named by --from (nil when pretraining). A resumed run: the run's own latest checkpoint.
+    public var origin: TrainingCheckpoint.Loaded?
+    /// The saved trainer state when resuming; nil for a new run.
+    public var resumed: TrainerState?
+    public var log: (String) -> Void
+
+    public var isResume: Bool { resumed != nil }
+    /// The data stream's saved position (nil for a new run).
+    public var loaderState: LoaderState? { resumed?.loader }
+    var kind: Stage
+
+    /// The origin checkpoint; every stage but pretraining has one.
+    public func requireOrigin() throws -> TrainingCheckpoint.Loaded {
+        guard let origin else { throw StrataError.config(kind.rawValue, "needs a starting checkpoint", fix: "pass --from CHECKPOINT") }
+        return origin
+    }
+}
+
+/// Evaluation name → metric name → value (as lineage.json stores them).
+public typealias Evaluations = [String: [String: Double]]
+
+/// What a stage hands the loop.
+public struct StageParts {
+    /// The recipe as the stage resolved it (e.g. epochs turned into steps); saved in the run.
+    public var recipe: Recipe
+    public var model: GPT2
+    public var tokenizer: BPETokenizer
+    public var objective: StepObjective
+    /// What the optimizer trains (all parameters, LoRA adapters, or a reward head with its trunk).
+    public var trainable: [Tensor]
+    /// Data records for lineage.
+    public var data: [DataRecord]
+    public var validation: Validator
+    public var content: CheckpointContent
+    /// Evaluations of the final model, recorded in lineage (none by default).
+    public var finalEvaluation: (GPT2) throws -> Evaluations = { _ in [:] }
+    /// A new run only: evaluations of the starting model (recorded as "<name>_before"), start-up events,
+    /// and compute already spent (e.g. reference log-probs).
+    public var startEvaluations: Evaluations = [:]
+    public var startEvents: [TrainingEvent] = []
+    public var startFLOPs = 0.0
+    /// A frozen reference model the stage is anchored to (DPO, PPO), recorded in lineage.
+    public var reference: ParentRef?
+
+    public init(recipe: Recipe, model: GPT2, tokenizer: BPETokenizer, objective: StepObjective, trainable: [Tensor]? = nil,
+                data: [DataRecord], validation: Validator, content: CheckpointContent) {
+        self.recipe = recipe; self.model = model; self.tokenizer = tokenizer; self.objective = objective
+        self.trainable = trainable ?? model.parameters; self.data = data; self.validation = validation; self.content = content
+    }
+}
+
+/// Runs a stage: opens it fresh or on resume, builds its parts, and drives the shared loop.
+public enum StageRunner {
+    public static func run<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Outcome {
+        let opened = options.resume != nil ? try openResume(S.self, options) : try openFresh(S.self, options)
+        return try TrainingRun(opened).run()
+    }
+
+    /// A new run: recipe, starting checkpoint, the stage's parts, the first trainer state.
+    static func openFresh<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Setup {
+        let name = S.kind.rawValue
+        guard let file = options.recipeFile, options.from != nil || !S.startsFromCheckpoint else {
+            throw StrataError.config(name, S.startsFromCheckpoint ? "needs --from CHECKPOINT and --config recipe.yaml (or --resume runs/NAME)"
+                                                                  : "no recipe given", fix: "pass --config recipe.yaml (or --resume runs/NAME)")
+        }
+        let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides)
+        try S.checkRecipe(recipe, file: file)
+        let runDir = recipe.runDirectory
+        try refuseExisting(runDir, stage: name)
+        let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
+        var startEvents: [TrainingEvent] = []
+        if let origin {
+            try requireFits(recipe, origin.model.config, checkpoint: origin.checkpoint.url.path)
+            startEvents += applyDropout(recipe, to: origin, log: options.log)
+        }
+        let parts = try S.parts(StageStart(recipe: recipe, recipeFile: file, runDir: runDir, origin: origin, resumed: nil,
+                                           log: options.log, kind: S.kind))
+        try parts.recipe.writeResolved(to: runDir)
+        var state = TrainerState(stage: name, step: 0, totalSteps: parts.recipe.totalSteps, tokensSeen: 0, optimizerStep: 0,
+                                 loader: parts.objective.state, spikeGuard: SpikeGuard(config: parts.recipe.spikeGuard), lastLR: 0,
+                                 wallSeconds: 0, flops: parts.startFLOPs, events: startEvents + parts.startEvents, validation: [:],
+                                 recipeSHA256: SHA256.hex(try parts.recipe.resolvedJSON()), parentCheckpoint: origin?.id)
+        state.evaluations = Dictionary(uniqueKeysWithValues: parts.startEvaluations.map { ($0.key + "_before", $0.value) })
+        let parent: ParentRef = origin.map { .checkpoint(id: $0.id, sha256: $0.contentHash) } ?? .randomInit
+        var setup = try TrainingRun.Setup(parts: parts, state: state, parentLineage: origin?.lineage ?? Lineage(), parent: parent,
+                                          runDir: runDir, options: options)
+        if let origin, options.optimizerState {
+            try TrainingCheckpoint.restoreOptimizer(setup.optimizer, from: origin.checkpoint)
+            setup.state.optimizerStep = setup.optimizer.step
+        }
+        return setup
+    }
+
+    /// A run directory resumed from its latest valid checkpoint, with the recipe it was started with.
+    static func openResume<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Setup {
+        let r = try ResumePoint.open(options, stage: S.kind)
+        let file = r.runDir.appendingPathComponent("recipe.yaml").path
+        try S.checkRecipe(r.recipe, file: file)
+        options.log("resuming \(r.runDir.lastPathComponent) from \(r.checkpoint.name) (step \(r.state.step) of \(r.state.totalSteps))")
+        let parts = try S.parts(StageStart(recipe: r.recipe, recipeFile: file, runDir: r.runDir, origin: r.loaded, resumed: r.state,
+                                           log: options.log, kind: S.kind))
+        var parentLineage = r.loaded.lineage
+        let head = parentLineage.entries.popLast()
+        var state = r.state
+        state.events += r.events
+        state.events.append(TrainingEvent(step: r.state.step, kind: .resume, detail: "resumed from \(r.checkpoint.name)"))
+        var setup = try TrainingRun.Setup(parts: parts, state: state, parentLineage: parentLineage, parent: head?.parent ?? .randomInit,
+                                          runDir: r.runDir, options: options)
+        setup.reference = head?.reference
+        try TrainingCheckpoint.restoreOptimizer(setup.optimizer, from: r.checkpoint)
+        return setup
+    }
+
+    /// A new run must not overwrite a run directory that already holds checkpoints.
+    static func refuseExisting(_ runDir: URL, stage: String) throws {
+        let ckptRoot = runDir.appendingPathComponent("checkpoints")
+        if FileManager.default.fileExists(atPath: ckptRoot.path), (try? CheckpointStore(root: ckptRoot))?.latestValid() != nil {
+            throw StrataError.config(stage, "run directory \(runDir.path) already holds checkpoints",
+                                     fix: "resume it with --resume \(runDir.path), or pick another run.name (--set run.name=...)")
+        }
+    }
+
+    /// The recipe's model.dropout is what a stage trains with, whatever the starting checkpoint's config.json says
+    /// (a Hugging Face config carries 0.1); a change is logged and recorded.
+    static func applyDropout(_ recipe: Recipe, to origin: TrainingCheckpoint.Loaded, log: (String) -> Void) -> [TrainingEvent] {
+        let p = Float(recipe.model.dropout), c = origin.model.config
+        guard c.residPdrop != p || c.embdPdrop != p else { return [] }
+        origin.model.setDropout(p)
+        let detail = "dropout \(p) from the recipe (model.dropout) replaces the checkpoint's resid_pdrop \(c.residPdrop), embd_pdrop \(c.embdPdrop)"
+        log(detail)
+        return [TrainingEvent(step: 0, kind: .config, detail: detail)]
+    }
+
+    /// The recipe's context must fit the checkpoint's positions.
+    static func requireFits(_ recipe: Recipe, _ cfg: GPT2Config, checkpoint: String) throws {
+        if recipe.context > cfg.nPositions {
+            throw StrataError.config("recipe", "train.context \(recipe.context) exceeds the checkpoint's n_positions \(cfg.nPositions) (\(checkpoint))")
+        }
+    }
+}

@@ -1,0 +1,91 @@
+// The stage scaffold's own promises, shared by every stage: an edited recipe.yaml
+// is refused on resume (naming the keys) unless accepted and recorded; a finished
+// run says how to extend it and can be extended with --set train.steps; other
+// overrides on resume are refused; the recipe's dropout wins over a checkpoint's
+// config; validation losses are token-weighted across sources.
+
+import XCTest
+import Foundation
+import StrataCore
+import StrataModel
+import StrataCheckpoint
+@testable import StrataTrain
+
+final class StageScaffoldTests: WorldTestCase {
+    func testEditedRecipeIsRefusedOnResumeNamingTheKeyUnlessAccepted() throws {
+        let flag = InterruptFlag()
+        var first = config(try recipe(name: "edited", steps: 8))
+        first.interrupt = flag
+        first.inject = { batch in if batch == 3 { flag.raise(SIGINT) }; return nil }
+        XCTAssertTrue(try Pretrain.run(first).interrupted)
+        let yaml = runDir("edited").appendingPathComponent("recipe.yaml")
+        let text = try String(contentsOf: yaml, encoding: .utf8)
+        XCTAssertTrue(text.contains("lr: 0.003"), text)
+        try text.replacingOccurrences(of: "lr: 0.003", with: "lr: 0.03").write(to: yaml, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Pretrain.run(config(nil, resume: runDir("edited").path))) {
+            let m = String(describing: $0)
+            XCTAssertTrue(m.contains("recipe.yaml was edited") && m.contains("optim.lr") && m.contains("--accept-edited-recipe"), m)
+        }
+        var accepted = config(nil, resume: runDir("edited").path)
+        accepted.acceptEditedRecipe = true
+        let out = try Pretrain.run(accepted)
+        XCTAssertEqual(out.step, 8)
+        let events = try TrainingCheckpoint.load(out.lastCheckpoint!).lineage.head!.events
+        XCTAssertTrue(events.contains { $0.kind == .recipeEdited && $0.detail.contains("optim.lr") }, "\(events)")
+    }
+
+    func testFinishedRunSaysHowToExtendAndExtendsWithMoreSteps() throws {
+        _ = try Pretrain.run(config(try recipe(name: "done", steps: 4)))
+        XCTAssertThrowsError(try Pretrain.run(config(nil, resume: runDir("done").path))) {
+            let m = String(describing: $0)
+            XCTAssertTrue(m.contains("the run is finished (step 4 of 4)") && m.contains("--set train.steps=N"), m)
+        }
+        var more = config(nil, resume: runDir("done").path)
+        more.overrides = ["train.steps=4"]
+        XCTAssertThrowsError(try Pretrain.run(more)) { XCTAssertTrue(String(describing: $0).contains("not beyond the run's step 4"), "\($0)") }
+        more.overrides = ["optim.lr=1.0"]
+        XCTAssertThrowsError(try Pretrain.run(more)) { XCTAssertTrue(String(describing: $0).contains("would change a run being resumed"), "\($0)") }
+        more.overrides = ["train.steps=6"]
+        let out = try Pretrain.run(more)
+        XCTAssertEqual(out.step, 6)
+        XCTAssertEqual(out.losses.count, 2)
+        let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
+        XCTAssertTrue(loaded.lineage.head!.events.contains { $0.kind == .extended && $0.detail.hasPrefix("train.steps 4 → 6") })
+        XCTAssertEqual(try RecipeLoader.load(file: runDir("done").appendingPathComponent("recipe.yaml")).train.steps, 6)
+        XCTAssertEqual(loaded.lineage.head!.compute.tokens, 6 * 4 * 32)
+    }
+
+    func testRecipeDropoutReplacesTheCheckpointConfigsAndIsRecorded() throws {
+        let base = try Pretrain.run(config(try recipe(name: "drop-base", steps: 4)))
+        // A Hugging Face config carries dropout 0.1; the next stage's recipe says 0.0.
+        let cfgURL = base.lastCheckpoint!.url.appendingPathComponent("config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: cfgURL)) as! [String: Any]
+        json["resid_pdrop"] = 0.1; json["embd_pdrop"] = 0.1
+        let hf = dir.appendingPathComponent("hf")
+        try FileManager.default.createDirectory(at: hf, withIntermediateDirectories: true)
+        for f in ["model.safetensors", "tokenizer.json"] {
+            try FileManager.default.copyItem(at: base.lastCheckpoint!.url.appendingPathComponent(f), to: hf.appendingPathComponent(f))
+        }
+        try JSONSerialization.data(withJSONObject: json).write(to: hf.appendingPathComponent("config.json"))
+        var c = config(try recipe(name: "drop-cont", steps: 3, tokenizer: ""))
+        c.from = hf.path
+        let out = try Continue.run(c)
+        let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
+        XCTAssertEqual(loaded.model.config.residPdrop, 0)
+        XCTAssertEqual(loaded.model.config.embdPdrop, 0)
+        XCTAssertTrue(loaded.lineage.head!.events.contains { $0.kind == .config && $0.detail.contains("resid_pdrop 0.1") })
+    }
+
+    func testValidationLossIsTokenWeightedAcrossSources() {
+        var sum = TokenLossSum()
+        sum.add("a", meanLoss: 2.0, tokens: 30)
+        sum.add("a", meanLoss: 4.0, tokens: 10)   // source a: (60 + 40) / 40 = 2.5
+        sum.add("b", meanLoss: 1.0, tokens: 10)
+        let r = sum.result!
+        XCTAssertEqual(r.measure, .tokenLoss)
+        XCTAssertEqual(r.parts["a"]!, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(r.parts["b"]!, 1.0, accuracy: 1e-12)
+        XCTAssertEqual(r.overall, 110.0 / 50.0, accuracy: 1e-12, "all = summed loss / scored tokens, not a mean of batch means (7/3)")
+        XCTAssertNil(TokenLossSum().result)
+    }
+}
