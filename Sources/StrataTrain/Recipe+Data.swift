@@ -6,23 +6,26 @@
 import Foundation
 
 /// Training data: a weighted mixture of sources plus a validation split.
-public struct DataConfig: Codable, Equatable, Sendable {
-    /// The sources to mix. Default: none (a run needs at least one).
+public struct DataConfig: Codable, RecipeSection, Equatable, Sendable {
     public var sources: [DataSource] = []
-    /// How validation data is chosen.
     public var validation = ValidationSplit()
 
-    public init(sources: [DataSource] = [], validation: ValidationSplit = ValidationSplit()) {
+    public init() {}
+
+    public init(sources: [DataSource], validation: ValidationSplit = ValidationSplit()) {
         self.sources = sources
         self.validation = validation
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case sources, validation }
+    enum CodingKeys: String, RecipeKey {
+        case sources, validation
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&sources, .sources)
-        try c.fill(&validation, .validation)
+        var help: String {
+            switch self {
+            case .sources: return "The sources to mix; a run needs at least one (SFT and preference recipes none)."
+            case .validation: return "How validation data is held out."
+            }
+        }
     }
 
     /// Each source's share of the batch at `step` (sums to 1; all zero only if every weight is zero).
@@ -41,17 +44,16 @@ public struct DataConfig: Codable, Equatable, Sendable {
 }
 
 /// One data source.
-public struct DataSource: Codable, Equatable, Sendable {
-    /// Short name used in logs, metrics (`val_loss` per source) and lineage. Required.
+public struct DataSource: Codable, RecipeSection, Equatable, Sendable {
     public var name: String
-    /// A token shard file, or a .txt / .jsonl text file (tokenized on first use). Required.
     public var path: String
-    /// Fixed mixture weight (relative; weights need not sum to 1). Default 1.0 when there is no schedule.
     public var weight: Double?
-    /// Weight keypoints over steps, instead of a fixed weight. Default: none.
     public var schedule: [WeightKeypoint]?
-    /// How the schedule moves between keypoints. Default `linear`.
     public var interpolation: Interpolation = .linear
+
+    static let requiredKeys: Set<String> = ["name", "path"]
+
+    init() { self.init(name: "", path: "") }
 
     public init(name: String, path: String, weight: Double? = nil, schedule: [WeightKeypoint]? = nil,
                 interpolation: Interpolation = .linear) {
@@ -62,15 +64,18 @@ public struct DataSource: Codable, Equatable, Sendable {
         self.interpolation = interpolation
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case name, path, weight, schedule, interpolation }
+    enum CodingKeys: String, RecipeKey {
+        case name, path, weight, schedule, interpolation
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        path = try c.decode(String.self, forKey: .path)
-        try c.fill(&weight, .weight)
-        try c.fill(&schedule, .schedule)
-        try c.fill(&interpolation, .interpolation)
+        var help: String {
+            switch self {
+            case .name: return "Short name used in logs, metrics (val_loss per source) and lineage."
+            case .path: return "A token shard, or a .txt / .jsonl text file (tokenized on first use)."
+            case .weight: return "Fixed mixture weight (relative; weights need not sum to 1); absent means 1 unless schedule is set."
+            case .schedule: return "Weight keypoints over steps, instead of a fixed weight."
+            case .interpolation: return "How the schedule moves between keypoints."
+            }
+        }
     }
 
     /// The source's (unnormalised) weight at `step`. Before the first keypoint the
@@ -92,23 +97,28 @@ public struct DataSource: Codable, Equatable, Sendable {
 }
 
 /// A (step, weight) point of a weight schedule.
-public struct WeightKeypoint: Codable, Equatable, Sendable {
-    /// Optimizer step at which the weight applies. Required.
+public struct WeightKeypoint: Codable, RecipeSection, Equatable, Sendable {
     public var step: Int
-    /// Relative weight at that step. Required.
     public var weight: Double
+
+    static let requiredKeys: Set<String> = ["step", "weight"]
+
+    init() { self.init(step: 0, weight: 0) }
 
     public init(step: Int, weight: Double) {
         self.step = step
         self.weight = weight
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case step, weight }
+    enum CodingKeys: String, RecipeKey {
+        case step, weight
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        step = try c.decode(Int.self, forKey: .step)
-        weight = try c.decode(Double.self, forKey: .weight)
+        var help: String {
+            switch self {
+            case .step: return "Optimizer step at which the weight applies."
+            case .weight: return "Relative weight at that step."
+            }
+        }
     }
 }
 
@@ -118,28 +128,29 @@ public enum Interpolation: String, RecipeChoice {
     case linear
     /// Hold each keypoint's weight until the next keypoint.
     case piecewise
-
-    public init(from decoder: Decoder) throws { self = try Self.decodeChoice(from: decoder) }
 }
 
 /// Held-out validation data: a fraction of every source, or a separate shard.
-public struct ValidationSplit: Codable, Equatable, Sendable {
-    /// Fraction of each source's documents held out. Default 0.01, or 0 when `shard` is set.
+public struct ValidationSplit: Codable, RecipeSection, Equatable, Sendable {
     public var fraction: Double?
-    /// A separate validation shard or text file instead of held-out fractions. Default: none.
     public var shard: String?
 
-    public init(fraction: Double? = nil, shard: String? = nil) {
+    public init() {}
+
+    public init(fraction: Double?, shard: String? = nil) {
         self.fraction = fraction
         self.shard = shard
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case fraction, shard }
+    enum CodingKeys: String, RecipeKey {
+        case fraction, shard
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&fraction, .fraction)
-        try c.fill(&shard, .shard)
+        var help: String {
+            switch self {
+            case .fraction: return "Fraction of each source's documents held out; absent means 0.01, or 0 when shard is set."
+            case .shard: return "A separate validation shard or text file instead of held-out fractions."
+            }
+        }
     }
 
     /// The fraction actually held out from each source.

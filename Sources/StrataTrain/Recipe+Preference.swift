@@ -7,59 +7,51 @@
 import Foundation
 import StrataModel
 
-public struct PreferenceConfig: Codable, Equatable, Sendable {
-    /// Preference pairs: TRL JSONL, explicit {prompt, chosen, rejected} or implicit {chosen, rejected}. Required.
+/// Preference pairs, the DPO and reward-model losses, and what to measure.
+public struct PreferenceConfig: Codable, RecipeSection, Equatable, Sendable {
     public var train = ""
-    /// Held-out pairs. Default: none, meaning `validation_fraction` of `train` (chosen by a hash of each pair).
     public var validation: String?
-    /// Share of `train` held out when no validation file is given. Default 0.05.
     public var validationFraction = 0.05
-    /// Chat template (`chatml`); the checkpoint should already carry its tokens (an SFT checkpoint). Default chatml.
     public var template = "chatml"
-    /// Skip (and count) bad lines instead of stopping. Default false.
     public var skipBadLines = false
-    /// DPO: loss type `sigmoid` (DPO), `ipo` or `simpo` (reference-free). Default sigmoid.
     public var loss: PreferenceLossType = .sigmoid
-    /// DPO: β, the strength of the KL anchor to the reference (SimPO's reward scale). Default 0.1.
     public var beta = 0.1
-    /// DPO: conservative-DPO label smoothing in [0, 0.5). Default 0.
     public var labelSmoothing = 0.0
-    /// SimPO's target margin γ. Default 0.5.
     public var simpoGamma = 0.5
-    /// DPO: weight of an extra NLL term on the chosen responses (keeps their log-probs from falling). Default 0.
     public var sftWeight = 0.0
-    /// DPO: reference checkpoint. Default: the checkpoint the stage starts from.
     public var reference: String?
-    /// Reward model: margin m in -log σ(r_chosen − r_rejected − m). Default 0.
     public var margin = 0.0
-    /// Evaluation before and after the stage, written into lineage. Default: none.
     public var eval: PreferenceEvalSection?
-    /// Passes over the training pairs, instead of train.steps (resolved into train.steps). Default: none.
+    /// Resolved into train.steps when the run starts (see Recipe.resolvingEpochs).
     public var epochs: Double?
 
-    public init(train: String = "") { self.train = train }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public init(train: String) { self.train = train }
+
+    enum CodingKeys: String, RecipeKey {
         case train, validation, validationFraction = "validation_fraction", template, skipBadLines = "skip_bad_lines"
         case loss, beta, labelSmoothing = "label_smoothing", simpoGamma = "simpo_gamma", sftWeight = "sft_weight"
         case reference, margin, eval, epochs
-    }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&train, .train); try c.fill(&validation, .validation); try c.fill(&validationFraction, .validationFraction)
-        try c.fill(&template, .template); try c.fill(&skipBadLines, .skipBadLines)
-        if let s = try c.decodeIfPresent(String.self, forKey: .loss) {
-            guard let t = PreferenceLossType(rawValue: s) else {
-                throw DecodingError.dataCorruptedError(forKey: .loss, in: c, debugDescription:
-                    "expected one of \(PreferenceLossType.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
+        var help: String {
+            switch self {
+            case .train: return "Preference pairs: TRL JSONL, explicit {prompt, chosen, rejected} or implicit {chosen, rejected}. Required."
+            case .validation: return "Held-out pairs; absent means validation_fraction of train (chosen by a hash of each pair)."
+            case .validationFraction: return "Share of train held out when no validation file is given."
+            case .template: return "Chat template (chatml); the checkpoint should already carry its tokens (an SFT checkpoint)."
+            case .skipBadLines: return "Skip (and count) bad lines instead of stopping."
+            case .loss: return "DPO: sigmoid (DPO), ipo, or simpo (reference-free)."
+            case .beta: return "DPO: β, the strength of the KL anchor to the reference (SimPO's reward scale)."
+            case .labelSmoothing: return "DPO: conservative-DPO label smoothing in [0, 0.5)."
+            case .simpoGamma: return "SimPO's target margin γ."
+            case .sftWeight: return "DPO: weight of an extra NLL term on the chosen responses (keeps their log-probs from falling)."
+            case .reference: return "DPO: reference checkpoint; absent means the checkpoint the stage starts from."
+            case .margin: return "Reward model: margin m in -log σ(r_chosen − r_rejected − m)."
+            case .eval: return "Evaluation before and after the stage, written into lineage."
+            case .epochs: return "Passes over the training pairs, instead of train.steps (resolved into train.steps)."
             }
-            loss = t
         }
-        try c.fill(&beta, .beta); try c.fill(&labelSmoothing, .labelSmoothing); try c.fill(&simpoGamma, .simpoGamma)
-        try c.fill(&sftWeight, .sftWeight); try c.fill(&reference, .reference); try c.fill(&margin, .margin)
-        try c.fill(&eval, .eval)
-        try c.fill(&epochs, .epochs)
     }
 
     /// The loss configuration for the model library.
@@ -69,32 +61,32 @@ public struct PreferenceConfig: Codable, Equatable, Sendable {
     }
 }
 
+extension PreferenceLossType: RecipeChoice {}
+
 /// What to measure before and after preference tuning.
-public struct PreferenceEvalSection: Codable, Equatable, Sendable {
-    /// The world's qa.jsonl, for instruction accuracy (held-out tasks). Default: none.
+public struct PreferenceEvalSection: Codable, RecipeSection, Equatable, Sendable {
     public var qa: String?
-    /// Instruction tasks per kind. Default 16.
     public var perKind = 16
-    /// Held-out preference pairs whose prompts probe refusals and over-refusals (e.g. preferences_test.jsonl). Default: none.
     public var behaviour: String?
-    /// Prompts per kind (benign, harmful) for the behaviour evaluation. Default 64.
     public var behaviourPerKind = 64
-    /// Longest reply generated. Default 24.
     public var maxNewTokens = 24
-    /// Held-out questions ranked by log-likelihood through the chat template (with `qa`; 0 = off). Default 200.
     public var knowledge = 200
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, RecipeKey {
         case qa, perKind = "per_kind", behaviour, behaviourPerKind = "behaviour_per_kind", maxNewTokens = "max_new_tokens", knowledge
-    }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&qa, .qa); try c.fill(&perKind, .perKind); try c.fill(&behaviour, .behaviour)
-        try c.fill(&behaviourPerKind, .behaviourPerKind); try c.fill(&maxNewTokens, .maxNewTokens)
-        try c.fill(&knowledge, .knowledge)
+        var help: String {
+            switch self {
+            case .qa: return "The world's qa.jsonl, for instruction accuracy on held-out tasks."
+            case .perKind: return "Instruction tasks per kind."
+            case .behaviour: return "Held-out preference pairs whose prompts probe refusals and over-refusals (e.g. preferences_test.jsonl)."
+            case .behaviourPerKind: return "Prompts per kind (benign, harmful) for the behaviour evaluation."
+            case .maxNewTokens: return "Longest reply generated."
+            case .knowledge: return "Held-out questions ranked by log-likelihood through the chat template (with qa; 0 = off)."
+            }
+        }
     }
 }
 

@@ -8,106 +8,95 @@ import Foundation
 import StrataData
 
 /// Supervised fine-tuning settings.
-public struct SFTConfig: Codable, Equatable, Sendable {
-    /// Training conversations: TRL JSONL ("messages", "prompt"/"completion", or "text"). Required.
+public struct SFTConfig: Codable, RecipeSection, Equatable, Sendable {
     public var train = ""
-    /// Held-out conversations in the same formats. Default: none, meaning `validation_fraction` of `train`.
     public var validation: String?
-    /// Share of `train` held out (by a hash of each record) when no validation file is given. Default 0.05.
     public var validationFraction = 0.05
-    /// Chat template name (`chatml`). Its special tokens are added to the tokenizer when missing. Default chatml.
     public var template = "chatml"
-    /// `pack` several conversations per row (document-aware attention) or `pad` one per row. Default pack.
     public var packing: PackingMode = .pack
-    /// Skip (and count) bad lines instead of stopping at the first. Default false.
     public var skipBadLines = false
-    /// Train a LoRA adapter instead of all weights. Default: none (full fine-tuning).
     public var lora: LoRASection?
-    /// Instruction evaluation before and after the stage, written into lineage. Default: none.
     public var eval: InstructionEvalSection?
-    /// Passes over the training rows, instead of train.steps: the run's steps are computed from the rows
-    /// per epoch and written into the resolved recipe as train.steps. Default: none.
+    /// Resolved into train.steps when the run starts (see Recipe.resolvingEpochs).
     public var epochs: Double?
 
-    public init(train: String = "") { self.train = train }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public init(train: String) { self.train = train }
+
+    enum CodingKeys: String, RecipeKey {
         case train, validation, validationFraction = "validation_fraction", template, packing
         case skipBadLines = "skip_bad_lines", lora, eval, epochs
-    }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&train, .train)
-        try c.fill(&validation, .validation)
-        try c.fill(&validationFraction, .validationFraction)
-        try c.fill(&template, .template)
-        try c.fill(&packing, .packing)
-        try c.fill(&skipBadLines, .skipBadLines)
-        try c.fill(&lora, .lora)
-        try c.fill(&eval, .eval)
-        try c.fill(&epochs, .epochs)
+        var help: String {
+            switch self {
+            case .train: return "Training conversations: TRL JSONL (messages, prompt/completion, or text). Required."
+            case .validation: return "Held-out conversations in the same formats; absent means validation_fraction of train."
+            case .validationFraction: return "Share of train held out (by a hash of each record) when no validation file is given."
+            case .template: return "Chat template name (chatml); its special tokens are added to the tokenizer when missing."
+            case .packing: return "pack several conversations per row (document-aware attention) or pad one per row."
+            case .skipBadLines: return "Skip (and count) bad lines instead of stopping at the first."
+            case .lora: return "Train a LoRA adapter instead of all weights; absent means full fine-tuning."
+            case .eval: return "Instruction evaluation before and after the stage, written into lineage."
+            case .epochs: return "Passes over the training rows, instead of train.steps (written into the resolved recipe as train.steps)."
+            }
+        }
     }
 }
 
 /// How SFT rows are filled.
 public enum PackingMode: String, RecipeChoice {
     case pack, pad
-    public init(from decoder: Decoder) throws { self = try Self.decodeChoice(from: decoder) }
     var packerMode: SFTPacker.Mode { self == .pack ? .pack : .pad }
 }
 
 /// LoRA settings (PEFT's names).
-public struct LoRASection: Codable, Equatable, Sendable {
-    /// Adapter rank. Default 8.
+public struct LoRASection: Codable, RecipeSection, Equatable, Sendable {
     public var r = 8
-    /// Scale numerator: the update is (alpha / r)·A·B. Default 16.
     public var alpha = 16.0
-    /// Dropout on the adapter's input. Default 0.05.
     public var dropout = 0.05
-    /// Module names (or suffixes) to adapt: c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj. Default [c_attn].
     public var targets = ["c_attn"]
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case r, alpha, dropout, targets = "target_modules" }
+    enum CodingKeys: String, RecipeKey {
+        case r, alpha, dropout, targets = "target_modules"
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&r, .r)
-        try c.fill(&alpha, .alpha)
-        try c.fill(&dropout, .dropout)
-        try c.fill(&targets, .targets)
+        var help: String {
+            switch self {
+            case .r: return "Adapter rank."
+            case .alpha: return "Scale numerator: the update is (alpha / r)·A·B."
+            case .dropout: return "Dropout on the adapter's input."
+            case .targets: return "Module names (or suffixes) to adapt: c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj."
+            }
+        }
     }
 }
 
 /// Held-out instruction tasks built from a synthetic world's QA pairs (its "test" split).
-public struct InstructionEvalSection: Codable, Equatable, Sendable {
-    /// The world's qa.jsonl. Required.
+public struct InstructionEvalSection: Codable, RecipeSection, Equatable, Sendable {
     public var qa = ""
-    /// Tasks per kind (fact, one_word, json, add, reverse). Default 16.
     public var perKind = 16
-    /// Seed choosing the tasks. Default 0.
     public var seed = 0
-    /// Longest reply generated. Default 24.
     public var maxNewTokens = 24
-    /// Held-out questions whose answer is ranked against its distractors by log-likelihood through the chat
-    /// template (knowledge without generation; 0 = off). Default 200.
     public var knowledge = 200
 
-    public init(qa: String = "") { self.qa = qa }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public init(qa: String) { self.qa = qa }
+
+    enum CodingKeys: String, RecipeKey {
         case qa, perKind = "per_kind", seed, maxNewTokens = "max_new_tokens", knowledge
-    }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&qa, .qa)
-        try c.fill(&perKind, .perKind)
-        try c.fill(&seed, .seed)
-        try c.fill(&maxNewTokens, .maxNewTokens)
-        try c.fill(&knowledge, .knowledge)
+        var help: String {
+            switch self {
+            case .qa: return "The world's qa.jsonl. Required."
+            case .perKind: return "Tasks per kind (fact, one_word, json, add, reverse)."
+            case .seed: return "Seed choosing the tasks."
+            case .maxNewTokens: return "Longest reply generated."
+            case .knowledge: return "Held-out questions ranked against their distractors by log-likelihood through the chat template (0 = off)."
+            }
+        }
     }
 }
 
@@ -128,7 +117,9 @@ extension Recipe {
         let perStep = train.batchSize * train.gradAccum
         let steps = max(1, Int((e * Double(items) / Double(perStep)).rounded(.up)))
         r.train.steps = steps
-        if section == "sft" { r.sft?.epochs = nil } else { r.preference?.epochs = nil }
+        // A recipe has at most one stage section (checkSFT/checkPreference), so clearing both clears its own.
+        r.sft?.epochs = nil
+        r.preference?.epochs = nil
         let detail = "\(section).epochs \(e.shortText) = \(steps) steps (\(items) per epoch, \(perStep) per step)"
         log(detail)
         return (r, TrainingEvent(step: 0, kind: .epochs, detail: detail))

@@ -1,86 +1,79 @@
-// Recipe: what a training run reads from its YAML file. Every field has a
-// documented default; YAML keys are the snake_case names in each CodingKeys.
-// This file holds the top level plus the model and tokenizer sections; the data
-// section lives in Recipe+Data.swift, train/optim/guard/run in Recipe+Train.swift,
-// loading in RecipeLoader.swift, validation in Recipe+Validation.swift.
-// Stage sections: `sft` in Recipe+SFT.swift, `preference` (reward, DPO) in Recipe+Preference.swift.
-// Leaves out: PPO/GRPO sections.
+// Recipe: what a training run reads from its YAML file. Each section is a
+// Codable struct whose property initial values are the defaults (written once)
+// and whose CodingKeys give the YAML names and one line of help per key;
+// Codable is synthesised. This file holds the top level plus the model and
+// tokenizer sections; data is in Recipe+Data.swift, train/optim/guard/run in
+// Recipe+Train.swift, the stage sections in Recipe+SFT.swift and
+// Recipe+Preference.swift, loading in RecipeLoader.swift, rules in
+// Recipe+Validation.swift. docs/recipes.md is generated from these types.
+// Leaves out: PPO/GRPO sections (a new stage adds a RecipeSection struct, an
+// optional property here, its CodingKeys case and its entry in stageSections).
 
 import Foundation
 
 /// A training recipe with every default filled in.
-public struct Recipe: Codable, Equatable, Sendable {
-    /// The network's shape (GPT-2 family).
+public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
     public var model = ModelConfig()
-    /// Which tokenizer to use or how to train one.
     public var tokenizer = TokenizerConfig()
-    /// Data sources, their mixture weights and the validation split.
     public var data = DataConfig()
-    /// Batch, length and cadence of the run.
     public var train = TrainConfig()
-    /// AdamW and the learning-rate schedule.
     public var optim = OptimConfig()
-    /// The loss-spike guard (YAML key `guard`).
     public var spikeGuard = GuardConfig()
-    /// Where the run's files go.
     public var run = RunConfig()
-    /// Supervised fine-tuning data and options (SFT recipes only).
     public var sft: SFTConfig?
-    /// Preference pairs and loss settings (reward-model and DPO recipes only).
     public var preference: PreferenceConfig?
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, RecipeKey {
         case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft, preference
+
+        var help: String {
+            switch self {
+            case .model: return "The network's shape (GPT-2 family)."
+            case .tokenizer: return "Which tokenizer to use, or how to train one."
+            case .data: return "Data sources, their mixture weights and the validation split."
+            case .train: return "Batch, length and cadence of the run."
+            case .optim: return "AdamW and the learning-rate schedule."
+            case .spikeGuard: return "The loss-spike guard."
+            case .run: return "Where the run's files go."
+            case .sft: return "Supervised fine-tuning data and options (strata sft only)."
+            case .preference: return "Preference pairs and loss settings (strata reward and strata dpo only)."
+            }
+        }
     }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&model, .model)
-        try c.fill(&tokenizer, .tokenizer)
-        try c.fill(&data, .data)
-        try c.fill(&train, .train)
-        try c.fill(&optim, .optim)
-        try c.fill(&spikeGuard, .spikeGuard)
-        try c.fill(&run, .run)
-        try c.fill(&sft, .sft)
-        try c.fill(&preference, .preference)
-    }
+    /// The stage section each command reads; a command not listed reads none (pretrain, continue, anneal).
+    static let stageSections: [Stage: CodingKeys] = [.sft: .sft, .reward: .preference, .dpo: .preference]
 }
 
 // MARK: - Model
 
 /// A GPT-2 shaped model (learned positions, pre-LayerNorm blocks, tied embeddings).
-public struct ModelConfig: Codable, Equatable, Sendable {
-    /// Transformer blocks. Default 4.
+public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
     public var nLayer = 4
-    /// Attention heads per block; must divide `n_embd`. Default 4.
     public var nHead = 4
-    /// Width of the residual stream. Default 128.
     public var nEmbd = 128
-    /// Longest context the model can see (learned position table size). Default 256.
     public var nPositions = 256
-    /// Vocabulary size, or `from_tokenizer` to take the tokenizer's. Default `from_tokenizer`.
     public var vocabSize: VocabSize = .fromTokenizer
-    /// Dropout probability on embeddings, attention and residual paths. Default 0.0 (off).
     public var dropout = 0.0
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    enum CodingKeys: String, RecipeKey {
         case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", nPositions = "n_positions"
         case vocabSize = "vocab_size", dropout
-    }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&nLayer, .nLayer)
-        try c.fill(&nHead, .nHead)
-        try c.fill(&nEmbd, .nEmbd)
-        try c.fill(&nPositions, .nPositions)
-        try c.fill(&vocabSize, .vocabSize)
-        try c.fill(&dropout, .dropout)
+        var help: String {
+            switch self {
+            case .nLayer: return "Transformer blocks."
+            case .nHead: return "Attention heads per block; must divide n_embd."
+            case .nEmbd: return "Width of the residual stream."
+            case .nPositions: return "Longest context the model can see (learned position table size)."
+            case .vocabSize: return "Vocabulary size, or from_tokenizer to take the tokenizer's."
+            case .dropout: return "Dropout probability on embeddings, attention and residual paths (0 = off)."
+            }
+        }
     }
 
     /// Parameter count for a given vocabulary (tied output head, biases included).
@@ -90,11 +83,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 }
 
 /// A fixed vocabulary size, or "whatever the tokenizer has".
-public enum VocabSize: Codable, Equatable, Sendable {
+public enum VocabSize: Codable, Equatable, Sendable, RecipeLeaf {
     case fixed(Int)
     case fromTokenizer
 
-    static let fromTokenizerWords: Set<String> = ["from_tokenizer", "from tokenizer", "from-tokenizer"]
+    /// Spellings of from_tokenizer accepted in YAML; the first is the one written back.
+    static let fromTokenizerWords = ["from_tokenizer", "from tokenizer", "from-tokenizer"]
+    static var recipeShape: RecipeShape { .integerOr(fromTokenizerWords) }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -112,7 +107,7 @@ public enum VocabSize: Codable, Equatable, Sendable {
         var c = encoder.singleValueContainer()
         switch self {
         case let .fixed(n): try c.encode(n)
-        case .fromTokenizer: try c.encode("from_tokenizer")
+        case .fromTokenizer: try c.encode(VocabSize.fromTokenizerWords[0])
         }
     }
 
@@ -128,71 +123,49 @@ public enum VocabSize: Codable, Equatable, Sendable {
 /// Use an existing tokenizer (`path`) or train one (`train`). With neither, the
 /// tokenizer comes with the starting checkpoint (continue, anneal, SFT...);
 /// pretraining from scratch needs one of them.
-public struct TokenizerConfig: Codable, Equatable, Sendable {
-    /// Path to a tokenizer.json (or a checkpoint directory holding one). Default: none.
+public struct TokenizerConfig: Codable, RecipeSection, Equatable, Sendable {
     public var path: String?
-    /// Train a byte-level BPE tokenizer before the run. Default: none.
     public var train: TokenizerTraining?
 
-    public init(path: String? = nil, train: TokenizerTraining? = nil) {
+    public init() {}
+
+    public init(path: String?, train: TokenizerTraining?) {
         self.path = path
         self.train = train
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case path, train }
+    enum CodingKeys: String, RecipeKey {
+        case path, train
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&path, .path)
-        try c.fill(&train, .train)
+        var help: String {
+            switch self {
+            case .path: return "A tokenizer.json, or a checkpoint directory holding one."
+            case .train: return "Train a byte-level BPE tokenizer before the run (instead of path)."
+            }
+        }
     }
 }
 
 /// Settings for training a tokenizer.
-public struct TokenizerTraining: Codable, Equatable, Sendable {
-    /// Vocabulary size to learn (byte alphabet and special tokens included). Default 4096.
+public struct TokenizerTraining: Codable, RecipeSection, Equatable, Sendable {
     public var vocabSize = 4096
-    /// Text files to learn from. Default: empty, meaning the text files among `data.sources`.
     public var files: [String] = []
 
-    public init(vocabSize: Int = 4096, files: [String] = []) {
+    public init() {}
+
+    public init(vocabSize: Int, files: [String] = []) {
         self.vocabSize = vocabSize
         self.files = files
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case vocabSize = "vocab_size", files }
+    enum CodingKeys: String, RecipeKey {
+        case vocabSize = "vocab_size", files
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.fill(&vocabSize, .vocabSize)
-        try c.fill(&files, .files)
-    }
-}
-
-// MARK: - Decoding helpers
-
-/// A closed set of words in a recipe (schedule names, interpolation...).
-public protocol RecipeChoice: RawRepresentable, CaseIterable, Codable, Sendable where RawValue == String {}
-
-extension RecipeChoice {
-    /// Decodes one of the cases, or fails listing them all.
-    static func decodeChoice(from decoder: Decoder) throws -> Self {
-        let c = try decoder.singleValueContainer()
-        let s = try c.decode(String.self)
-        if let v = Self(rawValue: s) { return v }
-        let options = allCases.map(\.rawValue).joined(separator: ", ")
-        throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected one of \(options), got \"\(s)\"")
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// Overwrites `value` with the key's value when the key is present and not null.
-    func fill<T: Decodable>(_ value: inout T, _ key: Key) throws {
-        if let v = try decodeIfPresent(T.self, forKey: key) { value = v }
-    }
-
-    /// Overwrites an optional with the key's value when the key is present and not null.
-    func fill<T: Decodable>(_ value: inout T?, _ key: Key) throws {
-        if let v = try decodeIfPresent(T.self, forKey: key) { value = v }
+        var help: String {
+            switch self {
+            case .vocabSize: return "Vocabulary size to learn (byte alphabet and special tokens included)."
+            case .files: return "Text files to learn from; empty means the text files among data.sources."
+            }
+        }
     }
 }

@@ -1,8 +1,7 @@
-// Finds keys in a recipe tree that no recipe type asked about and words the
-// error: full key path, where it was written, and a "did you mean" from common
-// synonyms (learning_rate → lr) or the closest known key by edit distance.
+// The "did you mean" for an unknown recipe key: common synonyms from other
+// trainers (learning_rate → lr), else the closest known key by edit distance.
 // Leaves out: suggestions across sections (a key in the wrong section is only
-// reported as unknown there).
+// reported as unknown there); finding unknown keys (RecipeSchema+Merge.swift).
 
 import Foundation
 
@@ -37,41 +36,6 @@ enum RecipeKeyCheck {
         "log_interval": ["log_every"],
         "sources": ["datasets", "files", "mixture"],
     ]
-
-    /// All unknown-key problems (path + message) in `tree`, given which keys were asked about.
-    static func unknownKeys(in tree: RecipeTree, log: RecipeKeyLog) -> [(path: [RecipePathSegment], message: String)] {
-        var out = [(path: [RecipePathSegment], message: String)]()
-        walk(tree, path: [], log: log, into: &out)
-        return out
-    }
-
-    private static func walk(_ tree: RecipeTree, path: [RecipePathSegment], log: RecipeKeyLog,
-                             into out: inout [(path: [RecipePathSegment], message: String)]) {
-        switch tree.kind {
-        case .scalar:
-            return
-        case let .sequence(items):
-            for (i, item) in items.enumerated() { walk(item, path: path + [.index(i)], log: log, into: &out) }
-        case let .mapping(pairs):
-            let here = RecipePathSegment.render(path)
-            // A mapping nobody looked into belongs to a value read as a whole (or to an unknown key): skip it.
-            guard let known = log.asked[here] else { return }
-            for (key, value) in pairs {
-                let full = path + [.key(key)]
-                if known.contains(key) {
-                    walk(value, path: full, log: log, into: &out)
-                    continue
-                }
-                var msg = "unknown key '\(RecipePathSegment.render(full))'"
-                if let s = suggestion(for: key, among: known) {
-                    msg += " (did you mean '\(RecipePathSegment.render(path + [.key(s)]))'?)"
-                } else {
-                    msg += " (known keys here: \(known.sorted().joined(separator: ", ")))"
-                }
-                out.append((full, msg))
-            }
-        }
-    }
 
     /// The known key a mistyped or foreign key most likely meant, if any is close enough.
     static func suggestion(for key: String, among known: Set<String>) -> String? {

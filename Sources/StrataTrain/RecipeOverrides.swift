@@ -1,22 +1,23 @@
-// `--set key.path=value` overrides applied to a recipe tree before decoding.
+// `--set key.path=value` overrides applied to a recipe's YAML node before the
+// defaults are merged under it.
 // Paths are dot-separated keys with list indices as `[0]` or `.0`
 // (`data.sources[0].weight=2`); values are parsed as YAML (so `3e-4` is a
 // number, `"3e-4"` is text, `[a, b]` is a list). Missing keys and sections are
-// created; whether they are known is decided later by the strict decoder.
+// created; whether they are known is decided later against the recipe schema.
 // Leaves out: deleting keys, appending to lists.
 
 import Foundation
 import StrataCore
 import Yams
 
-public struct RecipeOverride: Equatable, Sendable {
-    public let path: [RecipePathSegment]
-    public let value: RecipeTree
+struct RecipeOverride {
+    let path: [RecipePathSegment]
+    let value: Node
     /// The override as the user wrote it, for messages.
-    public let text: String
+    let text: String
 
     /// Parses `key.path=value`.
-    public init(parsing text: String) throws {
+    init(parsing text: String) throws {
         self.text = text
         let op = "--set \(text)"
         guard let eq = text.firstIndex(of: "=") else {
@@ -74,62 +75,57 @@ public struct RecipeOverride: Equatable, Sendable {
         return .key(String(s))
     }
 
-    static func parseValue(_ valueText: String, key: String, op: String) throws -> RecipeTree {
-        let origin = "--set \(key)"
-        if valueText.trimmingCharacters(in: .whitespaces).isEmpty { return .scalar("", origin: origin) }
+    static func parseValue(_ valueText: String, key: String, op: String) throws -> Node {
+        let node: Node?
         do {
-            guard let node = try Yams.compose(yaml: valueText) else { return .scalar("", origin: origin) }
-            return try RecipeTree.from(node, path: [], file: op, originPrefix: origin)
-        } catch let e as StrataError {
-            throw e
+            node = try Yams.compose(yaml: valueText)
         } catch {
             throw StrataError.config(op, "the value for '\(key)' is not valid YAML: \(error)",
                                      fix: "quote text with special characters: --set \(key)='\"...\"'")
         }
+        guard let node else { return Node("", .implicit, .plain) }
+        return try RecipeYAML.checked(node, file: op)
     }
+
+    /// Where a node it wrote came from, for messages.
+    var origin: String { "--set \(RecipePathSegment.render(path))" }
 }
 
-extension RecipeTree {
-    /// Applies an override, creating missing sections and keys on the way.
-    public mutating func apply(_ o: RecipeOverride) throws {
-        try set(o.path[...], to: o.value, done: [], override: o)
+extension Node {
+    /// This node with an override applied, creating missing sections and keys on the way.
+    func applying(_ o: RecipeOverride) throws -> Node {
+        try setting(o.path[...], to: o.value, done: [], override: o)
     }
 
-    private mutating func set(_ path: ArraySlice<RecipePathSegment>, to value: RecipeTree,
-                              done: [RecipePathSegment], override o: RecipeOverride) throws {
-        guard let seg = path.first else {
-            self = value
-            return
-        }
+    private func setting(_ path: ArraySlice<RecipePathSegment>, to value: Node, done: [RecipePathSegment],
+                         override o: RecipeOverride) throws -> Node {
+        guard let seg = path.first else { return value }
         let here = done + [seg]
         switch seg {
         case let .key(k):
-            if isNull { kind = .mapping([]) }
-            guard case var .mapping(pairs) = kind else {
+            guard var pairs = isNullScalar ? [] : self.pairs else {
                 throw StrataError.config("--set \(o.text)",
                                          "'\(RecipePathSegment.render(done))' is \(shortDescription), not a section, so it has no key '\(k)'")
             }
             if let i = pairs.firstIndex(where: { $0.key == k }) {
-                try pairs[i].value.set(path.dropFirst(), to: value, done: here, override: o)
+                pairs[i].value = try pairs[i].value.setting(path.dropFirst(), to: value, done: here, override: o)
             } else {
-                var child = RecipeTree.null
-                child.origin = "--set \(RecipePathSegment.render(here))"
-                try child.set(path.dropFirst(), to: value, done: here, override: o)
-                pairs.append((k, child))
+                let created = Node("", .implicit, .plain)
+                pairs.append((k, try created.setting(path.dropFirst(), to: value, done: here, override: o)))
             }
-            kind = .mapping(pairs)
+            return .section(pairs, mark: isNullScalar ? nil : mark)
         case let .index(i):
-            guard case var .sequence(items) = kind else {
+            guard case var .sequence(items) = self else {
                 throw StrataError.config("--set \(o.text)",
                                          "'\(RecipePathSegment.render(done))' is \(shortDescription), not a list, so it has no position [\(i)]")
             }
-            guard items.indices.contains(i) else {
+            guard i < items.count else {
                 throw StrataError.config("--set \(o.text)",
                                          "'\(RecipePathSegment.render(here))' does not exist: '\(RecipePathSegment.render(done))' has \(items.count) entries",
                                          fix: "positions count from 0")
             }
-            try items[i].set(path.dropFirst(), to: value, done: here, override: o)
-            kind = .sequence(items)
+            items[i] = try items[i].setting(path.dropFirst(), to: value, done: here, override: o)
+            return .sequence(items)
         }
     }
 }

@@ -8,5 +8,5 @@ struct Strata: ParsableCommand {
         abstract: "Train language models through the whole relay on one checkpoint format.",
         subcommands: [DemoCommand.self, PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, EvalCommand.self,
                       SFTCommand.self, RewardCommand.self, DPOCommand.self, ScoreCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self,
-                      ChatCommand.self, CardCommand.self, LineageCommand.self, ReportCommand.self])
+                      ChatCommand.self, CardCommand.self, LineageCommand.self, ReportCommand.self, RecipeCommand.self])
 }

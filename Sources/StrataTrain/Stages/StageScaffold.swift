@@ -134,7 +134,7 @@ public enum StageRunner {
             throw StrataError.config(name, S.startsFromCheckpoint ? "needs --from CHECKPOINT and --config recipe.yaml (or --resume runs/NAME)"
                                                                   : "no recipe given", fix: "pass --config recipe.yaml (or --resume runs/NAME)")
         }
-        let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides)
+        let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides, stage: S.kind)
         try S.checkRecipe(recipe, file: file)
         let runDir = recipe.runDirectory
         try refuseExisting(runDir, stage: name)
