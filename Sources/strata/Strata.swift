@@ -7,6 +7,6 @@ struct Strata: ParsableCommand {
         commandName: "strata",
         abstract: "Train language models through the whole relay on one checkpoint format.",
         subcommands: [DemoCommand.self, PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, EvalCommand.self,
-                      SFTCommand.self, RewardCommand.self, DPOCommand.self, ScoreCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self,
+                      SFTCommand.self, RewardCommand.self, DPOCommand.self, ScoreCommand.self, JudgeCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self,
                       ChatCommand.self])
 }
