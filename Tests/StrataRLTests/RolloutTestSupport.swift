@@ -18,7 +18,7 @@ enum RLFixture {
         "Where was Person1 born? Town1. Add 3 and 4. 7. Reverse the list: apple, river, stone. Yes No A B",
         "Is the reply correct? Answer Yes or No. Which reply is better, A or B? Paris is the capital of France.",
         "Answer in one word: Answer in JSON with the key \"answer\": {\"answer\": \"Town2\"} hello world",
-    ]
+    ] + Array(repeating: "Yes\nNo\n", count: 40)
 
     /// A byte-level BPE tokenizer (about 300 ids) with end of text and the ChatML tokens.
     static func tokenizer() throws -> BPETokenizer {

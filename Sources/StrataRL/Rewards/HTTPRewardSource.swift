@@ -171,7 +171,10 @@ public final class HTTPRewardSource: RewardSource {
         req.httpMethod = "POST"
         req.setValue("application/json", forHTTPHeaderField: "Content-Type")
         req.httpBody = body
-        let session = URLSession(configuration: .ephemeral)
+        let sessionConfig = URLSessionConfiguration.ephemeral
+        sessionConfig.timeoutIntervalForRequest = config.timeoutSeconds
+        sessionConfig.timeoutIntervalForResource = config.timeoutSeconds
+        let session = URLSession(configuration: sessionConfig)
         defer { session.finishTasksAndInvalidate() }
         let box = Box(), done = DispatchSemaphore(value: 0), limit = config.maxResponseBytes
         let task = session.dataTask(with: req) { data, response, error in
@@ -183,7 +186,8 @@ public final class HTTPRewardSource: RewardSource {
             done.signal()
         }
         task.resume()
-        if done.wait(timeout: .now() + config.timeoutSeconds + 5) == .timedOut {
+        // The deadline is enforced here too: URLSession on Linux does not always honour its timeouts.
+        if done.wait(timeout: .now() + config.timeoutSeconds) == .timedOut {
             task.cancel()
             return .failed("no reply within \(config.timeoutSeconds) s")
         }
