@@ -100,3 +100,17 @@ final class PromptFileTests: XCTestCase {
         XCTAssertTrue(test.records.allSatisfy { $0.format == .conversational && $0.text("answer") != nil })
     }
 }
+
+final class PromptOrderTests: XCTestCase {
+    func testEveryEpochVisitsEachPromptOnceAndStepsAreReproducible() throws {
+        let order = try PromptOrder(count: 7, seed: 3)
+        let steps = (0..<7).map { order.indices(step: $0, batchSize: 3) }   // 21 draws = 3 epochs
+        let flat = steps.flatMap { $0 }
+        for e in 0..<3 { XCTAssertEqual(Set(flat[(7 * e)..<(7 * e + 7)]), Set(0..<7), "epoch \(e)") }
+        XCTAssertNotEqual(order.permutation(epoch: 0), order.permutation(epoch: 1))
+        XCTAssertEqual(try PromptOrder(count: 7, seed: 3).indices(step: 5, batchSize: 3), steps[5], "a resumed run draws the same prompts")
+        XCTAssertNotEqual(try PromptOrder(count: 7, seed: 4).permutation(epoch: 0), order.permutation(epoch: 0))
+        XCTAssertEqual(order.epoch(step: 5, batchSize: 3), 2)
+        rlAssertStrataError(try PromptOrder(count: 0, seed: 1)) { XCTAssertTrue($0.message.contains("no prompts")) }
+    }
+}

@@ -142,3 +142,19 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertEqual(c, RolloutConfig(maxNewTokens: 12, temperature: 0.8, topK: 5, topP: 0.9, seed: 3, maxBatchRows: 4))
     }
 }
+
+final class RolloutStatsTests: XCTestCase {
+    func testStatsCountLengthsAndTruncatedShareUnderTRLNames() {
+        func r(_ n: Int, _ f: Rollout.Finish) -> Rollout {
+            Rollout(promptIndex: 0, sampleIndex: 0, row: 0, seed: 0, promptTokens: [1], completionTokens: Array(repeating: 2, count: n),
+                    logProbs: Array(repeating: -1, count: n), finish: f, text: "")
+        }
+        let s = RolloutStats([r(2, .endOfTurn), r(4, .endOfTurn), r(6, .truncated), r(6, .truncated)])
+        XCTAssertEqual(s.meanLength, 4.5)
+        XCTAssertEqual(s.minLength, 2)
+        XCTAssertEqual(s.maxLength, 6)
+        XCTAssertEqual(s.meanTerminatedLength, 3)
+        XCTAssertEqual(s.truncatedShare, 0.5)
+        XCTAssertEqual(s.metricsDictionary()["completions/clipped_ratio"], 0.5)
+    }
+}
