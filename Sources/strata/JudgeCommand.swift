@@ -37,7 +37,8 @@ struct JudgeCommand: ParsableCommand {
         let rollout = RolloutConfig(maxNewTokens: maxNewTokens, temperature: temperature, seed: seed)
         let engine = try RolloutEngine(model: pol.model, tokenizer: pol.tokenizer, config: rollout)
         try engine.checkPrompts(set)
-        let source = try JudgeSource(model: jud.model, tokenizer: jud.tokenizer, template: tpl, checkpoint: jud.id, sha256: jud.contentHash)
+        let source = try JudgeSource(model: jud.model, tokenizer: jud.tokenizer, template: tpl, checkpoint: jud.id, sha256: jud.contentHash,
+                                     questions: .pair)
         let start = Date()
         let result = try JudgeLabeling.label(prompts: set.records, engine: engine, judge: source, minMargin: minMargin)
         let outURL = URL(fileURLWithPath: out)

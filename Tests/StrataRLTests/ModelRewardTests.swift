@@ -62,7 +62,8 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testPairJudgementIsAntisymmetricInTheOrderOfTheReplies() throws {
-        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 9, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s")
+        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 9, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
+                                    questions: .pair)
         let x = ["Town1", "Paris", "7"], y = ["Town2", "hello world", "8"]
         let prompts = Array(repeating: prompt, count: 3)
         let xy = try judge.preference(prompts: prompts, first: x, second: y)
@@ -79,6 +80,11 @@ final class ModelRewardTests: XCTestCase {
         rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
             XCTAssertTrue(e.message.contains("answer word 'yes' = \"Absolutely\""), "\(e)")
             XCTAssertTrue(e.message.contains("tokens"), "\(e)")
+        }
+        // Only the answer words of the questions asked must be single tokens.
+        let pairOnly = try JudgeSource(model: model, tokenizer: tokenizer, template: t, checkpoint: "j", sha256: "s", questions: .pair)
+        rlAssertStrataError(try pairOnly.score([RewardItem(prompt: self.prompt, reply: "x", replyTokens: 1, finish: .endOfTurn)])) {
+            XCTAssertTrue($0.message.contains("built for questions: pair"), "\($0)")
         }
         t = .standard
         t.single = "Question: {promt}\nReply: {reply}"
@@ -107,7 +113,8 @@ final class ModelRewardTests: XCTestCase {
     func testLabellingKeepsTheReplyTheJudgePrefersAsChosen() throws {
         let policy = RLFixture.model(tokenizer, seed: 3)
         let engine = try RolloutEngine(model: policy, tokenizer: tokenizer, config: RolloutConfig(maxNewTokens: 5, temperature: 1, seed: 4))
-        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 8, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s")
+        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 8, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
+                                    questions: .pair)
         let prompts = [prompt, .chat([ChatMessage(.user, "Add 3 and 4.")], columns: ["kind": .string("add")]), .plain("hello world")]
         let result = try JudgeLabeling.label(prompts: prompts, engine: engine, judge: judge)
         XCTAssertEqual(result.pairs.count + result.droppedIdentical + result.droppedTies, prompts.count)

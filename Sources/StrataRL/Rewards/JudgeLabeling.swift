@@ -53,6 +53,10 @@ public enum JudgeLabeling {
     /// Sample two replies per prompt (rows seeded by `step`) and label each pair with `judge`.
     public static func label(prompts: [PromptRecord], engine: RolloutEngine, judge: JudgeSource, minMargin: Double = 0,
                              step: Int = 0) throws -> Result {
+        guard judge.questions != .single else {
+            throw StrataError.config("judge labelling", "the judge was built for single replies only",
+                                     fix: "construct it with questions: .pair (its a/b answer words must be single tokens)")
+        }
         guard minMargin >= 0, minMargin < 1 else {
             throw StrataError.config("judge labelling", "min margin is \(minMargin)", fix: "give a margin in [0, 1)")
         }

@@ -17,25 +17,38 @@ import StrataTokenizer
 import StrataEval
 
 public final class JudgeSource: RewardSource {
+    /// Which questions this judge will be asked; only their answer words must be single tokens.
+    public enum Questions: String, Codable, Sendable {
+        /// `score`: one reply at a time (yes/no).
+        case single
+        /// `preference`: pairs of replies (a/b).
+        case pair
+        case both
+    }
+
     public let identity: RewardSourceIdentity
+    public let questions: Questions
     public let model: GPT2
     public let template: JudgeTemplate
     let chat: ChatTokenizer
     let chatTemplate: ChatTemplate
     let batchRows: Int
-    /// Token ids of the answer words yes, no, a, b.
+    /// Token ids of the answer words yes, no, a, b (-1 for words of questions this judge is not asked).
     let yes: Int, no: Int, a: Int, b: Int
 
-    /// Throws when the template is invalid, the tokenizer lacks the chat tokens, or an answer word is not one token.
+    /// Throws when the template is invalid, the tokenizer lacks the chat tokens, or an answer word of the `questions`
+    /// asked is not one token.
     public init(model: GPT2, tokenizer: BPETokenizer, template: JudgeTemplate = .standard, checkpoint: String, sha256: String,
-                name: String = "judge", chatTemplate: ChatTemplate = .chatML, batchRows: Int = 16) throws {
+                name: String = "judge", questions: Questions = .single, chatTemplate: ChatTemplate = .chatML, batchRows: Int = 16) throws {
         try template.validate()
         guard batchRows >= 1 else { throw StrataError.config("judge", "batch rows is \(batchRows)", fix: "give at least 1") }
         chat = try InstructionEval.chatTokenizer(tokenizer, template: chatTemplate)
-        let ids = try [("yes", template.yes), ("no", template.no), ("a", template.a), ("b", template.b)].map {
-            try JudgeSource.singleToken($0.1, field: $0.0, tokenizer: tokenizer, vocab: model.config.vocabSize)
+        let single = questions != .pair, pair = questions != .single
+        let ids = try [("yes", template.yes, single), ("no", template.no, single), ("a", template.a, pair), ("b", template.b, pair)].map {
+            $0.2 ? try JudgeSource.singleToken($0.1, field: $0.0, tokenizer: tokenizer, vocab: model.config.vocabSize) : -1
         }
         (yes, no, a, b) = (ids[0], ids[1], ids[2], ids[3])
+        self.questions = questions
         self.model = model; self.template = template; self.chatTemplate = chatTemplate; self.batchRows = batchRows
         let templateJSON = (try? StrataJSON.encode(template, pretty: false)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         identity = RewardSourceIdentity(kind: .judge, name: name, checkpoint: checkpoint, sha256: sha256,
@@ -53,6 +66,7 @@ public final class JudgeSource: RewardSource {
 
     /// P(yes) − P(no) per item.
     public func score(_ items: [RewardItem]) throws -> [Double] {
+        try require(.single, "score single replies")
         let probs = try nextTokenProbabilities(items.map { template.singleMessages(prompt: $0.prompt, reply: $0.reply) },
                                                tokens: [yes, no], what: "reply")
         return probs.map { $0[0] - $0[1] }
@@ -65,11 +79,19 @@ public final class JudgeSource: RewardSource {
             throw StrataError.shape("judge preference", "\(prompts.count) prompts, \(first.count) first and \(second.count) second replies",
                                     fix: "give one prompt and two replies per pair")
         }
+        try require(.pair, "compare pairs of replies")
         let ab = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: first[$0], replyB: second[$0]) }
         let ba = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: second[$0], replyB: first[$0]) }
         let p = try nextTokenProbabilities(ab + ba, tokens: [a, b], what: "pair")
         let n = prompts.count
         return (0..<n).map { 0.5 * ((p[$0][0] - p[$0][1]) - (p[n + $0][0] - p[n + $0][1])) }
+    }
+
+    private func require(_ q: Questions, _ what: String) throws {
+        guard questions == q || questions == .both else {
+            throw StrataError(.state, "judge \(identity.name)", "asked to \(what) but built for questions: \(questions.rawValue)",
+                              fix: "construct the JudgeSource with questions: .\(q.rawValue) or .both")
+        }
     }
 
     /// For each chat, the probabilities of `tokens` as the first token of the judge's reply.
