@@ -1,5 +1,6 @@
 // Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
-// (nucleus), stop tokens, batched prompts of different lengths. Each prompt gets
+// (nucleus), stop tokens, batched prompts of different lengths (prefilled
+// together in groups of bounded token count). Each prompt gets
 // its own StrataRNG stream derived from the seed and its index (or a seed given
 // per row, for RL rollouts seeded by step and row), so a prompt samples the same
 // tokens whether it runs alone or in a batch.
@@ -63,9 +64,9 @@ extension GPT2 {
         var stepsLeft = sampling.maxNewTokens
         let stop = Set(sampling.stopTokens)
         while !active.isEmpty && stepsLeft > 0 {
-            // Prefill rows one at a time (long prompts), then decode all active rows together.
+            // Prefill rows together in groups of at most `prefillTokens` tokens, then decode all active rows together.
             let logits = pending.contains { $0.count > 1 }
-                ? stackRows(zip(active, pending).map { decode(rows: [$0.0], tokens: [$0.1], cache: cache) })
+                ? stackRows(prefillGroups(pending).map { g in decode(rows: g.map { active[$0] }, tokens: g.map { pending[$0] }, cache: cache) })
                 : decode(rows: active, tokens: pending, cache: cache)
             var nextActive = [Int](), nextPending = [[Int32]]()
             for (i, r) in active.enumerated() {
@@ -82,10 +83,25 @@ extension GPT2 {
         return out
     }
 
-    private func stackRows(_ rows: [Tensor]) -> Tensor {
+    /// Most prompt tokens fed to one prefill call (bounds the activations of long batched prompts).
+    static let prefillTokens = 4096
+
+    /// Consecutive indices of `pending`, grouped so each group holds at most `prefillTokens` tokens (or one row).
+    private func prefillGroups(_ pending: [[Int32]]) -> [[Int]] {
+        var groups: [[Int]] = [], current: [Int] = [], tokens = 0
+        for (i, p) in pending.enumerated() {
+            if !current.isEmpty && tokens + p.count > GPT2.prefillTokens { groups.append(current); current = []; tokens = 0 }
+            current.append(i); tokens += p.count
+        }
+        return groups + [current]
+    }
+
+    /// Rows of several [n_i, V] logit tensors stacked into one [Σ n_i, V].
+    private func stackRows(_ parts: [Tensor]) -> Tensor {
         let v = config.vocabSize
-        let t = Tensor(uninitialized: [rows.count, v])
-        for (i, r) in rows.enumerated() { (t.ptr + i * v).update(from: r.ptr, count: v) }
+        let t = Tensor(uninitialized: [parts.reduce(0) { $0 + $1.count / v }, v])
+        var offset = 0
+        for r in parts { (t.ptr + offset).update(from: r.ptr, count: r.count); offset += r.count }
         return t
     }
 }
@@ -103,6 +119,16 @@ public enum Sampler {
         let logZ = Foundation.log(z)
         func lp(_ j: Int) -> Float { Float(Double(logits[j] - maxL) * inv - logZ) }
         if cfg.temperature <= 0 { return (Int32(arg), lp(arg)) }
+        if (cfg.topK <= 0 || cfg.topK >= v) && cfg.topP >= 1 {
+            // The whole distribution: inverse CDF in id order, no sort.
+            let u = rng.uniformDouble() * z
+            var acc = 0.0
+            for j in 0..<v {
+                acc += Foundation.exp(Double(logits[j] - maxL) * inv)
+                if u < acc { return (Int32(j), lp(j)) }
+            }
+            return (Int32(arg), lp(arg))   // rounding left u at the very top: the likeliest token
+        }
         // Candidates sorted by logit (descending); ties broken by id so every machine agrees.
         var idx = Array(0..<v)
         idx.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
