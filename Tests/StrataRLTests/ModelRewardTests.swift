@@ -126,6 +126,11 @@ final class ModelRewardTests: XCTestCase {
             XCTAssertGreaterThan(pref, 0)
             XCTAssertEqual(pref, margin, accuracy: 1e-6)
         }
+        let rollouts = try engine.sample(prompts, step: 1, samplesPerPrompt: 2)
+        let items = try RewardItem.items(prompts: prompts, rollouts: rollouts)
+        XCTAssertEqual(items.map(\.prompt), [prompts[0], prompts[0], prompts[1], prompts[1], prompts[2], prompts[2]])
+        XCTAssertEqual(items.map(\.reply), rollouts.map(\.text))
+        rlAssertStrataError(try RewardItem.items(prompts: [self.prompt], rollouts: rollouts)) { XCTAssertTrue($0.message.contains("prompt index 1"), "\($0)") }
         XCTAssertEqual(JudgeLabeling.sidecarURL(for: URL(fileURLWithPath: "/tmp/x/pairs.jsonl")).path, "/tmp/x/pairs.judge.json")
         rlAssertStrataError(try JudgeLabeling.label(prompts: prompts, engine: engine, judge: judge, minMargin: 1)) {
             XCTAssertTrue($0.message.contains("min margin"), "\($0)")

@@ -26,6 +26,17 @@ public struct RewardItem: Sendable, Equatable {
     public init(prompt: PromptRecord, rollout: Rollout) {
         self.init(prompt: prompt, reply: rollout.text, replyTokens: rollout.completionLength, finish: rollout.finish)
     }
+
+    /// One item per rollout, each with the prompt it was drawn for (`prompts[rollout.promptIndex]`).
+    public static func items(prompts: [PromptRecord], rollouts: [Rollout]) throws -> [RewardItem] {
+        try rollouts.map { r in
+            guard prompts.indices.contains(r.promptIndex) else {
+                throw StrataError.shape("reward items", "rollout row \(r.row) has prompt index \(r.promptIndex) but \(prompts.count) prompts were given",
+                                        fix: "pass the prompt list the rollouts were sampled from")
+            }
+            return RewardItem(prompt: prompts[r.promptIndex], rollout: r)
+        }
+    }
 }
 
 /// What lineage records about a reward source.
