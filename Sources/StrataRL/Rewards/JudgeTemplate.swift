@@ -47,10 +47,10 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
 
     /// Decodes an override: fields left out keep the standard template's value; unknown fields are refused.
     public init(from decoder: Decoder) throws {
-        let raw = try decoder.container(keyedBy: AnyRuleKey.self)
+        let raw = try decoder.container(keyedBy: RewardConfigKey.self)
         let fields = ["system", "single", "pair", "principles", "yes", "no", "a", "b"]
         for k in raw.allKeys where !fields.contains(k.stringValue) {
-            let near = fields.min { editDistance($0, k.stringValue) < editDistance($1, k.stringValue) }!
+            let near = RewardConfigSpelling.nearest(k.stringValue, in: fields)
             throw StrataError.config("judge template", "unknown field '\(k.stringValue)'", fix: "did you mean '\(near)'? fields: \(fields.joined(separator: ", "))")
         }
         let c = try decoder.container(keyedBy: CodingKeys.self), d = JudgeTemplate.standard
@@ -71,7 +71,7 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
             guard let text else { continue }
             let names = JudgeTemplate.placeholders(text)
             for n in names where !JudgeTemplate.known.contains(n) {
-                let near = JudgeTemplate.known.min { editDistance($0, n) < editDistance($1, n) }!
+                let near = RewardConfigSpelling.nearest(n, in: JudgeTemplate.known)
                 throw StrataError.config("judge template", "field '\(field)' has unknown placeholder {\(n)}",
                                          fix: "did you mean {\(near)}? known: " + JudgeTemplate.known.map { "{\($0)}" }.joined(separator: ", "))
             }
@@ -140,17 +140,28 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
     }
 }
 
-/// Levenshtein distance, for did-you-mean suggestions.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a), y = Array(b)
-    var row = Array(0...y.count)
-    for i in 1...max(1, x.count) where !x.isEmpty {
-        var prev = row[0]; row[0] = i
-        for j in 1...max(1, y.count) where !y.isEmpty {
-            let cur = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (x[i - 1] == y[j - 1] ? 0 : 1))
-            prev = cur
-        }
+/// Did-you-mean suggestions for reward-source configuration.
+enum RewardConfigSpelling {
+    /// The name in `names` closest to `word` by edit distance (the first on ties).
+    static func nearest(_ word: String, in names: [String]) -> String {
+        names.min { distance($0, word) < distance($1, word) } ?? word
     }
-    return x.isEmpty ? y.count : row[y.count]
+
+    /// Levenshtein distance.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        if x.isEmpty { return y.count }
+        if y.isEmpty { return x.count }
+        var row = Array(0...y.count)
+        for i in 1...x.count {
+            var prev = row[0]
+            row[0] = i
+            for j in 1...y.count {
+                let cur = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (x[i - 1] == y[j - 1] ? 0 : 1))
+                prev = cur
+            }
+        }
+        return row[y.count]
+    }
 }

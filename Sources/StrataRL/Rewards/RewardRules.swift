@@ -70,10 +70,10 @@ public struct RewardRuleConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
-        let raw = try decoder.container(keyedBy: AnyRuleKey.self)
+        let raw = try decoder.container(keyedBy: RewardConfigKey.self)
         let known = CodingKeys.allCases.map(\.rawValue)
         for k in raw.allKeys where !known.contains(k.stringValue) {
-            let near = known.min { editDistance($0, k.stringValue) < editDistance($1, k.stringValue) }!
+            let near = RewardConfigSpelling.nearest(k.stringValue, in: known)
             throw StrataError.config("reward rule \(RewardRuleConfig.path(decoder))", "unknown field '\(k.stringValue)'",
                                      fix: "did you mean '\(near)'? fields: \(known.joined(separator: ", "))")
         }
@@ -84,7 +84,7 @@ public struct RewardRuleConfig: Codable, Equatable, Sendable {
         }
         guard let t = RuleType(rawValue: typeName) else {
             let names = RuleType.allCases.map(\.rawValue)
-            let near = names.min { editDistance($0, typeName) < editDistance($1, typeName) }!
+            let near = RewardConfigSpelling.nearest(typeName, in: names)
             throw StrataError.config("reward rule \(RewardRuleConfig.path(decoder))", "field 'type' is \"\(typeName)\"",
                                      fix: "did you mean \"\(near)\"? types: \(names.joined(separator: ", "))")
         }
@@ -115,7 +115,7 @@ public struct RewardRuleConfig: Codable, Equatable, Sendable {
     }
 }
 
-struct AnyRuleKey: CodingKey {
+struct RewardConfigKey: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }
     init?(stringValue: String) { self.stringValue = stringValue }

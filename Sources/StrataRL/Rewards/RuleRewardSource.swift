@@ -137,7 +137,7 @@ public final class RuleRewardSource: RewardSource {
         let raw = try column(kindColumn, of: prompt, location: location)
         guard let k = InstructionKind(rawValue: raw) else {
             let names = InstructionKind.allCases.map(\.rawValue)
-            let near = names.min { editDistance($0, raw) < editDistance($1, raw) }!
+            let near = RewardConfigSpelling.nearest(raw, in: names)
             throw StrataError.data("reward rule \(identity.name), \(location)", "column \"\(kindColumn)\" is \"\(raw)\", not an instruction kind",
                                    fix: "did you mean \"\(near)\"? kinds: \(names.joined(separator: ", "))")
         }
