@@ -1,7 +1,9 @@
 // Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
-// (nucleus), stop tokens, batched prompts of different lengths. Each prompt gets
-// its own StrataRNG stream derived from the seed and its index, so a prompt
-// samples the same tokens whether it runs alone or in a batch.
+// (nucleus), stop tokens, batched prompts of different lengths (prefilled
+// together in groups of bounded token count). Each prompt gets
+// its own StrataRNG stream derived from the seed and its index (or a seed given
+// per row, for RL rollouts seeded by step and row), so a prompt samples the same
+// tokens whether it runs alone or in a batch.
 // Leaves out: beam search, repetition penalties, speculative decoding.
 
 import Foundation
@@ -30,17 +32,30 @@ public struct SamplingConfig: Codable, Equatable, Sendable {
 public struct Completion: Equatable, Sendable {
     public enum Finish: String, Sendable { case stop, maxTokens, contextFull }
     public var tokens: [Int32]
-    /// log p of each sampled token under the unmodified model distribution (for RL stages).
+    /// log p of each sampled token under the distribution it was drawn from before top-k/top-p filtering:
+    /// softmax(logits / temperature), or softmax(logits) when greedy (for RL stages).
     public var logProbs: [Float]
     public var finish: Finish
+    /// With `.stop`: the stop token that ended the row (not in `tokens`) and its log-probability.
+    public var stopToken: Int32? = nil
+    public var stopLogProb: Float? = nil
 }
 
 extension GPT2 {
     /// Continue each prompt; `onToken(row, token)` is called as tokens are produced (for streaming).
     public func generate(prompts: [[Int32]], sampling: SamplingConfig, onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
+        generate(prompts: prompts, sampling: sampling,
+                 rowSeeds: prompts.indices.map { sampling.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }, onToken: onToken)
+    }
+
+    /// `generate` with one sampling seed per prompt (`sampling.seed` is not used): row i draws from
+    /// `StrataRNG(seed: rowSeeds[i])` alone, whatever else is in the batch.
+    public func generate(prompts: [[Int32]], sampling: SamplingConfig, rowSeeds: [UInt64],
+                         onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
+        precondition(rowSeeds.count == prompts.count, "generate: one seed per prompt")
         let cache = KVCache(model: self, batch: prompts.count)
-        var rngs = prompts.indices.map { StrataRNG(seed: sampling.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+        var rngs = rowSeeds.map { StrataRNG(seed: $0) }
         var out = prompts.map { _ in Completion(tokens: [], logProbs: [], finish: .maxTokens) }
         var active = [Int](), pending = [[Int32]]()
         for (r, p) in prompts.enumerated() {
@@ -49,15 +64,15 @@ extension GPT2 {
         var stepsLeft = sampling.maxNewTokens
         let stop = Set(sampling.stopTokens)
         while !active.isEmpty && stepsLeft > 0 {
-            // Prefill rows one at a time (long prompts), then decode all active rows together.
+            // Prefill rows together in groups of at most `prefillTokens` tokens, then decode all active rows together.
             let logits = pending.contains { $0.count > 1 }
-                ? stackRows(zip(active, pending).map { decode(rows: [$0.0], tokens: [$0.1], cache: cache) })
+                ? stackRows(prefillGroups(pending).map { g in decode(rows: g.map { active[$0] }, tokens: g.map { pending[$0] }, cache: cache) })
                 : decode(rows: active, tokens: pending, cache: cache)
             var nextActive = [Int](), nextPending = [[Int32]]()
             for (i, r) in active.enumerated() {
                 let row = UnsafeBufferPointer(start: logits.ptr + i * config.vocabSize, count: config.vocabSize)
                 let (tok, lp) = Sampler.sample(row, sampling, &rngs[r])
-                if stop.contains(tok) { out[r].finish = .stop; continue }
+                if stop.contains(tok) { out[r].finish = .stop; out[r].stopToken = tok; out[r].stopLogProb = lp; continue }
                 out[r].tokens.append(tok); out[r].logProbs.append(lp)
                 onToken?(r, tok)
                 if cache.lengths[r] >= cache.capacity { out[r].finish = .contextFull; continue }
@@ -68,25 +83,52 @@ extension GPT2 {
         return out
     }
 
-    private func stackRows(_ rows: [Tensor]) -> Tensor {
+    /// Most prompt tokens fed to one prefill call (bounds the activations of long batched prompts).
+    static let prefillTokens = 4096
+
+    /// Consecutive indices of `pending`, grouped so each group holds at most `prefillTokens` tokens (or one row).
+    private func prefillGroups(_ pending: [[Int32]]) -> [[Int]] {
+        var groups: [[Int]] = [], current: [Int] = [], tokens = 0
+        for (i, p) in pending.enumerated() {
+            if !current.isEmpty && tokens + p.count > GPT2.prefillTokens { groups.append(current); current = []; tokens = 0 }
+            current.append(i); tokens += p.count
+        }
+        return groups + [current]
+    }
+
+    /// Rows of several [n_i, V] logit tensors stacked into one [Σ n_i, V].
+    private func stackRows(_ parts: [Tensor]) -> Tensor {
         let v = config.vocabSize
-        let t = Tensor(uninitialized: [rows.count, v])
-        for (i, r) in rows.enumerated() { (t.ptr + i * v).update(from: r.ptr, count: v) }
+        let t = Tensor(uninitialized: [parts.reduce(0) { $0 + $1.count / v }, v])
+        var offset = 0
+        for r in parts { (t.ptr + offset).update(from: r.ptr, count: r.count); offset += r.count }
         return t
     }
 }
 
 public enum Sampler {
-    /// Pick a token from one row of logits; returns it with its log-probability under the raw distribution.
+    /// Pick a token from one row of logits; returns it with its log-probability under softmax(logits / temperature)
+    /// (softmax(logits) when greedy), before top-k/top-p filtering.
     public static func sample(_ logits: UnsafeBufferPointer<Float>, _ cfg: SamplingConfig, _ rng: inout StrataRNG) -> (Int32, Float) {
         let v = logits.count
         var maxL = -Float.infinity, arg = 0
         for j in 0..<v where logits[j] > maxL { maxL = logits[j]; arg = j }
+        let inv = cfg.temperature > 0 ? 1 / Double(cfg.temperature) : 1
         var z: Double = 0
-        for j in 0..<v { z += Foundation.exp(Double(logits[j] - maxL)) }
-        let logZ = Double(maxL) + Foundation.log(z)
-        func lp(_ j: Int) -> Float { Float(Double(logits[j]) - logZ) }
+        for j in 0..<v { z += Foundation.exp(Double(logits[j] - maxL) * inv) }
+        let logZ = Foundation.log(z)
+        func lp(_ j: Int) -> Float { Float(Double(logits[j] - maxL) * inv - logZ) }
         if cfg.temperature <= 0 { return (Int32(arg), lp(arg)) }
+        if (cfg.topK <= 0 || cfg.topK >= v) && cfg.topP >= 1 {
+            // The whole distribution: inverse CDF in id order, no sort.
+            let u = rng.uniformDouble() * z
+            var acc = 0.0
+            for j in 0..<v {
+                acc += Foundation.exp(Double(logits[j] - maxL) * inv)
+                if u < acc { return (Int32(j), lp(j)) }
+            }
+            return (Int32(arg), lp(arg))   // rounding left u at the very top: the likeliest token
+        }
         // Candidates sorted by logit (descending); ties broken by id so every machine agrees.
         var idx = Array(0..<v)
         idx.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }

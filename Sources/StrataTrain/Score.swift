@@ -2,8 +2,10 @@
 // pair (TRL explicit or implicit: both responses scored, and whether the chosen
 // one wins) or a prompt with a response (TRL messages ending in an assistant turn,
 // or prompt/completion), rendered with the chat template and read at its last token.
-// Output is one JSON object per input line. Leaves out: batching across lines of
-// different kinds (each kind is batched separately), text-only records.
+// Output is one JSON object per input line. Rendering and batched reading are
+// StrataRL's RewardModelScoring, shared with the RL stages' reward-model source.
+// Leaves out: batching across lines of different kinds (each kind is batched
+// separately), text-only records.
 
 import Foundation
 import StrataCore
@@ -11,6 +13,7 @@ import StrataTensor
 import StrataModel
 import StrataData
 import StrataEval
+import StrataRL
 
 public enum Score {
     public struct Config {
@@ -44,11 +47,10 @@ public enum Score {
         }
         let chat = try InstructionEval.chatTokenizer(loaded.tokenizer)
         let url = URL(fileURLWithPath: c.file)
-        let pad = Int32(rm.padTokenId), t = rm.config.nPositions
         if try isPreferenceFile(url) {
             let set = try PreferenceDataset.load(url)
             let rendered = try set.pairs.map { try ChatTemplate.chatML.render(pair: $0, chat) }
-            let scores = try rewards(rm, rendered.flatMap { [$0.prompt + $0.chosen, $0.prompt + $0.rejected] }, pad: pad, limit: t,
+            let scores = try rewards(rm, rendered.flatMap { [$0.prompt + $0.chosen, $0.prompt + $0.rejected] },
                                      batch: c.batch, lines: set.lineNumbers.flatMap { [$0, $0] }, file: url.path)
             return set.lineNumbers.indices.map { i in
                 Line(line: set.lineNumbers[i], chosen: scores[2 * i], rejected: scores[2 * i + 1], prefersChosen: scores[2 * i] > scores[2 * i + 1])
@@ -60,12 +62,9 @@ public enum Score {
                 throw StrataError.data("score \(url.path):\(set.lineNumbers[i])", "the record does not end with an assistant response",
                                        fix: "give prompt/completion or messages ending in an assistant turn")
             }
-            let pair = PreferencePair(format: .conversational, prompt: Array(conv.messages.dropLast()), chosen: [conv.messages.last!],
-                                      rejected: [conv.messages.last!], type: nil)
-            let r = try ChatTemplate.chatML.render(pair: pair, chat)
-            return r.prompt + r.chosen
+            return try RewardModelScoring.sequence(prompt: Array(conv.messages.dropLast()), response: [conv.messages.last!], chat: chat)
         }
-        let scores = try rewards(rm, seqs, pad: pad, limit: t, batch: c.batch, lines: set.lineNumbers, file: url.path)
+        let scores = try rewards(rm, seqs, batch: c.batch, lines: set.lineNumbers, file: url.path)
         return zip(set.lineNumbers, scores).map { Line(line: $0, score: $1) }
     }
 
@@ -79,20 +78,8 @@ public enum Score {
         return obj["chosen"] != nil
     }
 
-    /// Rewards of token sequences, batched; a sequence longer than the model's positions is an error naming its line.
-    static func rewards(_ rm: RewardModel, _ seqs: [[Int32]], pad: Int32, limit: Int, batch: Int, lines: [Int], file: String) throws -> [Double] {
-        if let i = seqs.firstIndex(where: { $0.count > limit }) {
-            throw StrataError.data("score \(file):\(lines[i])", "\(seqs[i].count) tokens exceed the reward model's n_positions \(limit)",
-                                   fix: "shorten the record")
-        }
-        var out: [Double] = []
-        for start in stride(from: 0, to: seqs.count, by: batch) {
-            let chunk = Array(seqs[start..<min(seqs.count, start + batch)])
-            let t = chunk.map(\.count).max()!
-            let ids = chunk.flatMap { $0 + Array(repeating: pad, count: t - $0.count) }
-            let r = try rm.rewards(ids, rows: chunk.count, time: t, tape: .noGrad(), positions: chunk.map { $0.count - 1 })
-            out += (0..<r.count).map { Double(r.ptr[$0]) }
-        }
-        return out
+    /// Rewards of token sequences through the shared reward-model scoring (StrataRL), errors naming file:line.
+    static func rewards(_ rm: RewardModel, _ seqs: [[Int32]], batch: Int, lines: [Int], file: String) throws -> [Double] {
+        try RewardModelScoring.rewards(rm, seqs, batchRows: batch) { "score \(file):\(lines[$0])" }
     }
 }

@@ -1,4 +1,4 @@
-// `strata bench`: the training-step benchmark (default) and the tokenizer benchmark.
+// `strata bench`: the training-step benchmark (default), tokenizer, SFT and rollout benchmarks.
 import ArgumentParser
 import Foundation
 import StrataModel
@@ -7,7 +7,7 @@ import StrataTrain
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (run from a release build: swift build -c release).",
-        subcommands: [BenchTrain.self, BenchTokenizer.self, BenchSFT.self], defaultSubcommand: BenchTrain.self)
+        subcommands: [BenchTrain.self, BenchTokenizer.self, BenchSFT.self, BenchRollout.self], defaultSubcommand: BenchTrain.self)
 }
 
 struct BenchTrain: ParsableCommand {

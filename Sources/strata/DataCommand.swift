@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataData
+import StrataRL
 import StrataTokenizer
 import StrataTrain
 
@@ -17,7 +18,7 @@ struct DataCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs and world.json.")
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, RL prompt files and world.json.")
 
         @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
         @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
@@ -25,6 +26,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Fewest renderings of each fact.") var minRenderings: Int = 6
         @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
         @Option(help: "Output directory.") var out: String
+        @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
+        @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40
 
         func run() throws {
             var config = SyntheticWorld.Config(seed: seed, size: try ByteSize.parse(size))
@@ -33,7 +36,12 @@ struct DataCommand: ParsableCommand {
             config.maxRenderings = maxRenderings
             let start = Date()
             let output = try SyntheticWorld.generate(config)
-            let files = try output.write(to: URL(fileURLWithPath: out))
+            var files = try output.write(to: URL(fileURLWithPath: out))
+            let prompts = InstructionPrompts.Config(trainPerKind: promptsTrainPerKind, trainSeed: seed, testPerKind: promptsTestPerKind)
+            for f in try InstructionPrompts.write(qa: output.qa, to: URL(fileURLWithPath: out), config: prompts) {
+                let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(f.file).path)[.size]) as? Int
+                files.append((f.file, size ?? 0))
+            }
             for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 24, withPad: " ", startingAt: 0), f.bytes)) }
             let w = output.world
             let after = w.facts.filter { $0.period == "after" }.count

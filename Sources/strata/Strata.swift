@@ -6,7 +6,15 @@ struct Strata: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Train language models through the whole relay on one checkpoint format.",
-        subcommands: [DemoCommand.self, PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, EvalCommand.self,
-                      SFTCommand.self, RewardCommand.self, DPOCommand.self, ScoreCommand.self, GenerateCommand.self, TokenizerCommand.self, DataCommand.self, ModelCommand.self, Bench.self,
-                      ChatCommand.self, CardCommand.self, LineageCommand.self, ReportCommand.self, RecipeCommand.self])
+        subcommands: [
+            DemoCommand.self,
+            // training stages
+            PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, SFTCommand.self, RewardCommand.self, DPOCommand.self,
+            // data, models and evaluation
+            DataCommand.self, TokenizerCommand.self, ModelCommand.self, RecipeCommand.self, EvalCommand.self, ScoreCommand.self,
+            JudgeCommand.self, GenerateCommand.self, ChatCommand.self,
+            // what a run did
+            LineageCommand.self, CardCommand.self, ReportCommand.self,
+            Bench.self,
+        ])
 }

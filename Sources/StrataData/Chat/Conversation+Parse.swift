@@ -45,7 +45,8 @@ extension Conversation {
         }
     }
 
-    private static func messageList(_ value: Any?, field: String) -> Result<[ChatMessage], SFTLineProblem> {
+    /// A JSON list of {"role", "content"} objects as messages, or a reason naming `field` and the index.
+    public static func messageList(_ value: Any?, field: String) -> Result<[ChatMessage], SFTLineProblem> {
         guard let list = value as? [Any] else { return .failure(.init("\"\(field)\" is not a list of messages")) }
         if list.isEmpty { return .failure(.init("\"\(field)\" is an empty list")) }
         var out: [ChatMessage] = []

@@ -110,7 +110,7 @@ public struct Conversation: Codable, Sendable, Equatable {
     }
 
     /// System only first and at most once; at least one non-system turn.
-    static func orderProblem(_ messages: [ChatMessage]) -> String? {
+    public static func orderProblem(_ messages: [ChatMessage]) -> String? {
         if messages.isEmpty { return "no messages" }
         for (i, m) in messages.enumerated() where m.role == .system && i > 0 {
             return messages[0].role == .system

@@ -1,0 +1,71 @@
+// The synthetic world's instruction tasks as prompt files for RL stages:
+// each task becomes a conversational prompt record with its kind, gold answer
+// and (for fact tasks) period and fact id as columns, so rule rewards check
+// replies with the same checkers as the instruction evaluation. The test file
+// holds exactly the held-out evaluation tasks (`InstructionTasks.build`), the
+// train file tasks from the QA train split; the two never share a prompt.
+// Leaves out: multi-turn prompts and prompts for the preference behaviours.
+
+import Foundation
+import StrataCore
+import StrataData
+import StrataEval
+
+public enum InstructionPrompts {
+    /// Column names written beside each prompt.
+    public enum Column {
+        public static let kind = "kind"
+        public static let answer = "answer"
+        public static let period = "period"
+        public static let factID = "fact_id"
+    }
+
+    public static let trainFile = "prompts_train.jsonl"
+    public static let testFile = "prompts_test.jsonl"
+
+    /// How many tasks each file gets and which seeds choose them. The test defaults match the held-out
+    /// instruction evaluation (seed 0, 40 per kind), so `prompts_test.jsonl` is the evaluation set.
+    public struct Config: Codable, Equatable, Sendable {
+        public var trainPerKind = 200
+        public var trainSeed: UInt64 = 0
+        public var testPerKind = 40
+        public var testSeed: UInt64 = 0
+        public init(trainPerKind: Int = 200, trainSeed: UInt64 = 0, testPerKind: Int = 40, testSeed: UInt64 = 0) {
+            self.trainPerKind = trainPerKind; self.trainSeed = trainSeed
+            self.testPerKind = testPerKind; self.testSeed = testSeed
+        }
+    }
+
+    /// The prompt record of a task: its messages, with kind, answer and (when known) period and fact id.
+    public static func record(_ task: InstructionTask) -> PromptRecord {
+        var columns: [String: PromptValue] = [Column.kind: .string(task.kind.rawValue), Column.answer: .string(task.expected)]
+        if let p = task.period { columns[Column.period] = .string(p) }
+        if let f = task.factID { columns[Column.factID] = .string(f) }
+        return .chat(task.messages, columns: columns)
+    }
+
+    /// The instruction task a record describes, when it has a known "kind" and an "answer".
+    public static func task(_ record: PromptRecord) -> InstructionTask? {
+        guard let k = record.text(Column.kind), let kind = InstructionKind(rawValue: k), let answer = record.text(Column.answer) else {
+            return nil
+        }
+        return InstructionTask(kind: kind, messages: record.messages, expected: answer, period: record.text(Column.period),
+                               factID: record.text(Column.factID))
+    }
+
+    /// Train and test prompt records from the world's QA pairs.
+    public static func build(qa: [SyntheticWorld.QAPair], config: Config = Config()) -> (train: [PromptRecord], test: [PromptRecord]) {
+        let train = InstructionTasks.training(qa: qa, seed: config.trainSeed, perKind: config.trainPerKind).map(record)
+        let test = InstructionTasks.build(qa: qa, seed: config.testSeed, perKind: config.testPerKind).map(record)
+        return (train, test)
+    }
+
+    /// Write prompts_train.jsonl and prompts_test.jsonl into `directory`; returns (file name, records) in write order.
+    @discardableResult
+    public static func write(qa: [SyntheticWorld.QAPair], to directory: URL, config: Config = Config()) throws -> [(file: String, records: Int)] {
+        let (train, test) = build(qa: qa, config: config)
+        try PromptDataset.write(train, to: directory.appendingPathComponent(trainFile))
+        try PromptDataset.write(test, to: directory.appendingPathComponent(testFile))
+        return [(trainFile, train.count), (testFile, test.count)]
+    }
+}
