@@ -16,7 +16,7 @@ import StrataTokenizer
 final class ModelRewardTests: XCTestCase {
     var tokenizer: BPETokenizer!
 
-    override func setUpWithError() throws { tokenizer = try RLFixture.tokenizer() }
+    override func setUpWithError() throws { tokenizer = try RLTestModels.tokenizer() }
 
     let prompt = PromptRecord.chat([ChatMessage(.user, "Where was Person1 born?")], columns: ["answer": .string("Town1")])
 
@@ -28,7 +28,7 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testRewardModelSourceScoresTheRenderedConversationAtItsEndToken() throws {
-        let rm = RewardModel(trunk: RLFixture.model(tokenizer, seed: 5), padTokenId: tokenizer.eosID!, head: .normal(seed: 2))
+        let rm = RewardModel(trunk: RLTestModels.model(tokenizer, seed: 5), padTokenId: tokenizer.eosID!, head: .normal(seed: 2))
         let source = try RewardModelSource(model: rm, tokenizer: tokenizer, checkpoint: "rm/10", sha256: "abc", batchRows: 2)
         let replies = ["Town1", "I think it was Town2, but I am not sure.", "No"]
         let scores = try source.score(replies.map { RewardItem(prompt: prompt, reply: $0, replyTokens: 1, finish: .endOfTurn) })
@@ -42,7 +42,7 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testJudgeScoreIsProbabilityOfYesMinusNoForItsFirstReplyToken() throws {
-        let judgeModel = RLFixture.model(tokenizer, seed: 8, positions: 320)
+        let judgeModel = RLTestModels.model(tokenizer, seed: 8, positions: 320)
         let judge = try JudgeSource(model: judgeModel, tokenizer: tokenizer, checkpoint: "judge/5", sha256: "def")
         let items = ["Town1", "Town2"].map { RewardItem(prompt: prompt, reply: $0, replyTokens: 1, finish: .endOfTurn) }
         let scores = try judge.score(items)
@@ -62,7 +62,7 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testPairJudgementIsAntisymmetricInTheOrderOfTheReplies() throws {
-        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 9, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
+        let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
                                     questions: .pair)
         let x = ["Town1", "Paris", "7"], y = ["Town2", "hello world", "8"]
         let prompts = Array(repeating: prompt, count: 3)
@@ -74,7 +74,7 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testJudgeTemplatesWithMultiTokenAnswersOrUnknownPlaceholdersAreRefused() throws {
-        let model = RLFixture.model(tokenizer, seed: 1, positions: 320)
+        let model = RLTestModels.model(tokenizer, seed: 1, positions: 320)
         var t = JudgeTemplate.standard
         t.yes = "Absolutely"
         rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
@@ -111,9 +111,9 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testLabellingKeepsTheReplyTheJudgePrefersAsChosen() throws {
-        let policy = RLFixture.model(tokenizer, seed: 3)
+        let policy = RLTestModels.model(tokenizer, seed: 3)
         let engine = try RolloutEngine(model: policy, tokenizer: tokenizer, config: RolloutConfig(maxNewTokens: 5, temperature: 1, seed: 4))
-        let judge = try JudgeSource(model: RLFixture.model(tokenizer, seed: 8, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
+        let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 8, positions: 320), tokenizer: tokenizer, checkpoint: "j", sha256: "s",
                                     questions: .pair)
         let prompts = [prompt, .chat([ChatMessage(.user, "Add 3 and 4.")], columns: ["kind": .string("add")]), .plain("hello world")]
         let result = try JudgeLabeling.label(prompts: prompts, engine: engine, judge: judge)

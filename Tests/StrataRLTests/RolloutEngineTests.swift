@@ -21,8 +21,8 @@ final class RolloutEngineTests: XCTestCase {
     ]
 
     override func setUpWithError() throws {
-        tokenizer = try RLFixture.tokenizer()
-        model = RLFixture.model(tokenizer, seed: 3)
+        tokenizer = try RLTestModels.tokenizer()
+        model = RLTestModels.model(tokenizer, seed: 3)
     }
 
     func engine(_ config: RolloutConfig, model m: GPT2? = nil) throws -> RolloutEngine {
@@ -63,7 +63,7 @@ final class RolloutEngineTests: XCTestCase {
     }
 
     func testStoppedRepliesEndWithTheStopTokenAndTruncatedOnesFillTheBudget() throws {
-        let m = RLFixture.model(tokenizer, seed: 3)
+        let m = RLTestModels.model(tokenizer, seed: 3)
         biasTowardEndOfTurn(m, boost: 5)
         let e = try engine(RolloutConfig(maxNewTokens: 6, temperature: 1, seed: 1), model: m)
         let rollouts = try e.sample(prompts, step: 0, samplesPerPrompt: 6)
@@ -108,7 +108,7 @@ final class RolloutEngineTests: XCTestCase {
         let e = try engine(RolloutConfig(maxNewTokens: 6, temperature: 1, seed: 9))
         let rollouts = try e.sample(prompts, step: 0)
         let same = try RolloutLogProbs.compute(model: model, rollouts: rollouts)
-        let other = try RolloutLogProbs.compute(model: RLFixture.model(tokenizer, seed: 4), rollouts: rollouts)
+        let other = try RolloutLogProbs.compute(model: RLTestModels.model(tokenizer, seed: 4), rollouts: rollouts)
         XCTAssertEqual(same.map(\.count), other.map(\.count))
         XCTAssertNotEqual(same, other)
         let single = try RolloutLogProbs.compute(model: model, rollouts: rollouts, batchRows: 1)
@@ -130,8 +130,8 @@ final class RolloutEngineTests: XCTestCase {
     }
 
     func testConversationalPromptsNeedTheChatTokens() throws {
-        let plainTok = try BPETokenizer.train(texts: RLFixture.corpus, config: BPETrainer.Config(vocabSize: 280, specialTokens: ["<|endoftext|>"]))
-        let e = try RolloutEngine(model: RLFixture.model(plainTok, seed: 1), tokenizer: plainTok, config: RolloutConfig(maxNewTokens: 4))
+        let plainTok = try BPETokenizer.train(texts: RLTestModels.corpus, config: BPETrainer.Config(vocabSize: 280, specialTokens: ["<|endoftext|>"]))
+        let e = try RolloutEngine(model: RLTestModels.model(plainTok, seed: 1), tokenizer: plainTok, config: RolloutConfig(maxNewTokens: 4))
         XCTAssertEqual(try e.sample([prompts[2]], step: 0).count, 1, "plain prompts need no chat tokens")
         rlAssertStrataError(try e.sample([self.prompts[0]], step: 0)) { XCTAssertTrue($0.message.contains("<|im_start|>"), "\($0)") }
     }

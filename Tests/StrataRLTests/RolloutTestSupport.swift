@@ -12,7 +12,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 
-enum RLFixture {
+enum RLTestModels {
     /// Text the tiny tokenizer is trained on: the words the tests' prompts and judge templates use.
     static let corpus = [
         "Where was Person1 born? Town1. Add 3 and 4. 7. Reverse the list: apple, river, stone. Yes No A B",
