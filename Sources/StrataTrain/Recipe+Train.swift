@@ -145,16 +145,18 @@ public struct GuardConfig: Codable, RecipeSection, Equatable, Sendable {
 public struct RunConfig: Codable, RecipeSection, Equatable, Sendable {
     public var dir = "runs"
     public var name: String?
+    public var tensorboard = false
 
     public init() {}
 
     enum CodingKeys: String, RecipeKey {
-        case dir, name
+        case dir, name, tensorboard
 
         var help: String {
             switch self {
             case .dir: return "Parent directory of runs."
             case .name: return "The run's name (its directory is dir/name); absent means the recipe file's name."
+            case .tensorboard: return "Also write TensorBoard event files (run directory/tensorboard) beside metrics.jsonl."
             }
         }
     }

@@ -2,7 +2,7 @@
 // is refused on resume (naming the keys) unless accepted and recorded; a finished
 // run says how to extend it and can be extended with --set train.steps; other
 // overrides on resume are refused; the recipe's dropout wins over a checkpoint's
-// config; validation losses are token-weighted across sources.
+// config; run.tensorboard writes event files; validation losses are token-weighted.
 
 import XCTest
 import Foundation
@@ -74,6 +74,21 @@ final class StageScaffoldTests: WorldTestCase {
         XCTAssertEqual(loaded.model.config.residPdrop, 0)
         XCTAssertEqual(loaded.model.config.embdPdrop, 0)
         XCTAssertTrue(loaded.lineage.head!.events.contains { $0.kind == .config && $0.detail.contains("resid_pdrop 0.1") })
+    }
+
+    func testRunTensorboardWritesEventFilesBesideMetrics() throws {
+        var c = config(try recipe(name: "tb", steps: 4))
+        c.overrides = ["run.tensorboard=true"]
+        _ = try Pretrain.run(c)
+        let dir = runDir("tb").appendingPathComponent("tensorboard")
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
+        XCTAssertEqual(files.count, 1, "\(files)")
+        let events = try TensorBoardWriter.read(files[0])
+        let lossSteps = events.filter { $0.scalars.contains { $0.tag == "train/loss" } }.map(\.step)
+        XCTAssertEqual(lossSteps, [1, 2, 3, 4])
+        let metrics = try MetricsLog.read(runDir("tb").appendingPathComponent("metrics.jsonl"))
+        let last = events.last { $0.step == 4 && $0.scalars.contains { $0.tag == "train/loss" } }!
+        XCTAssertEqual(Double(last.scalars.first { $0.tag == "train/loss" }!.value), metrics.last { $0.step == 4 && $0.loss != nil }!.loss!, accuracy: 1e-6)
     }
 
     func testValidationLossIsTokenWeightedAcrossSources() {

@@ -67,7 +67,7 @@ extension TrainingRun {
         let detail = "\(reason); restored \(target.name), skipping \(skipped) batches, lr × \(guardState.lrMultiplier)"
         s.state.events.append(TrainingEvent(step: step, kind: .rollback, detail: detail))
         try metrics.truncate(keepingThrough: saved.step)
-        try metrics.append(MetricsRecord(step: saved.step, loss: loss.isFinite ? loss : nil, events: ["rollback: " + detail]))
+        try record(MetricsRecord(step: saved.step, loss: loss.isFinite ? loss : nil, events: ["rollback: " + detail]))
         s.log("step \(step): rollback — \(detail)")
     }
 }

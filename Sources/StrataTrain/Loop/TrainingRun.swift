@@ -72,6 +72,8 @@ public final class TrainingRun {
 
     var s: Setup
     let metrics: MetricsLog
+    /// TensorBoard event files beside metrics.jsonl (run.tensorboard).
+    let tensorboard: TensorBoardWriter?
     let progress: ProgressLine?
     var losses: [Double] = []
     var lastCheckpoint: Checkpoint?
@@ -82,6 +84,7 @@ public final class TrainingRun {
     public init(_ setup: Setup) throws {
         s = setup
         metrics = try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl"))
+        tensorboard = setup.recipe.run.tensorboard ? try TensorBoardWriter(directory: setup.runDir.appendingPathComponent("tensorboard")) : nil
         _ = try metrics.truncate(keepingThrough: setup.state.step)
         progress = !setup.showProgress ? nil
             : isatty(STDERR_FILENO) != 0 ? .forStandardError(interval: setup.recipe.train.logInterval)
@@ -158,12 +161,18 @@ public final class TrainingRun {
         s.state.wallSeconds += dt
         s.state.flops += out.flops
         if let loss { losses.append(loss) }
-        let record = MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
+        let entry = MetricsRecord(step: s.state.step, loss: loss, lr: lr, gradNorm: gradNorm, tokensPerSecond: Double(tokens) / dt,
                                    tokensSeen: s.state.tokensSeen, elapsedSeconds: s.state.wallSeconds, events: events,
                                    extra: out.metrics.isEmpty ? nil : out.metrics)
-        try metrics.append(record)
+        try record(entry)
         progress?.emit(.init(step: s.state.step, totalSteps: s.state.totalSteps, loss: loss ?? .nan, lr: lr, tokensPerSecond: Double(tokens) / dt,
                             elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - sessionStart) * 1e-9, sessionStartStep: sessionStartStep))
+    }
+
+    /// One record into metrics.jsonl (and TensorBoard when the recipe asks).
+    func record(_ r: MetricsRecord) throws {
+        try metrics.append(r)
+        try tensorboard?.add(r)
     }
 
     private func zeroGrad() { for p in s.parts.trainable { p.zeroGrad() } }

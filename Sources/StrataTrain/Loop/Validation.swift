@@ -83,7 +83,7 @@ extension TrainingRun {
         guard let result = try s.parts.validation.run() else { return }
         let all = result.overall
         s.state.validation = result.dictionary
-        try metrics.append(MetricsRecord(step: s.state.step, valLoss: all, valLossBySource: result.dictionary))
+        try record(MetricsRecord(step: s.state.step, valLoss: all, valLossBySource: result.dictionary))
         let tokenLosses = result.measure == .tokenLoss
         let parts = result.parts.keys.sorted()
             .map { tokenLosses ? String(format: "%@ %.3f (ppl %.1f)", $0, result.parts[$0]!, Foundation.exp(result.parts[$0]!))
