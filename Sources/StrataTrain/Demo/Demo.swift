@@ -82,6 +82,11 @@ public enum Demo {
         log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
             + (try instructionTable(sftRun: runs.appendingPathComponent("sft"))))
         log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(runs: runs)))
+        let names = ["pretrain", "continue-noreplay", "continue-replay", "anneal", "sft", "reward", "dpo", "dpo-sft"]
+        let report = try RunReport.write(runDirectories: names.map { runs.appendingPathComponent($0) },
+                                         to: root.appendingPathComponent("report.html"), title: "Strata demo relay")
+        for w in report.warnings { log("report: \(w)") }
+        log("\n== run report (curves, evaluations, lineage graph): \(root.appendingPathComponent("report.html").path)")
     }
 
     /// Start, resume or skip one stage; false when it was interrupted.
