@@ -1,7 +1,8 @@
 // Scoring with a reward model: each line of a JSONL file is either a preference
 // pair (TRL explicit or implicit: both responses scored, and whether the chosen
 // one wins) or a prompt with a response (TRL messages ending in an assistant turn,
-// or prompt/completion), rendered with the chat template and read at its last token.
+// or prompt/completion), rendered with the chat template and read where transformers
+// reads it (the rightmost non-pad token; RewardModel.swift).
 // Output is one JSON object per input line. Leaves out: batching across lines of
 // different kinds (each kind is batched separately), text-only records.
 
@@ -46,15 +47,15 @@ public enum Score {
         let url = URL(fileURLWithPath: c.file)
         let pad = Int32(rm.padTokenId), t = rm.config.nPositions
         if try isPreferenceFile(url) {
-            let set = try PreferenceDataset.load(url)
+            let set = try PreferenceDataset.load(url, skipOption: .none)
             let rendered = try set.pairs.map { try ChatTemplate.chatML.render(pair: $0, chat) }
-            let scores = try rewards(rm, rendered.flatMap { [$0.prompt + $0.chosen, $0.prompt + $0.rejected] }, pad: pad, limit: t,
+            let scores = try rewards(rm, rendered.flatMap { [$0.sequence(chosen: true), $0.sequence(chosen: false)] }, pad: pad, limit: t,
                                      batch: c.batch, lines: set.lineNumbers.flatMap { [$0, $0] }, file: url.path)
             return set.lineNumbers.indices.map { i in
                 Line(line: set.lineNumbers[i], chosen: scores[2 * i], rejected: scores[2 * i + 1], prefersChosen: scores[2 * i] > scores[2 * i + 1])
             }
         }
-        let set = try SFTDataset.load(url)
+        let set = try SFTDataset.load(url, skipOption: .none)
         let seqs = try set.conversations.enumerated().map { i, conv -> [Int32] in
             guard conv.messages.last?.role == .assistant, conv.messages.count >= 2 else {
                 throw StrataError.data("score \(url.path):\(set.lineNumbers[i])", "the record does not end with an assistant response",
@@ -63,7 +64,7 @@ public enum Score {
             let pair = PreferencePair(format: .conversational, prompt: Array(conv.messages.dropLast()), chosen: [conv.messages.last!],
                                       rejected: [conv.messages.last!], type: nil)
             let r = try ChatTemplate.chatML.render(pair: pair, chat)
-            return r.prompt + r.chosen
+            return r.sequence(chosen: true)
         }
         let scores = try rewards(rm, seqs, pad: pad, limit: t, batch: c.batch, lines: set.lineNumbers, file: url.path)
         return zip(set.lineNumbers, scores).map { Line(line: $0, score: $1) }
@@ -90,7 +91,7 @@ public enum Score {
             let chunk = Array(seqs[start..<min(seqs.count, start + batch)])
             let t = chunk.map(\.count).max()!
             let ids = chunk.flatMap { $0 + Array(repeating: pad, count: t - $0.count) }
-            let r = try rm.rewards(ids, rows: chunk.count, time: t, tape: .noGrad(), positions: chunk.map { $0.count - 1 })
+            let r = try rm.rewards(ids, rows: chunk.count, time: t, tape: .noGrad())
             out += (0..<r.count).map { Double(r.ptr[$0]) }
         }
         return out

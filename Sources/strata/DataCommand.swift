@@ -1,11 +1,13 @@
-// `strata data`: build the synthetic corpus (synth), turn text/JSONL into token
-// shards (prepare) and look inside a shard (inspect). Thin: options map onto
+// `strata data`: build the synthetic corpus (synth: the world's files plus the SFT
+// conversations the demo and recipes/sft-world.yaml train on), turn text/JSONL into
+// token shards (prepare) and look inside a shard (inspect). Thin: options map onto
 // the library's config structs. Leaves out: loading logic (StrataData).
 
 import ArgumentParser
 import Foundation
 import StrataCore
 import StrataData
+import StrataEval
 import StrataTokenizer
 import StrataTrain
 
@@ -17,29 +19,47 @@ struct DataCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs and world.json.")
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, SFT conversations and world.json.")
 
         @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
         @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
         @Option(help: "Facts dated after this year go to the after-cutoff corpus only.") var cutoff: Int = 2020
         @Option(help: "Fewest renderings of each fact.") var minRenderings: Int = 6
         @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
+        @Option(help: "SFT conversations per task kind in sft_before_cutoff.jsonl (fact questions: before-cutoff facts only).")
+        var sftPerKind: Int = 400
         @Option(help: "Output directory.") var out: String
 
         func run() throws {
+            guard sftPerKind >= 1 else {
+                throw StrataError.config("data synth --sft-per-kind", "got \(sftPerKind)", fix: "give at least 1 (default 400)")
+            }
             var config = SyntheticWorld.Config(seed: seed, size: try ByteSize.parse(size))
             config.cutoffYear = cutoff
             config.minRenderings = minRenderings
             config.maxRenderings = maxRenderings
             let start = Date()
             let output = try SyntheticWorld.generate(config)
-            let files = try output.write(to: URL(fileURLWithPath: out))
+            var files = try output.write(to: URL(fileURLWithPath: out))
+            files.append(try Self.writeSFT(output, seed: seed, perKind: sftPerKind, to: URL(fileURLWithPath: out)))
             for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 24, withPad: " ", startingAt: 0), f.bytes)) }
             let w = output.world
             let after = w.facts.filter { $0.period == "after" }.count
             print("\(w.entities.count) entities, \(w.facts.count) facts (\(after) after \(cutoff)), "
                   + "\(output.probes.count) probes, \(output.qa.count) QA pairs; "
                   + String(format: "%.2f s", Date().timeIntervalSince(start)))
+        }
+
+        /// The SFT training conversations the demo writes (before-cutoff facts of the QA train split, format
+        /// instructions, additions, list reversals) as TRL "messages" JSONL; returns (file, bytes).
+        static func writeSFT(_ output: SyntheticWorld.Output, seed: UInt64, perKind: Int, to dir: URL) throws -> (file: String, bytes: Int) {
+            let name = "sft_before_cutoff.jsonl", url = dir.appendingPathComponent(name)
+            let tasks = InstructionTasks.training(qa: output.qa, seed: seed, perKind: perKind, periods: ["before"])
+            let text = try InstructionTasks.trlJSONL(tasks)
+            do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
+                throw StrataError.io("data synth", "cannot write \(url.path): \(error)", fix: "check that \(dir.path) is writable")
+            }
+            return (name, text.utf8.count)
         }
     }
 
