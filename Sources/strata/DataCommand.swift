@@ -7,7 +7,6 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataData
-import StrataEval
 import StrataTokenizer
 import StrataTrain
 
@@ -27,13 +26,10 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Fewest renderings of each fact.") var minRenderings: Int = 6
         @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
         @Option(help: "SFT conversations per task kind in sft_before_cutoff.jsonl (fact questions: before-cutoff facts only).")
-        var sftPerKind: Int = 400
+        var sftPerKind: Int = WorldChatData.defaultPerKind
         @Option(help: "Output directory.") var out: String
 
         func run() throws {
-            guard sftPerKind >= 1 else {
-                throw StrataError.config("data synth --sft-per-kind", "got \(sftPerKind)", fix: "give at least 1 (default 400)")
-            }
             var config = SyntheticWorld.Config(seed: seed, size: try ByteSize.parse(size))
             config.cutoffYear = cutoff
             config.minRenderings = minRenderings
@@ -41,25 +37,13 @@ struct DataCommand: ParsableCommand {
             let start = Date()
             let output = try SyntheticWorld.generate(config)
             var files = try output.write(to: URL(fileURLWithPath: out))
-            files.append(try Self.writeSFT(output, seed: seed, perKind: sftPerKind, to: URL(fileURLWithPath: out)))
+            files.append(try WorldChatData.write(qa: output.qa, seed: seed, perKind: sftPerKind, to: URL(fileURLWithPath: out)))
             for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 24, withPad: " ", startingAt: 0), f.bytes)) }
             let w = output.world
             let after = w.facts.filter { $0.period == "after" }.count
             print("\(w.entities.count) entities, \(w.facts.count) facts (\(after) after \(cutoff)), "
                   + "\(output.probes.count) probes, \(output.qa.count) QA pairs; "
                   + String(format: "%.2f s", Date().timeIntervalSince(start)))
-        }
-
-        /// The SFT training conversations the demo writes (before-cutoff facts of the QA train split, format
-        /// instructions, additions, list reversals) as TRL "messages" JSONL; returns (file, bytes).
-        static func writeSFT(_ output: SyntheticWorld.Output, seed: UInt64, perKind: Int, to dir: URL) throws -> (file: String, bytes: Int) {
-            let name = "sft_before_cutoff.jsonl", url = dir.appendingPathComponent(name)
-            let tasks = InstructionTasks.training(qa: output.qa, seed: seed, perKind: perKind, periods: ["before"])
-            let text = try InstructionTasks.trlJSONL(tasks)
-            do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
-                throw StrataError.io("data synth", "cannot write \(url.path): \(error)", fix: "check that \(dir.path) is writable")
-            }
-            return (name, text.utf8.count)
         }
     }
 

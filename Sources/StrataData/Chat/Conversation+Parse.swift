@@ -16,11 +16,11 @@ extension Conversation {
         let hasPC = object["prompt"] != nil || object["completion"] != nil
         let hasText = object["text"] != nil
         let kinds = [object["messages"] != nil, object["conversations"] != nil, hasPC, hasText].filter { $0 }.count
+        if object["chosen"] != nil && object["rejected"] != nil && object["completion"] == nil {
+            return .failure(.init("a preference pair (\"chosen\"/\"rejected\"), not an SFT sample; train it with strata reward or "
+                                  + "strata dpo, or give \"messages\""))
+        }
         if kinds == 0 {
-            if object["chosen"] != nil || object["rejected"] != nil {
-                return .failure(.init("a preference pair (\"chosen\"/\"rejected\"), not an SFT sample; train it with strata reward or "
-                                      + "strata dpo, or give \"messages\""))
-            }
             return .failure(.init("no \"messages\", \"conversations\" (ShareGPT), \"prompt\"/\"completion\" or \"text\" field"))
         }
         if kinds > 1 {
