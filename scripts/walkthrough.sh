@@ -16,12 +16,14 @@ build=${STRATA_BUILD:-release}
 
 bash scripts/setup.sh
 swift build -c "$build" --product strata
-export PATH="$root/.build/$build:$PATH"
 export STEPS=${STEPS:-20} SIZE=${SIZE:-300KB}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-walkthrough.XXXXXX")
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; fi
 cp -R recipes "$work/recipes"
+# A copy of the binary, so a rebuild during the run does not swap it under the walk-through.
+mkdir -p "$work/bin" && cp "$root/.build/$build/strata" "$work/bin/strata"
+export PATH="$work/bin:$PATH"
 
 # The block: from the line after the marker's ```sh to the closing ```.
 awk '/^<!-- walkthrough/ { marked = 1; next }

@@ -34,6 +34,30 @@ final class PreferenceRenderTests: XCTestCase {
         XCTAssertEqual(r, RenderedPair(prompt: bytes("ab"), chosen: bytes(" c") + [256], rejected: bytes(" dd") + [256]))
     }
 
+    /// Each side's text is encoded whole (as transformers does): a tokenizer that merges "\n" with the spaces after it
+    /// must see the assistant header's newline and the content together.
+    func testResponsesAreEncodedAsWholeTextWithMarginCarried() throws {
+        // Encodes "\n " as one token (500) and every other byte as itself.
+        let merging = ChatTokenizer(encode: { s in
+            var out: [Int] = [], b = Array(s.utf8), i = 0
+            while i < b.count {
+                if b[i] == 10, i + 1 < b.count, b[i + 1] == 32 { out.append(500); i += 2 } else { out.append(Int(b[i])); i += 1 }
+            }
+            return out
+        }, specialID: { ["<|im_start|>": 300, "<|im_end|>": 301][$0] }, endOfText: 256, tokenBytes: { $0 == 500 ? 2 : 1 })
+        var pair = PreferencePair(prompt: [ChatMessage(.user, "q")], chosen: [ChatMessage(.assistant, "x"), ChatMessage(.assistant, " y")],
+                                  rejected: [ChatMessage(.assistant, "z")])
+        pair.margin = 1.5
+        let r = try t.render(pair: pair, merging)
+        XCTAssertEqual(r.chosen, bytes("x") + [301] + bytes("\n") + [300] + bytes("assistant") + [500] + bytes("y") + [301])
+        XCTAssertEqual(r.margin, 1.5)
+        // SFT renders the same conversation identically, and trains the merged token (it holds content).
+        let (tokens, trained) = try t.tokens(.chat(pair.prompt + pair.chosen), merging)
+        let at = try XCTUnwrap(tokens.firstIndex(of: 500))
+        XCTAssertTrue(trained[at])
+        XCTAssertFalse(trained[at - 1], "the header's role is not trained")
+    }
+
     func testBatchLayoutAndLossPositions() throws {
         let pairs = [try t.render(pair: .chat("q", chosen: "ab", rejected: "xyz"), tok),
                      try t.render(pair: .chat("a much longer question", chosen: "ab", rejected: "c"), tok),
