@@ -89,8 +89,14 @@ final class NewUserPathTests: XCTestCase {
             var prompt_ids: [Int]
             var piecewise_differs: Bool
         }
+        struct Pair: Decodable {
+            var pair: PreferencePair
+            var chosen_ids: [Int32]
+            var rejected_ids: [Int32]
+        }
         var special_ids: [String: Int]
         var cases: [Case]
+        var pairs: [Pair]
     }
 
     func testChatRenderingMatchesApplyChatTemplateIdsAndMask() throws {
@@ -107,6 +113,33 @@ final class NewUserPathTests: XCTestCase {
             XCTAssertEqual(trained.map { $0 ? 1 : 0 }, c.assistant_mask, "case \(i): trained tokens as return_assistant_tokens_mask")
             XCTAssertEqual(try ChatTemplate.chatML.promptTokens(Array(c.messages.dropLast()), chat), c.prompt_ids,
                            "case \(i): generation prompt as add_generation_prompt=True")
+        }
+    }
+
+    /// The rows a reward model reads are the ids TRL's RewardTrainer tokenises, and transformers' last-non-pad rule
+    /// (pad = eos) reads a conversational pair at the template's trailing newline and a plain pair before its eos.
+    func testRewardRowsAreTRLsTokenisationAndTheReadRuleFindsTheRightToken() throws {
+        let fixtures = Self.root.appendingPathComponent("Tests/StrataTokenizerTests/Fixtures")
+        let fx = try StrataJSON.read(RenderFixture.self, at: fixtures.appendingPathComponent("chatml_render.expected.json"))
+        let base = try BPETokenizer(contentsOf: fixtures.appendingPathComponent("chatml_render.tokenizer.json"))
+        let (tok, _) = try base.addingSpecialTokens(ChatTemplate.chatML.specialTokens)
+        let chat = try InstructionEval.chatTokenizer(tok)
+        let eos = try XCTUnwrap(tok.eosID)
+        for p in fx.pairs {
+            let r = try ChatTemplate.chatML.render(pair: p.pair, chat)
+            for (side, expected) in [(true, p.chosen_ids), (false, p.rejected_ids)] {
+                let row = r.sequence(chosen: side)
+                XCTAssertEqual(row, expected, "\(p.pair.format) pair, chosen=\(side): the ids TRL feeds the reward model")
+                let read = RewardModel.lastNonPadIndices(row + [Int32(eos), Int32(eos)], rows: 1, time: row.count + 2, padId: eos)[0]
+                let lastResponse = r.prompt.count + (side ? r.chosen.count : r.rejected.count) - 1
+                switch p.pair.format {
+                case .conversational:
+                    XCTAssertEqual(read, row.count - 1, "read at the trailing newline")
+                    XCTAssertEqual(Int(row[read]), tok.encode("\n").first)
+                case .plain:
+                    XCTAssertEqual(read, lastResponse - 1, "read at the last response token, before the eos (= pad)")
+                }
+            }
         }
     }
 

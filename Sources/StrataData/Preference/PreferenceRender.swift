@@ -1,18 +1,22 @@
 // Preference pairs as token ids, and pairs laid out as one [2·P, T] batch.
 //
-// Rendering (`ChatTemplate.render(pair:_:)`), conversational pairs, each part's text
-// encoded whole as transformers does (ChatTemplate+Render.swift):
-//   prompt   = the template's text of the prompt messages followed by the generation
-//              prompt `<|im_start|>assistant\n` (as `promptTokens`);
-//   response = content + `<|im_end|>`; a response of several assistant turns
-//              continues with `\n<|im_start|>assistant\n` + content + `<|im_end|>` per
-//              further turn;
+// Rendering (`ChatTemplate.render(pair:_:)`): each side's whole sequence is the ids
+// TRL's RewardTrainer tokenises — conversational: the template's text of prompt +
+// response encoded whole as apply_chat_template + the tokenizer do
+// (ChatTemplate+Render.swift); plain: the prompt + response text encoded whole,
+// then end of text (TRL appends eos). The sequence is split into
+//   prompt   = its leading tokens shared by both sides that end inside the prompt's
+//              text (conversational: through the generation prompt
+//              `<|im_start|>assistant\n`); a token merging the prompt's last characters
+//              with the response's first belongs to the response, as SFT's mask has it;
+//   response = the rest: content + `<|im_end|>` (several assistant turns continue with
+//              `\n<|im_start|>assistant\n` + content + `<|im_end|>`), or text + eos;
 //   suffix   = the newline the template writes after the final `<|im_end|>`: part of
-//              the sequence (TRL tokenises it, and a reward model reads there) but not
-//              trained (it is the same in chosen and rejected; SFT does not train it).
-// Plain (string) pairs: prompt = prompt text tokens; response = response text
-// tokens + end of text (as TRL appends eos); no suffix. Every response token
-// carries loss; suffix tokens do not.
+//              the sequence (a reward model reads there) but not trained (it is the
+//              same in chosen and rejected; SFT does not train it). Plain: none.
+// Every response token carries loss; suffix tokens do not. (TRL's DPO tokenises the
+// prompt and response texts apart; the two agree unless a response starts with
+// whitespace that merges with the prompt's last characters.)
 //
 // Where a reward is read — one rule, transformers' GPT2ForSequenceClassification:
 // at the rightmost token of the row that is not pad_token_id, the row holding
@@ -76,40 +80,39 @@ public struct RenderedPair: Codable, Sendable, Equatable {
 extension ChatTemplate {
     /// Token ids of a preference pair (see the file header for what each part holds).
     public func render(pair: PreferencePair, _ tok: ChatTokenizer) throws -> RenderedPair {
-        let prompt: [Int], chosen: [Int], rejected: [Int]
+        let chosen: (ids: [Int], ends: [Int]), rejected: (ids: [Int], ends: [Int]), promptBytes: Int
         var suffix: [Int] = []
         switch pair.format {
         case .plain:
-            prompt = try tok.encode(pair.prompt.map(\.content).joined(separator: "\n"))
-            chosen = try tok.encode(pair.chosen.map(\.content).joined(separator: "\n")) + [tok.endOfText]
-            rejected = try tok.encode(pair.rejected.map(\.content).joined(separator: "\n")) + [tok.endOfText]
+            let promptText = pair.prompt.map(\.content).joined(separator: "\n")
+            promptBytes = promptText.utf8.count
+            func side(_ r: [ChatMessage]) throws -> (ids: [Int], ends: [Int]) {
+                let ids = try tok.encode(promptText + r.map(\.content).joined(separator: "\n"))
+                var end = 0
+                return (ids + [tok.endOfText], ids.map { end += tok.tokenBytes($0); return end } + [Int.max])
+            }
+            (chosen, rejected) = (try side(pair.chosen), try side(pair.rejected))
         case .conversational:
-            prompt = try promptTokens(pair.prompt, tok)
-            chosen = try responseTokens(pair.chosen, tok)
-            rejected = try responseTokens(pair.rejected, tok)
+            guard tok.specialID(messageStart) != nil, tok.specialID(messageEnd) != nil else {
+                throw StrataError.config("render \(name) preference pair", "tokenizer lacks \(specialTokens)",
+                                         fix: "add the template's special tokens \(specialTokens) to the tokenizer")
+            }
+            promptBytes = render(text: pair.prompt, addGenerationPrompt: true).utf8.count
+            chosen = try encodeWhole(render(text: pair.prompt + pair.chosen), tok)
+            rejected = try encodeWhole(render(text: pair.prompt + pair.rejected), tok)
             suffix = try encodeWhole("\n", tok).ids
         }
-        guard !prompt.isEmpty else {
-            throw StrataError.data("render preference pair", "the prompt \"\(pair.request.prefix(40))\" encodes to no tokens",
+        // The shared prompt: leading tokens equal on both sides that end inside the prompt text. A token that
+        // merges the prompt's last characters with the response's first belongs to the response.
+        var n = 0
+        while n < chosen.ids.count, n < rejected.ids.count, chosen.ids[n] == rejected.ids[n], chosen.ends[n] <= promptBytes { n += 1 }
+        guard n > 0 else {
+            throw StrataError.data("render preference pair", "the prompt \"\(pair.request.prefix(40))\" encodes to no tokens of its own",
                                    fix: "give a non-empty prompt")
         }
-        return RenderedPair(prompt: prompt.map { Int32($0) }, chosen: chosen.map { Int32($0) },
-                            rejected: rejected.map { Int32($0) }, suffix: suffix.map { Int32($0) }, margin: pair.margin.map(Float.init))
-    }
-
-    /// Assistant turns following the generation prompt: content + end, with
-    /// `\n<start>assistant\n` before each further turn.
-    func responseTokens(_ messages: [ChatMessage], _ tok: ChatTokenizer) throws -> [Int] {
-        guard tok.specialID(messageStart) != nil, tok.specialID(messageEnd) != nil else {
-            throw StrataError.config("render \(name) preference pair", "tokenizer lacks \(specialTokens)",
-                                     fix: "add the template's special tokens \(specialTokens) to the tokenizer")
-        }
-        var text = ""
-        for (i, m) in messages.enumerated() {
-            if i > 0 { text += "\n" + messageStart + header(m.role) }
-            text += m.content + messageEnd
-        }
-        return try encodeWhole(text, tok).ids
+        func response(_ side: [Int]) -> [Int32] { side[n..<(side.count - suffix.count)].map { Int32($0) } }
+        return RenderedPair(prompt: chosen.ids[..<n].map { Int32($0) }, chosen: response(chosen.ids), rejected: response(rejected.ids),
+                            suffix: suffix.map { Int32($0) }, margin: pair.margin.map(Float.init))
     }
 }
 
