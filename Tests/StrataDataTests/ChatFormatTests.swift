@@ -1,6 +1,8 @@
-// Tests for SFT JSONL loading: the three TRL formats parse into the right
-// conversations, and every bad-input rule fails with file:line (or is skipped
-// and counted). Leaves out: rendering and packing (other Chat*Tests files).
+// Tests for SFT JSONL loading: the three TRL formats (and ShareGPT, text parts, a
+// trailing user turn) parse into the right conversations, tool/developer roles and
+// non-text parts are refused by name, and every bad-input rule fails with file:line
+// once and the recipe key that skips it (or is skipped and counted).
+// Leaves out: rendering and packing (other Chat*Tests files).
 
 import Foundation
 import XCTest

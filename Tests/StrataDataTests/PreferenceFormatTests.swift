@@ -1,6 +1,7 @@
 // Tests for preference JSONL loading: TRL's explicit and implicit prompt forms
 // parse to the same pair, the implicit split at the longest common prefix, plain
-// string pairs, the "type" label, a JSON round trip of written pairs, and every
+// string pairs, the "type" label, the "margin" column (kept or refused by name),
+// a JSON round trip of written pairs, and every
 // bad-input rule failing with file:line (or skipped and counted).
 // Leaves out: rendering and batching (PreferenceRenderTests).
 
