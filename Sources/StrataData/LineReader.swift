@@ -56,14 +56,34 @@ public enum LineReader {
     }
 }
 
+/// Where a user turns on skipping bad lines, named in a bad line's error so the fix can be applied as written.
+public enum BadLineSkip: Sendable, Equatable {
+    /// A command-line flag, e.g. "--skip-bad-lines" (`strata data prepare`).
+    case flag(String)
+    /// A recipe key, e.g. "sft.skip_bad_lines" (set in the recipe or with --set).
+    case recipeKey(String)
+    /// No way to skip: the line must be fixed.
+    case none
+
+    /// The error's fix text.
+    public var advice: String {
+        switch self {
+        case .flag(let f): return "fix or remove the line, or pass \(f) to skip bad lines and count them"
+        case .recipeKey(let k):
+            return "fix or remove the line, or set \(k): true in the recipe (or --set \(k)=true) to skip bad lines and count them"
+        case .none: return "fix or remove the line"
+        }
+    }
+}
+
 public enum JSONLines {
     /// Parse every non-blank line as a JSON object and call `body(lineNumber, object)`.
     /// A line that is not valid JSON or not an object throws a `.data` error naming the file and
     /// line, unless `skipBadLines`, in which case it is skipped. `isBad` lets the caller reject
     /// more lines (returning a reason, e.g. a missing field) under the same rule.
-    /// Returns the number of skipped bad lines.
+    /// Returns the number of skipped bad lines. The error's fix names `skipOption`.
     @discardableResult
-    public static func forEachObject(in url: URL, skipBadLines: Bool = false,
+    public static func forEachObject(in url: URL, skipBadLines: Bool = false, skipOption: BadLineSkip = .flag("--skip-bad-lines"),
                                      isBad: ([String: Any]) -> String? = { _ in nil },
                                      _ body: (Int, [String: Any]) throws -> Void) throws -> Int {
         var bad = 0
@@ -83,8 +103,7 @@ public enum JSONLines {
             }
             if let problem {
                 if skipBadLines { bad += 1; return }
-                throw StrataError.data("read \(url.path):\(line)", "line \(line): \(problem)",
-                                       fix: "fix or remove the line, or skip bad lines (CLI: --skip-bad-lines) to continue and count them")
+                throw StrataError.data("read \(url.path):\(line)", problem, fix: skipOption.advice)
             }
             try body(line, object)
         }
@@ -95,7 +114,7 @@ public enum JSONLines {
     /// Returns the number of skipped bad lines (only when `skipBadLines`).
     @discardableResult
     public static func forEachRecord<T: Decodable>(_ type: T.Type, in url: URL, skipBadLines: Bool = false,
-                                                   _ body: (Int, T) throws -> Void) throws -> Int {
+                                                   skipOption: BadLineSkip = .flag("--skip-bad-lines"), _ body: (Int, T) throws -> Void) throws -> Int {
         var bad = 0
         try LineReader.forEachLine(in: url) { line, bytes in
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
@@ -104,8 +123,7 @@ public enum JSONLines {
                 record = try StrataJSON.decode(T.self, from: Data(bytes), file: "\(url.path):\(line)")
             } catch let e as StrataError {
                 if skipBadLines { bad += 1; return }
-                throw StrataError.data(e.operation, "line \(line): \(e.message)",
-                                       fix: "fix or remove the line, or skip bad lines (CLI: --skip-bad-lines) to continue and count them")
+                throw StrataError.data(e.operation, e.message, fix: skipOption.advice)   // the operation names file:line
             }
             try body(line, record)
         }

@@ -54,7 +54,8 @@ public enum InstructionEval {
             throw StrataError.config("instruction eval", "the tokenizer has no end-of-text token", fix: "use a tokenizer with <|endoftext|>")
         }
         let table = ids
-        return ChatTokenizer(encode: { tokenizer.encode($0) }, specialID: { table[$0] }, endOfText: eos)
+        return ChatTokenizer(encode: { tokenizer.encode($0) }, specialID: { table[$0] }, endOfText: eos,
+                             tokenBytes: { tokenizer.decodeBytes([$0]).count })
     }
 
     /// Greedy replies (decoded, trimmed) and their generated token counts, in task order.

@@ -68,7 +68,7 @@ public enum ProbeSet {
     /// Read and validate every probe of a JSONL file; the first bad line throws a `.data` error naming file and line.
     public static func read(_ url: URL) throws -> [Probe] {
         var probes: [Probe] = []
-        try JSONLines.forEachRecord(Probe.self, in: url) { line, probe in
+        try JSONLines.forEachRecord(Probe.self, in: url, skipOption: .none) { line, probe in
             if let problem = probe.problem() {
                 throw StrataError.data("read \(url.path):\(line)", "line \(line): \(problem)",
                                        fix: "fix or remove line \(line) of \(url.lastPathComponent)")

@@ -1,7 +1,8 @@
 // Scoring with a reward model: each line of a JSONL file is either a preference
 // pair (TRL explicit or implicit: both responses scored, and whether the chosen
 // one wins) or a prompt with a response (TRL messages ending in an assistant turn,
-// or prompt/completion), rendered with the chat template and read at its last token.
+// or prompt/completion), rendered with the chat template and read where transformers
+// reads it (the rightmost non-pad token; RewardModel.swift).
 // Output is one JSON object per input line. Rendering and batched reading are
 // StrataRL's RewardModelScoring, shared with the RL stages' reward-model source.
 // Leaves out: batching across lines of different kinds (each kind is batched
@@ -48,15 +49,15 @@ public enum Score {
         let chat = try InstructionEval.chatTokenizer(loaded.tokenizer)
         let url = URL(fileURLWithPath: c.file)
         if try isPreferenceFile(url) {
-            let set = try PreferenceDataset.load(url)
+            let set = try PreferenceDataset.load(url, skipOption: .none)
             let rendered = try set.pairs.map { try ChatTemplate.chatML.render(pair: $0, chat) }
-            let scores = try rewards(rm, rendered.flatMap { [$0.prompt + $0.chosen, $0.prompt + $0.rejected] },
+            let scores = try rewards(rm, rendered.flatMap { [$0.sequence(chosen: true), $0.sequence(chosen: false)] },
                                      batch: c.batch, lines: set.lineNumbers.flatMap { [$0, $0] }, file: url.path)
             return set.lineNumbers.indices.map { i in
                 Line(line: set.lineNumbers[i], chosen: scores[2 * i], rejected: scores[2 * i + 1], prefersChosen: scores[2 * i] > scores[2 * i + 1])
             }
         }
-        let set = try SFTDataset.load(url)
+        let set = try SFTDataset.load(url, skipOption: .none)
         let seqs = try set.conversations.enumerated().map { i, conv -> [Int32] in
             guard conv.messages.last?.role == .assistant, conv.messages.count >= 2 else {
                 throw StrataError.data("score \(url.path):\(set.lineNumbers[i])", "the record does not end with an assistant response",

@@ -1,5 +1,6 @@
-// `strata data`: build the synthetic corpus (synth), turn text/JSONL into token
-// shards (prepare) and look inside a shard (inspect). Thin: options map onto
+// `strata data`: build the synthetic corpus (synth: the world's files plus the SFT
+// conversations the demo and recipes/sft-world.yaml train on), turn text/JSONL into
+// token shards (prepare) and look inside a shard (inspect). Thin: options map onto
 // the library's config structs. Leaves out: loading logic (StrataData).
 
 import ArgumentParser
@@ -18,13 +19,15 @@ struct DataCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, RL prompt files and world.json.")
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, SFT conversations, RL prompt files and world.json.")
 
         @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
         @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
         @Option(help: "Facts dated after this year go to the after-cutoff corpus only.") var cutoff: Int = 2020
         @Option(help: "Fewest renderings of each fact.") var minRenderings: Int = 6
         @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
+        @Option(help: "SFT conversations per task kind in sft_before_cutoff.jsonl (fact questions: before-cutoff facts only).")
+        var sftPerKind: Int = WorldChatData.defaultPerKind
         @Option(help: "Output directory.") var out: String
         @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
         @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40
@@ -37,6 +40,7 @@ struct DataCommand: ParsableCommand {
             let start = Date()
             let output = try SyntheticWorld.generate(config)
             var files = try output.write(to: URL(fileURLWithPath: out))
+            files.append(try WorldChatData.write(qa: output.qa, seed: seed, perKind: sftPerKind, to: URL(fileURLWithPath: out)))
             let prompts = InstructionPrompts.Config(trainPerKind: promptsTrainPerKind, trainSeed: seed, testPerKind: promptsTestPerKind)
             for f in try InstructionPrompts.write(qa: output.qa, to: URL(fileURLWithPath: out), config: prompts) {
                 let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(f.file).path)[.size]) as? Int

@@ -1,7 +1,9 @@
 // `strata eval`: probe accuracy, exact match, validation loss per source and
 // forgetting against a baseline, printed as a table and optionally written as
 // JSON. Thin: options map onto Evaluation.Config (StrataEval); checkpoint paths
-// resolve as `strata generate` resolves them. Leaves out: evaluation logic.
+// resolve as `strata generate` resolves them. The checkpoint directory is left
+// untouched unless --record merges the results into its lineage (evaluations.json).
+// Leaves out: evaluation logic.
 
 import ArgumentParser
 import Foundation
@@ -23,7 +25,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Validation shard as name=shard.bin (repeatable); default: the runs' <source>.val.bin.") var data: [String] = []
     @Option(help: "Windows read from the front of each shard (default 32).") var windows: Int?
     @Option(help: "Tokens per window (default: the model's n_positions).") var context: Int?
-    @Option(help: "Write the reports (baseline first) as JSON to this file.") var json: String?
+    @Option(name: [.customLong("out"), .customLong("json")], help: "Write the reports (baseline first) as JSON to this file.") var json: String?
+    @Flag(help: "Record the results in the checkpoint directory (evaluations.json, merged into its lineage).") var record = false
     @Option(help: "World qa.jsonl: also measure instruction following on its held-out tasks (chat checkpoints).") var instructions: String?
     @Option(help: "Preference JSONL (e.g. preferences_test.jsonl): also measure refusals, over-refusals and reply length.") var behaviour: String?
     @Flag(help: "Only the chat measures (--instructions, --behaviour): skip probes and losses.") var chatOnly = false
@@ -31,7 +34,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         if instructions != nil || behaviour != nil {
             var c = ChatEvaluation.Config(checkpoint: checkpoint)
-            c.qa = instructions; c.behaviour = behaviour
+            c.qa = instructions; c.behaviour = behaviour; c.record = record
             _ = try ChatEvaluation.run(c)
             if chatOnly { return }
         }
@@ -47,7 +50,7 @@ struct EvalCommand: ParsableCommand {
         cfg.validation.context = context
         cfg.json = json
         let outcome = try Evaluation.run(cfg, resolve: Self.resolve)
-        if let report = outcome.reports.last, let dir = report.checkpoint.map({ URL(fileURLWithPath: $0) }),
+        if record, let report = outcome.reports.last, let dir = report.checkpoint.map({ URL(fileURLWithPath: $0) }),
            FileManager.default.fileExists(atPath: dir.appendingPathComponent("manifest.json").path) {
             try TrainingCheckpoint.recordEvaluation(dir, name: "eval", metrics: report.metricsDictionary())
             print("recorded the results in \(dir.appendingPathComponent(TrainingCheckpoint.evaluationsFile).path) (merged into its lineage)")

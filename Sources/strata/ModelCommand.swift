@@ -1,5 +1,7 @@
 // `strata model`: create a randomly initialised GPT-2 checkpoint, and dump logits for
 // given token ids (what tools/fixtures/gpt2_parity.py --check-strata compares with transformers).
+// Logits go to --out (default ./strata_logits.safetensors), never into the checkpoint directory.
+// Leaves out: batches of several sequences.
 import ArgumentParser
 import Foundation
 import StrataCheckpoint
@@ -30,9 +32,11 @@ struct ModelInit: ParsableCommand {
 }
 
 struct ModelLogits: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logits", abstract: "Write logits for token ids to strata_logits.safetensors in the checkpoint directory.")
+    static let configuration = CommandConfiguration(commandName: "logits", abstract: "Write logits for token ids to a safetensors file (default ./strata_logits.safetensors).")
     @Option(help: "Checkpoint directory (config.json + model.safetensors).") var checkpoint: String
     @Option(help: "Comma-separated token ids (one sequence).") var ids: String
+    @Option(help: "Output file (default: strata_logits.safetensors in the current directory; the checkpoint is left untouched).")
+    var out = "strata_logits.safetensors"
 
     func run() throws {
         let dir = URL(fileURLWithPath: checkpoint)
@@ -48,7 +52,7 @@ struct ModelLogits: ParsableCommand {
         try SafeTensors.write([NamedTensor(name: "logits", shape: [tokens.count, model.config.vocabSize], values: logits.toArray()),
                                NamedTensor(name: "input_ids", shape: [tokens.count], values: tokens.map(Float.init)),
                                NamedTensor(name: "shape", shape: [2], values: [1, Float(tokens.count)])],
-                              to: dir.appendingPathComponent("strata_logits.safetensors"))
-        print("wrote \(dir.appendingPathComponent("strata_logits.safetensors").path)")
+                              to: URL(fileURLWithPath: out))
+        print("wrote \(out)")
     }
 }

@@ -1,11 +1,16 @@
 // The `strata` command line: thin commands that map options onto config structs.
+// `strata --version` prints `Strata.version`. Leaves out: the commands themselves (one file each).
 import ArgumentParser
 
 @main
 struct Strata: ParsableCommand {
+    /// The release this build belongs to (bump with each tagged release).
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Train language models through the whole relay on one checkpoint format.",
+        version: "strata \(version)",
         subcommands: [
             DemoCommand.self,
             // training stages

@@ -1,6 +1,8 @@
-// Tests for SFT JSONL loading: the three TRL formats parse into the right
-// conversations, and every bad-input rule fails with file:line (or is skipped
-// and counted). Leaves out: rendering and packing (other Chat*Tests files).
+// Tests for SFT JSONL loading: the three TRL formats (and ShareGPT, text parts, a
+// trailing user turn) parse into the right conversations, tool/developer roles and
+// non-text parts are refused by name, and every bad-input rule fails with file:line
+// once and the recipe key that skips it (or is skipped and counted).
+// Leaves out: rendering and packing (other Chat*Tests files).
 
 import Foundation
 import XCTest
@@ -43,8 +45,9 @@ final class ChatFormatTests: XCTestCase {
     private let badLines: [(String, String)] = [
         (#"{"messages":[{"role":"user","#, "not valid JSON"),
         (#"[1,2]"#, "not an object"),
-        (#"{"messages":[{"role":"tool","content":"x"},{"role":"assistant","content":"y"}]}"#, "unknown role \"tool\""),
-        (#"{"messages":[{"role":"user","content":"x"}]}"#, "must end with an assistant turn"),
+        (#"{"messages":[{"role":"tool","content":"x"},{"role":"assistant","content":"y"}]}"#, "role \"tool\" (a tool call or result): tool calling is not supported"),
+        (#"{"messages":[{"role":"robot","content":"x"},{"role":"assistant","content":"y"}]}"#, "unknown role \"robot\""),
+        (#"{"messages":[{"role":"user","content":"x"}]}"#, "no assistant turn"),
         (#"{"messages":[{"role":"system","content":"a"},{"role":"system","content":"b"},{"role":"user","content":"x"},{"role":"assistant","content":"y"}]}"#, "two system messages"),
         (#"{"messages":[{"role":"user","content":"x"},{"role":"system","content":"s"},{"role":"assistant","content":"y"}]}"#, "it must come first"),
         (#"{"messages":[]}"#, "empty list"),
@@ -59,10 +62,14 @@ final class ChatFormatTests: XCTestCase {
         (#"{"id":1}"#, "no \"messages\""),
     ]
 
-    func testEveryBadRuleNamesFileAndLine() throws {
+    /// Errors name file:line once (no "file.jsonl:3: line 3:") and the recipe key that skips bad lines, not a CLI flag
+    /// strata sft does not have.
+    func testEveryBadRuleNamesFileAndLineOnceAndTheRecipeKey() throws {
         for (i, (bad, needle)) in badLines.enumerated() {
             let url = try write([good, good, bad, good], "bad\(i)")
-            assertStrataError(try SFTDataset.load(url), kind: .data, contains: ["\(url.path):3", "line 3", needle])
+            assertStrataError(try SFTDataset.load(url), kind: .data,
+                              contains: ["\(url.path):3: ", needle, "--set sft.skip_bad_lines=true"],
+                              lacks: ["line 3", "--skip-bad-lines", "CLI:"])
         }
     }
 
@@ -72,6 +79,36 @@ final class ChatFormatTests: XCTestCase {
         XCTAssertEqual(ds.conversations.count, 2)
         XCTAssertEqual(ds.skippedLines, badLines.count)
         XCTAssertEqual(ds.lineNumbers, [1, badLines.count + 2])
+    }
+
+    func testTRLShapesUsersBringParseOrAreRefusedByName() throws {
+        let url = try write([
+            #"{"conversations":[{"from":"system","value":"be brief"},{"from":"human","value":"hi"},{"from":"gpt","value":"yo"}]}"#,
+            #"{"messages":[{"role":"user","content":[{"type":"text","text":"hi "},{"type":"text","text":"there"}]},{"role":"assistant","content":"yo"}]}"#,
+            #"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"},{"role":"user","content":"thanks"}]}"#,
+        ])
+        let ds = try SFTDataset.load(url)
+        XCTAssertEqual(ds.conversations[0], .chat([ChatMessage(.system, "be brief"), ChatMessage(.user, "hi"), ChatMessage(.assistant, "yo")]),
+                       "ShareGPT from/value turns read as messages")
+        XCTAssertEqual(ds.conversations[1].messages[0], ChatMessage(.user, "hi there"), "text parts joined in order")
+        XCTAssertEqual(ds.conversations[2].messages.last, ChatMessage(.user, "thanks"), "a trailing user turn is kept as context")
+        XCTAssertEqual(ds.conversations[2].isTrained(2), false)
+        let refused: [(String, [String])] = [
+            (#"{"messages":[{"role":"developer","content":"x"},{"role":"user","content":"q"},{"role":"assistant","content":"y"}]}"#,
+             ["role \"developer\"", "use role \"system\""]),
+            (#"{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"","tool_calls":[{"type":"function"}]}]}"#,
+             ["\"tool_calls\"", "tool calling is not supported"]),
+            (#"{"messages":[{"role":"user","content":"q"},{"role":"tool","content":"42"},{"role":"assistant","content":"y"}]}"#,
+             ["role \"tool\"", "fold the tool output into a user message"]),
+            (#"{"messages":[{"role":"user","content":[{"type":"image"}]},{"role":"assistant","content":"y"}]}"#,
+             ["\"image\" part", "only text parts"]),
+            (#"{"conversations":[{"from":"bot","value":"q"}]}"#, ["ShareGPT speaker", "human, gpt or system"]),
+            (#"{"messages":[{"role":"User","content":"q"},{"role":"assistant","content":"y"}]}"#, ["did you mean \"user\"?"]),
+            (#"{"prompt":"q","chosen":"a","rejected":"b"}"#, ["a preference pair", "strata reward"]),
+        ]
+        for (i, (line, needles)) in refused.enumerated() {
+            assertStrataError(try SFTDataset.load(try write([line], "refused\(i)")), kind: .data, contains: needles)
+        }
     }
 
     func testNoUsableLinesFails() throws {

@@ -98,7 +98,7 @@ final class ChatPackingTests: XCTestCase {
 
     func testRenderedDatasetPacks() throws {
         let tok = ChatTokenizer(encode: { $0.utf8.map { Int($0) } },
-                                specialID: { ["<|im_start|>": 300, "<|im_end|>": 301][$0] }, endOfText: 256)
+                                specialID: { ["<|im_start|>": 300, "<|im_end|>": 301][$0] }, endOfText: 256, tokenBytes: { _ in 1 })
         let convs: [Conversation] = [.text("abc"), .promptCompletion("q", "a"),
                                      .chat([ChatMessage(.user, "u"), ChatMessage(.assistant, "v")])]
         let rendered = try SFTDataset(conversations: convs).render(.chatML, tok)

@@ -10,7 +10,7 @@ import StrataCore
 
 final class ChatTemplateTests: XCTestCase {
     static let specials = ["<|im_start|>": 300, "<|im_end|>": 301]
-    let tok = ChatTokenizer(encode: { $0.utf8.map { Int($0) } }, specialID: { ChatTemplateTests.specials[$0] }, endOfText: 256)
+    let tok = ChatTokenizer(encode: { $0.utf8.map { Int($0) } }, specialID: { ChatTemplateTests.specials[$0] }, endOfText: 256, tokenBytes: { _ in 1 })
     let t = ChatTemplate.chatML
 
     /// Indices where targets carry a loss.
@@ -112,7 +112,7 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testMissingSpecialTokenIsAnError() throws {
-        let bare = ChatTokenizer(encode: { $0.utf8.map { Int($0) } }, specialID: { _ in nil }, endOfText: 256)
+        let bare = ChatTokenizer(encode: { $0.utf8.map { Int($0) } }, specialID: { _ in nil }, endOfText: 256, tokenBytes: { _ in 1 })
         assertStrataError(try t.render(.chat([ChatMessage(.user, "a"), ChatMessage(.assistant, "b")]), bare),
                           kind: .config, contains: ["<|im_start|>"])
         XCTAssertNoThrow(try t.render(.text("plain needs no specials"), bare))

@@ -1,6 +1,7 @@
 // Tests for preference JSONL loading: TRL's explicit and implicit prompt forms
 // parse to the same pair, the implicit split at the longest common prefix, plain
-// string pairs, the "type" label, a JSON round trip of written pairs, and every
+// string pairs, the "type" label, the "margin" column (kept or refused by name),
+// a JSON round trip of written pairs, and every
 // bad-input rule failing with file:line (or skipped and counted).
 // Leaves out: rendering and batching (PreferenceRenderTests).
 
@@ -17,6 +18,20 @@ final class PreferenceFormatTests: XCTestCase {
     }
 
     private let good = #"{"prompt":[{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"a"}],"rejected":[{"role":"assistant","content":"b"}]}"#
+
+    func testMarginColumnIsKeptForTheRewardStageAndRefusedByNameElsewhere() throws {
+        let url = try write([#"{"prompt":"The sky is","chosen":" blue.","rejected":" green.","margin":0.5}"#, good])
+        assertStrataError(try PreferenceDataset.load(url), kind: .data, contains: ["pref.jsonl:1: ", "column \"margin\"", "strata reward applies it"])
+        let ds = try PreferenceDataset.load(url, margins: .use)
+        XCTAssertEqual(ds.pairs[0].margin, 0.5)
+        XCTAssertEqual(ds.pairs[0].format, .plain, "TRL's plain-string pairs are accepted")
+        XCTAssertNil(ds.pairs[1].margin)
+        let bad = try write([#"{"prompt":"q","chosen":"a","rejected":"b","margin":"big"}"#], "badMargin")
+        assertStrataError(try PreferenceDataset.load(bad, margins: .use), kind: .data, contains: ["\"margin\" is big, not a finite number"])
+        // Written back as TRL explicit JSON with the margin.
+        let back = try StrataJSON.decode(PreferencePair.self, from: try StrataJSON.encode(ds.pairs[0]), file: "mem")
+        XCTAssertEqual(back, ds.pairs[0])
+    }
 
     func testExplicitAndImplicitParseToSamePair() throws {
         let url = try write([
@@ -76,7 +91,8 @@ final class PreferenceFormatTests: XCTestCase {
         (#"{"prompt":[{"role":"user","content":"x"}],"chosen":3,"rejected":[{"role":"assistant","content":"y"}]}"#, "not a string or a list"),
         (#"{"prompt":"x","chosen":[{"role":"assistant","content":"y"}],"rejected":"z"}"#, "all be strings or all be message lists"),
         (#"{"prompt":"x","chosen":"y","rejected":"z","type":5}"#, "\"type\" is not a string"),
-        (#"{"prompt":[{"role":"tool","content":"x"}],"chosen":[{"role":"assistant","content":"y"}],"rejected":[{"role":"assistant","content":"z"}]}"#, "unknown role \"tool\""),
+        (#"{"prompt":[{"role":"tool","content":"x"}],"chosen":[{"role":"assistant","content":"y"}],"rejected":[{"role":"assistant","content":"z"}]}"#, "role \"tool\" (a tool call or result): tool calling is not supported"),
+        (#"{"prompt":[{"role":"robot","content":"x"}],"chosen":[{"role":"assistant","content":"y"}],"rejected":[{"role":"assistant","content":"z"}]}"#, "unknown role \"robot\""),
         (#"{"prompt":[{"role":"user","content":"x"}],"chosen":[{"role":"assistant","content":" "}],"rejected":[{"role":"assistant","content":"z"}]}"#, "chosen[0] (assistant) has empty content"),
         (#"{"prompt":"","chosen":"y","rejected":"z"}"#, "prompt[0] (user) has empty content"),
         (#"{"prompt":[],"chosen":[{"role":"assistant","content":"y"}],"rejected":[{"role":"assistant","content":"z"}]}"#, "\"prompt\" is an empty list"),
@@ -95,7 +111,8 @@ final class PreferenceFormatTests: XCTestCase {
     func testEveryBadRuleNamesFileAndLine() throws {
         for (i, (bad, needle)) in badLines.enumerated() {
             let url = try write([good, good, bad, good], "bad\(i)")
-            assertStrataError(try PreferenceDataset.load(url), kind: .data, contains: ["\(url.path):3", "line 3", needle])
+            assertStrataError(try PreferenceDataset.load(url), kind: .data, contains: ["\(url.path):3: ", needle, "--set preference.skip_bad_lines=true"],
+                              lacks: ["line 3", "--skip-bad-lines", "CLI:"])
             // The same line alone parses to a failure carrying the reason (except for non-JSON / non-objects).
             if let data = bad.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                 guard case .failure(let p) = PreferencePair.parse(obj) else { return XCTFail("rule \(i) parsed: \(bad)") }

@@ -32,13 +32,14 @@ func makeShard(_ tokens: [Int], vocab: Int = 1000, at dir: URL, name: String = "
 
 /// Assert `body` throws a StrataError whose description contains every needle.
 func assertStrataError(_ body: @autoclosure () throws -> Any, kind: StrataError.Kind? = nil, contains needles: [String],
-                       file: StaticString = #filePath, line: UInt = #line) {
+                       lacks absent: [String] = [], file: StaticString = #filePath, line: UInt = #line) {
     do {
         _ = try body()
         XCTFail("expected a StrataError containing \(needles)", file: file, line: line)
     } catch let e as StrataError {
         if let kind { XCTAssertEqual(e.kind, kind, "\(e)", file: file, line: line) }
         for n in needles { XCTAssertTrue(e.description.contains(n), "'\(n)' not in: \(e)", file: file, line: line) }
+        for n in absent { XCTAssertFalse(e.description.contains(n), "'\(n)' should not be in: \(e)", file: file, line: line) }
     } catch {
         XCTFail("expected StrataError, got \(error)", file: file, line: line)
     }

@@ -165,6 +165,30 @@ final class PreferenceTests: XCTestCase {
         XCTAssertThrowsError(try RewardModel.load(directory: lmDir), "a language-model checkpoint is not a reward model")
     }
 
+    /// One read rule (transformers' rightmost non-pad token) over rows laid out as TRL tokenises them: a plain row
+    /// ending in EOS with pad = EOS is read at its last response token; a conversational row at the template's
+    /// trailing newline, which carries no loss. TRL's plain pairs used to be refused here.
+    func testRewardIsReadWhereTransformersReadsItEvenWhenPadIsEOS() throws {
+        let eos: Int32 = 31, endOfTurn: Int32 = 30, newline: Int32 = 10
+        let rm = RewardModel(trunk: GPT2(tiny, seed: 4), padTokenId: Int(eos), head: .normal(seed: 5))
+        let plain = try ResponseBatch(prompts: [[3, 4], [6]], responses: [[12, 13, eos], [15, 16, 17, eos]], padId: eos)
+        XCTAssertEqual(plain.lastResponseIndex, [4, 4], "the loss covers the EOS")
+        let got = try rm.rewards(plain, tape: .noGrad()).toArray()
+        XCTAssertEqual(got, try rm.rewards(plain.ids, rows: 2, time: plain.time, tape: .noGrad()).toArray(), "transformers' rule")
+        XCTAssertEqual(got, try rm.rewards(plain.ids, rows: 2, time: plain.time, tape: .noGrad(), positions: [3, 3]).toArray(),
+                       "read at the last response token before the trailing EOS")
+        // prompt, response (content + end of turn), the untrained newline suffix, then padding.
+        let ids: [Int32] = [3, 12, endOfTurn, newline, eos, eos]
+        let targets: [Int32] = [12, endOfTurn, -100, -100, -100, -100]
+        let chat = try ResponseBatch(ids: ids, targets: targets, rows: 1, time: 6)
+        XCTAssertEqual(try rm.rewards(chat, tape: .noGrad()).toArray(),
+                       try rm.rewards(ids, rows: 1, time: 6, tape: .noGrad(), positions: [3]).toArray(), "read at the trailing newline")
+        let onlyPad = try ResponseBatch(prompts: [[3, 4]], responses: [[eos]], padId: eos)
+        XCTAssertThrowsError(try rm.rewards(onlyPad, tape: .noGrad())) { e in
+            XCTAssertTrue("\(e)".contains("before the response"), "\(e)")
+        }
+    }
+
     func testBadInputsThrowNamedErrors() throws {
         func kind(_ body: () throws -> Void) -> StrataError.Kind? {
             do { try body(); return nil } catch let e as StrataError { return e.kind } catch { return nil }
@@ -188,10 +212,11 @@ final class PreferenceTests: XCTestCase {
         XCTAssertEqual(kind { _ = try PreferenceLoss(.init())(nanRef, tape: .noGrad()) }, .numeric)
         XCTAssertEqual(kind { _ = try BradleyTerry.loss(rewards: Tensor([1, 2, 3], shape: [3]), tape: .noGrad()) }, .shape)
         XCTAssertEqual(kind { _ = try BradleyTerry.loss(rewards: Tensor([1, 2], shape: [2]), margins: [1, 2], tape: .noGrad()) }, .data)
-        // A response ending in the pad id would be read one token early by transformers: refused.
+        // A response made only of pad tokens would be read inside the prompt: refused. (One ending in the pad id is
+        // read before it, as transformers reads it: testRewardIsReadWhereTransformersReadsItEvenWhenPadIsEOS.)
         let rm = RewardModel(trunk: model, padTokenId: 5, head: .zero)
-        let endsInPad = try ResponseBatch(prompts: [[1, 2]], responses: [[3, 5]], padId: 5)
-        XCTAssertEqual(kind { _ = try rm.rewards(endsInPad, tape: .noGrad()) }, .data)
+        let onlyPad = try ResponseBatch(prompts: [[1, 2]], responses: [[5, 5]], padId: 5)
+        XCTAssertEqual(kind { _ = try rm.rewards(onlyPad, tape: .noGrad()) }, .data)
         XCTAssertEqual(kind { _ = try rm.rewards([1, 2], rows: 1, time: 2, tape: .noGrad(), positions: [2]) }, .data)
         XCTAssertEqual(kind { _ = try rm.rewards([1, 99], rows: 1, time: 2, tape: .noGrad()) }, .data)
     }

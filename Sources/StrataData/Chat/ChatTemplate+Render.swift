@@ -1,8 +1,12 @@
-// Rendering a conversation to token ids with a loss mask. Text between special
-// tokens is encoded piecewise (header, content, the newline after a message) so
-// the mask boundary falls exactly at the assistant content; with GPT-2-style
-// pre-tokenisation this matches encoding the whole rendered text. Leaves out:
-// truncation (long samples are dropped by the packer) and BOS insertion.
+// Rendering a conversation to token ids with a loss mask, as transformers'
+// `apply_chat_template` + the tokenizer do: the whole conversation is rendered to
+// text, split at the template's special tokens, and each piece between them is
+// encoded as one text (so content starting with spaces or newlines merges with the
+// header's newline exactly as it does at inference). The mask follows transformers'
+// `return_assistant_tokens_mask`: a token is trained when any of its bytes falls in
+// a trained span (assistant content plus its closing marker), located by each
+// token's byte length. Leaves out: truncation (long samples are dropped by the
+// packer), BOS insertion, and splitting at special tokens other than the template's.
 
 import Foundation
 import StrataCore
@@ -15,21 +19,27 @@ public struct ChatTokenizer: Sendable {
     public var specialID: @Sendable (String) -> Int?
     /// End-of-text id, appended after plain-text and plain prompt–completion samples.
     public var endOfText: Int
+    /// The length in UTF-8 bytes of an ordinary token's text (byte-level BPE: its decoded bytes);
+    /// locates the loss-mask boundary inside text encoded whole.
+    public var tokenBytes: @Sendable (Int) -> Int
 
     public init(encode: @escaping @Sendable (String) throws -> [Int],
-                specialID: @escaping @Sendable (String) -> Int?, endOfText: Int) {
+                specialID: @escaping @Sendable (String) -> Int?, endOfText: Int,
+                tokenBytes: @escaping @Sendable (Int) -> Int) {
         self.encode = encode
         self.specialID = specialID
         self.endOfText = endOfText
+        self.tokenBytes = tokenBytes
     }
 
-    /// Wrap a `TokenEncoder` plus a table of special-token ids. Throws when it has no end-of-text id.
-    public init(_ encoder: any TokenEncoder, specialIDs: [String: Int]) throws {
+    /// Wrap a `TokenEncoder` plus a table of special-token ids and token byte lengths. Throws when it has
+    /// no end-of-text id.
+    public init(_ encoder: any TokenEncoder, specialIDs: [String: Int], tokenBytes: @escaping @Sendable (Int) -> Int) throws {
         guard let eos = encoder.eosID else {
             throw StrataError.config("SFT tokenizer", "tokenizer has no end-of-text token",
                                      fix: "use a tokenizer with an end-of-text token")
         }
-        self.init(encode: { try encoder.encodeBatch([$0])[0] }, specialID: { specialIDs[$0] }, endOfText: eos)
+        self.init(encode: { try encoder.encodeBatch([$0])[0] }, specialID: { specialIDs[$0] }, endOfText: eos, tokenBytes: tokenBytes)
     }
 }
 
@@ -58,34 +68,66 @@ public struct RenderedSample: Codable, Sendable, Equatable {
 
 extension ChatTemplate {
     /// The full token sequence of `conversation` and, per token, whether it is trained.
-    /// Conversational formats: assistant content and its closing marker are trained (in the
-    /// completion only, for prompt–completion); headers, system and user tokens are not.
-    /// Plain text: all tokens then end-of-text. Plain prompt–completion: prompt tokens (untrained),
-    /// completion tokens and end-of-text (trained).
+    /// Conversational formats: the template's text of all messages, encoded whole (see the file header);
+    /// assistant content and its closing marker are trained (in the completion only, for prompt–completion);
+    /// headers, system and user turns are not. Plain text: all tokens then end-of-text. Plain
+    /// prompt–completion: prompt tokens (untrained), completion tokens and end-of-text (trained).
     public func tokens(_ conversation: Conversation, _ tok: ChatTokenizer) throws -> (tokens: [Int], trained: [Bool]) {
-        var tokens: [Int] = []
-        var trained: [Bool] = []
-        func add(_ ids: [Int], _ t: Bool) {
-            tokens += ids
-            trained += Array(repeating: t, count: ids.count)
-        }
         switch conversation.format {
         case .text, .promptCompletion:
+            var tokens: [Int] = [], trained: [Bool] = []
             for (i, m) in conversation.messages.enumerated() {
-                add(try tok.encode(m.content), conversation.isTrained(i))
+                let ids = try tok.encode(m.content)
+                tokens += ids
+                trained += Array(repeating: conversation.isTrained(i), count: ids.count)
             }
-            add([tok.endOfText], true)
+            return (tokens + [tok.endOfText], trained + [true])
         case .conversational, .conversationalPromptCompletion:
-            let start = try specialID(messageStart, tok), end = try specialID(messageEnd, tok)
-            let newline = try tok.encode("\n")
+            var text = "", spans: [Range<Int>] = []
             for (i, m) in conversation.messages.enumerated() {
-                let t = conversation.isTrained(i)
-                add([start] + (try tok.encode(header(m.role))), false)
-                add(try tok.encode(m.content) + [end], t)
-                add(newline, false)
+                text += messageStart + header(m.role)
+                let from = text.utf8.count
+                text += m.content + messageEnd
+                if conversation.isTrained(i) { spans.append(from..<text.utf8.count) }
+                text += "\n"
+            }
+            let (ids, ends) = try encodeWhole(text, tok)
+            var start = 0
+            let trained = ends.map { end -> Bool in
+                defer { start = end }
+                return spans.contains { $0.overlaps(start..<end) }
+            }
+            return (ids, trained)
+        }
+    }
+
+    /// Token ids of `text` as transformers tokenises it (split at the template's special tokens, each piece
+    /// between them encoded as one text) and each token's end offset in UTF-8 bytes.
+    public func encodeWhole(_ text: String, _ tok: ChatTokenizer) throws -> (ids: [Int], ends: [Int]) {
+        let start = try specialID(messageStart, tok), end = try specialID(messageEnd, tok)
+        var ids: [Int] = [], ends: [Int] = []
+        var offset = 0
+        func piece(_ s: Substring) throws {
+            guard !s.isEmpty else { return }
+            let encoded = try tok.encode(String(s))
+            let expected = offset + s.utf8.count
+            for id in encoded { offset += tok.tokenBytes(id); ids.append(id); ends.append(offset) }
+            guard offset == expected else {
+                throw StrataError.config("render \(name) chat text", "token byte lengths add up to \(offset - expected + s.utf8.count) "
+                                        + "for a piece of \(s.utf8.count) bytes (\(s.prefix(30).debugDescription))",
+                                        fix: "build the ChatTokenizer's tokenBytes from the same tokenizer as encode")
             }
         }
-        return (tokens, trained)
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            let hits = [(messageStart, start), (messageEnd, end)].compactMap { t, id in rest.range(of: t).map { ($0, id) } }
+            guard let (range, id) = hits.min(by: { $0.0.lowerBound < $1.0.lowerBound }) else { try piece(rest); break }
+            try piece(rest[..<range.lowerBound])
+            offset += rest[range].utf8.count
+            ids.append(id); ends.append(offset)
+            rest = rest[range.upperBound...]
+        }
+        return (ids, ends)
     }
 
     /// Inputs and next-token targets (-100 where not predicting a trained token).
@@ -96,14 +138,10 @@ extension ChatTemplate {
 
     /// Token ids of the prompt for generation: the messages followed by the generation prompt.
     public func promptTokens(_ messages: [ChatMessage], _ tok: ChatTokenizer) throws -> [Int] {
-        let start = try specialID(messageStart, tok), end = try specialID(messageEnd, tok)
-        let newline = try tok.encode("\n")
-        var out: [Int] = []
-        for m in messages { out += [start] + (try tok.encode(header(m.role))) + (try tok.encode(m.content)) + [end] + newline }
-        return out + [start] + (try tok.encode(header(.assistant)))
+        try encodeWhole(render(text: messages, addGenerationPrompt: true), tok).ids
     }
 
-    private func specialID(_ token: String, _ tok: ChatTokenizer) throws -> Int {
+    func specialID(_ token: String, _ tok: ChatTokenizer) throws -> Int {
         guard let id = tok.specialID(token) else {
             throw StrataError.config("render \(name) chat template", "tokenizer has no special token \(token)",
                                      fix: "add the template's special tokens \(specialTokens) to the tokenizer")

@@ -1,26 +1,35 @@
 // Turns one parsed JSONL object into a `Conversation`, recognising TRL's three
-// dataset shapes by their keys (messages / prompt+completion / text) and
-// returning a reason string for anything it cannot use. Extra keys (ids,
-// metadata) are ignored. Leaves out: TRL's preference keys (chosen/rejected).
+// dataset shapes by their keys (messages / prompt+completion / text) plus
+// ShareGPT's "conversations" (from/value turns, read as messages), and returning
+// a reason string for anything it cannot use. Message lists are read by
+// ChatMessage+Parse.swift (content parts, refusals of tool/developer roles).
+// Extra keys (ids, metadata) are ignored. Leaves out: TRL's preference keys
+// (chosen/rejected).
 
 import Foundation
 
 extension Conversation {
     /// The sample a JSONL object describes, or a reason it is unusable (format chosen by keys).
     public static func parse(_ object: [String: Any]) -> Result<Conversation, SFTLineProblem> {
-        let hasMessages = object["messages"] != nil
+        let messagesKey = object["messages"] != nil ? "messages" : object["conversations"] != nil ? "conversations" : nil
+        let hasMessages = messagesKey != nil
         let hasPC = object["prompt"] != nil || object["completion"] != nil
         let hasText = object["text"] != nil
-        let kinds = [hasMessages, hasPC, hasText].filter { $0 }.count
+        let kinds = [object["messages"] != nil, object["conversations"] != nil, hasPC, hasText].filter { $0 }.count
+        if object["chosen"] != nil && object["rejected"] != nil && object["completion"] == nil {
+            return .failure(.init("a preference pair (\"chosen\"/\"rejected\"), not an SFT sample; train it with strata reward or "
+                                  + "strata dpo, or give \"messages\""))
+        }
         if kinds == 0 {
-            return .failure(.init("no \"messages\", \"prompt\"/\"completion\" or \"text\" field"))
+            return .failure(.init("no \"messages\", \"conversations\" (ShareGPT), \"prompt\"/\"completion\" or \"text\" field"))
         }
         if kinds > 1 {
-            return .failure(.init("more than one of \"messages\", \"prompt\"/\"completion\", \"text\"; keep one format per line"))
+            return .failure(.init("more than one of \"messages\", \"conversations\", \"prompt\"/\"completion\", \"text\"; "
+                                  + "keep one format per line"))
         }
         let built: Result<Conversation, SFTLineProblem>
-        if hasMessages {
-            built = messageList(object["messages"], field: "messages").map { Conversation.chat($0) }
+        if let key = messagesKey {
+            built = messageList(object[key], field: key).map { Conversation.chat($0) }
         } else if hasText {
             guard let text = object["text"] as? String else { return .failure(.init("\"text\" is not a string")) }
             built = .success(.text(text))
@@ -45,25 +54,9 @@ extension Conversation {
         }
     }
 
-    /// A JSON list of {"role", "content"} objects as messages, or a reason naming `field` and the index.
+    /// A JSON list of messages (TRL's formats; see ChatMessage.parseList), or a reason naming `field` and the index.
     public static func messageList(_ value: Any?, field: String) -> Result<[ChatMessage], SFTLineProblem> {
-        guard let list = value as? [Any] else { return .failure(.init("\"\(field)\" is not a list of messages")) }
-        if list.isEmpty { return .failure(.init("\"\(field)\" is an empty list")) }
-        var out: [ChatMessage] = []
-        for (i, item) in list.enumerated() {
-            guard let m = item as? [String: Any] else {
-                return .failure(.init("\(field)[\(i)] is not an object with \"role\" and \"content\""))
-            }
-            guard let roleName = m["role"] as? String else { return .failure(.init("\(field)[\(i)] has no string \"role\"")) }
-            guard let role = ChatRole(rawValue: roleName) else {
-                return .failure(.init("\(field)[\(i)] has unknown role \"\(roleName)\"; use system, user or assistant"))
-            }
-            guard let content = m["content"] as? String else {
-                return .failure(.init("\(field)[\(i)] has no string \"content\""))
-            }
-            out.append(ChatMessage(role, content))
-        }
-        return .success(out)
+        ChatMessage.parseList(value, field: field).mapError { SFTLineProblem($0.reason) }
     }
 }
 

@@ -2,7 +2,9 @@
 // role/content messages plus the format it came from, and the checks that make
 // a line trainable (roles, order, non-empty content). Parsing of the three
 // formats lives in Conversation+Parse.swift, file loading in SFTDataset.swift.
-// Leaves out: tool calls and tool roles, multimodal content, per-message loss flags.
+// A conversation may end with a user turn (rendered as context, not trained) when it
+// has an assistant turn to train. Leaves out: tool calls and tool roles (refused by
+// ChatMessage+Parse.swift), multimodal content, per-message loss flags.
 
 import Foundation
 import StrataCore
@@ -24,7 +26,8 @@ public struct ChatMessage: Codable, Sendable, Equatable {
 
 /// One SFT sample.
 ///
-/// - `conversational`: `{"messages": [...]}`; every assistant turn is trained.
+/// - `conversational`: `{"messages": [...]}` (or ShareGPT `{"conversations": [...]}`); every assistant turn is
+///   trained; a trailing user turn is context only.
 /// - `promptCompletion`: `{"prompt": "...", "completion": "..."}` as plain strings; `messages` holds
 ///   `[user: prompt, assistant: completion]`, rendered without a template (prompt tokens, then
 ///   completion tokens and end-of-text); only the completion is trained.
@@ -88,8 +91,8 @@ public struct Conversation: Codable, Sendable, Equatable {
             return nil
         case .conversational:
             if let p = Self.orderProblem(messages) { return p }
-            if messages.last?.role != .assistant {
-                return "conversation ends with a \(messages.last!.role.rawValue) turn; it must end with an assistant turn"
+            if !messages.contains(where: { $0.role == .assistant }) {
+                return "conversation has no assistant turn, so nothing to train; add the assistant's reply"
             }
             return nil
         case .conversationalPromptCompletion:

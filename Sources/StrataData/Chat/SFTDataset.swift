@@ -28,11 +28,12 @@ public struct SFTDataset: Codable, Sendable, Equatable {
     /// Read and validate `url`. A bad line (bad JSON, unknown role, impossible order, empty
     /// content) throws a `.data` error naming `file:line`, or is skipped and counted.
     /// An empty result (no usable line) throws too.
-    public static func load(_ url: URL, skipBadLines: Bool = false) throws -> SFTDataset {
+    public static func load(_ url: URL, skipBadLines: Bool = false,
+                            skipOption: BadLineSkip = .recipeKey("sft.skip_bad_lines")) throws -> SFTDataset {
         var conversations: [Conversation] = []
         var lines: [Int] = []
         var parsed: Conversation?
-        let skipped = try JSONLines.forEachObject(in: url, skipBadLines: skipBadLines, isBad: { object in
+        let skipped = try JSONLines.forEachObject(in: url, skipBadLines: skipBadLines, skipOption: skipOption, isBad: { object in
             switch Conversation.parse(object) {
             case .success(let c): parsed = c; return nil
             case .failure(let p): parsed = nil; return p.reason

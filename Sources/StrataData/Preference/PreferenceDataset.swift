@@ -7,6 +7,14 @@
 import Foundation
 import StrataCore
 
+/// What loading does with TRL's per-pair "margin" column.
+public enum PreferenceMarginUse: Sendable, Equatable {
+    /// Keep it on each pair (the reward stage trains with it).
+    case use
+    /// Refuse a file that has it, naming the column: the stage would not apply it.
+    case refuse
+}
+
 public struct PreferenceDataset: Codable, Sendable, Equatable {
     /// Valid pairs in file order.
     public var pairs: [PreferencePair]
@@ -29,18 +37,26 @@ public struct PreferenceDataset: Codable, Sendable, Equatable {
     /// Read and validate `url`. A bad line (bad JSON, missing field, wrong type, unknown role,
     /// empty content, chosen == rejected, an implicit pair without a common prompt or with
     /// differing non-assistant turns) throws a `.data` error naming `file:line`, or is skipped and
-    /// counted. An empty result (no usable line) throws too.
-    public static func load(_ url: URL, skipBadLines: Bool = false) throws -> PreferenceDataset {
+    /// counted. An empty result (no usable line) throws too. A "margin" column throws (naming it) unless
+    /// `margins` is `.use`: a stage that does not apply per-pair margins must not drop them silently.
+    public static func load(_ url: URL, skipBadLines: Bool = false,
+                            skipOption: BadLineSkip = .recipeKey("preference.skip_bad_lines"),
+                            margins: PreferenceMarginUse = .refuse) throws -> PreferenceDataset {
         var pairs: [PreferencePair] = []
         var lines: [Int] = []
         var parsed: PreferencePair?
-        let skipped = try JSONLines.forEachObject(in: url, skipBadLines: skipBadLines, isBad: { object in
+        let skipped = try JSONLines.forEachObject(in: url, skipBadLines: skipBadLines, skipOption: skipOption, isBad: { object in
             switch PreferencePair.parse(object) {
             case .success(let p): parsed = p; return nil
             case .failure(let e): parsed = nil; return e.reason
             }
         }) { line, _ in
             guard let p = parsed else { return }
+            if let m = p.margin, margins == .refuse {
+                throw StrataError.data("read \(url.path):\(line)", "column \"margin\" (\(m)) is TRL's per-pair reward-model margin, "
+                                       + "which this stage does not apply",
+                                       fix: "remove the \"margin\" column (strata reward applies it; preference.margin sets one margin for every pair)")
+            }
             pairs.append(p)
             lines.append(line)
         }

@@ -5,7 +5,7 @@
 //   implicit  {"chosen": [msgs], "rejected": [msgs]} (no "prompt"): two whole
 //             conversations; the prompt is their longest common prefix of
 //             messages, and what follows it on each side must be assistant turns.
-// An optional string "type" is kept; other keys are ignored. Problems come back
+// An optional string "type" and a numeric "margin" are kept; other keys are ignored. Problems come back
 // as a reason string (the loader adds file:line). Leaves out: the implicit form
 // with plain strings (TRL splits those at a character prefix; give a prompt).
 
@@ -21,13 +21,24 @@ extension PreferencePair {
             guard let s = t as? String else { return fail("\"type\" is not a string") }
             type = s
         }
+        var margin: Double?
+        if let m = object["margin"], !(m is NSNull) {
+            guard let n = m as? NSNumber, !(m is Bool), n.doubleValue.isFinite else {
+                return fail("\"margin\" is \(m), not a finite number")
+            }
+            margin = n.doubleValue
+        }
         let built: Result<PreferencePair, PreferenceLineProblem>
         if let prompt = object["prompt"] {
             built = explicit(prompt, chosen, rejected, type: type)
         } else {
             built = implicit(chosen, rejected, type: type)
         }
-        return built.flatMap { p in p.problem().map { fail($0) } ?? .success(p) }
+        return built.flatMap { p in
+            var p = p
+            p.margin = margin
+            return p.problem().map { fail($0) } ?? .success(p)
+        }
     }
 
     private static func fail<T>(_ reason: String) -> Result<T, PreferenceLineProblem> { .failure(.init(reason)) }
@@ -79,19 +90,8 @@ extension PreferencePair {
     }
 
     static func messageList(_ value: Any, field: String) -> Result<[ChatMessage], PreferenceLineProblem> {
-        guard let list = value as? [Any] else { return fail("\"\(field)\" is not a string or a list of messages") }
-        if list.isEmpty { return fail("\"\(field)\" is an empty list") }
-        var out: [ChatMessage] = []
-        for (i, item) in list.enumerated() {
-            guard let m = item as? [String: Any] else { return fail("\(field)[\(i)] is not an object with \"role\" and \"content\"") }
-            guard let roleName = m["role"] as? String else { return fail("\(field)[\(i)] has no string \"role\"") }
-            guard let role = ChatRole(rawValue: roleName) else {
-                return fail("\(field)[\(i)] has unknown role \"\(roleName)\"; use system, user or assistant")
-            }
-            guard let content = m["content"] as? String else { return fail("\(field)[\(i)] has no string \"content\"") }
-            out.append(ChatMessage(role, content))
-        }
-        return .success(out)
+        guard value is [Any] else { return fail("\"\(field)\" is not a string or a list of messages") }
+        return ChatMessage.parseList(value, field: field).mapError { PreferenceLineProblem($0.reason) }
     }
 }
 

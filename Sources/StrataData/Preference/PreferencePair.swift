@@ -4,7 +4,8 @@
 // pairs hold strings, kept as one user and one assistant message. Encodes as
 // TRL's explicit-prompt JSON. Parsing lives in PreferencePair+Parse.swift,
 // file loading in PreferenceDataset.swift, rendering in PreferenceRender.swift.
-// Leaves out: tool turns, multimodal content, per-pair margins or scores.
+// An optional "margin" (TRL's per-pair Bradley–Terry margin) is kept too.
+// Leaves out: tool turns, multimodal content, per-response scores.
 
 import Foundation
 import StrataCore
@@ -37,14 +38,17 @@ public struct PreferencePair: Sendable, Equatable {
     public var rejected: [ChatMessage]
     /// Optional label, e.g. "wrong_fact", "hedging", "refusal", "harmful".
     public var type: String?
+    /// TRL's optional "margin" column: the reward model is trained on −log σ(r_chosen − r_rejected − margin).
+    public var margin: Double?
 
     public init(format: Format = .conversational, prompt: [ChatMessage], chosen: [ChatMessage], rejected: [ChatMessage],
-                type: String? = nil) {
+                type: String? = nil, margin: Double? = nil) {
         self.format = format
         self.prompt = prompt
         self.chosen = chosen
         self.rejected = rejected
         self.type = type
+        self.margin = margin
     }
 
     /// A conversational single-turn pair: one user question, one assistant reply each.
@@ -87,7 +91,7 @@ public struct PreferencePair: Sendable, Equatable {
 }
 
 extension PreferencePair: Codable {
-    private enum Keys: String, CodingKey { case prompt, chosen, rejected, type }
+    private enum Keys: String, CodingKey { case prompt, chosen, rejected, type, margin }
 
     /// TRL explicit-prompt JSON: strings for plain pairs, message lists for conversational ones.
     public func encode(to encoder: Encoder) throws {
@@ -103,6 +107,7 @@ extension PreferencePair: Codable {
             try c.encode(rejected, forKey: .rejected)
         }
         try c.encodeIfPresent(type, forKey: .type)
+        try c.encodeIfPresent(margin, forKey: .margin)
     }
 
     /// Decodes the explicit form written by `encode` (strings or message lists); no validation
@@ -110,6 +115,7 @@ extension PreferencePair: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         type = try c.decodeIfPresent(String.self, forKey: .type)
+        margin = try c.decodeIfPresent(Double.self, forKey: .margin)
         if let p = try? c.decode(String.self, forKey: .prompt) {
             format = .plain
             prompt = [ChatMessage(.user, p)]

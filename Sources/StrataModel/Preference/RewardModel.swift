@@ -1,9 +1,13 @@
 // RewardModel: a GPT-2 trunk plus a scalar head `score.weight` [1, C] (no bias),
 // laid out as transformers' GPT2ForSequenceClassification with num_labels = 1.
-// The reward of a row is score · h at one position: by default the rightmost token
-// that is not `padTokenId`, which is exactly what transformers pools, so a row's
-// last real token must not be the pad id (when pad = EOS, a trailing EOS is
-// treated as padding by both sides alike and the reward is read before it).
+// The reward of a row is score · h at one position, by one rule everywhere
+// (training, held-out evaluation, `strata score`): the rightmost token that is not
+// `padTokenId` — what transformers' GPT2ForSequenceClassification pools
+// (`(arange(T) * (ids != pad)).argmax(-1)`). Rows hold what TRL's RewardTrainer
+// tokenises (PreferenceRender.swift): a conversational row ends with the template's
+// "\n" after <|im_end|>, read there; a plain row ends with EOS, and with pad = EOS
+// (TRL's default for GPT-2) that EOS counts as padding, so the read is at the last
+// response token before it — for chosen and rejected alike.
 // Head initialisation: N(0, 1/√C) by default (rewards start at unit scale, since
 // ln_f outputs are about unit per channel), or zero (every reward starts at 0).
 // Leaves out: num_labels > 1, a value head for PPO (the lead's), LoRA on the head.
@@ -83,15 +87,19 @@ public final class RewardModel {
         return tape.reshape(tape.linearTransposed(picked, score), [rows])                  // [R]
     }
 
-    /// Rewards of a ResponseBatch, read at each row's last response token. Throws when that position is not
-    /// the one transformers would pool (the row's last real token equals the pad id, or tokens follow it).
+    /// Rewards of a ResponseBatch, read where transformers reads them (the rightmost non-pad token, see the
+    /// file header). Throws when that position lies before the row's response — a response made only of pad
+    /// tokens, whose reward could not depend on it.
     public func rewards(_ batch: ResponseBatch, tape: Tape) throws -> Tensor {
         let pooled = RewardModel.lastNonPadIndices(batch.ids, rows: batch.rows, time: batch.time, padId: padTokenId)
-        if let r = (0..<batch.rows).first(where: { pooled[$0] != batch.lastResponseIndex[$0] }) {
-            throw StrataError.data("RewardModel.rewards", "row \(r): last response token at \(batch.lastResponseIndex[r]) "
-                                   + "but transformers would read position \(pooled[r]) (pad_token_id \(padTokenId))",
-                                   fix: "end responses with a token other than the pad id and pad only with it")
+        for r in 0..<batch.rows {
+            let first = batch.lastResponseIndex[r] - batch.responseLengths[r] + 1
+            if pooled[r] < first {
+                throw StrataError.data("RewardModel.rewards", "row \(r): the rightmost token that is not pad_token_id \(padTokenId) "
+                                       + "is at \(pooled[r]), before the response (positions \(first)...\(batch.lastResponseIndex[r]))",
+                                       fix: "give responses with text besides the pad token, or a pad_token_id that is not their only token")
+            }
         }
-        return try rewards(batch.ids, rows: batch.rows, time: batch.time, tape: tape, positions: batch.lastResponseIndex)
+        return try rewards(batch.ids, rows: batch.rows, time: batch.time, tape: tape, positions: pooled)
     }
 }

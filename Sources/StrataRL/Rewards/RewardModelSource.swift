@@ -19,7 +19,7 @@ public enum RewardModelScoring {
     public static func sequence(prompt: [ChatMessage], response: [ChatMessage], chat: ChatTokenizer,
                                 template: ChatTemplate = .chatML) throws -> [Int32] {
         let r = try template.render(pair: PreferencePair(format: .conversational, prompt: prompt, chosen: response, rejected: response), chat)
-        return r.prompt + r.chosen
+        return r.sequence(chosen: true)
     }
 
     /// Rewards of token sequences in batches of `batchRows`, each read at its last token. A sequence longer than

@@ -42,6 +42,8 @@ extension ChatSession {
                            + "they were added with untrained embeddings, so this base model is not a chat model and replies "
                            + "will be ordinary continuations (fine-tune with SFT for real chat)")
         }
-        return (try ChatSession(model: model, tokenizer: tokenizer, config: config), notices)
+        let session = try ChatSession(model: model, tokenizer: tokenizer, config: config)
+        if let n = session.maxNewTokensNotice { notices.append(n) }
+        return (session, notices)
     }
 }

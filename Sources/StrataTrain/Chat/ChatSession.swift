@@ -1,7 +1,9 @@
 // An interactive chat with a GPT-2 checkpoint, without a terminal: the
 // conversation history (system message first), rendering it with the ChatML
 // template, sampling the assistant's reply with streaming text, and dropping the
-// oldest user/assistant turns when the history no longer fits the context.
+// oldest user/assistant turns when the history no longer fits the context. The
+// default reply length (128 tokens) is clamped to half the context when the model
+// is too small for it, with a notice; an explicit length that does not fit is an error.
 // Loading a checkpoint (and adding chat tokens to a base model) is in
 // ChatSession+Load.swift, incremental UTF-8 decoding in ChatSession+Stream.swift.
 // Leaves out: tool calls, multiple templates, batching several conversations.
@@ -22,13 +24,16 @@ public struct ChatConfig: Sendable, Equatable {
     public var topK: Int = 0
     /// Nucleus filter (1 = off, the default).
     public var topP: Float = 1.0
-    /// Tokens generated at most per reply (default 128); the prompt gets n_positions minus this.
-    public var maxNewTokens: Int = 128
+    /// Tokens generated at most per reply; the prompt gets n_positions minus this. nil: the default,
+    /// `defaultMaxNewTokens`, or half the context when that leaves no room for a prompt.
+    public var maxNewTokens: Int? = nil
+    /// The reply length used when none is given (if the model's context leaves room for it).
+    public static let defaultMaxNewTokens = 128
     /// Seed of the first reply; reply n uses seed + n so replies differ yet repeat run to run (default 0).
     public var seed: UInt64 = 0
 
     public init(system: String? = nil, temperature: Float = 0.7, topK: Int = 0, topP: Float = 1.0,
-                maxNewTokens: Int = 128, seed: UInt64 = 0) {
+                maxNewTokens: Int? = nil, seed: UInt64 = 0) {
         self.system = system; self.temperature = temperature; self.topK = topK
         self.topP = topP; self.maxNewTokens = maxNewTokens; self.seed = seed
     }
@@ -50,6 +55,11 @@ public final class ChatSession {
     /// Why the last reply ended.
     public private(set) var lastFinish: Completion.Finish?
 
+    /// Tokens generated at most per reply (the config's value, or the default fitted to the context).
+    public let maxNewTokens: Int
+    /// Set when the default reply length was clamped to fit the context: the line to show the user.
+    public let maxNewTokensNotice: String?
+
     let chatTokenizer: ChatTokenizer
     let stopTokens: [Int32]
 
@@ -69,10 +79,7 @@ public final class ChatSession {
             throw StrataError.config(op, "tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.config.vocabSize)",
                                      fix: "use the tokenizer.json saved with this model")
         }
-        guard config.maxNewTokens > 0, config.maxNewTokens < model.config.nPositions - 8 else {
-            throw StrataError.config(op, "max_new_tokens \(config.maxNewTokens) leaves no room for a prompt in n_positions \(model.config.nPositions)",
-                                     fix: "give a max_new_tokens between 1 and \(max(1, model.config.nPositions - 9))")
-        }
+        (maxNewTokens, maxNewTokensNotice) = try Self.replyLength(config.maxNewTokens, nPositions: model.config.nPositions)
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
@@ -80,9 +87,32 @@ public final class ChatSession {
         self.system = config.system
         let tok = tokenizer, specialIDs = ids
         let eos = tokenizer.eosID
-        chatTokenizer = ChatTokenizer(encode: { tok.encode($0) }, specialID: { specialIDs[$0] }, endOfText: eos ?? -1)
+        chatTokenizer = ChatTokenizer(encode: { tok.encode($0) }, specialID: { specialIDs[$0] }, endOfText: eos ?? -1,
+                                      tokenBytes: { tok.decodeBytes([$0]).count })
         // A new <|im_start|> also ends the turn: the model has moved on to another message.
         stopTokens = ([ids[template.messageEnd], ids[template.messageStart], eos].compactMap { $0 }).map { Int32($0) }
+    }
+
+    /// Tokens per reply for `requested` (nil: the default) in a context of `nPositions`, and a notice when
+    /// the default was clamped. A prompt needs more than 8 tokens; an explicit length leaving fewer throws.
+    static func replyLength(_ requested: Int?, nPositions: Int) throws -> (Int, String?) {
+        let most = nPositions - 9
+        if let n = requested {
+            guard n > 0, n <= most else {
+                throw StrataError.config("start chat", "max_new_tokens \(n) leaves no room for a prompt in n_positions \(nPositions)",
+                                         fix: "give a max_new_tokens between 1 and \(max(1, most))")
+            }
+            return (n, nil)
+        }
+        let wanted = ChatConfig.defaultMaxNewTokens
+        if wanted <= most && wanted <= nPositions / 2 { return (wanted, nil) }
+        let n = max(1, nPositions / 2)
+        guard n <= most else {
+            throw StrataError.config("start chat", "n_positions \(nPositions) is too small for a chat (a prompt needs more than 8 tokens)",
+                                     fix: "chat with a model whose n_positions is at least 18")
+        }
+        return (n, "note: replies are limited to \(n) tokens (the default \(wanted) does not fit beside a prompt in this model's "
+                + "context of \(nPositions) tokens); the history gets the other \(nPositions - n); choose with --max-new-tokens")
     }
 
     /// All messages as the prompt sees them: the system message, then the turns.
@@ -91,7 +121,7 @@ public final class ChatSession {
     }
 
     /// Tokens a prompt may use: n_positions minus max_new_tokens.
-    public var promptBudget: Int { model.config.nPositions - config.maxNewTokens }
+    public var promptBudget: Int { model.config.nPositions - maxNewTokens }
 
     /// Forget every turn (the system message stays).
     public func reset() {
@@ -117,7 +147,7 @@ public final class ChatSession {
     /// The user turn and the reply join the history; old turns are dropped first when needed.
     public func reply(to userText: String, onText: (String) -> Void) throws -> String {
         let prompt = try fitPrompt(userText)
-        let sampling = SamplingConfig(maxNewTokens: config.maxNewTokens, temperature: config.temperature,
+        let sampling = SamplingConfig(maxNewTokens: maxNewTokens, temperature: config.temperature,
                                       topK: config.topK, topP: config.topP, stopTokens: stopTokens,
                                       seed: config.seed &+ UInt64(replyCount))
         var stream = ChatStreamDecoder()
@@ -153,7 +183,7 @@ public final class ChatSession {
         }
         guard ids.count <= promptBudget else {
             throw StrataError.config("chat reply", "the prompt needs \(ids.count) tokens but only \(promptBudget) fit "
-                                     + "(n_positions \(model.config.nPositions) minus max_new_tokens \(config.maxNewTokens))",
+                                     + "(n_positions \(model.config.nPositions) minus max_new_tokens \(maxNewTokens))",
                                      fix: "write a shorter message or system message, or lower max_new_tokens")
         }
         let dropped = turns.count - kept.count
