@@ -9,7 +9,7 @@
 //     reward checkpoints; a reward checkpoint's also names its pad token, the one
 //     config.json's pad_token_id points at, so tokenizer padding and the
 //     classifier's "last non-pad token" agree.
-// The stages attach these through TrainingRun.Setup.extraFiles. Leaves out:
+// The stages attach these through their CheckpointContent. Leaves out:
 // sampling defaults (temperature, top-p) in generation_config.json.
 
 import Foundation

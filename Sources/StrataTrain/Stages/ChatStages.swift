@@ -1,6 +1,6 @@
 // What the chat stages (SFT, reward model, DPO — and the RL stages after them)
 // share, under a shared name: checking a checkpoint speaks the chat template,
-// the tokenizer_config.json every chat checkpoint carries, the padding id of
+// the padding id of
 // rendered rows, the world's QA file, and the chat evaluation recorded in
 // lineage before and after a stage — instruction accuracy and format on
 // held-out world tasks, knowledge ranked without generation, and behaviour on
@@ -51,14 +51,6 @@ enum ChatStage {
             throw StrataError.config(stage.rawValue, "\(loaded.checkpoint.url.path) is a reward model, not a language model",
                                      fix: "start from the SFT checkpoint the reward model was trained from")
         }
-    }
-
-    /// tokenizer_config.json bytes for a chat checkpoint (template, special tokens with ids).
-    static func tokenizerConfig(_ template: ChatTemplate, tokenizer: BPETokenizer, maxLength: Int) throws -> Data {
-        var ids: [String: Int] = [:]
-        for t in template.specialTokens + [DataPipeline.endOfText] { if let id = tokenizer.id(forSpecial: t) { ids[t] = id } }
-        let eos = DataPipeline.endOfText
-        return try StrataJSON.encode(template.tokenizerConfig(eosToken: eos, bosToken: eos, modelMaxLength: maxLength, specialIDs: ids))
     }
 
     /// Padding id for rendered rows: end of text (never the last token of a rendered response, which ends with the template's end token).

@@ -43,13 +43,13 @@ public enum DPO: TrainingStage {
         }
         let valRef = cache.map { (chosen: $0.valChosen, rejected: $0.valRejected) }
         let batch = recipe.train.batchSize, batches = recipe.train.evalBatches
-        let tokenizerConfig = try ChatStage.tokenizerConfig(p.template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: p.template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
         var parts = StageParts(recipe: recipe, model: policy, tokenizer: tokenizer, objective: objective, data: data.records,
                                validation: Validator {
                                    try heldOut(model: policy, loss: loss, pairs: data.validation, reference: valRef, rowLength: context,
                                                batch: batch, batches: batches, padID: pad)
                                },
-                               content: .languageModel(policy) { [.data("tokenizer_config.json", tokenizerConfig)] })
+                               content: .languageModel(policy) { chatFiles })
         parts.reference = reference
         parts.startEvents = p.events
         parts.startFLOPs = start.isResume ? 0 : cache?.flops ?? 0

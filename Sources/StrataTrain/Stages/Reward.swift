@@ -1,7 +1,8 @@
 // Reward modelling: a checkpoint's trunk plus a scalar head (transformers'
 // GPT2ForSequenceClassification: score.weight [1, C], read at the last token of
 // each row) trained with the Bradley–Terry loss −log σ(r_chosen − r_rejected − m)
-// on preference pairs. Held-out pairwise accuracy, margin and reward mean/std
+// on preference pairs; its checkpoints carry tokenizer_config.json with the chat
+// template and the pad token config.json names. Held-out pairwise accuracy, margin and reward mean/std
 // during training, and accuracy per pair type at the end.
 // Leaves out: reward-model ensembles, per-token (process) rewards.
 
@@ -44,6 +45,8 @@ public enum Reward: TrainingStage {
             return PairBatchLoss(loss: loss, metrics: named(m), tokens: pb.lastIndex.reduce(0) { $0 + Int($1) + 1 })
         }
         let batch = recipe.train.batchSize, limit = batch * recipe.train.evalBatches
+        let chatFiles = try ChatCheckpointFiles.reward(template: p.template, tokenizer: origin.tokenizer, maxLength: rm.config.nPositions,
+                                                       padTokenId: rm.padTokenId)
         var parts = StageParts(recipe: recipe, model: rm.trunk, tokenizer: origin.tokenizer, objective: objective, trainable: rm.parameters,
                                data: data.records,
                                validation: Validator {
@@ -52,7 +55,7 @@ public enum Reward: TrainingStage {
                                },
                                content: CheckpointContent(files: {
                                    [.safetensors("model.safetensors", sources: rm.weightSources(), metadata: ["format": "pt"]),
-                                    .data("config.json", try rm.configJSON())]
+                                    .data("config.json", try rm.configJSON())] + chatFiles
                                }, restore: { ckpt in try rm.loadWeights(from: ckpt.url(for: "model.safetensors")) }))
         parts.startEvents = p.events
         let log = start.log

@@ -3,7 +3,8 @@
 // new rows at the mean embedding); conversations are rendered with loss on the
 // assistant's tokens only, packed into rows without attention across samples (or
 // padded), and trained with next-token loss normalised by the step's trained
-// positions. Every checkpoint carries tokenizer_config.json with the template,
+// positions. Every checkpoint carries tokenizer_config.json with the template and
+// generation_config.json stopping at the end of a turn,
 // and, with LoRA, the adapter in PEFT's files plus merged weights in
 // model.safetensors. Instruction accuracy and chat knowledge on held-out world
 // tasks are measured before and after.
@@ -45,13 +46,13 @@ public enum SFT: TrainingStage {
         let (recipe, epochEvents) = try ChatStage.resolvingEpochs(start, epochs: sft.epochs, items: loader.rowsPerEpoch, section: "sft")
         let trainable = try attachLoRA(sft, model: model, checkpoint: start.isResume ? origin.checkpoint : nil, seed: recipe.train.seed,
                                        log: start.log)
-        let tokenizerConfig = try ChatStage.tokenizerConfig(template, tokenizer: tokenizer, maxLength: model.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: model.config.nPositions)
         var parts = StageParts(recipe: recipe, model: model, tokenizer: tokenizer,
                                objective: NextTokenObjective(model: model, batches: SFTBatches(loader)), trainable: trainable,
                                data: data.records,
                                validation: SFTData.validator(model: model, samples: data.validation, rowLength: recipe.context,
                                                              batch: recipe.train.batchSize, batches: recipe.train.evalBatches, mode: mode),
-                               content: .languageModel(model) { try checkpointFiles(model, tokenizerConfig: tokenizerConfig) })
+                               content: .languageModel(model) { try chatFiles + loraFiles(model) })
         parts.startEvents = events + epochEvents
             + ChatStage.dataEvents(dropped: data.droppedTooLong, skipped: data.skippedLines, unit: "conversations", context: recipe.context)
         if let eval = sft.eval {
@@ -95,14 +96,11 @@ public enum SFT: TrainingStage {
         return trainable
     }
 
-    /// tokenizer_config.json, and with LoRA the adapter (PEFT's format, renamed) and the unmerged base of adapted modules.
-    static func checkpointFiles(_ model: GPT2, tokenizerConfig: Data) throws -> [CheckpointFile] {
-        var files: [CheckpointFile] = [.data("tokenizer_config.json", tokenizerConfig)]
-        if LoRA.isAttached(model) {
-            let (sources, json) = try LoRA.adapterFiles(model)
-            files += [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
-                      .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
-        }
-        return files
+    /// With LoRA, the adapter (PEFT's format, renamed) and the unmerged base of the adapted modules.
+    static func loraFiles(_ model: GPT2) throws -> [CheckpointFile] {
+        guard LoRA.isAttached(model) else { return [] }
+        let (sources, json) = try LoRA.adapterFiles(model)
+        return [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
+                .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
     }
 }
