@@ -12,7 +12,7 @@ public struct DataConfig: Codable, RecipeSection, Equatable, Sendable {
 
     public init() {}
 
-    public init(sources: [DataSource], validation: ValidationSplit = ValidationSplit()) {
+    public init(sources: [DataSource] = [], validation: ValidationSplit = ValidationSplit()) {
         self.sources = sources
         self.validation = validation
     }
@@ -137,7 +137,7 @@ public struct ValidationSplit: Codable, RecipeSection, Equatable, Sendable {
 
     public init() {}
 
-    public init(fraction: Double?, shard: String? = nil) {
+    public init(fraction: Double? = nil, shard: String? = nil) {
         self.fraction = fraction
         self.shard = shard
     }

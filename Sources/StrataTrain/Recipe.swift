@@ -129,7 +129,7 @@ public struct TokenizerConfig: Codable, RecipeSection, Equatable, Sendable {
 
     public init() {}
 
-    public init(path: String?, train: TokenizerTraining?) {
+    public init(path: String? = nil, train: TokenizerTraining? = nil) {
         self.path = path
         self.train = train
     }
