@@ -16,8 +16,6 @@ public enum Continue: TrainingStage {
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(Continue.self, options) }
 
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { try NextTokenStage.checkRecipe(recipe, stage: kind) }
-
     public static func parts(_ start: StageStart) throws -> StageParts { try fromCheckpoint(start, stage: kind) }
 
     /// The parts of a next-token stage started from a checkpoint (or resumed from its own).
@@ -34,8 +32,6 @@ public enum Anneal: TrainingStage {
     public static let fixedOverrides = ["optim.schedule=anneal", "optim.warmup_steps=0"]
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(Anneal.self, options) }
-
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { try NextTokenStage.checkRecipe(recipe, stage: kind) }
 
     public static func parts(_ start: StageStart) throws -> StageParts { try Continue.fromCheckpoint(start, stage: kind) }
 }

@@ -25,8 +25,6 @@ public enum DPO: TrainingStage {
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(DPO.self, options) }
 
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { _ = try PreferenceStart.section(recipe, file: file, stage: kind) }
-
     public static func parts(_ start: StageStart) throws -> StageParts {
         let p = try PreferenceStart.open(start, stage: kind)
         let recipe = p.recipe, pref = p.section, policy = p.origin.model, tokenizer = p.origin.tokenizer, data = p.data

@@ -20,8 +20,6 @@ public enum Pretrain: TrainingStage {
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(Pretrain.self, options) }
 
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { try NextTokenStage.checkRecipe(recipe, stage: kind) }
-
     public static func parts(_ start: StageStart) throws -> StageParts {
         if let origin = start.origin {   // resuming: the run's own checkpoint, checked against the recipe's shape
             try NextTokenStage.requireModel(try gpt2Config(start.recipe, tokenizer: origin.tokenizer), origin.model.config,
@@ -49,20 +47,9 @@ public enum Pretrain: TrainingStage {
     }
 }
 
-/// What the next-token stages (pretrain, continue, anneal) share: recipe rules, the model summary line,
-/// and their parts — shards prepared from the recipe's sources, the mixture loader, per-source validation.
+/// What the next-token stages (pretrain, continue, anneal) share: the model summary line and their parts —
+/// shards prepared from the recipe's sources, the mixture loader, per-source validation.
 enum NextTokenStage {
-    static func checkRecipe(_ recipe: Recipe, stage: Stage) throws {
-        if recipe.sft != nil {
-            throw StrataError.config("\(stage.rawValue) recipe", "has an 'sft' section",
-                                     fix: "run SFT recipes with strata sft --from CHECKPOINT --config FILE")
-        }
-        if recipe.preference != nil {
-            throw StrataError.config("\(stage.rawValue) recipe", "has a 'preference' section",
-                                     fix: "run preference recipes with strata reward or strata dpo --from CHECKPOINT --config FILE")
-        }
-    }
-
     static func parts(_ start: StageStart, model: GPT2, tokenizer: BPETokenizer) throws -> StageParts {
         let recipe = start.recipe
         let sources = try DataPipeline.prepare(recipe, tokenizer: tokenizer, runDir: start.runDir, log: start.log)

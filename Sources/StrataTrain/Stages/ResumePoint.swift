@@ -22,7 +22,7 @@ struct ResumePoint {
 
     static func open(_ options: RunOptions, stage: Stage) throws -> ResumePoint {
         let runDir = URL(fileURLWithPath: options.resume!).standardizedFileURL
-        let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
+        let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), stage: stage)
         var longer: Recipe?
         if let file = options.recipeFile {
             let given = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides)
@@ -31,7 +31,7 @@ struct ResumePoint {
                                          fix: "resume without --config, or start a new run for a different recipe")
             }
         } else if !options.overrides.isEmpty {
-            longer = try extended(saved, overrides: options.overrides, runDir: runDir)
+            longer = try extended(saved, overrides: options.overrides, runDir: runDir, stage: stage)
         }
         let store = try CheckpointStore(root: runDir.appendingPathComponent("checkpoints"), config: .init(keepLast: saved.train.keepLast))
         guard let ckpt = store.latestValid(onSkip: { name, err in options.log("skipping checkpoint \(name): \(err)") }) else {
@@ -57,14 +57,14 @@ struct ResumePoint {
     }
 
     /// The saved recipe with more steps: `--set train.steps=N` is the one change a resumed run accepts.
-    static func extended(_ saved: Recipe, overrides: [String], runDir: URL) throws -> Recipe {
+    static func extended(_ saved: Recipe, overrides: [String], runDir: URL, stage: Stage) throws -> Recipe {
         let allowed = ["train.steps"]
         if let other = overrides.first(where: { o in !allowed.contains { o.hasPrefix($0 + "=") } }) {
             throw StrataError.config("resume \(runDir.path)", "--set \(other) would change a run being resumed",
                                      fix: "only --set train.steps=N (to train a finished run further) is accepted on resume; "
                                         + "start a new run, or continue from a checkpoint, for other changes")
         }
-        return try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), overrides: overrides)
+        return try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), overrides: overrides, stage: stage)
     }
 
     /// Train past the run's planned steps: the new total must be beyond the current step; the run's recipe files are

@@ -20,8 +20,6 @@ public enum Reward: TrainingStage {
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(Reward.self, options) }
 
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { _ = try PreferenceStart.section(recipe, file: file, stage: kind) }
-
     public static func parts(_ start: StageStart) throws -> StageParts {
         let p = try PreferenceStart.open(start, stage: kind)
         let recipe = p.recipe, origin = p.origin

@@ -24,8 +24,6 @@ public enum SFT: TrainingStage {
 
     public static func run(_ options: RunOptions) throws -> TrainingRun.Outcome { try StageRunner.run(SFT.self, options) }
 
-    public static func checkRecipe(_ recipe: Recipe, file: String) throws { _ = try section(recipe, file: file) }
-
     static func section(_ recipe: Recipe, file: String) throws -> SFTConfig {
         guard let sft = recipe.sft else {
             throw StrataError.config("sft recipe \(file)", "has no 'sft' section",

@@ -3,7 +3,8 @@
 // conforms to `TrainingStage` and supplies only what is its own — its recipe
 // section, model and data, objective, validation, evaluations and extra
 // checkpoint files — as `StageParts`. `StageRunner` does the rest, written once:
-// opening a run fresh (recipe + overrides, refusing a run directory that holds
+// opening a run fresh (recipe + overrides, loaded for the stage so its own section
+// is required and other stages' are refused; refusing a run directory that holds
 // checkpoints, loading the starting checkpoint, inheriting its tokenizer, the
 // resolved recipe, the first trainer state) or on resume (the saved recipe, the
 // latest valid checkpoint, the stage check, refusing an edited recipe, lineage
@@ -52,8 +53,6 @@ public protocol TrainingStage {
     static var startsFromCheckpoint: Bool { get }
     /// Recipe overrides the stage always applies after the user's (e.g. annealing's LR schedule).
     static var fixedOverrides: [String] { get }
-    /// Checks the recipe belongs to this stage (its own section present, other stages' absent).
-    static func checkRecipe(_ recipe: Recipe, file: String) throws
     /// The stage's model, data, objective and collaborators, for a new run or a resumed one.
     static func parts(_ start: StageStart) throws -> StageParts
 }
@@ -135,7 +134,6 @@ public enum StageRunner {
                                                                   : "no recipe given", fix: "pass --config recipe.yaml (or --resume runs/NAME)")
         }
         let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides, stage: S.kind)
-        try S.checkRecipe(recipe, file: file)
         let runDir = recipe.runDirectory
         try refuseExisting(runDir, stage: name)
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
@@ -166,7 +164,6 @@ public enum StageRunner {
     static func openResume<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Setup {
         let r = try ResumePoint.open(options, stage: S.kind)
         let file = r.runDir.appendingPathComponent("recipe.yaml").path
-        try S.checkRecipe(r.recipe, file: file)
         options.log("resuming \(r.runDir.lastPathComponent) from \(r.checkpoint.name) (step \(r.state.step) of \(r.state.totalSteps))")
         let parts = try S.parts(StageStart(recipe: r.recipe, recipeFile: file, runDir: r.runDir, origin: r.loaded, resumed: r.state,
                                            log: options.log, kind: S.kind))
