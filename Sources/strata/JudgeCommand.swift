@@ -50,7 +50,7 @@ struct JudgeCommand: ParsableCommand {
         let sidecarURL = JudgeLabeling.sidecarURL(for: outURL)
         try StrataJSON.encode(sidecar).write(to: sidecarURL)
         let meanMargin = result.margins.isEmpty ? 0 : result.margins.reduce(0, +) / Double(result.margins.count)
-        print(String(format: "%d pairs from %d prompts (%d identical, %d ties dropped), mean judge margin %.4f; %.1f s",
+        print(String(format: "%d pairs from %d prompts (%d identical or empty, %d ties dropped), mean judge margin %.4f; %.1f s",
                      result.pairs.count, set.records.count, result.droppedIdentical, result.droppedTies, meanMargin, Date().timeIntervalSince(start)))
         print("wrote \(outURL.path) and \(sidecarURL.path)")
     }

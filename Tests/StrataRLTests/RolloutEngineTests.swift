@@ -158,3 +158,23 @@ final class RolloutStatsTests: XCTestCase {
         XCTAssertEqual(s.metricsDictionary()["completions/clipped_ratio"], 0.5)
     }
 }
+
+final class SamplerDistributionTests: XCTestCase {
+    func testSamplingFromTheWholeDistributionDrawsTokensAtTheirTemperedProbabilities() {
+        let logits: [Float] = [0, 1, 2, -1, 0.5]
+        let t: Float = 0.7
+        let weights = logits.map { exp(Double($0 / t)) }
+        let probs = weights.map { $0 / weights.reduce(0, +) }
+        var counts = [Int](repeating: 0, count: logits.count)
+        var rng = StrataRNG(seed: 99)
+        let n = 40_000
+        logits.withUnsafeBufferPointer { row in
+            for _ in 0..<n {
+                let (tok, lp) = Sampler.sample(row, SamplingConfig(temperature: t), &rng)
+                counts[Int(tok)] += 1
+                XCTAssertEqual(Double(lp), log(probs[Int(tok)]), accuracy: 1e-5)
+            }
+        }
+        for (c, p) in zip(counts, probs) { XCTAssertEqual(Double(c) / Double(n), p, accuracy: 0.01) }
+    }
+}

@@ -3,7 +3,8 @@
 // preference pairs (chosen = the reply the judge prefers) with a sidecar that
 // records the judge, its template, the policy and the prompt file, for
 // `strata reward` / `strata dpo` and their lineage. Pairs whose replies are
-// identical, or whose judge margin is below `minMargin`, are dropped and counted.
+// identical or empty (`droppedIdentical`), or whose judge margin is at most
+// `minMargin` (`droppedTies`), are dropped and counted.
 // Leaves out: more than two replies per prompt, relabelling human pairs.
 
 import Foundation
