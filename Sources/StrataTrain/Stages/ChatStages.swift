@@ -56,16 +56,13 @@ enum ChatStage {
     /// Padding id for rendered rows: end of text (never the last token of a rendered response, which ends with the template's end token).
     static func padID(_ tokenizer: BPETokenizer) -> Int32 { Int32(tokenizer.eosID ?? 0) }
 
-    /// The world's qa.jsonl (one QA pair per line).
+    /// The world's qa.jsonl (one QA pair per line; errors name file:line).
     public static func readQA(_ url: URL) throws -> [SyntheticWorld.QAPair] {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw StrataError.io("read QA pairs \(url.path)", error.localizedDescription, fix: "run `strata data synth` to write qa.jsonl")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw StrataError.io("read QA pairs \(url.path)", "no such file", fix: "run `strata data synth` to write qa.jsonl")
         }
         var out: [SyntheticWorld.QAPair] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            out.append(try StrataJSON.decode(SyntheticWorld.QAPair.self, from: Data(line.utf8), file: "\(url.path):\(i + 1)"))
-        }
+        _ = try JSONLines.forEachRecord(SyntheticWorld.QAPair.self, in: url, skipOption: .none) { _, pair in out.append(pair) }
         return out
     }
 
