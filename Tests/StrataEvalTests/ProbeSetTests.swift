@@ -29,7 +29,7 @@ final class ProbeSetTests: XCTestCase {
             (#"{"prompt": "  ", "answer": "Oslo", "distractors": ["Lima"], "period": "before", "domain": "general"}"#, "'prompt' is empty"),
             (#"{"prompt": "Ann lives in", "answer": "Oslo", "distractors": ["Lima"], "domain": "general"}"#, "period"),
             (#"{"prompt": "Ann lives in", "answer": "Oslo", "distractors": "Lima", "period": "before", "domain": "general"}"#, "distractors"),
-            (#"{"prompt": "Ann lives in", "answer": "Oslo""#, "line 3"),
+            (#"{"prompt": "Ann lives in", "answer": "Oslo""#, "invalid JSON"),
         ]
         for (k, (bad, expected)) in cases.enumerated() {
             let url = dir.appendingPathComponent("probes\(k).jsonl")

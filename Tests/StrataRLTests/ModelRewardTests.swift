@@ -23,11 +23,12 @@ final class ModelRewardTests: XCTestCase {
     /// Token ids of the chat text rendered whole and encoded with special tokens (independent of piecewise rendering).
     func wholeText(_ messages: [ChatMessage], generationPrompt: Bool) -> [Int32] {
         var text = ChatTemplate.chatML.render(text: messages, addGenerationPrompt: generationPrompt)
-        if !generationPrompt { text.removeLast() }   // the reward is read at <|im_end|>, before the newline
+        // A whole conversation keeps the template's newline after the final <|im_end|>: TRL tokenises it and the
+        // reward is read there (the rightmost non-pad token), the rule RewardModel and strata score follow.
         return tokenizer.encode(text, allowSpecial: true).map(Int32.init)
     }
 
-    func testRewardModelSourceScoresTheRenderedConversationAtItsEndToken() throws {
+    func testRewardModelSourceScoresTheRenderedConversationAsTRLTokenisesIt() throws {
         let rm = RewardModel(trunk: RLTestModels.model(tokenizer, seed: 5), padTokenId: tokenizer.eosID!, head: .normal(seed: 2))
         let source = try RewardModelSource(model: rm, tokenizer: tokenizer, checkpoint: "rm/10", sha256: "abc", batchRows: 2)
         let replies = ["Town1", "I think it was Town2, but I am not sure.", "No"]

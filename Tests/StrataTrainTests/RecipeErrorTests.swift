@@ -46,7 +46,7 @@ final class RecipeErrorTests: XCTestCase {
 
     func testUnknownKeyWithoutCloseMatchListsKnownKeys() {
         let m = message(with([:], add: "\nrun: {colour: blue}\n"))
-        XCTAssertTrue(m.contains("unknown key 'run.colour' (known keys here: dir, name)"), m)
+        XCTAssertTrue(m.contains("unknown key 'run.colour' (known keys here: dir, name, tensorboard)"), m)
     }
 
     func testUnknownKeyFromSetNamesTheOverride() {

@@ -150,8 +150,11 @@ final class RecipeLoadingTests: XCTestCase {
     func testTinyRecipeIsAboutOneMillionParameters() throws {
         let r = try RecipeLoader.load(file: Self.recipesDir.appendingPathComponent("pretrain-tiny.yaml"))
         XCTAssertEqual(r.context, 128)
-        guard let vocab = r.tokenizer.train?.vocabSize else { return XCTFail("tiny recipe should train its tokenizer") }
-        let n = r.model.parameterCount(vocab: r.model.vocabSize.resolved(tokenizerSize: vocab))
+        // The recipe reads the walk-through's tok.json, trained with --vocab-size 1024 (its header says so).
+        XCTAssertEqual(r.tokenizer.path, "tok.json")
+        let header = try String(contentsOf: Self.recipesDir.appendingPathComponent("pretrain-tiny.yaml"), encoding: .utf8)
+        XCTAssertTrue(header.contains("--vocab-size 1024"), "the tiny recipe's header names its tokenizer's size")
+        let n = r.model.parameterCount(vocab: r.model.vocabSize.resolved(tokenizerSize: 1024))
         XCTAssertGreaterThan(n, 700_000)
         XCTAssertLessThan(n, 1_400_000)
         XCTAssertEqual(r.run.name, "pretrain-tiny")

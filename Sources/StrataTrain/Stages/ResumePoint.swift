@@ -22,7 +22,7 @@ struct ResumePoint {
 
     static func open(_ options: RunOptions, stage: Stage) throws -> ResumePoint {
         let runDir = URL(fileURLWithPath: options.resume!).standardizedFileURL
-        let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), stage: stage)
+        let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         var longer: Recipe?
         if let file = options.recipeFile {
             let given = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides)
@@ -43,6 +43,7 @@ struct ResumePoint {
             throw StrataError.config("resume \(runDir.path)", "this is a \(state.stage) run",
                                      fix: "resume it with strata \(state.stage) --resume \(runDir.path)")
         }
+        _ = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), stage: stage)   // its sections, now the stage is right
         var point = ResumePoint(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state)
         try point.checkRecipeUnchanged(accept: options.acceptEditedRecipe)
         if let longer {
