@@ -1,7 +1,9 @@
 // Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
 // (nucleus), stop tokens, batched prompts of different lengths. Each prompt gets
 // its own StrataRNG stream derived from the seed and its index, so a prompt
-// samples the same tokens whether it runs alone or in a batch.
+// samples the same tokens whether it runs alone or in a batch. `SamplingConfig.validate`
+// and `GPT2.checkPrompt` are the one place user-supplied sampling options and prompts are
+// checked (generate and chat both call them) before anything is allocated.
 // Leaves out: beam search, repetition penalties, speculative decoding.
 
 import Foundation
@@ -24,6 +26,50 @@ public struct SamplingConfig: Codable, Equatable, Sendable {
     public init(maxNewTokens: Int = 64, temperature: Float = 1.0, topK: Int = 0, topP: Float = 1.0, stopTokens: [Int32] = [], seed: UInt64 = 0) {
         self.maxNewTokens = maxNewTokens; self.temperature = temperature; self.topK = topK
         self.topP = topP; self.stopTokens = stopTokens; self.seed = seed
+    }
+}
+
+extension SamplingConfig {
+    /// The options as the CLI spells them (`strata generate` and `strata chat` share them).
+    public enum Option: String, Sendable {
+        case maxNewTokens = "--max-new-tokens", temperature = "--temperature", topK = "--top-k", topP = "--top-p"
+    }
+
+    /// Refuses values that would sample nonsense or crash: temperature < 0 / NaN / inf, top-k < 0,
+    /// top-p outside (0, 1], max-new-tokens < 1. Errors name the option, the value and the range.
+    public func validate(op: String = "sampling options") throws {
+        func bad(_ o: Option, _ value: String, _ rule: String) -> StrataError {
+            .config(op, "\(o.rawValue) is \(value); it \(rule)", fix: "pass \(o.rawValue) within that range")
+        }
+        guard maxNewTokens >= 1 else { throw bad(.maxNewTokens, "\(maxNewTokens)", "must be at least 1") }
+        guard temperature.isFinite, temperature >= 0 else {
+            throw bad(.temperature, "\(temperature)", "must be finite and ≥ 0 (0 = greedy, 1 = the model's own distribution)")
+        }
+        guard topK >= 0 else { throw bad(.topK, "\(topK)", "must be ≥ 0 (0 = off)") }
+        guard topP > 0, topP <= 1 else { throw bad(.topP, "\(topP)", "must be in (0, 1] (1 = off)") }
+    }
+}
+
+extension GPT2 {
+    /// Checks a prompt before generation: not empty, every id in the vocabulary, and shorter than the
+    /// context so at least one token can be generated. `label` names the prompt in the error.
+    public func checkPrompt(_ ids: [Int32], label: String = "the prompt") throws {
+        let op = "generate"
+        guard !ids.isEmpty else { throw StrataError.config(op, "\(label) encodes to no tokens", fix: "give a non-empty prompt") }
+        if let (i, id) = ids.enumerated().first(where: { $0.element < 0 || Int($0.element) >= config.vocabSize }) {
+            throw StrataError.config(op, "\(label) has token id \(id) at position \(i), outside the vocabulary (0..<\(config.vocabSize))",
+                                     fix: "use ids below vocab_size \(config.vocabSize)")
+        }
+        guard ids.count < config.nPositions else {
+            throw StrataError.config(op, "\(label) is \(ids.count) tokens but the model's context (n_positions) is \(config.nPositions), "
+                                     + "so no token can follow it", fix: "shorten the prompt to fewer than \(config.nPositions) tokens")
+        }
+    }
+
+    /// Bytes of the KV cache and logits that generating `rows` sequences at once needs.
+    public func generationBytes(rows: Int) -> Double {
+        let c = Double(config.nEmbd), l = Double(config.nLayer), t = Double(config.nPositions)
+        return Double(rows) * 4 * (2 * l * t * c + 2 * Double(config.vocabSize))
     }
 }
 

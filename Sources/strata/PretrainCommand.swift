@@ -37,16 +37,33 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func run() throws {
+        guard samples >= 1 else { throw ValidationError("--samples is \(samples); it must be at least 1") }
         let ckpt = try TrainingCheckpoint.resolve(checkpoint)
         let loaded = try TrainingCheckpoint.load(ckpt)
-        let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
-        guard !ids.isEmpty else { throw ValidationError("--prompt must not be empty") }
         let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
         let sampling = SamplingConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: stop, seed: seed)
-        let outs = loaded.model.generate(prompts: Array(repeating: ids, count: samples), sampling: sampling)
-        for (i, o) in outs.enumerated() {
-            if samples > 1 { print("--- sample \(i + 1)") }
-            print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
+        try sampling.validate(op: "generate")
+        let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
+        try loaded.model.checkPrompt(ids, label: "--prompt")
+        // Samples run in chunks so the KV cache stays small however many are asked for; each chunk's seed
+        // continues the per-row streams, so the output is the same as one batch of all samples.
+        let chunk = Self.chunkSize
+        try MemoryBudget.check(loaded.model.generationBytes(rows: min(samples, chunk)), for: "generating \(min(samples, chunk)) samples at once",
+                               op: "generate", fix: "use a smaller model")
+        for start in stride(from: 0, to: samples, by: chunk) {
+            var part = sampling
+            part.seed = seed &+ UInt64(start) &* 0x9E37_79B9_7F4A_7C15
+            let outs = loaded.model.generate(prompts: Array(repeating: ids, count: min(chunk, samples - start)), sampling: part)
+            for (i, o) in outs.enumerated() {
+                if samples > 1 { print("--- sample \(start + i + 1)") }
+                print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
+                if o.finish == .contextFull {
+                    FileHandle.standardError.write(Data("note: sample \(start + i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
+                }
+            }
         }
     }
+
+    /// Samples generated together (one KV cache row each).
+    static let chunkSize = 32
 }

@@ -57,6 +57,8 @@ public final class ChatSession {
     public init(model: GPT2, tokenizer: BPETokenizer, config: ChatConfig = ChatConfig(),
                 template: ChatTemplate = .chatML) throws {
         let op = "start chat"
+        try SamplingConfig(maxNewTokens: config.maxNewTokens, temperature: config.temperature, topK: config.topK,
+                           topP: config.topP).validate(op: op)
         var ids: [String: Int] = [:]
         for t in template.specialTokens {
             guard let id = tokenizer.id(forSpecial: t) else {
