@@ -47,7 +47,7 @@ final class CheckpointRetentionTests: XCTestCase {
         XCTAssertLessThanOrEqual(peakCount, 3 + 2 + 1 + 1, "keepLast + keepStable + best + latest at most")
         XCTAssertLessThan(peak, 7 * (payload + 1024), "disk use is bounded by the kept checkpoints, not the run length")
         let m = try s.marks()
-        XCTAssertEqual(m.stable, ["step-0000590", "step-0000595", "step-0000600"], "marks of pruned checkpoints are dropped")
+        XCTAssertEqual(m.stable, ["step-0000100", "step-0000590", "step-0000595", "step-0000600"], "marks of pruned checkpoints are dropped")
         XCTAssertEqual(m.best, "step-0000100")
     }
 
