@@ -39,16 +39,16 @@ extension GPT2Config {
     /// `available` (default: physical memory). Call before building the model and the loader.
     public func checkTrainingMemory(batch: Int, context: Int, source: String = "recipe",
                                     available: Double = MemoryBudget.physicalBytes) throws {
-        let op = "check memory for training (\\(source))"
+        let op = "check memory for training (\(source))"
         guard batch > 0, context > 0 else {
-            throw StrataError.config(op, "batch \\(batch) and context \\(context) must be positive")
+            throw StrataError.config(op, "batch \(batch) and context \(context) must be positive")
         }
-        let what = "training a GPT-2 of \\(Self.count(parameterEstimate)) parameters on batches of \\(batch) × \\(context) tokens "
-            + "(weights, gradients and AdamW moments \\(MemoryBudget.describe(16 * parameterEstimate)), activations "
-            + "\\(MemoryBudget.describe(activationBytes(batch: batch, context: context))))"
+        let what = "training a GPT-2 of \(Self.count(parameterEstimate)) parameters on batches of \(batch) × \(context) tokens "
+            + "(weights, gradients and AdamW moments \(MemoryBudget.describe(16 * parameterEstimate)), activations "
+            + "\(MemoryBudget.describe(activationBytes(batch: batch, context: context))))"
         try MemoryBudget.check(trainingBytes(batch: batch, context: context), for: what, op: op,
                                fix: "lower train.batch_size (train.grad_accum keeps the effective batch), train.context, "
-                                + "or the model size in \\(source)", available: available)
+                                + "or the model size in \(source)", available: available)
     }
 
     /// "124M", "1.2B", "3e+19".

@@ -3,7 +3,7 @@
 // anything is allocated (n_embd 1e9 and 3037000500, vocab_size 1e12, n_positions 1e9,
 // n_layer 1e6, batch 1e9), sampling options and prompts checked in one place, a header
 // relabelling an F32 weight as I32 refused by name, and a seeded fuzz over a few hundred
-// mutated model.safetensors files: each one loads (and runs) or throws a StrataError.
+// mutated model.safetensors files (240): each one loads (and runs) or throws a StrataError.
 // Leaves out: the CLI wrappers (they call these functions), tokenizer.json fuzzing
 // (StrataTokenizerTests).
 
@@ -139,7 +139,7 @@ final class BadInputTests: XCTestCase {
         let headerEnd = 8 + Int(original.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         var rng = StrataRNG(seed: 20261126)
         var loaded = 0, refused = 0
-        for round in 0..<300 {
+        for round in 0..<240 {
             try Fuzz.mutate(original, headerEnd: headerEnd, round: round, rng: &rng).write(to: url)
             do {
                 let model = try GPT2.load(directory: dir)
@@ -150,8 +150,8 @@ final class BadInputTests: XCTestCase {
                 refused += 1
             }
         }
-        XCTAssertEqual(loaded + refused, 300)
-        XCTAssertGreaterThan(refused, 100, "most mutations must be caught (loaded \(loaded))")
+        XCTAssertEqual(loaded + refused, 240)
+        XCTAssertGreaterThan(refused, 80, "most mutations must be caught (loaded \(loaded))")
     }
 }
 

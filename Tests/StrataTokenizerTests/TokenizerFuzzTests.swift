@@ -1,4 +1,4 @@
-// A seeded fuzz over mutated tokenizer.json files (the committed HF GPT-2 fixture):
+// A seeded fuzz over 240 mutated tokenizer.json files (the committed HF GPT-2 fixture):
 // byte flips, truncations, changed digits (ids, merge ranks), deleted and duplicated
 // spans. Every mutation either loads — and then encodes and decodes text without
 // crashing — or throws a StrataError.
@@ -15,7 +15,7 @@ final class TokenizerFuzzTests: XCTestCase {
         let sample = "Hello, world! It's 2026 — naïve café <|endoftext|> 日本語 😀\n\ttabs"
         var rng = StrataRNG(seed: 4242)
         var loaded = 0, refused = 0
-        for round in 0..<300 {
+        for round in 0..<240 {
             let data = mutate(original, round: round, rng: &rng)
             do {
                 let tok = try BPETokenizer(jsonData: data, source: "fuzz-\(round).json")
@@ -27,8 +27,8 @@ final class TokenizerFuzzTests: XCTestCase {
                 refused += 1
             }
         }
-        XCTAssertEqual(loaded + refused, 300)
-        XCTAssertGreaterThan(refused, 100, "most mutations must be caught (loaded \(loaded))")
+        XCTAssertEqual(loaded + refused, 240)
+        XCTAssertGreaterThan(refused, 80, "most mutations must be caught (loaded \(loaded))")
     }
 
     private func mutate(_ original: Data, round: Int, rng: inout StrataRNG) -> Data {
