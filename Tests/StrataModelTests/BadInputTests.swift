@@ -143,8 +143,10 @@ final class BadInputTests: XCTestCase {
             try Fuzz.mutate(original, headerEnd: headerEnd, round: round, rng: &rng).write(to: url)
             do {
                 let model = try GPT2.load(directory: dir)
-                let tape = Tape.noGrad()
-                _ = model.logits(model.hidden([1, 2, 3], batch: 1, time: 3, tape: tape), tape: tape)
+                if loaded < 10 {  // loaded weights (possibly NaN) run; shapes were checked on load
+                    let tape = Tape.noGrad()
+                    _ = model.logits(model.hidden([1, 2, 3], batch: 1, time: 3, tape: tape), tape: tape)
+                }
                 loaded += 1
             } catch is StrataError {
                 refused += 1
