@@ -12,7 +12,7 @@ import StrataCore
 extension GPT2Config {
     /// Parameters (tied embeddings counted once), in Double.
     public var parameterEstimate: Double {
-        let c = Double(nEmbd), f = Double(nInner ?? 4 * nEmbd), l = Double(nLayer)
+        let c = Double(nEmbd), f = nInner.map(Double.init) ?? 4 * Double(nEmbd), l = Double(nLayer)
         let perBlock = 4 * c + (3 * c * c + 3 * c) + (c * c + c) + (c * f + f) + (f * c + c)
         return Double(vocabSize) * c + Double(nPositions) * c + l * perBlock + 2 * c
     }
@@ -24,7 +24,7 @@ extension GPT2Config {
     /// layer and token ~12·C for the residual stream, norms and projections, 2·F for the MLP,
     /// 2·H·T for attention probabilities; plus logits and their gradient (2·V per token).
     public func activationBytes(batch: Int, context: Int) -> Double {
-        let c = Double(nEmbd), f = Double(nInner ?? 4 * nEmbd), t = Double(context)
+        let c = Double(nEmbd), f = nInner.map(Double.init) ?? 4 * Double(nEmbd), t = Double(context)
         let tokens = Double(batch) * t
         let perToken = Double(nLayer) * (12 * c + 2 * f + 2 * Double(nHead) * t) + 2 * Double(vocabSize) + 4 * c
         return 4 * tokens * perToken
@@ -51,13 +51,14 @@ extension GPT2Config {
                                 + "or the model size in \(source)", available: available)
     }
 
-    /// "124M", "1.2B", "3e+19".
+    /// "124M", "1.2B", "1.8T", "2.4e+19".
     static func count(_ n: Double) -> String {
         switch n {
         case ..<1e4: return String(Int(n))
         case ..<1e6: return String(format: "%.0fK", n / 1e3)
         case ..<1e9: return String(format: "%.1fM", n / 1e6)
-        case ..<1e13: return String(format: "%.1fB", n / 1e9)
+        case ..<1e12: return String(format: "%.1fB", n / 1e9)
+        case ..<1e15: return String(format: "%.1fT", n / 1e12)
         default: return String(format: "%.2g", n)
         }
     }

@@ -35,11 +35,11 @@ public struct GPT2Config: Codable, Equatable, Sendable {
     public var innerSize: Int { nInner ?? 4 * nEmbd }
     public var headSize: Int { nEmbd / nHead }
 
-    /// Number of parameters (tied embeddings counted once).
+    /// Number of parameters (tied embeddings counted once); saturates at Int.max instead of trapping
+    /// for absurd configs (computed in Double: exact below 2^53, far beyond any model that fits).
     public var parameterCount: Int {
-        let c = nEmbd, f = innerSize
-        let perBlock = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * f + f) + (f * c + c)
-        return vocabSize * c + nPositions * c + nLayer * perBlock + 2 * c
+        let n = parameterEstimate
+        return n < 9.2e18 ? Int(n) : Int.max
     }
 
     /// Checks the fields make a buildable model whose weights fit in this machine's memory
@@ -62,9 +62,8 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         for (field, p) in [("resid_pdrop", residPdrop), ("embd_pdrop", embdPdrop), ("attn_pdrop", attnPdrop)] where !(p >= 0 && p < 1) {
             throw bad(field, "must be in [0, 1), got \(p)")
         }
-        for (field, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)] {
-            if let id, id < 0 || id >= vocabSize { throw bad(field, "(\(id)) must be a token id below vocab_size (\(vocabSize))") }
-        }
+        // bos/eos ids are not checked against vocab_size: transformers does not either, and tiny test
+        // models (vocab 32, bos 50256) are common; Strata takes its special ids from tokenizer.json.
         if !["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(activationFunction) {
             throw bad("activation_function", "'\(activationFunction)' is not supported (Strata implements the tanh GELU: gelu_new)")
         }
