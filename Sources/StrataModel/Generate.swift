@@ -86,7 +86,7 @@ extension GPT2 {
     public func generate(prompts: [[Int32]], sampling: SamplingConfig, onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
         let cache = KVCache(model: self, batch: prompts.count)
-        var rngs = prompts.indices.map { StrataRNG(seed: sampling.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+        var rngs = prompts.indices.map { StrataRNG(seed: sampling.seed &+ UInt64($0) &* Self.rowSeedStride) }
         var out = prompts.map { _ in Completion(tokens: [], logProbs: [], finish: .maxTokens) }
         var active = [Int](), pending = [[Int32]]()
         for (r, p) in prompts.enumerated() {
@@ -113,6 +113,23 @@ extension GPT2 {
         }
         return out
     }
+
+    /// `count` samples of one prompt, generated `chunk` rows at a time so the KV cache stays bounded however
+    /// many are asked for. Each chunk's seed continues the per-row streams, so the samples are those of one
+    /// batch of `count` rows. `onCompletion(index, completion)` receives them in order.
+    public func sample(_ prompt: [Int32], count: Int, sampling: SamplingConfig, chunk: Int = 32,
+                       onCompletion: (Int, Completion) -> Void) {
+        let rows = max(1, chunk)
+        for start in stride(from: 0, to: count, by: rows) {
+            var part = sampling
+            part.seed = sampling.seed &+ UInt64(start) &* Self.rowSeedStride
+            let outs = generate(prompts: Array(repeating: prompt, count: min(rows, count - start)), sampling: part)
+            for (i, o) in outs.enumerated() { onCompletion(start + i, o) }
+        }
+    }
+
+    /// Row r of a batch samples with seed + r · rowSeedStride.
+    static let rowSeedStride: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     private func stackRows(_ rows: [Tensor]) -> Tensor {
         let v = config.vocabSize

@@ -45,25 +45,15 @@ struct GenerateCommand: ParsableCommand {
         try sampling.validate(op: "generate")
         let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
         try loaded.model.checkPrompt(ids, label: "--prompt")
-        // Samples run in chunks so the KV cache stays small however many are asked for; each chunk's seed
-        // continues the per-row streams, so the output is the same as one batch of all samples.
-        let chunk = Self.chunkSize
+        let chunk = 32  // samples generated together (one KV-cache row each)
         try MemoryBudget.check(loaded.model.generationBytes(rows: min(samples, chunk)), for: "generating \(min(samples, chunk)) samples at once",
                                op: "generate", fix: "use a smaller model")
-        for start in stride(from: 0, to: samples, by: chunk) {
-            var part = sampling
-            part.seed = seed &+ UInt64(start) &* 0x9E37_79B9_7F4A_7C15
-            let outs = loaded.model.generate(prompts: Array(repeating: ids, count: min(chunk, samples - start)), sampling: part)
-            for (i, o) in outs.enumerated() {
-                if samples > 1 { print("--- sample \(start + i + 1)") }
-                print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
-                if o.finish == .contextFull {
-                    FileHandle.standardError.write(Data("note: sample \(start + i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
-                }
+        loaded.model.sample(ids, count: samples, sampling: sampling, chunk: chunk) { i, o in
+            if samples > 1 { print("--- sample \(i + 1)") }
+            print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
+            if o.finish == .contextFull {
+                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
             }
         }
     }
-
-    /// Samples generated together (one KV cache row each).
-    static let chunkSize = 32
 }

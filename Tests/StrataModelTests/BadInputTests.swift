@@ -1,7 +1,8 @@
 // Bad input refused with an error instead of a crash: config.json fields out of range
 // (n_inner -5, layer_norm_epsilon -1), absurd sizes refused by the memory estimate before
 // anything is allocated (n_embd 1e9 and 3037000500, vocab_size 1e12, n_positions 1e9,
-// n_layer 1e6, batch 1e9), sampling options and prompts checked in one place, a header
+// n_layer 1e6, batch 1e9), sampling options and prompts checked in one place, many samples
+// generated in bounded chunks with the same output as one batch, a header
 // relabelling an F32 weight as I32 refused by name, and a seeded fuzz over a few hundred
 // mutated model.safetensors files (240): each one loads (and runs) or throws a StrataError.
 // Leaves out: the CLI wrappers (they call these functions), tokenizer.json fuzzing
@@ -108,6 +109,18 @@ final class BadInputTests: XCTestCase {
         assertRefused(try model.checkPrompt(Array(repeating: 1, count: 16)), ["16 tokens", "n_positions) is 16"])
         XCTAssertNoThrow(try model.checkPrompt(Array(repeating: 1, count: 15)))
         XCTAssertGreaterThan(model.generationBytes(rows: 2), model.generationBytes(rows: 1))
+    }
+
+    func testManySamplesInSmallChunksEqualOneBatch() {
+        let model = GPT2(tiny, seed: 4)
+        let cfg = SamplingConfig(maxNewTokens: 4, temperature: 1, seed: 7)
+        let batch = model.generate(prompts: Array(repeating: [1, 2], count: 5), sampling: cfg)
+        var chunked: [Completion] = []
+        model.sample([1, 2], count: 5, sampling: cfg, chunk: 2) { i, c in
+            XCTAssertEqual(i, chunked.count)
+            chunked.append(c)
+        }
+        XCTAssertEqual(chunked, batch)
     }
 
     func testWeightRelabelledAsIntegerIsRefusedByName() throws {
