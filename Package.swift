@@ -5,9 +5,12 @@
 import PackageDescription
 
 // Release builds are tuned for the machine they are built on (CI and users build from source):
-// -target-cpu native lets LLVM use AVX-512/AVX2 in the vectorised kernels.
+// -target-cpu native lets LLVM use AVX-512/AVX2 in the vectorised kernels. -O (not -Ounchecked)
+// keeps bounds and overflow checks and every precondition in release builds: a corrupt file or a
+// bad option must stop with an error, never read or write outside a buffer (docs/benchmarks.md
+// has the measured cost).
 let optimize: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-O", "-wmo"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
 ]
 

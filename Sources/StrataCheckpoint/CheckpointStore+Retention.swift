@@ -1,10 +1,13 @@
 // Retention of the checkpoint trail and the marks it honours. marks.json in the
 // root (written atomically) holds the `best` checkpoint (lowest validation loss
 // recorded so far) and the list of `stable` checkpoints (marked by the user or a
-// stage boundary). `prune()` keeps the newest `keepLast` complete checkpoints, the
-// best one, every stable one and the one `latest` names; others are renamed to a
-// hidden `.tmp-` name first (so a crash mid-delete leaves only a leftover) and removed.
-// Also the name rules for checkpoints and their files.
+// stage boundary, or by the trainer whenever the spike guard is quiet — in a quiet run
+// that is every checkpoint). `prune()` keeps the newest `keepLast` complete checkpoints,
+// the best one, the newest `keepStable` stable ones and the one `latest` names, so a run
+// holds at most keepLast + keepStable + 2 checkpoints however long it runs; others are
+// renamed to a hidden `.tmp-` name first (so a crash mid-delete leaves only a leftover)
+// and removed, and their stable marks dropped. Also the name rules for checkpoints and
+// their files.
 // Leaves out: retention by age or disk budget, several "best" metrics.
 
 import Foundation
@@ -29,7 +32,13 @@ extension CheckpointStore {
     /// The current marks (empty when marks.json does not exist yet).
     public func marks() throws -> CheckpointMarks {
         guard FileIO.fileSize(marksURL) != nil else { return CheckpointMarks() }
-        return try StrataJSON.read(CheckpointMarks.self, at: marksURL)
+        do {
+            return try StrataJSON.read(CheckpointMarks.self, at: marksURL)
+        } catch let e as StrataError {
+            throw StrataError(e.kind, e.operation, "\(e.message) (\(marksURL.lastPathComponent) lists the best and stable checkpoints)",
+                              fix: "repair or delete \(marksURL.path); without it retention keeps the newest checkpoints "
+                                + "and the best/stable marks start afresh")
+        }
     }
 
     private func saveMarks(_ m: CheckpointMarks) throws {
@@ -69,11 +78,8 @@ extension CheckpointStore {
     @discardableResult
     public func prune() throws -> [String] {
         let complete = list().filter { $0.sequence != nil }
-        let m = try marks()
-        var keep = Set(complete.suffix(config.keepLast).map(\.name))
-        keep.formUnion(m.stable)
-        if let b = m.best { keep.insert(b) }
-        if let p = latestPointer() { keep.insert(p) }
+        var m = try marks()
+        let keep = retained(complete.map(\.name), marks: m)
         var removed: [String] = []
         for e in complete where !keep.contains(e.name) {
             let doomed = root.appendingPathComponent(".tmp-deleting-\(e.name)-\(getpid())", isDirectory: true)
@@ -86,7 +92,24 @@ extension CheckpointStore {
             removed.append(e.name)
         }
         if !removed.isEmpty { try FileIO.sync(root, directory: true) }
+        let present = Set(complete.map(\.name)).subtracting(removed)
+        let stillStable = m.stable.filter { present.contains($0) }
+        if stillStable != m.stable {
+            m.stable = stillStable
+            try saveMarks(m)
+        }
         return removed
+    }
+
+    /// What retention keeps of `complete` (names, oldest first): the newest keepLast, the newest
+    /// keepStable stable ones, the best and the one `latest` names.
+    func retained(_ complete: [String], marks m: CheckpointMarks) -> Set<String> {
+        var keep = Set(complete.suffix(config.keepLast))
+        let stable = Set(m.stable)
+        keep.formUnion(complete.filter { stable.contains($0) }.suffix(config.keepStable))
+        if let b = m.best { keep.insert(b) }
+        if let p = latestPointer() { keep.insert(p) }
+        return keep
     }
 
     private func requireListed(_ name: String, op: String) throws {

@@ -137,9 +137,21 @@ extension CheckpointStore {
 
     /// The newest checkpoint that verifies, after removing leftovers of interrupted
     /// writes. Checkpoints that fail are reported through `onSkip` and passed over.
+    /// A directory whose manifest is missing or unreadable has no place in the order, so it is
+    /// reported first (with why) and never chosen.
     public func latestValid(onSkip: (String, StrataError) -> Void = { _, _ in }) -> Checkpoint? {
         cleanLeftovers()
-        for entry in list().reversed() where entry.sequence != nil {
+        let entries = list()
+        for entry in entries where entry.sequence == nil {
+            do {
+                _ = try readManifest(entry.name)
+            } catch let e as StrataError {
+                onSkip(entry.name, e)
+            } catch {
+                onSkip(entry.name, StrataError.format("verify checkpoint \(entry.name)", "\(error)"))
+            }
+        }
+        for entry in entries.reversed() where entry.sequence != nil {
             do {
                 return try verify(entry.name)
             } catch let e as StrataError {

@@ -49,13 +49,18 @@ public struct CheckpointStore: Sendable {
     public struct Config: Sendable {
         /// How many of the newest checkpoints retention keeps (at least 2).
         public var keepLast: Int = 3
+        /// How many of the newest *stable* checkpoints retention keeps besides those (at least 1):
+        /// the newest is the spike guard's rollback target, the one before it a fallback should it
+        /// fail to verify. Older stable marks are pruned with their checkpoints.
+        public var keepStable: Int = 2
         /// Run `prune()` after each successful write.
         public var pruneAfterWrite: Bool = true
         /// Test hook: throw at this point of every write, imitating a crash. Never set in training.
         public var fault: FaultPoint?
 
-        public init(keepLast: Int = 3, pruneAfterWrite: Bool = true, fault: FaultPoint? = nil) {
+        public init(keepLast: Int = 3, keepStable: Int = 2, pruneAfterWrite: Bool = true, fault: FaultPoint? = nil) {
             self.keepLast = keepLast
+            self.keepStable = keepStable
             self.pruneAfterWrite = pruneAfterWrite
             self.fault = fault
         }
@@ -74,8 +79,13 @@ public struct CheckpointStore: Sendable {
             throw StrataError.config("checkpoint store \(root.path)", "keepLast is \(config.keepLast); retention needs at least 2",
                                      fix: "set keepLast to 2 or more")
         }
+        guard config.keepStable >= 1 else {
+            throw StrataError.config("checkpoint store \(root.path)", "keepStable is \(config.keepStable); a rollback needs at least 1 stable checkpoint",
+                                     fix: "set keepStable to 1 or more")
+        }
         self.root = root
         self.config = config
+        _ = try marks()  // a damaged marks.json stops the run now, not at its first checkpoint
     }
 
     public func url(of name: String) -> URL { root.appendingPathComponent(name, isDirectory: true) }
@@ -106,7 +116,8 @@ public struct CheckpointStore: Sendable {
             do {
                 try prune()
             } catch let e as StrataError {
-                throw StrataError(e.kind, op, "checkpoint '\(name)' was written, but pruning old ones failed: \(e.message)", fix: e.fix)
+                throw StrataError(e.kind, op, "checkpoint '\(name)' was written, but pruning old ones failed: \(e.operation): \(e.message)",
+                                  fix: e.fix)
             }
         }
         return Checkpoint(name: name, url: url(of: name), manifest: manifest)

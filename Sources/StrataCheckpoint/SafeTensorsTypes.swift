@@ -20,6 +20,9 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         case .f64, .i64: return 8
         }
     }
+
+    /// F32, F16, BF16, F64: what model weights must be stored as.
+    public var isFloatingPoint: Bool { self != .i32 && self != .i64 }
 }
 
 /// A tensor as the checkpoint layer sees it: a name, a shape, row-major Float values.
@@ -110,6 +113,18 @@ public struct SafeTensorsFile: Sendable {
 
     /// Every tensor, converted, in file order.
     public func allTensors() -> [NamedTensor] { names.compactMap { tensor($0) } }
+
+    /// Refuses a tensor that `what` (e.g. "a GPT-2 weight") needs as floats but the header stores as
+    /// an integer dtype: converting I32/I64 bytes that are really floats would load garbage silently.
+    public func requireFloatingPoint(_ name: String, for what: String) throws {
+        guard let info = infos[name] else { throw missing(name) }
+        guard info.dtype.isFloatingPoint else {
+            throw StrataError.format("read safetensors \(source)",
+                                     "tensor '\(name)' is stored as \(info.dtype.rawValue), but \(what) is floating point "
+                                        + "(F32, F16, BF16 or F64)",
+                                     fix: "the header's dtype was changed or this is not the model's file; re-export the checkpoint")
+        }
+    }
 
     /// Checks presence and shape; returns the tensor's description.
     @discardableResult

@@ -1,6 +1,9 @@
 // StrataError: the one error type of the project. Every message carries the
 // operation that failed, what it saw (shapes, file, line, field) and, where there
-// is one, the fix. Leaves out: error codes for programmatic matching beyond `kind`.
+// is one, the fix; `file(_:path:_:)` turns Foundation/POSIX file errors into words.
+// Leaves out: error codes for programmatic matching beyond `kind`.
+
+import Foundation
 
 public struct StrataError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: String, Sendable {
@@ -37,4 +40,22 @@ public struct StrataError: Error, CustomStringConvertible, Equatable, Sendable {
     public static func format(_ op: String, _ msg: String, fix: String? = nil) -> StrataError { .init(.format, op, msg, fix: fix) }
     public static func config(_ op: String, _ msg: String, fix: String? = nil) -> StrataError { .init(.config, op, msg, fix: fix) }
     public static func data(_ op: String, _ msg: String, fix: String? = nil) -> StrataError { .init(.data, op, msg, fix: fix) }
+}
+
+extension StrataError {
+    /// A Foundation or POSIX error from reading/writing `path`, in words: a full disk reads
+    /// "no space left on the device" (not "NSCocoaErrorDomain Code=640"), with the path and a fix.
+    public static func file(_ op: String, path: String, _ error: Error) -> StrataError {
+        if let e = error as? StrataError { return e }
+        let ns = error as NSError
+        let posix = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).flatMap { $0.domain == NSPOSIXErrorDomain ? $0.code : nil }
+            ?? (ns.domain == NSPOSIXErrorDomain ? ns.code : nil)
+        if posix == Int(ENOSPC) || (ns.domain == NSCocoaErrorDomain && ns.code == NSFileWriteOutOfSpaceError) {
+            return .io(op, "no space left on the device while writing \(path)", fix: "free disk space (or write elsewhere) and run again")
+        }
+        if posix == Int(EACCES) || (ns.domain == NSCocoaErrorDomain && ns.code == NSFileWriteNoPermissionError) {
+            return .io(op, "permission denied for \(path)", fix: "check the permissions of \(path) and its directory")
+        }
+        return .io(op, "\(path): \(ns.localizedDescription)")
+    }
 }

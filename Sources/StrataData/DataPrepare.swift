@@ -82,7 +82,7 @@ public enum DataPrepare {
         let files = try expandInputs(config.inputs)
         let outDir = URL(fileURLWithPath: config.outputDirectory)
         do { try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true) } catch {
-            throw StrataError.io("prepare data", "cannot create \(outDir.path): \(error)")
+            throw StrataError.file("prepare data", path: outDir.path, error)
         }
         var job = try PrepareJob(config: config, encoder: encoder, files: files, outDir: outDir)
         for (i, file) in files.enumerated() { try job.process(file: file, index: i) }

@@ -138,7 +138,7 @@ public enum JSONLines {
             out.append(0x0A)
         }
         do { try out.write(to: url) } catch {
-            throw StrataError.io("write \(url.path)", "\(error)", fix: "check that the directory exists and is writable")
+            throw StrataError.file("write \(url.path)", path: url.path, error)
         }
     }
 

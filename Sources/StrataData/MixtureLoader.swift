@@ -27,6 +27,9 @@ public struct MixtureLoader: Sendable {
         guard batch > 0, context > 0 else {
             throw StrataError.config(op, "batch \(batch) and context \(context) must be positive")
         }
+        // Inputs and targets (Int32 each) of one batch, before anything is allocated or multiplied in Int.
+        try MemoryBudget.check(Double(batch) * Double(context) * 8, for: "a batch of \(batch) × \(context) tokens", op: op,
+                               fix: "lower train.batch_size (use train.grad_accum for a larger effective batch) or train.context")
         guard !sources.isEmpty else { throw StrataError.config(op, "no data sources given") }
         var seen = Set<String>()
         for s in sources {

@@ -1,7 +1,11 @@
 // A token shard opened for reading through mmap (Glibc or Darwin): the header
-// is validated once (magic, version, dtype, size against count) and tokens are
-// then read straight from the mapping. Immutable after init, so it is safe to
-// share across threads. Leaves out: writing (ShardWriter), remote storage.
+// is validated once (magic, version, dtype, size against count), then every token
+// is checked below the header's vocabulary size (one vectorised max-scan per open:
+// a corrupt id must never reach an embedding lookup), and tokens are then read
+// straight from the mapping. `verify(against:)` checks the body against the SHA-256
+// its sidecar recorded, so a shard changed since `data prepare` is noticed on resume.
+// Immutable after init, so it is safe to share across threads.
+// Leaves out: writing (ShardWriter), remote storage.
 
 import Foundation
 import StrataCore
@@ -51,6 +55,7 @@ public final class Shard: @unchecked Sendable {
         mapping = m
         mappedLength = size
         body = UnsafeRawPointer(m) + ShardHeader.byteCount
+        try validateTokens()
     }
 
     deinit {
@@ -88,13 +93,61 @@ public final class Shard: @unchecked Sendable {
         }
     }
 
-    /// Scan every token and check it is below the header's vocabulary size (O(count)).
+    /// Checks every token is below the header's vocabulary size (done on open; O(count), vectorised).
     public func validateTokens() throws {
-        for i in 0..<count where self[i] >= vocabSize {
-            throw StrataError.format("validate shard \(url.path)",
-                                     "token \(self[i]) at position \(i) is not below the vocabulary size \(vocabSize)",
-                                     fix: "the shard is corrupt; re-create it")
+        guard count > 0, let body else { return }
+        let largest: Int
+        switch header.dtype {
+        case .uint16: largest = Int(Self.maxLittleEndian(UnsafeBufferPointer(start: body.assumingMemoryBound(to: UInt16.self), count: count)))
+        case .uint32: largest = Int(Self.maxLittleEndian(UnsafeBufferPointer(start: body.assumingMemoryBound(to: UInt32.self), count: count)))
         }
+        guard largest >= vocabSize else { return }
+        let position = (0..<count).first { self[$0] >= vocabSize } ?? 0
+        throw StrataError.format("read shard \(url.path)",
+                                 "token \(self[position]) at position \(position) is not below the vocabulary size \(vocabSize) "
+                                    + "in the header (largest id in the file: \(largest))",
+                                 fix: "the shard is corrupt; delete it and run `strata data prepare` again (a run re-creates "
+                                    + "the shards of its data/ directory when they are missing)")
+    }
+
+    /// The largest value (read as little-endian) in `values`; a plain loop over lanes LLVM vectorises.
+    static func maxLittleEndian<T: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeBufferPointer<T>) -> T {
+        var lanes = (T.zero, T.zero, T.zero, T.zero, T.zero, T.zero, T.zero, T.zero)
+        let n = values.count, full = n & ~7
+        var i = 0
+        while i < full {
+            lanes.0 = max(lanes.0, T(littleEndian: values[i])); lanes.1 = max(lanes.1, T(littleEndian: values[i + 1]))
+            lanes.2 = max(lanes.2, T(littleEndian: values[i + 2])); lanes.3 = max(lanes.3, T(littleEndian: values[i + 3]))
+            lanes.4 = max(lanes.4, T(littleEndian: values[i + 4])); lanes.5 = max(lanes.5, T(littleEndian: values[i + 5]))
+            lanes.6 = max(lanes.6, T(littleEndian: values[i + 6])); lanes.7 = max(lanes.7, T(littleEndian: values[i + 7]))
+            i += 8
+        }
+        var m = max(max(max(lanes.0, lanes.1), max(lanes.2, lanes.3)), max(max(lanes.4, lanes.5), max(lanes.6, lanes.7)))
+        while i < n { m = max(m, T(littleEndian: values[i])); i += 1 }
+        return m
+    }
+
+    /// Checks this shard against the sidecar `data prepare` wrote with it: token count, dtype and the
+    /// SHA-256 of the token bytes. A mismatch means the shard changed after it was prepared.
+    public func verify(against sidecar: ShardSidecar, sidecarURL: URL? = nil) throws {
+        let op = "check shard \(url.path) against \((sidecarURL ?? self.sidecarURL).lastPathComponent)"
+        let fix = "the shard changed since `strata data prepare` wrote it; delete it (and its .json) to re-create it, "
+            + "or restore the original"
+        guard sidecar.tokenCount == count, sidecar.dtype == dtype else {
+            throw StrataError.data(op, "the shard holds \(count) \(dtype.rawValue) tokens but its sidecar records "
+                                   + "\(sidecar.tokenCount) \(sidecar.dtype.rawValue)", fix: fix)
+        }
+        let digest = bodySHA256()
+        guard digest == sidecar.tokensSHA256 else {
+            throw StrataError.data(op, "the token bytes hash to sha256 \(digest) but the sidecar records \(sidecar.tokensSHA256)", fix: fix)
+        }
+    }
+
+    /// SHA-256 of the token bytes (the file after its header), as the sidecar records it.
+    public func bodySHA256() -> String {
+        var h = SHA256()
+        if let body, count > 0 { h.update(UnsafeRawBufferPointer(start: body, count: count * dtype.byteWidth)) }
+        return h.hexDigest()
     }
 
     /// Where `strata data prepare` writes this shard's JSON sidecar.

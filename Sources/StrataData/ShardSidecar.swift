@@ -41,7 +41,7 @@ public struct ShardSidecar: Codable, Equatable, Sendable {
 
     public func write(to url: URL) throws {
         do { try StrataJSON.encode(self).write(to: url) } catch {
-            throw StrataError.io("write \(url.path)", "\(error)")
+            throw StrataError.file("write \(url.path)", path: url.path, error)
         }
     }
 }

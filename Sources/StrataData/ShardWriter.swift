@@ -86,7 +86,7 @@ public final class ShardWriter {
         } catch let e as StrataError {
             throw e
         } catch {
-            throw StrataError.io("write shard \(url.path)", "\(error)")
+            throw StrataError.file("write shard \(url.path)", path: partialURL.path, error)
         }
         return bodyHash.hexDigest()
     }
@@ -97,7 +97,7 @@ public final class ShardWriter {
         do {
             try h.write(contentsOf: buffer)
         } catch {
-            throw StrataError.io("write shard \(url.path)", "write failed: \(error)", fix: "check free disk space")
+            throw StrataError.file("write shard \(url.path)", path: partialURL.path, error)
         }
         buffer.removeAll(keepingCapacity: true)
     }

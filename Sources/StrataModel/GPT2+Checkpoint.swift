@@ -38,6 +38,7 @@ extension GPT2 {
                 throw StrataError.shape(op, "tensor '\(stored)' has shape \(info.shape) but config.json implies \(p.shape)",
                                         fix: "check \(GPT2.configField(for: name)) in config.json")
             }
+            try file.requireFloatingPoint(stored, for: "a GPT-2 weight (config.json: model_type gpt2)")
             try file.copyValues(of: stored, into: UnsafeMutableBufferPointer(start: p.ptr, count: p.count))
             seen.insert(name)
         }
@@ -45,6 +46,7 @@ extension GPT2 {
             throw StrataError.format(op, "tensor '\(missing)' is missing (\(params.count - seen.count) of \(params.count) parameters absent)")
         }
         if let head = file.names.first(where: { $0 == "lm_head.weight" }) {
+            try file.requireFloatingPoint(head, for: "a GPT-2 weight (config.json: model_type gpt2)")
             let t = try file.tensor(head, shape: wte.shape)
             if t.values != wte.toArray() {
                 throw StrataError.format(op, "lm_head.weight differs from transformer.wte.weight", fix: "Strata ties the LM head to the embedding (tie_word_embeddings)")

@@ -66,7 +66,9 @@ public final class GPT2 {
     /// `docStart` (B·T, first attendable position) support packed sequences.
     public func hidden(_ ids: [Int32], batch b: Int, time t: Int, tape: Tape,
                        positions: [Int32]? = nil, docStart: [Int32]? = nil) -> Tensor {
-        precondition(ids.count == b * t, "GPT2.hidden: \(ids.count) ids for B=\(b), T=\(t)")
+        // Internal invariants: user input is checked before it gets here (GPT2.checkPrompt, SequenceBatch.validate,
+        // shards validated on open), so these fire only on a bug in Strata itself.
+        precondition(b >= 1 && t >= 1 && ids.count == b * t, "GPT2.hidden: \(ids.count) ids for B=\(b), T=\(t)")
         precondition(t <= config.nPositions, "GPT2.hidden: T=\(t) exceeds n_positions=\(config.nPositions)")
         let tok = tape.embedding(wte, ids)                                        // [N, C]
         let pos = positions.map { tape.embedding(wpe, $0) }                        // [N, C]

@@ -35,27 +35,43 @@ public struct GPT2Config: Codable, Equatable, Sendable {
     public var innerSize: Int { nInner ?? 4 * nEmbd }
     public var headSize: Int { nEmbd / nHead }
 
-    /// Number of parameters (tied embeddings counted once).
+    /// Number of parameters (tied embeddings counted once); saturates at Int.max instead of trapping
+    /// for absurd configs (computed in Double: exact below 2^53, far beyond any model that fits).
     public var parameterCount: Int {
-        let c = nEmbd, f = innerSize
-        let perBlock = 2 * 2 * c + (c * 3 * c + 3 * c) + (c * c + c) + (c * f + f) + (f * c + c)
-        return vocabSize * c + nPositions * c + nLayer * perBlock + 2 * c
+        let n = parameterEstimate
+        return n < 9.2e18 ? Int(n) : Int.max
     }
 
-    /// Checks the fields make a buildable model; errors name the field.
-    public func validate(source: String = "config.json") throws {
+    /// Checks the fields make a buildable model whose weights fit in this machine's memory
+    /// (`available`, default physical memory); errors name the field, the value and the fix.
+    public func validate(source: String = "config.json", available: Double = MemoryBudget.physicalBytes) throws {
         func bad(_ field: String, _ why: String) -> StrataError {
             .config("read \(source)", "field '\(field)' \(why)", fix: "edit \(field) in \(source)")
         }
         if vocabSize <= 0 { throw bad("vocab_size", "must be positive, got \(vocabSize)") }
+        if vocabSize > Int(Int32.max) { throw bad("vocab_size", "(\(vocabSize)) must be below 2^31 (token ids are Int32)") }
         if nPositions <= 0 { throw bad("n_positions", "must be positive, got \(nPositions)") }
+        if nPositions > Int(Int32.max) { throw bad("n_positions", "(\(nPositions)) must be below 2^31 (positions are Int32)") }
         if nLayer <= 0 { throw bad("n_layer", "must be positive, got \(nLayer)") }
         if nHead <= 0 || nEmbd <= 0 || nEmbd % nHead != 0 { throw bad("n_embd", "(\(nEmbd)) must be a positive multiple of n_head (\(nHead))") }
+        if let f = nInner, f <= 0 { throw bad("n_inner", "must be positive (or absent for 4·n_embd), got \(f)") }
+        if !(layerNormEpsilon > 0 && layerNormEpsilon.isFinite) {
+            throw bad("layer_norm_epsilon", "must be a small positive number (GPT-2: 1e-5), got \(layerNormEpsilon)")
+        }
+        if !(initializerRange >= 0 && initializerRange.isFinite) { throw bad("initializer_range", "must be ≥ 0 and finite, got \(initializerRange)") }
+        for (field, p) in [("resid_pdrop", residPdrop), ("embd_pdrop", embdPdrop), ("attn_pdrop", attnPdrop)] where !(p >= 0 && p < 1) {
+            throw bad(field, "must be in [0, 1), got \(p)")
+        }
+        // bos/eos ids are not checked against vocab_size: transformers does not either, and tiny test
+        // models (vocab 32, bos 50256) are common; Strata takes its special ids from tokenizer.json.
         if !["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(activationFunction) {
             throw bad("activation_function", "'\(activationFunction)' is not supported (Strata implements the tanh GELU: gelu_new)")
         }
         if modelType != "gpt2" { throw bad("model_type", "'\(modelType)' is not supported (only gpt2)") }
         if !tieWordEmbeddings { throw bad("tie_word_embeddings", "must be true (Strata ties input and output embeddings)") }
+        try MemoryBudget.check(weightBytes, for: "a GPT-2 of \(Self.count(parameterEstimate)) parameters (\(nLayer) layers, n_embd \(nEmbd), "
+                               + "vocab \(vocabSize), n_positions \(nPositions))", op: "read \(source)",
+                               fix: "use smaller n_embd / n_layer / vocab_size / n_positions in \(source)", available: available)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -3,7 +3,9 @@
 // together in groups of bounded token count). Each prompt gets
 // its own StrataRNG stream derived from the seed and its index (or a seed given
 // per row, for RL rollouts seeded by step and row), so a prompt samples the same
-// tokens whether it runs alone or in a batch.
+// tokens whether it runs alone or in a batch. `SamplingConfig.validate`
+// and `GPT2.checkPrompt` are the one place user-supplied sampling options and prompts are
+// checked (generate and chat both call them) before anything is allocated.
 // Leaves out: beam search, repetition penalties, speculative decoding.
 
 import Foundation
@@ -29,6 +31,50 @@ public struct SamplingConfig: Codable, Equatable, Sendable {
     }
 }
 
+extension SamplingConfig {
+    /// The options as the CLI spells them (`strata generate` and `strata chat` share them).
+    public enum Option: String, Sendable {
+        case maxNewTokens = "--max-new-tokens", temperature = "--temperature", topK = "--top-k", topP = "--top-p"
+    }
+
+    /// Refuses values that would sample nonsense or crash: temperature < 0 / NaN / inf, top-k < 0,
+    /// top-p outside (0, 1], max-new-tokens < 1. Errors name the option, the value and the range.
+    public func validate(op: String = "sampling options") throws {
+        func bad(_ o: Option, _ value: String, _ rule: String) -> StrataError {
+            .config(op, "\(o.rawValue) is \(value); it \(rule)", fix: "pass \(o.rawValue) within that range")
+        }
+        guard maxNewTokens >= 1 else { throw bad(.maxNewTokens, "\(maxNewTokens)", "must be at least 1") }
+        guard temperature.isFinite, temperature >= 0 else {
+            throw bad(.temperature, "\(temperature)", "must be finite and ≥ 0 (0 = greedy, 1 = the model's own distribution)")
+        }
+        guard topK >= 0 else { throw bad(.topK, "\(topK)", "must be ≥ 0 (0 = off)") }
+        guard topP > 0, topP <= 1 else { throw bad(.topP, "\(topP)", "must be in (0, 1] (1 = off)") }
+    }
+}
+
+extension GPT2 {
+    /// Checks a prompt before generation: not empty, every id in the vocabulary, and shorter than the
+    /// context so at least one token can be generated. `label` names the prompt in the error.
+    public func checkPrompt(_ ids: [Int32], label: String = "the prompt") throws {
+        let op = "generate"
+        guard !ids.isEmpty else { throw StrataError.config(op, "\(label) encodes to no tokens", fix: "give a non-empty prompt") }
+        if let (i, id) = ids.enumerated().first(where: { $0.element < 0 || Int($0.element) >= config.vocabSize }) {
+            throw StrataError.config(op, "\(label) has token id \(id) at position \(i), outside the vocabulary (0..<\(config.vocabSize))",
+                                     fix: "use ids below vocab_size \(config.vocabSize)")
+        }
+        guard ids.count < config.nPositions else {
+            throw StrataError.config(op, "\(label) is \(ids.count) tokens but the model's context (n_positions) is \(config.nPositions), "
+                                     + "so no token can follow it", fix: "shorten the prompt to fewer than \(config.nPositions) tokens")
+        }
+    }
+
+    /// Bytes of the KV cache and logits that generating `rows` sequences at once needs.
+    public func generationBytes(rows: Int) -> Double {
+        let c = Double(config.nEmbd), l = Double(config.nLayer), t = Double(config.nPositions)
+        return Double(rows) * 4 * (2 * l * t * c + 2 * Double(config.vocabSize))
+    }
+}
+
 public struct Completion: Equatable, Sendable {
     public enum Finish: String, Sendable { case stop, maxTokens, contextFull }
     public var tokens: [Int32]
@@ -45,7 +91,7 @@ extension GPT2 {
     /// Continue each prompt; `onToken(row, token)` is called as tokens are produced (for streaming).
     public func generate(prompts: [[Int32]], sampling: SamplingConfig, onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
         generate(prompts: prompts, sampling: sampling,
-                 rowSeeds: prompts.indices.map { sampling.seed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }, onToken: onToken)
+                 rowSeeds: prompts.indices.map { sampling.seed &+ UInt64($0) &* Self.rowSeedStride }, onToken: onToken)
     }
 
     /// `generate` with one sampling seed per prompt (`sampling.seed` is not used): row i draws from
@@ -82,6 +128,23 @@ extension GPT2 {
         }
         return out
     }
+
+    /// `count` samples of one prompt, generated `chunk` rows at a time so the KV cache stays bounded however
+    /// many are asked for. Each chunk's seed continues the per-row streams, so the samples are those of one
+    /// batch of `count` rows. `onCompletion(index, completion)` receives them in order.
+    public func sample(_ prompt: [Int32], count: Int, sampling: SamplingConfig, chunk: Int = 32,
+                       onCompletion: (Int, Completion) -> Void) {
+        let rows = max(1, chunk)
+        for start in stride(from: 0, to: count, by: rows) {
+            var part = sampling
+            part.seed = sampling.seed &+ UInt64(start) &* Self.rowSeedStride
+            let outs = generate(prompts: Array(repeating: prompt, count: min(rows, count - start)), sampling: part)
+            for (i, o) in outs.enumerated() { onCompletion(start + i, o) }
+        }
+    }
+
+    /// Row r of a batch samples with seed + r · rowSeedStride.
+    static let rowSeedStride: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     /// Most prompt tokens fed to one prefill call (bounds the activations of long batched prompts).
     static let prefillTokens = 4096

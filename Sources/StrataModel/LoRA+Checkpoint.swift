@@ -64,6 +64,7 @@ extension LoRA {
         let file = try SafeTensors.read(url)
         for l in adapted(model) {
             _ = try file.require(l.weight.name!, shape: l.weight.shape)
+            try file.requireFloatingPoint(l.weight.name!, for: "a LoRA base weight")
             try file.copyValues(of: l.weight.name!, into: UnsafeMutableBufferPointer(start: l.weight.ptr, count: l.weight.count))
         }
     }

@@ -90,7 +90,7 @@ extension LoRA {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try SafeTensors.write(sources: sources, metadata: ["format": "pt"], to: directory.appendingPathComponent(weightsFile))
         do { try json.write(to: directory.appendingPathComponent(configFile), options: .atomic) } catch {
-            throw StrataError.io(op, "could not write \(configFile): \(error.localizedDescription)", fix: "check the directory is writable")
+            throw StrataError.file(op, path: directory.appendingPathComponent(configFile).path, error)
         }
     }
 

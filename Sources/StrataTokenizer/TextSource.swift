@@ -1,6 +1,8 @@
 // Reading documents for tokenizer training and encoding: plain text (one document
 // per line, the newline not included) or JSONL (one JSON object per line, text in
-// a field, `text` by default). Invalid UTF-8 becomes U+FFFD; a JSONL line that is
+// a field, `text` by default). Invalid UTF-8 (a binary file) is an error naming file
+// and line, as in `data prepare` (a tokenizer must not learn from what the data step
+// would refuse); a JSONL line that is
 // not JSON or lacks the field is an error naming file and line, or is skipped and
 // counted with skipBadLines. Also the one-array-per-line id format of the CLI.
 // Leaves out: streaming (files are read whole), compressed input, Parquet.
@@ -46,7 +48,7 @@ public enum TextSource {
             if isJSONL(url, config.format) {
                 try readJSONL(data, file: url.path, config: config, into: &docs)
             } else {
-                for line in lines(data) { docs.texts.append(String(decoding: line, as: UTF8.self)) }
+                for (i, line) in lines(data).enumerated() { docs.texts.append(try utf8(line, file: url.path, line: i + 1)) }
             }
         }
         return docs
@@ -69,14 +71,28 @@ public enum TextSource {
 
     static func readJSONL(_ data: Data, file: String, config: Config, into docs: inout Documents) throws {
         for (i, raw) in lines(data).enumerated() {
-            let text = String(decoding: raw, as: UTF8.self)
-            if text.allSatisfy({ $0.isWhitespace }) { continue }
             do {
+                let text = try utf8(raw, file: file, line: i + 1)
+                if text.allSatisfy({ $0.isWhitespace }) { continue }
                 docs.texts.append(try document(text, field: config.field, file: file, line: i + 1))
             } catch let e as StrataError where config.skipBadLines && e.kind == .data {
                 docs.skippedLines += 1
             }
         }
+    }
+
+    /// One line as text; invalid UTF-8 is an error naming the file, the line and the byte offset in it.
+    static func utf8(_ bytes: Data.SubSequence, file: String, line: Int) throws -> String {
+        if let s = String(validating: bytes, as: UTF8.self) { return s }
+        var parser = Unicode.UTF8.ForwardParser(), it = bytes.makeIterator(), offset = 0
+        scan: while true {
+            switch parser.parseScalar(from: &it) {
+            case .valid(let scalar): offset += scalar.count
+            case .error, .emptyInput: break scan
+            }
+        }
+        throw StrataError.data("read \(file):\(line)", "line is not valid UTF-8 (at byte \(offset) of the line; is this a binary file?)",
+                               fix: "convert the file to UTF-8 text, or remove it from the inputs")
     }
 
     /// The text field of one JSONL line (1-based `line` for messages).

@@ -44,7 +44,7 @@ extension BPETokenizer {
         do {
             try Data(jsonString().utf8).write(to: url, options: .atomic)
         } catch {
-            throw StrataError.io("write tokenizer \(url.path)", "\(error.localizedDescription)", fix: "check the directory exists and is writable")
+            throw StrataError.file("write tokenizer \(url.path)", path: url.path, error)
         }
     }
 }

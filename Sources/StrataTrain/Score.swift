@@ -69,13 +69,14 @@ public enum Score {
         return zip(set.lineNumbers, scores).map { Line(line: $0, score: $1) }
     }
 
+    /// Whether the first non-blank line is a JSON object with "chosen". Only that line is looked at (as
+    /// bytes), so a damaged or binary file is left to the dataset reader, whose errors name the line.
     static func isPreferenceFile(_ url: URL) throws -> Bool {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw StrataError.io("score \(url.path)", error.localizedDescription)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw StrataError.io("score \(url.path)", "file does not exist or cannot be read", fix: "check the path")
         }
-        guard let first = text.split(separator: "\n").first(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }),
-              let obj = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else { return false }
+        guard let first = data.split(separator: 0x0A).first(where: { !$0.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }),
+              let obj = try? JSONSerialization.jsonObject(with: Data(first)) as? [String: Any] else { return false }
         return obj["chosen"] != nil
     }
 

@@ -29,6 +29,9 @@ struct BenchTrain: ParsableCommand {
         var cfg = TrainStepBenchmark.Config()
         cfg.steps = steps; cfg.warmupSteps = warmup; cfg.profile = profile; cfg.batch = batch; cfg.context = context
         cfg.model = .init(vocabSize: vocab, nPositions: context, nEmbd: embd, nLayer: layers, nHead: heads)
+        guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0 (got \(steps), \(warmup))") }
+        try cfg.model.validate(source: "options")
+        try cfg.model.checkTrainingMemory(batch: batch, context: context, source: "options")
         let r = TrainStepBenchmark.run(cfg, log: json ? { _ in } : { print($0) })
         if json {
             let data = try JSONEncoder().encode(r)

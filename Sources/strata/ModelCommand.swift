@@ -25,7 +25,7 @@ struct ModelInit: ParsableCommand {
 
     func run() throws {
         let cfg = GPT2Config(vocabSize: vocab, nPositions: context, nEmbd: embd, nLayer: layers, nHead: heads)
-        try cfg.validate(source: "options")
+        try cfg.validate(source: "options")  // includes the memory the weights need (refused before allocating)
         try GPT2(cfg, seed: seed).save(directory: URL(fileURLWithPath: out))
         print("wrote \(out) (\(cfg.parameterCount) parameters)")
     }
@@ -41,12 +41,7 @@ struct ModelLogits: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: checkpoint)
         let model = try GPT2.load(directory: dir)
-        let tokens = try ids.split(separator: ",").map { s -> Int32 in
-            guard let v = Int32(s.trimmingCharacters(in: .whitespaces)), v >= 0, Int(v) < model.config.vocabSize else {
-                throw ValidationError("--ids: '\(s)' is not a token id below vocab_size \(model.config.vocabSize)")
-            }
-            return v
-        }
+        let tokens = try Self.parseIDs(ids, config: model.config)
         let tape = Tape.noGrad()
         let logits = model.logits(model.hidden(tokens, batch: 1, time: tokens.count, tape: tape), tape: tape)
         try SafeTensors.write([NamedTensor(name: "logits", shape: [tokens.count, model.config.vocabSize], values: logits.toArray()),
@@ -54,5 +49,23 @@ struct ModelLogits: ParsableCommand {
                                NamedTensor(name: "shape", shape: [2], values: [1, Float(tokens.count)])],
                               to: URL(fileURLWithPath: out))
         print("wrote \(out)")
+    }
+
+    /// `--ids "1,2,3"`: at least one id, each below vocab_size, at most n_positions of them.
+    static func parseIDs(_ text: String, config: GPT2Config) throws -> [Int32] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.contains(where: { !$0.isEmpty }) else {
+            throw ValidationError("--ids is '\(text)'; give at least one token id, e.g. --ids 15496,11,995")
+        }
+        let tokens = try parts.enumerated().map { i, s -> Int32 in
+            guard let v = Int32(s), v >= 0, Int(v) < config.vocabSize else {
+                throw ValidationError("--ids: item \(i + 1) '\(s)' is not a token id below vocab_size \(config.vocabSize)")
+            }
+            return v
+        }
+        guard tokens.count <= config.nPositions else {
+            throw ValidationError("--ids has \(tokens.count) ids but the model's context (n_positions) is \(config.nPositions); pass at most that many")
+        }
+        return tokens
     }
 }

@@ -33,16 +33,23 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func run() throws {
+        guard samples >= 1 else { throw ValidationError("--samples is \(samples); it must be at least 1") }
         let ckpt = try TrainingCheckpoint.resolve(checkpoint)
         let loaded = try TrainingCheckpoint.load(ckpt)
-        let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
-        guard !ids.isEmpty else { throw ValidationError("--prompt must not be empty") }
         let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
         let sampling = SamplingConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: stop, seed: seed)
-        let outs = loaded.model.generate(prompts: Array(repeating: ids, count: samples), sampling: sampling)
-        for (i, o) in outs.enumerated() {
+        try sampling.validate(op: "generate")
+        let ids = loaded.tokenizer.encode(prompt).map(Int32.init)
+        try loaded.model.checkPrompt(ids, label: "--prompt")
+        let chunk = 32  // samples generated together (one KV-cache row each)
+        try MemoryBudget.check(loaded.model.generationBytes(rows: min(samples, chunk)), for: "generating \(min(samples, chunk)) samples at once",
+                               op: "generate", fix: "use a smaller model")
+        loaded.model.sample(ids, count: samples, sampling: sampling, chunk: chunk) { i, o in
             if samples > 1 { print("--- sample \(i + 1)") }
             print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
+            if o.finish == .contextFull {
+                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
+            }
         }
     }
 }

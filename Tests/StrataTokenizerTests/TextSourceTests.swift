@@ -1,4 +1,5 @@
-// Reading training/encoding input: invalid UTF-8 becomes U+FFFD, empty files and
+// Reading training/encoding input: invalid UTF-8 is refused naming file and line (as
+// `data prepare` does; skipped as a bad line in JSONL with skipBadLines), empty files and
 // lines are handled, bad JSONL lines fail with file and line or are skipped and
 // counted, and the id-array line format parses and rejects as it should.
 
@@ -23,10 +24,15 @@ final class TextSourceTests: XCTestCase {
         return url
     }
 
-    func testTextLinesAndInvalidUTF8() throws {
+    func testTextLinesAndInvalidUTF8IsRefusedWithItsLine() throws {
         let url = try file("a.txt", Array("one\n\n".utf8) + [0x61, 0xFF, 0x62] + Array("\nlast\n".utf8))
-        let docs = try TextSource.read([url])
-        XCTAssertEqual(docs.texts, ["one", "", "a\u{FFFD}b", "last"])
+        XCTAssertThrowsError(try TextSource.read([url])) { error in
+            let e = error as? StrataError
+            XCTAssertEqual(e?.kind, .data)
+            XCTAssertTrue(e?.description.contains("a.txt:3") == true && e?.description.contains("not valid UTF-8 (at byte 1") == true, "\(error)")
+        }
+        let good = try file("g.txt", Array("one\n\nh\u{e9}\nlast\n".utf8))
+        XCTAssertEqual(try TextSource.read([good]).texts, ["one", "", "hé", "last"])
         let empty = try file("e.txt", [])
         XCTAssertEqual(try TextSource.read([empty]).texts, [])
     }
@@ -47,9 +53,12 @@ final class TextSourceTests: XCTestCase {
         XCTAssertEqual(try TextSource.document("{\"body\": \"x\"}", field: "body", file: "f", line: 1), "x")
     }
 
-    func testJSONLWithInvalidUTF8IsReplaced() throws {
-        let url = try file("u.jsonl", Array("{\"text\": \"a".utf8) + [0xC3] + Array("b\"}\n".utf8))
-        XCTAssertEqual(try TextSource.read([url]).texts, ["a\u{FFFD}b"])
+    func testJSONLWithInvalidUTF8IsRefusedOrSkippedAsABadLine() throws {
+        let url = try file("u.jsonl", Array("{\"text\": \"a".utf8) + [0xC3] + Array("b\"}\n{\"text\": \"ok\"}\n".utf8))
+        XCTAssertThrowsError(try TextSource.read([url])) { XCTAssertTrue("\($0)".contains("u.jsonl:1"), "\($0)") }
+        let docs = try TextSource.read([url], config: .init(skipBadLines: true))
+        XCTAssertEqual(docs.texts, ["ok"])
+        XCTAssertEqual(docs.skippedLines, 1)
     }
 
     func testMissingFileIsIOError() {

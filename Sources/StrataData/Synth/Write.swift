@@ -15,7 +15,7 @@ extension SyntheticWorld.Output {
     @discardableResult
     public func write(to directory: URL) throws -> [(file: String, bytes: Int)] {
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw StrataError.io("synth", "cannot create \(directory.path): \(error)")
+            throw StrataError.file("synth", path: directory.path, error)
         }
         var written: [(file: String, bytes: Int)] = []
         func record(_ name: String) {
@@ -37,7 +37,7 @@ extension SyntheticWorld.Output {
         record("preferences_test.jsonl")
         let url = directory.appendingPathComponent("world.json")
         do { try StrataJSON.encode(world).write(to: url) } catch {
-            throw StrataError.io("synth", "cannot write \(url.path): \(error)")
+            throw StrataError.file("synth", path: url.path, error)
         }
         record("world.json")
         return written

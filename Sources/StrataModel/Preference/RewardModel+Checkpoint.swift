@@ -67,6 +67,7 @@ extension RewardModel {
                                          fix: stored == "lm_head.weight" ? "this is a language model: use RewardModel.fromLanguageModel" : nil)
             }
             try file.require(stored, shape: p.shape)
+            try file.requireFloatingPoint(stored, for: "a \(RewardModel.architecture) weight")
             try file.copyValues(of: stored, into: UnsafeMutableBufferPointer(start: p.ptr, count: p.count))
             seen.insert(name)
         }

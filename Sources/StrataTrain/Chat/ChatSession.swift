@@ -67,6 +67,9 @@ public final class ChatSession {
     public init(model: GPT2, tokenizer: BPETokenizer, config: ChatConfig = ChatConfig(),
                 template: ChatTemplate = .chatML) throws {
         let op = "start chat"
+        // Sampling options are checked here; the reply length (nil = fitted to the context) by replyLength below.
+        try SamplingConfig(maxNewTokens: config.maxNewTokens ?? 1, temperature: config.temperature, topK: config.topK,
+                           topP: config.topP).validate(op: op)
         var ids: [String: Int] = [:]
         for t in template.specialTokens {
             guard let id = tokenizer.id(forSpecial: t) else {

@@ -77,6 +77,8 @@ public enum DataPipeline {
             let valURL = dataDir.appendingPathComponent("\(src.name).val.bin")
             let val = FileManager.default.fileExists(atPath: valURL.path) ? try Shard(contentsOf: valURL) : nil
             let sidecar = try StrataJSON.read(ShardSidecar.self, at: train.sidecarURL)
+            try train.verify(against: sidecar)  // a shard changed since it was prepared stops the run here
+            if let val { try val.verify(against: try StrataJSON.read(ShardSidecar.self, at: val.sidecarURL)) }
             guard sidecar.tokenizerHash == tokenizer.hash else {
                 throw StrataError.data("prepare \(src.name)", "shard \(trainURL.path) was tokenized with a different tokenizer",
                                        fix: "delete \(dataDir.path) to re-tokenize")
