@@ -36,10 +36,13 @@ final class StageScaffoldTests: WorldTestCase {
 
     func testFinishedRunSaysHowToExtendAndExtendsWithMoreSteps() throws {
         _ = try Pretrain.run(config(try recipe(name: "done", steps: 4)))
-        XCTAssertThrowsError(try Pretrain.run(config(nil, resume: runDir("done").path))) {
-            let m = String(describing: $0)
-            XCTAssertTrue(m.contains("the run is finished (step 4 of 4)") && m.contains("--set train.steps=N"), m)
-        }
+        var lines: [String] = []
+        var again = config(nil, resume: runDir("done").path)
+        again.log = { lines.append($0) }
+        let idle = try Pretrain.run(again)   // not an error: nothing is left to do, and the user is told how to go on
+        XCTAssertEqual(idle.step, 4)
+        XCTAssertTrue(idle.losses.isEmpty)
+        XCTAssertTrue(lines.contains { $0.contains("is finished (step 4 of 4)") && $0.contains("--set train.steps=N") }, "\(lines)")
         var more = config(nil, resume: runDir("done").path)
         more.overrides = ["train.steps=4"]
         XCTAssertThrowsError(try Pretrain.run(more)) { XCTAssertTrue(String(describing: $0).contains("not beyond the run's step 4"), "\($0)") }
@@ -89,6 +92,19 @@ final class StageScaffoldTests: WorldTestCase {
         let metrics = try MetricsLog.read(runDir("tb").appendingPathComponent("metrics.jsonl"))
         let last = events.last { $0.step == 4 && $0.scalars.contains { $0.tag == "train/loss" } }!
         XCTAssertEqual(Double(last.scalars.first { $0.tag == "train/loss" }!.value), metrics.last { $0.step == 4 && $0.loss != nil }!.loss!, accuracy: 1e-6)
+    }
+
+    func testARunDirectoryHeldByAnotherRunIsRefusedNamingTheHolder() throws {
+        _ = try Pretrain.run(config(try recipe(name: "locked", steps: 4)))
+        var more = config(nil, resume: runDir("locked").path)
+        more.overrides = ["train.steps=6"]
+        let held = try RunLock.acquire(runDirectory: runDir("locked"), command: "another strata run")
+        XCTAssertThrowsError(try Pretrain.run(more)) {
+            let m = String(describing: $0)
+            XCTAssertTrue(m.contains("another strata run") && m.contains("pid \(getpid())"), m)
+        }
+        held.release()
+        XCTAssertEqual(try Pretrain.run(more).step, 6, "the lock is free once its holder lets go")
     }
 
     func testValidationLossIsTokenWeightedAcrossSources() {

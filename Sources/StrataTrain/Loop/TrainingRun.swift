@@ -45,6 +45,8 @@ public final class TrainingRun {
         public var maxRollbacks = 5
         /// Print the progress line (off in tests and embedded use).
         public var showProgress: Bool
+        /// This process's exclusive lock on the run directory, held for the run's lifetime.
+        var lock: RunLock?
 
         init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
             let o = parts.recipe.optim

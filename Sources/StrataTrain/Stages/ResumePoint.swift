@@ -19,9 +19,18 @@ struct ResumePoint {
     var state: TrainerState
     /// Events the opening itself produced (an accepted recipe edit).
     var events: [TrainingEvent] = []
+    /// The run directory's lock, taken before anything in it is read.
+    var lock: RunLock?
+    /// Set when the run already reached its last step and no extension was asked for: what to tell the user.
+    var finishedNotice: String?
 
     static func open(_ options: RunOptions, stage: Stage) throws -> ResumePoint {
         let runDir = URL(fileURLWithPath: options.resume!).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: runDir.appendingPathComponent("recipe.yaml").path) else {
+            throw StrataError.io("resume \(runDir.path)", "no recipe.yaml there: not a run directory",
+                                 fix: "pass the directory a stage wrote (run.dir/run.name, e.g. runs/pretrain-tiny)")
+        }
+        let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(stage.rawValue) --resume")
         let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         var longer: Recipe?
         if let file = options.recipeFile {
@@ -44,15 +53,14 @@ struct ResumePoint {
                                      fix: "resume it with strata \(state.stage) --resume \(runDir.path)")
         }
         _ = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), stage: stage)   // its sections, now the stage is right
-        var point = ResumePoint(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state)
+        var point = ResumePoint(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state, lock: lock)
         try point.checkRecipeUnchanged(accept: options.acceptEditedRecipe)
         if let longer {
             try point.extend(to: longer)
         } else if state.step >= state.totalSteps {
-            throw StrataError.config("resume \(runDir.path)", "the run is finished (step \(state.step) of \(state.totalSteps)); its final "
-                                     + "checkpoint is \(ckpt.url.path)",
-                                     fix: "train it further with --resume \(runDir.path) --set train.steps=N (N > \(state.step); recorded in "
-                                        + "lineage), or start the next stage --from \(ckpt.url.path)")
+            point.finishedNotice = "\(runDir.lastPathComponent) is finished (step \(state.step) of \(state.totalSteps)); its final checkpoint is "
+                + "\(ckpt.url.path). Train it further with --resume \(runDir.path) --set train.steps=N (N > \(state.step); recorded "
+                + "in lineage), or start the next stage --from \(ckpt.url.path)."
         }
         return point
     }

@@ -122,8 +122,14 @@ public struct StageParts {
 /// Runs a stage: opens it fresh or on resume, builds its parts, and drives the shared loop.
 public enum StageRunner {
     public static func run<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Outcome {
-        let opened = options.resume != nil ? try openResume(S.self, options) : try openFresh(S.self, options)
-        return try TrainingRun(opened).run()
+        guard options.resume != nil else { return try TrainingRun(try openFresh(S.self, options)).run() }
+        let point = try ResumePoint.open(options, stage: S.kind)
+        if let finished = point.finishedNotice {   // nothing to train: say so, and how to go on
+            options.log(finished)
+            return TrainingRun.Outcome(step: point.state.step, interrupted: false, lastCheckpoint: point.checkpoint,
+                                       validation: point.state.validation, losses: [])
+        }
+        return try TrainingRun(try openResume(S.self, point, options)).run()
     }
 
     /// A new run: recipe, starting checkpoint, the stage's parts, the first trainer state.
@@ -135,6 +141,7 @@ public enum StageRunner {
         }
         let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides, stage: S.kind)
         let runDir = recipe.runDirectory
+        let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(name)")
         try refuseExisting(runDir, stage: name)
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
         var startEvents: [TrainingEvent] = []
@@ -153,6 +160,7 @@ public enum StageRunner {
         let parent: ParentRef = origin.map { .checkpoint(id: $0.id, sha256: $0.contentHash) } ?? .randomInit
         var setup = try TrainingRun.Setup(parts: parts, state: state, parentLineage: origin?.lineage ?? Lineage(), parent: parent,
                                           runDir: runDir, options: options)
+        setup.lock = lock
         if let origin, options.optimizerState {
             try TrainingCheckpoint.restoreOptimizer(setup.optimizer, from: origin.checkpoint)
             setup.state.optimizerStep = setup.optimizer.step
@@ -161,8 +169,7 @@ public enum StageRunner {
     }
 
     /// A run directory resumed from its latest valid checkpoint, with the recipe it was started with.
-    static func openResume<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Setup {
-        let r = try ResumePoint.open(options, stage: S.kind)
+    static func openResume<S: TrainingStage>(_ stage: S.Type, _ r: ResumePoint, _ options: RunOptions) throws -> TrainingRun.Setup {
         let file = r.runDir.appendingPathComponent("recipe.yaml").path
         options.log("resuming \(r.runDir.lastPathComponent) from \(r.checkpoint.name) (step \(r.state.step) of \(r.state.totalSteps))")
         let parts = try S.parts(StageStart(recipe: r.recipe, recipeFile: file, runDir: r.runDir, origin: r.loaded, resumed: r.state,
@@ -175,6 +182,7 @@ public enum StageRunner {
         var setup = try TrainingRun.Setup(parts: parts, state: state, parentLineage: parentLineage, parent: head?.parent ?? .randomInit,
                                           runDir: r.runDir, options: options)
         setup.reference = head?.reference
+        setup.lock = r.lock
         try TrainingCheckpoint.restoreOptimizer(setup.optimizer, from: r.checkpoint)
         return setup
     }
