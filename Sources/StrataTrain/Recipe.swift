@@ -10,6 +10,7 @@
 // optional property here, its CodingKeys case and its entry in stageSections).
 
 import Foundation
+import StrataModel
 
 /// A training recipe with every default filled in.
 public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
@@ -76,9 +77,10 @@ public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
         }
     }
 
-    /// Parameter count for a given vocabulary (tied output head, biases included).
+    /// Parameter count for a given vocabulary: the model's own count (GPT2Config.parameterCount, the one
+    /// lineage and the benchmark use), for the model this section describes.
     public func parameterCount(vocab: Int) -> Int {
-        ComputeEstimate.gpt2Parameters(nLayer: nLayer, nEmbd: nEmbd, vocab: vocab, positions: nPositions)
+        GPT2Config(vocabSize: vocab, nPositions: nPositions, nEmbd: nEmbd, nLayer: nLayer, nHead: nHead).parameterCount
     }
 }
 

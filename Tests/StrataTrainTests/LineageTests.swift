@@ -2,6 +2,7 @@
 // JSONValue, and the compute estimates.
 import XCTest
 import StrataCore
+import StrataModel
 @testable import StrataTrain
 
 final class LineageTests: XCTestCase {
@@ -115,10 +116,18 @@ final class LineageTests: XCTestCase {
         XCTAssertEqual(v["a"]?.arrayValue?.count, 4)
     }
 
-    func testParameterCountAndFLOPs() throws {
-        // GPT-2 small (124M): 12 layers, d 768, vocab 50257, 1024 positions.
-        XCTAssertEqual(ComputeEstimate.gpt2Parameters(nLayer: 12, nEmbd: 768, vocab: 50257, positions: 1024), 124_439_808)
-        let f = ComputeEstimate.trainingFLOPs(parameters: 1000, tokens: 10, nLayer: 2, context: 4, nEmbd: 8)
-        XCTAssertEqual(f, (6.0 * 1000 + 6.0 * 2 * 4 * 8) * 10)
+    func testParameterCountAndFLOPsHaveOneSource() throws {
+        // GPT-2 small (124M): 12 layers, d 768, vocab 50257, 1024 positions — the published count.
+        var small = ModelConfig()
+        small.nLayer = 12; small.nHead = 12; small.nEmbd = 768; small.nPositions = 1024
+        XCTAssertEqual(small.parameterCount(vocab: 50257), 124_439_808)
+        let cfg = GPT2Config(vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12)
+        XCTAssertEqual(cfg.parameterCount, 124_439_808, "the recipe and the model count the same way")
+        // Forward FLOPs per token: 2 × (matmul weights incl. the tied head) + attention's 4·L·T·C.
+        let model = GPT2(GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2), seed: 0)
+        let perLayer: Double = 8 * 24 + 8 * 8 + 2 * 8 * 32        // qkv, projection, MLP up and down (C = 8, 4C = 32)
+        let matmul: Double = 2 * perLayer + 64 * 8                  // two layers + the tied head (V = 64)
+        let attention: Double = 4 * 2 * 16 * 8                      // 4 · L · T · C
+        XCTAssertEqual(model.forwardFlopsPerToken(context: 16), 2 * matmul + attention)
     }
 }
