@@ -14,17 +14,7 @@ import StrataTensor
 extension RewardModel {
     /// Values [rows, time] of every position of `ids` [rows · time], with gradient to the trunk and `score`.
     public func tokenValues(_ ids: [Int32], rows: Int, time: Int, tape: Tape) throws -> Tensor {
-        let op = "RewardModel.tokenValues"
-        guard rows > 0, time > 0, ids.count == rows * time else {
-            throw StrataError.shape(op, "\(ids.count) ids for rows=\(rows), time=\(time)", fix: "give rows·time ids")
-        }
-        guard time <= config.nPositions else {
-            throw StrataError.shape(op, "time=\(time) exceeds n_positions=\(config.nPositions)", fix: "truncate rows")
-        }
-        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw StrataError.data(op, "row \(i / time) position \(i % time): id \(ids[i]) outside vocabulary of \(config.vocabSize)",
-                                   fix: "tokenise with the model's tokenizer")
-        }
+        try checkInput(ids, rows: rows, time: time, op: "RewardModel.tokenValues")
         let h = trunk.hidden(ids, batch: rows, time: time, tape: tape)                        // [B, T, C]
         let flat = tape.reshape(h, [rows * time, config.nEmbd])                             // [B·T, C]
         return tape.reshape(tape.linearTransposed(flat, score), [rows, time])              // [B, T]

@@ -64,16 +64,7 @@ public final class RewardModel {
     /// transformers rule above). Ids and positions are validated; errors name the row.
     public func rewards(_ ids: [Int32], rows: Int, time: Int, tape: Tape, positions: [Int]? = nil) throws -> Tensor {
         let op = "RewardModel.rewards"
-        guard rows > 0, time > 0, ids.count == rows * time else {
-            throw StrataError.shape(op, "\(ids.count) ids for rows=\(rows), time=\(time)", fix: "give rows·time ids")
-        }
-        guard time <= config.nPositions else {
-            throw StrataError.shape(op, "time=\(time) exceeds n_positions=\(config.nPositions)", fix: "truncate rows")
-        }
-        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw StrataError.data(op, "row \(i / time) position \(i % time): id \(ids[i]) outside vocabulary of \(config.vocabSize)",
-                                   fix: "tokenise with the model's tokenizer")
-        }
+        try checkInput(ids, rows: rows, time: time, op: op)
         let at = positions ?? RewardModel.lastNonPadIndices(ids, rows: rows, time: time, padId: padTokenId)
         guard at.count == rows else {
             throw StrataError.shape(op, "\(at.count) positions for \(rows) rows", fix: "give one position per row")
@@ -85,6 +76,20 @@ public final class RewardModel {
         let flat = tape.reshape(h, [rows * time, config.nEmbd])
         let picked = tape.gatherRows(flat, (0..<rows).map { $0 * time + at[$0] })          // [R, C]
         return tape.reshape(tape.linearTransposed(picked, score), [rows])                  // [R]
+    }
+
+    /// Rows of token ids the trunk can read: rows·time ids, time within n_positions, ids inside the vocabulary.
+    func checkInput(_ ids: [Int32], rows: Int, time: Int, op: String) throws {
+        guard rows > 0, time > 0, ids.count == rows * time else {
+            throw StrataError.shape(op, "\(ids.count) ids for rows=\(rows), time=\(time)", fix: "give rows·time ids")
+        }
+        guard time <= config.nPositions else {
+            throw StrataError.shape(op, "time=\(time) exceeds n_positions=\(config.nPositions)", fix: "truncate rows")
+        }
+        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw StrataError.data(op, "row \(i / time) position \(i % time): id \(ids[i]) outside vocabulary of \(config.vocabSize)",
+                                   fix: "tokenise with the model's tokenizer")
+        }
     }
 
     /// Rewards of a ResponseBatch, read where transformers reads them (the rightmost non-pad token, see the
