@@ -50,7 +50,10 @@ public enum TrainingCheckpoint {
         }
         for root in [url.appendingPathComponent("checkpoints"), url] where fm.fileExists(atPath: root.path) {
             let store = try CheckpointStore(root: root)
-            if let latest = store.latestValid() { return latest }
+            let warn = { (name: String, err: Error) in
+                FileHandle.standardError.write(Data("warning: skipping checkpoint \(name) in \(root.path): \(err)\n".utf8))
+            }
+            if let latest = store.latestValid(onSkip: warn) { return latest }
         }
         throw StrataError.io("open checkpoint \(path)", "no valid checkpoint found there",
                              fix: "pass a checkpoint directory (with manifest.json) or a run directory that has checkpoints/")

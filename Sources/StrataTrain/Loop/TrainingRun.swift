@@ -49,6 +49,8 @@ public final class TrainingRun {
         var lock: RunLock?
 
         init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
+            // Activations for the recipe's batch must fit before the first step allocates them.
+            try parts.model.config.checkTrainingMemory(batch: parts.recipe.train.batchSize, context: parts.recipe.context)
             let o = parts.recipe.optim
             self.parts = parts
             optimizer = AdamW(parts.trainable, config: .init(lr: Float(o.lr), beta1: Float(o.beta1), beta2: Float(o.beta2),

@@ -31,6 +31,7 @@ struct ResumePoint {
                                  fix: "pass the directory a stage wrote (run.dir/run.name, e.g. runs/pretrain-tiny)")
         }
         let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(stage.rawValue) --resume")
+        if let dead = lock.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
         let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         var longer: Recipe?
         if let file = options.recipeFile {

@@ -142,6 +142,7 @@ public enum StageRunner {
         let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides, stage: S.kind)
         let runDir = recipe.runDirectory
         let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(name)")
+        if let dead = lock.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
         try refuseExisting(runDir, stage: name)
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
         var startEvents: [TrainingEvent] = []
