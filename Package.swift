@@ -40,8 +40,11 @@ let package = Package(
                                                  "StrataData", "StrataEval"], swiftSettings: optimize),
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
                                                     "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "Yams"], swiftSettings: optimize),
+        // Benchmarks live outside the libraries: only the command line (strata bench) links them.
+        .target(name: "StrataBench", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataTokenizer", "StrataData",
+                                                    "StrataRL", "StrataTrain"], swiftSettings: optimize),
         .executableTarget(name: "strata", dependencies: [
-            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain",
+            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain", "StrataBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "StrataTestSupport", dependencies: ["StrataCore", "StrataTensor"], path: "Tests/StrataTestSupport"),

@@ -39,6 +39,7 @@ public enum BPETrainer {
         public var merges = 0
         public var countSeconds = 0.0
         public var mergeSeconds = 0.0
+        public init() {}
     }
 
     /// Trains a tokenizer on `texts` and reports what happened.

@@ -54,7 +54,7 @@ public struct PreTokenizer: Sendable {
 
     /// Calls `body(start, end)` for each piece of p[0..<n].
     @inline(__always)
-    func forEachPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ body: (Int, Int) -> Void) {
+    public func forEachPiece(_ p: UnsafePointer<UInt8>, _ n: Int, _ body: (Int, Int) -> Void) {
         CharClass.bmp.withUnsafeBufferPointer { tb in
             let table = tb.baseAddress!
             var i = 0

@@ -1,6 +1,7 @@
 // `strata bench`: the training-step benchmark (default), tokenizer, SFT and rollout benchmarks.
 import ArgumentParser
 import Foundation
+import StrataBench
 import StrataModel
 import StrataTrain
 

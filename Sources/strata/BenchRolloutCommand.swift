@@ -6,6 +6,7 @@
 
 import ArgumentParser
 import Foundation
+import StrataBench
 import StrataCore
 import StrataRL
 

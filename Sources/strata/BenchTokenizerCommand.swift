@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import Foundation
+import StrataBench
 import StrataTokenizer
 
 struct BenchTokenizerOptions: ParsableArguments {

@@ -106,13 +106,13 @@ struct HeldOutSplit<Item: Encodable> {
 }
 
 /// Packed SFT rows as the training loop's batch source.
-final class SFTBatches: BatchSource {
-    private(set) var loader: SFTLoader
-    init(_ loader: SFTLoader) { self.loader = loader }
-    var state: LoaderState { loader.state }
-    func next() throws -> StepBatch { SFTBatches.stepBatch(loader.next(), rowLength: loader.rowLength) }
+public final class SFTBatches: BatchSource {
+    public private(set) var loader: SFTLoader
+    public init(_ loader: SFTLoader) { self.loader = loader }
+    public var state: LoaderState { loader.state }
+    public func next() throws -> StepBatch { SFTBatches.stepBatch(loader.next(), rowLength: loader.rowLength) }
 
-    static func stepBatch(_ rows: [PackedRow], rowLength: Int) -> StepBatch {
+    public static func stepBatch(_ rows: [PackedRow], rowLength: Int) -> StepBatch {
         StepBatch(rows: rows.count, time: rowLength, inputs: rows.flatMap(\.ids), targets: rows.flatMap(\.targets),
                   positions: rows.flatMap(\.positions), docStart: rows.flatMap(\.docStart),
                   realTokens: rows.reduce(0) { $0 + $1.used })

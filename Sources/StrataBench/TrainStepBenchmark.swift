@@ -7,6 +7,7 @@
 import Foundation
 import StrataCore
 import StrataTensor
+import StrataModel
 
 public struct TrainStepBenchmark {
     public struct Config: Codable, Sendable {

@@ -5,6 +5,7 @@
 
 import Foundation
 import StrataCore
+import StrataTokenizer
 
 public enum TokenizerBenchmark {
     public struct Config: Sendable {

@@ -10,6 +10,7 @@
 import Foundation
 import StrataCore
 import StrataModel
+import StrataRL
 
 public enum RolloutBenchmark {
     public struct Config: Codable, Equatable, Sendable {

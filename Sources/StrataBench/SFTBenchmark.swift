@@ -11,6 +11,7 @@ import StrataTensor
 import StrataModel
 import StrataData
 import StrataEval
+import StrataTrain
 
 public enum SFTBenchmark {
     public struct Config: Sendable {
