@@ -171,10 +171,10 @@ public enum GRPO: TrainingStage {
             var kept: [Group] = [], dropped: [Group] = [], firstRoundZero = 0.0, rounds = 0
             while rounds < (g.dynamicSampling ? g.maxSamplingRounds : 1), kept.count < p {
                 let idx = rounds == 0 ? order.indices(step: index, batchSize: p)
-                    : try PromptOrder(count: order.count, seed: RolloutConfig.mix(order.seed &+ UInt64(index) &* 0x9E37_79B9 &+ UInt64(rounds)))
+                    : try PromptOrder(count: order.count, seed: RolloutConfig(seed: order.seed).rowSeed(step: index, row: rounds))
                         .indices(step: 0, batchSize: p)
                 let groups = try sampleGroups(idx, index: index, firstRow: rounds * p * g.groupSize)
-                if rounds == 0 { firstRoundZero = Double(groups.filter(\.zeroStd).count) / Double(groups.count) }
+                if rounds == 0 { firstRoundZero = Double(groups.filter { $0.zeroStd }.count) / Double(groups.count) }
                 for group in groups {
                     if g.dynamicSampling && group.zeroStd { dropped.append(group) } else if kept.count < p { kept.append(group) }
                 }
