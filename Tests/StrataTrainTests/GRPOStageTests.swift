@@ -20,6 +20,8 @@ import StrataRL
 final class GRPOStageTests: RLStageTestCase {
     /// Replies starting with a digit earn 1 (a regex rule).
     static let digitReward = "    - {type: regex, pattern: \"^[0-9]\", weight: 1.0, name: digit}"
+    /// Replies starting with a capital letter earn 1 (about one in eight from the tiny SFT model).
+    let capital = "    - {type: regex, pattern: \"^[A-Z]\", weight: 1.0, name: capital}"
 
     func recipe(_ name: String, steps: Int = 4, grpo: String = "", rewards: String = digitReward, lr: String = "1.0e-3",
                 accum: Int = 1, group: Int = 4, perStep: Int = 2, maxNewTokens: Int = 4) throws -> String {
@@ -43,7 +45,7 @@ final class GRPOStageTests: RLStageTestCase {
 
     func testRewardedRepliesAreLearntWithinAFewDozenSteps() throws {
         // Replies that start with a capital letter earn 1: about one reply in eight at the start.
-        let steps = 16, capital = "    - {type: regex, pattern: \"^[A-Z]\", weight: 1.0, name: capital}"
+        let steps = 16
         _ = try GRPO.run(stage(try recipe("learn", steps: steps, rewards: capital, lr: "2.0e-2", group: 8, maxNewTokens: 2)))
         let rewards = try extras("learn").map { $0["reward"]! }
         XCTAssertEqual(rewards.count, steps)
@@ -71,6 +73,21 @@ final class GRPOStageTests: RLStageTestCase {
         XCTAssertEqual(buffer.index, 1)
         XCTAssertEqual(buffer.rollouts.count, 8)
         XCTAssertEqual(try extras("r-a").map { $0["reward"]! }, try extras("r-b").map { $0["reward"]! })
+    }
+
+    func testEveryLossTypeGivesTheSameStepUnderGradientAccumulation() throws {
+        // 16 rows split 6 + 6 + 4: averaging per micro-batch and dividing by K would weigh the last rows more; the
+        // step's global normaliser makes the loss and gradient independent of the split.
+        for type in GRPOLossType.allCases {
+            let g = "  loss_type: \(type.rawValue)\n  advantage: rloo"
+            let one = try GRPO.run(stage(try recipe("acc1-\(type.rawValue)", steps: 1, grpo: g, rewards: capital, accum: 1, group: 8)))
+            let three = try GRPO.run(stage(try recipe("acc3-\(type.rawValue)", steps: 1, grpo: g, rewards: capital, accum: 3, group: 8)))
+            XCTAssertEqual(one.losses[0], three.losses[0], accuracy: 1e-6, type.rawValue)
+            let n1 = try metricsLines("acc1-\(type.rawValue)")[0]["grad_norm"] as! Double
+            let n3 = try metricsLines("acc3-\(type.rawValue)")[0]["grad_norm"] as! Double
+            XCTAssertGreaterThan(n1, 0, "unequal rewards give a gradient")
+            XCTAssertEqual(n1, n3, accuracy: 1e-5 * n1, type.rawValue)
+        }
     }
 
     func testFirstStepWithPolicyAsReferenceHasZeroKLAndRatioOne() throws {
