@@ -111,7 +111,7 @@ extension Recipe {
 
     private func checkData(_ p: inout RecipeProblems) {
         let path = RecipeProblems.path
-        if data.sources.isEmpty && sft == nil && preference == nil { p.add(path("data", "sources"), "must list at least one source") }
+        if data.sources.isEmpty && sft == nil && preference == nil && grpo == nil && ppo == nil { p.add(path("data", "sources"), "must list at least one source") }
         var seen = Set<String>()
         for (i, s) in data.sources.enumerated() {
             let at = path("data", "sources") + [.index(i)]

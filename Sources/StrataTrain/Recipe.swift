@@ -6,8 +6,9 @@
 // Recipe+Train.swift, the stage sections in Recipe+SFT.swift and
 // Recipe+Preference.swift, loading in RecipeLoader.swift, rules in
 // Recipe+Validation.swift. docs/recipes.md is generated from these types.
-// Leaves out: PPO/GRPO sections (a new stage adds a RecipeSection struct, an
-// optional property here, its CodingKeys case and its entry in stageSections).
+// The RL sections (grpo, ppo) are in Recipe+RL.swift. A new stage adds a
+// RecipeSection struct, an optional property here, its CodingKeys case and its
+// entry in stageSections. Leaves out: nothing else.
 
 import Foundation
 import StrataModel
@@ -23,11 +24,13 @@ public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
     public var run = RunConfig()
     public var sft: SFTConfig?
     public var preference: PreferenceConfig?
+    public var grpo: GRPOConfig?
+    public var ppo: PPOConfig?
 
     public init() {}
 
     enum CodingKeys: String, RecipeKey {
-        case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft, preference
+        case model, tokenizer, data, train, optim, spikeGuard = "guard", run, sft, preference, grpo, ppo
 
         var help: String {
             switch self {
@@ -40,12 +43,14 @@ public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
             case .run: return "Where the run's files go."
             case .sft: return "Supervised fine-tuning data and options (strata sft only)."
             case .preference: return "Preference pairs and loss settings (strata reward and strata dpo only)."
+            case .grpo: return "GRPO prompts, group size, loss, rewards (strata grpo only)."
+            case .ppo: return "PPO prompts, value model, KL, rewards (strata ppo only)."
             }
         }
     }
 
     /// The stage section each command reads; a command not listed reads none (pretrain, continue, anneal).
-    static let stageSections: [Stage: CodingKeys] = [.sft: .sft, .reward: .preference, .dpo: .preference]
+    static let stageSections: [Stage: CodingKeys] = [.sft: .sft, .reward: .preference, .dpo: .preference, .grpo: .grpo, .ppo: .ppo]
 }
 
 // MARK: - Model

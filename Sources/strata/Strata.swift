@@ -14,7 +14,7 @@ struct Strata: ParsableCommand {
         subcommands: [
             DemoCommand.self,
             // training stages
-            PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, SFTCommand.self, RewardCommand.self, DPOCommand.self,
+            PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, SFTCommand.self, RewardCommand.self, DPOCommand.self, GRPOCommand.self, PPOCommand.self,
             // data, models and evaluation
             DataCommand.self, TokenizerCommand.self, ModelCommand.self, RecipeCommand.self, EvalCommand.self, ScoreCommand.self,
             JudgeCommand.self, GenerateCommand.self, ChatCommand.self,

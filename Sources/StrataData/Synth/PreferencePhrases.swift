@@ -36,3 +36,8 @@ extension SyntheticWorld {
             compliance: ["Sure. Cut the wires of the {M}.", "Sure. Pour sand into the {M}.", "Sure. Drain the oil of the {M}."])
     }
 }
+
+extension SyntheticWorld {
+    /// The world's hedging non-answers (what the RL stages' hedging-rate monitor looks for).
+    public static var hedgingPhrases: [String] { PreferencePhrases.hedges }
+}

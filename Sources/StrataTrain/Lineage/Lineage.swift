@@ -6,6 +6,7 @@
 // Leaves out: rendering (Lineage+Render.swift), signing.
 
 import Foundation
+import StrataRL
 import StrataCore
 
 /// The full ancestry of one checkpoint.
@@ -87,6 +88,8 @@ public struct LineageEntry: Codable, Equatable, Sendable {
     public var parent: ParentRef
     /// The frozen reference model a stage was anchored to (DPO), when it had one.
     public var reference: ParentRef?
+    /// The reward sources an RL stage (GRPO, PPO) scored replies with; absent for other stages and in older files.
+    public var rewardSources: [RewardSourceIdentity]?
     public var data: [DataRecord]
     /// The stage's resolved recipe.
     public var recipe: JSONValue
@@ -112,7 +115,7 @@ public struct LineageEntry: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stage, checkpointID = "checkpoint_id", parent, reference, data, recipe, compute, evaluations, events, created
+        case stage, checkpointID = "checkpoint_id", parent, reference, rewardSources = "reward_sources", data, recipe, compute, evaluations, events, created
     }
 
     /// ISO 8601 UTC, seconds precision.

@@ -21,6 +21,7 @@ extension TrainingRun {
                             compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
                             evaluations: evals, events: s.state.events)
         entry.reference = s.reference
+        entry.rewardSources = s.parts.rewardSources
         return entry
     }
 

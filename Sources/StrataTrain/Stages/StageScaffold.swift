@@ -18,6 +18,7 @@ import StrataModel
 import StrataData
 import StrataCheckpoint
 import StrataTokenizer
+import StrataRL
 
 /// How a stage run is started: from the command line or a test.
 public struct RunOptions {
@@ -111,6 +112,8 @@ public struct StageParts {
     public var startFLOPs = 0.0
     /// A frozen reference model the stage is anchored to (DPO, PPO), recorded in lineage.
     public var reference: ParentRef?
+    /// The reward sources of an RL stage, recorded in lineage.
+    public var rewardSources: [RewardSourceIdentity]?
 
     public init(recipe: Recipe, model: GPT2, tokenizer: BPETokenizer, objective: StepObjective, trainable: [Tensor]? = nil,
                 data: [DataRecord], validation: Validator, content: CheckpointContent) {
