@@ -14,6 +14,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 import StrataEval
+import StrataCheckpoint
 
 /// Which chat evaluations to run: the recipe's sft.eval or preference.eval, or `strata eval`'s options.
 public struct ChatEvalSpec {
@@ -51,6 +52,14 @@ enum ChatStage {
             throw StrataError.config(stage.rawValue, "\(loaded.checkpoint.url.path) is a reward model, not a language model",
                                      fix: "start from the SFT checkpoint the reward model was trained from")
         }
+    }
+
+    /// With LoRA attached, the adapter (PEFT's format, renamed) and the unmerged base of the adapted modules.
+    static func loraFiles(_ model: GPT2) throws -> [CheckpointFile] {
+        guard LoRA.isAttached(model) else { return [] }
+        let (sources, json) = try LoRA.adapterFiles(model)
+        return [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
+                .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
     }
 
     /// Padding id for rendered rows: end of text (never the last token of a rendered response, which ends with the template's end token).

@@ -72,9 +72,9 @@ public enum GRPO: TrainingStage {
         let resumedBatch = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
         let objective = try Objective(g, engine: engine, prompts: prompts, rewards: rewards, reference: reference?.0,
                                       step: start.loaderState?.step ?? 0, batch: resumedBatch)
-        let tokenizerConfig = try ChatStage.tokenizerConfig(template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
         let content = CheckpointContent.languageModel(policy) { [objective] in
-            try RLStage.checkpointFiles(policy, tokenizerConfig: tokenizerConfig,
+            try RLStage.checkpointFiles(policy, chatFiles: chatFiles,
                                         extra: try objective.batch.map { [.data(RLStage.bufferFile, try StrataJSON.encode($0))] } ?? [])
         }
         var parts = StageParts(recipe: start.recipe, model: policy, tokenizer: tokenizer, objective: objective, trainable: trainable,

@@ -85,9 +85,9 @@ public enum PPO: TrainingStage {
         let resumed = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
         let objective = try Objective(p, engine: engine, prompts: prompts, rewards: rewards, reference: reference, value: value,
                                       step: start.loaderState?.step ?? 0, batch: resumed)
-        let tokenizerConfig = try ChatStage.tokenizerConfig(template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
         let lm = CheckpointContent.languageModel(policy) { [objective] in
-            try RLStage.checkpointFiles(policy, tokenizerConfig: tokenizerConfig, extra: try valueFiles(value)
+            try RLStage.checkpointFiles(policy, chatFiles: chatFiles, extra: try valueFiles(value)
                 + (try objective.batch.map { [.data(RLStage.bufferFile, try StrataJSON.encode($0))] } ?? []))
         }
         let content = CheckpointContent(files: lm.files, restore: { ckpt in

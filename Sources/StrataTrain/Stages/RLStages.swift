@@ -146,15 +146,8 @@ enum RLStage {
     }
 
     /// tokenizer_config.json, the LoRA files when adapters are attached, and the stage's own files.
-    static func checkpointFiles(_ model: GPT2, tokenizerConfig: Data, extra: [CheckpointFile]) throws -> [CheckpointFile] {
-        var files: [CheckpointFile] = [.data("tokenizer_config.json", tokenizerConfig)]
-        if LoRA.isAttached(model) {
-            let (sources, json) = try LoRA.adapterFiles(model)
-            files += [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]),
-                      .data(LoRA.checkpointConfigFile, json),
-                      .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
-        }
-        return files + extra
+    static func checkpointFiles(_ model: GPT2, chatFiles: [CheckpointFile], extra: [CheckpointFile]) throws -> [CheckpointFile] {
+        chatFiles + (try ChatStage.loraFiles(model)) + extra
     }
 
     // MARK: Buffer files

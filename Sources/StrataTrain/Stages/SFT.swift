@@ -50,7 +50,7 @@ public enum SFT: TrainingStage {
                                data: data.records,
                                validation: SFTData.validator(model: model, samples: data.validation, rowLength: recipe.context,
                                                              batch: recipe.train.batchSize, batches: recipe.train.evalBatches, mode: mode),
-                               content: .languageModel(model) { try chatFiles + loraFiles(model) })
+                               content: .languageModel(model) { try chatFiles + ChatStage.loraFiles(model) })
         parts.startEvents = events + epochEvents
             + ChatStage.dataEvents(dropped: data.droppedTooLong, skipped: data.skippedLines, unit: "conversations", context: recipe.context)
         if let eval = sft.eval {
@@ -94,11 +94,4 @@ public enum SFT: TrainingStage {
         return trainable
     }
 
-    /// With LoRA, the adapter (PEFT's format, renamed) and the unmerged base of the adapted modules.
-    static func loraFiles(_ model: GPT2) throws -> [CheckpointFile] {
-        guard LoRA.isAttached(model) else { return [] }
-        let (sources, json) = try LoRA.adapterFiles(model)
-        return [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
-                .safetensors(LoRA.baseFile, sources: LoRA.baseSources(model), metadata: ["format": "pt"])]
-    }
 }
