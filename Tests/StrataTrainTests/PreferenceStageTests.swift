@@ -93,6 +93,9 @@ final class PreferenceStageTests: WorldTestCase {
         XCTAssertEqual(head.data.first?.sha256, try SHA256.hex(fileAt: dir.appendingPathComponent("pairs.jsonl")))
         for k in ["instruction_before", "instruction", "behaviour_before", "behaviour"] { XCTAssertNotNil(head.evaluations[k], k) }
         XCTAssertNotNil(head.evaluations["validation_loss"]?["reward_acc"])
+        // The reference's own held-out log-probs keep their name (they are not a "before" of the policy).
+        XCTAssertNotNil(head.evaluations["reference_heldout"]?["chosen_logp"])
+        XCTAssertNil(head.evaluations["reference_heldout_before"])
         XCTAssertNotNil(loaded.checkpoint.manifest.files["tokenizer_config.json"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: runDir("dpo").appendingPathComponent(DPO.cacheFile).path))
     }

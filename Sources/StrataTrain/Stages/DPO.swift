@@ -62,7 +62,7 @@ public enum DPO: TrainingStage {
         if !start.isResume, let cache, !cache.valChosen.isEmpty {
             // The reference's own log-probs of the held-out pairs validation reads (what "chosen_logp" starts from).
             let n = min(cache.valChosen.count, batches * batch)
-            parts.startEvaluations["reference_heldout"] = ["chosen_logp": Double(cache.valChosen.prefix(n).reduce(0, +)) / Double(n),
+            parts.referenceEvaluations["reference_heldout"] = ["chosen_logp": Double(cache.valChosen.prefix(n).reduce(0, +)) / Double(n),
                                                            "rejected_logp": Double(cache.valRejected.prefix(n).reduce(0, +)) / Double(n)]
         }
         return parts

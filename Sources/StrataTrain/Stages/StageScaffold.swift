@@ -108,6 +108,8 @@ public struct StageParts {
     /// A new run only: evaluations of the starting model (recorded as "<name>_before"), start-up events,
     /// and compute already spent (e.g. reference log-probs).
     public var startEvaluations: Evaluations = [:]
+    /// A new run only: measurements of the frozen reference, recorded under their own names (no "_before").
+    public var referenceEvaluations: Evaluations = [:]
     public var startEvents: [TrainingEvent] = []
     public var startFLOPs = 0.0
     /// A frozen reference model the stage is anchored to (DPO, PPO), recorded in lineage.
@@ -161,6 +163,7 @@ public enum StageRunner {
                                  wallSeconds: 0, flops: parts.startFLOPs, events: startEvents + parts.startEvents, validation: [:],
                                  recipeSHA256: SHA256.hex(try parts.recipe.resolvedJSON()), parentCheckpoint: origin?.id)
         state.evaluations = Dictionary(uniqueKeysWithValues: parts.startEvaluations.map { ($0.key + "_before", $0.value) })
+            .merging(parts.referenceEvaluations) { $1 }
         let parent: ParentRef = origin.map { .checkpoint(id: $0.id, sha256: $0.contentHash) } ?? .randomInit
         var setup = try TrainingRun.Setup(parts: parts, state: state, parentLineage: origin?.lineage ?? Lineage(), parent: parent,
                                           runDir: runDir, options: options)
