@@ -73,9 +73,16 @@ final class DemoRecipesTests: XCTestCase {
     }
 
     func testRelativePathsResolveAgainstTheDemoDirectoryAndAbsoluteOnesStay() throws {
-        var recipe = Recipe()
-        recipe.data.sources = [DataSource(name: "a", path: "world/a.jsonl"), DataSource(name: "b", path: "/abs/b.jsonl")]
-        XCTAssertEqual(DemoRecipes.pathKeys(recipe).map(\.key), ["data.sources[0].path", "data.sources[1].path"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-recipes-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: repo.appendingPathComponent("recipes"), to: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reward = dir.appendingPathComponent(DemoRun.reward.recipeFile)
+        let text = try String(contentsOf: reward, encoding: .utf8)
+            .replacingOccurrences(of: "validation: world/preferences_test.jsonl", with: "validation: \"/abs/my pairs.jsonl\"")
+        try text.write(to: reward, atomically: true, encoding: .utf8)
+        let recipe = try DemoRecipes(directory: dir.path, root: root, seed: 0).load(.reward)
+        XCTAssertEqual(recipe.preference?.validation, "/abs/my pairs.jsonl")
+        XCTAssertEqual(recipe.preference?.train, root.appendingPathComponent("world/preferences.jsonl").path)
         XCTAssertEqual(DemoRecipes.quoted("a \"b\"\\c"), "\"a \\\"b\\\"\\\\c\"")
     }
 }
