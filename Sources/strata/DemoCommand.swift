@@ -1,27 +1,32 @@
-// `strata demo`: the main job — world, tokenizer, pretraining, continued pretraining, annealing, SFT, reward model, DPO, tables, lineage.
+// `strata demo`: the main job — world, tokenizer, pretraining, continued pretraining, annealing, SFT, reward model, DPO,
+// tables, lineage — each run a shipped recipe from --recipes (default recipes/, relative to the working directory).
+// Leaves out: the relay itself (StrataTrain/Demo).
 import ArgumentParser
 import Foundation
 import StrataTrain
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo",
-        abstract: "Run the built-in relay on the synthetic world (resumes if interrupted).")
+        abstract: "Run the built-in relay on the synthetic world with the shipped recipes (resumes if interrupted).")
 
-    @Option(help: "Directory for the world, recipes and runs.") var dir = "runs/demo"
-    @Option(help: "Pretraining steps (2,048 tokens each).") var steps = 600
-    @Option(help: "Steps of each continued-pretraining run.") var continueSteps = 200
-    @Option(help: "Annealing steps.") var annealSteps = 100
-    @Option(help: "Supervised fine-tuning steps.") var sftSteps = 300
-    @Option(help: "Reward-model steps.") var rewardSteps = 150
-    @Option(help: "Steps of each DPO run.") var dpoSteps = 150
+    @Option(help: "Directory for the world and runs; the recipes' relative paths (world/...) resolve against it.") var dir = "runs/demo"
+    @Option(help: "Directory holding the shipped recipes (pretrain-world.yaml, continue-world.yaml, ...).") var recipes = "recipes"
+    @Option(help: "Pretraining steps (2,048 tokens each); default: the recipe's train.steps.") var steps: Int?
+    @Option(help: "Steps of each continued-pretraining run; default: the recipes'.") var continueSteps: Int?
+    @Option(help: "Annealing steps; default: the recipe's.") var annealSteps: Int?
+    @Option(help: "Supervised fine-tuning steps; default: the recipe's.") var sftSteps: Int?
+    @Option(help: "Reward-model steps; default: the recipe's.") var rewardSteps: Int?
+    @Option(help: "Steps of each DPO run; default: the recipe's.") var dpoSteps: Int?
     @Option(help: "Approximate bytes of synthetic text.") var worldSize = 1_000_000
-    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Seed of the world and of every run's training (train.seed).") var seed: UInt64 = 0
 
     func run() throws {
         var cfg = Demo.Config()
-        cfg.directory = dir; cfg.seed = seed; cfg.worldSize = worldSize
-        cfg.pretrainSteps = steps; cfg.continueSteps = continueSteps; cfg.annealSteps = annealSteps
-        cfg.sftSteps = sftSteps; cfg.rewardSteps = rewardSteps; cfg.dpoSteps = dpoSteps
+        cfg.directory = dir; cfg.recipes = recipes; cfg.seed = seed; cfg.worldSize = worldSize
+        let given: [(DemoRun, Int?)] = [(.pretrain, steps), (.continueNoReplay, continueSteps), (.continueReplay, continueSteps),
+                                        (.anneal, annealSteps), (.sft, sftSteps), (.reward, rewardSteps),
+                                        (.dpo, dpoSteps), (.dpoSFT, dpoSteps)]
+        for case let (run, n?) in given { cfg.steps[run] = n }
         let flag = InterruptFlag()
         flag.install()
         try Demo.run(cfg, interrupt: flag)

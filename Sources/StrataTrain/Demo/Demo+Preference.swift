@@ -1,42 +1,29 @@
-// The demo's preference leg: a Bradley–Terry reward model and two DPO runs on the
+// The demo's preference table: a Bradley–Terry reward model and two DPO runs on the
 // SFT checkpoint — plain DPO and DPO with an SFT term on the chosen responses —
 // over the world's labelled pairs (chosen: the concise correct answer, or a
 // refusal of an invented harmful request; rejected: a wrong fact, a hedge, an
 // unjustified refusal, or compliance). The table shows the reward model's
 // held-out accuracy by pair type and what each DPO run did to instruction
-// accuracy, reply length, refusals of harmful requests and over-refusals.
+// accuracy, reply length, refusals of harmful requests and over-refusals. The runs
+// themselves are Demo.relay's (recipes/reward-world.yaml, recipes/dpo-world.yaml).
 // Leaves out: PPO/GRPO (their issues extend the demo).
 
 import Foundation
 import StrataCore
 
 extension Demo {
-    /// Reward model and the two DPO runs; false when interrupted.
-    static func preferenceLeg(_ config: Config, recipes: DemoRecipes, runs: URL, root: URL, interrupt: InterruptFlag?,
-                              log: @escaping (String) -> Void) throws -> Bool {
-        let sft = runs.appendingPathComponent("sft").path
-        func stage<S: TrainingStage>(_ name: String, _ text: String, _ kind: S.Type) throws -> Bool {
-            let file = root.appendingPathComponent("\(name).yaml")
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            return try runStage(S.self, name: name, recipe: file, from: sft, runs: runs, interrupt: interrupt, log: log)
-        }
-        return try stage("reward", recipes.reward(steps: config.rewardSteps), Reward.self)
-            && stage("dpo", recipes.dpo(steps: config.dpoSteps, name: "dpo", sftWeight: 0), DPO.self)
-            && stage("dpo-sft", recipes.dpo(steps: config.dpoSteps, name: "dpo-sft", sftWeight: 1), DPO.self)
-    }
-
     /// What preference tuning changed, from the runs' lineage.
-    static func preferenceTable(runs: URL) throws -> String {
-        func head(_ run: String) throws -> LineageEntry? {
-            try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent(run).path)).lineage.head
+    static func preferenceTable(_ cx: Context) throws -> String {
+        func head(_ run: DemoRun) throws -> LineageEntry? {
+            try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(cx.runDir(run).path)).lineage.head
         }
-        let dpo = try head("dpo"), dpoSFT = try head("dpo-sft"), rm = try head("reward")
+        let dpo = try head(.dpo), dpoSFT = try head(.dpoSFT), rm = try head(.reward)
         func ev(_ e: LineageEntry?, _ keys: String...) -> [String: Double] {
             keys.reduce(into: [:]) { acc, k in acc.merge(e?.evaluations[k] ?? [:]) { x, _ in x } }
         }
         let rows: [(String, [String: Double], [String: Double], [String: Double]?)] = [
             ("sft (before DPO)", ev(dpo, "instruction_before", "knowledge_before"), ev(dpo, "behaviour_before"),
-             dpo?.evaluations["reference_heldout"]),
+             dpo?.evaluations["reference_heldout_before"]),
             ("dpo", ev(dpo, "instruction", "knowledge"), ev(dpo, "behaviour"), dpo?.evaluations["validation_loss"]),
             ("dpo + sft term", ev(dpoSFT, "instruction", "knowledge"), ev(dpoSFT, "behaviour"), dpoSFT?.evaluations["validation_loss"]),
         ]

@@ -3,7 +3,8 @@
 // train split), then the instruction table — accuracy per task kind and, for fact
 // questions, per period — for the annealed and the SFT checkpoint, beside the
 // knowledge probes. It measures the claim that SFT teaches the format of answers,
-// not new facts. Leaves out: preference tuning (Demo+Preference.swift).
+// not new facts. The training conversations are WorldChatData's (written with the world).
+// Leaves out: preference tuning (Demo+Preference.swift).
 
 import Foundation
 import StrataCore
@@ -12,16 +13,6 @@ import StrataModel
 import StrataEval
 
 extension Demo {
-    /// Write the SFT training conversations (before-cutoff facts only) once; returns the file.
-    static func sftData(world: URL, perKind: Int, seed: UInt64) throws -> URL {
-        let url = world.appendingPathComponent("sft_before_cutoff.jsonl")
-        if FileManager.default.fileExists(atPath: url.path) { return url }
-        let qa = try ChatStage.readQA(world.appendingPathComponent("qa.jsonl"))
-        let tasks = InstructionTasks.training(qa: qa, seed: seed, perKind: perKind, periods: ["before"])
-        try InstructionTasks.trlJSONL(tasks).write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
     /// Instruction accuracy before and after SFT, from the SFT checkpoint's lineage.
     static func instructionTable(sftRun: URL) throws -> String {
         let head = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path)).lineage.head

@@ -9,6 +9,10 @@
 //   7. a reward model and DPO (plain, and with an SFT term) on the SFT model
 //      (Demo+Preference.swift); then the tables, samples and lineage. Each stage
 //      resumes if interrupted; finished stages are skipped when the demo runs again.
+// Every run is a shipped recipe (recipes/*.yaml, found relative to the working
+// directory or by --recipes) plus the overrides in DemoRun.swift; the recipes' relative
+// paths (`world/...`) resolve against the demo's directory (runs/demo), where the world
+// and the runs go. Results are kept by run name.
 // Leaves out: PPO and GRPO (their issues extend this file).
 
 import Foundation
@@ -19,108 +23,142 @@ import StrataEval
 
 public enum Demo {
     public struct Config: Sendable {
-        /// Where the world, recipes and runs go.
+        /// Where the world and runs go; the recipes' relative paths resolve against it.
         public var directory = "runs/demo"
-        /// Seed of the world and of training.
+        /// The shipped recipes (relative to the working directory: the demo runs from the repository root).
+        public var recipes = "recipes"
+        /// Seed of the world and of training (train.seed of every run).
         public var seed: UInt64 = 0
         /// Approximate bytes of synthetic text (fewer entities → more epochs per fact in the same time).
         public var worldSize = 1_000_000
-        /// Steps of each stage (16 × 128 = 2,048 tokens each).
-        public var pretrainSteps = 600
-        public var continueSteps = 200
-        public var annealSteps = 100
-        public var sftSteps = 300
-        public var rewardSteps = 150
-        public var dpoSteps = 150
+        /// Steps of a run where given; the others take their recipe's train.steps.
+        public var steps: [DemoRun: Int] = [:]
         /// SFT training tasks per kind (fact questions limited to before-cutoff facts of the QA train split).
-        public var sftTasksPerKind = 400
+        public var sftTasksPerKind = WorldChatData.defaultPerKind
         /// Knowledge probes per evaluation (a seeded subset balanced over period and domain).
         public var probes = 400
         public init() {}
     }
 
+    /// Where the demo's pieces live and how it reports.
+    struct Context {
+        let recipes: DemoRecipes
+        let world: URL
+        let probes: Int
+        let interrupt: InterruptFlag?
+        let log: (String) -> Void
+        var root: URL { recipes.root }
+        var runs: URL { recipes.runs }
+        func runDir(_ run: DemoRun) -> URL { runs.appendingPathComponent(run.name) }
+    }
+
     public static func run(_ config: Config, interrupt: InterruptFlag? = nil, log: @escaping (String) -> Void = { Console.line($0) }) throws {
         let root = URL(fileURLWithPath: config.directory)
-        let world = root.appendingPathComponent("world"), runs = root.appendingPathComponent("runs")
+        let recipes = try DemoRecipes(directory: config.recipes, root: root, seed: config.seed, steps: config.steps)
+        for run in DemoRun.allCases { _ = try recipes.load(run) }   // every recipe loads and validates before any training
+        let cx = Context(recipes: recipes, world: root.appendingPathComponent("world"), probes: config.probes, interrupt: interrupt, log: log)
+        try generateWorld(config, into: cx.world, log: log)
+        guard let reports = try relay(cx) else { return }
+        try showResults(cx, reports: reports)
+    }
+
+    /// The world's corpora, probes and SFT conversations, unless already there.
+    static func generateWorld(_ config: Config, into world: URL, log: (String) -> Void) throws {
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
             log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB)")
             let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: config.seed, size: config.worldSize))
             _ = try out.write(to: world)
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
         }
-        let recipes = DemoRecipes(world: world, runs: runs, seed: config.seed)
-        func stage<S: TrainingStage>(_ name: String, _ text: String, from parent: String?, _ kind: S.Type) throws -> Bool {
-            let file = root.appendingPathComponent("\(name).yaml")
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            return try runStage(S.self, name: name, recipe: file, from: parent, runs: runs, interrupt: interrupt, log: log)
+        if !FileManager.default.fileExists(atPath: world.appendingPathComponent(WorldChatData.fileName).path) {
+            let qa = try ChatStage.readQA(world.appendingPathComponent("qa.jsonl"))
+            try WorldChatData.write(qa: qa, seed: config.seed, perKind: config.sftTasksPerKind, to: world)
         }
-        guard try stage("pretrain", recipes.pretrain(steps: config.pretrainSteps), from: nil, Pretrain.self) else { return }
-        let base = runs.appendingPathComponent("pretrain").path
-        guard try stage("continue-noreplay", recipes.continued(steps: config.continueSteps, replay: false), from: base, Continue.self),
-              try stage("continue-replay", recipes.continued(steps: config.continueSteps, replay: true), from: base, Continue.self) else { return }
-        log("\n== evaluating checkpoints")
-        var reports = try evaluate(["pretrain", "continue-noreplay", "continue-replay"], runs: runs, world: world, probes: config.probes, log: log)
-        // Anneal the continued model that forgot less (lower loss on the general corpus).
-        let better = reports[1].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity
-            < reports[2].validation.first { $0.name == "general" }.map(\.loss) ?? .infinity ? "continue-noreplay" : "continue-replay"
-        log("\n== annealing \(better) (it forgot less of the general corpus)")
-        guard try stage("anneal", recipes.anneal(steps: config.annealSteps), from: runs.appendingPathComponent(better).path,
-                        Anneal.self) else { return }
-        reports += try evaluate(["anneal"], runs: runs, world: world, probes: config.probes, log: log)
-        let sftData = try sftData(world: world, perKind: config.sftTasksPerKind, seed: config.seed)
-        guard try stage("sft", recipes.sft(steps: config.sftSteps, data: sftData), from: runs.appendingPathComponent("anneal").path,
-                        SFT.self) else { return }
-        reports += try evaluate(["sft"], runs: runs, world: world, probes: config.probes, log: log)
-        guard try preferenceLeg(config, recipes: recipes, runs: runs, root: root, interrupt: interrupt, log: log) else { return }
-        reports += try evaluate(["dpo", "dpo-sft"], runs: runs, world: world, probes: config.probes, log: log)
-        let table = [reports[0]] + reports.dropFirst().map { $0.comparing(to: reports[0]) }
-        try showSamplesAndLineage(runDir: runs.appendingPathComponent("anneal"), lineage: false, log: log)
-        try showChatSamples(sftRun: runs.appendingPathComponent("sft"), world: world, log: log)
-        log("\n== lineage of the final checkpoint (lineage.json)\n"
-            + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(runs.appendingPathComponent("dpo-sft").path)).lineage.summary()))
-        log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
-        log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
-            + (try instructionTable(sftRun: runs.appendingPathComponent("sft"))))
-        log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(runs: runs)))
-        let names = ["pretrain", "continue-noreplay", "continue-replay", "anneal", "sft", "reward", "dpo", "dpo-sft"]
-        let report = try RunReport.write(runDirectories: names.map { runs.appendingPathComponent($0) },
-                                         to: root.appendingPathComponent("report.html"), title: "Strata demo relay")
-        for w in report.warnings { log("report: \(w)") }
-        log("\n== run report (curves, evaluations, lineage graph): \(root.appendingPathComponent("report.html").path)")
     }
 
-    /// Start, resume or skip one stage; false when it was interrupted.
-    static func runStage<S: TrainingStage>(_ stage: S.Type, name: String, recipe: URL, from parent: String?, runs: URL,
+    /// Trains and evaluates every run; nil when a stage was interrupted.
+    static func relay(_ cx: Context) throws -> [DemoRun: EvalReport]? {
+        var reports: [DemoRun: EvalReport] = [:]
+        guard try stage(.pretrain, from: nil, cx),
+              try stage(.continueNoReplay, from: .pretrain, cx), try stage(.continueReplay, from: .pretrain, cx) else { return nil }
+        cx.log("\n== evaluating checkpoints")
+        try evaluate([.pretrain, .continueNoReplay, .continueReplay], cx, into: &reports)
+        // Anneal the continued model that forgot less (lower loss on the general corpus).
+        func generalLoss(_ run: DemoRun) -> Double { reports[run]?.validation.first { $0.name == "general" }?.loss ?? .infinity }
+        let better: DemoRun = generalLoss(.continueNoReplay) < generalLoss(.continueReplay) ? .continueNoReplay : .continueReplay
+        cx.log("\n== annealing \(better.name) (it forgot less of the general corpus)")
+        guard try stage(.anneal, from: better, cx) else { return nil }
+        try evaluate([.anneal], cx, into: &reports)
+        guard try stage(.sft, from: .anneal, cx) else { return nil }
+        try evaluate([.sft], cx, into: &reports)
+        guard try stage(.reward, from: .sft, cx), try stage(.dpo, from: .sft, cx), try stage(.dpoSFT, from: .sft, cx) else { return nil }
+        try evaluate([.dpo, .dpoSFT], cx, into: &reports)
+        return reports
+    }
+
+    /// The tables, samples, lineage and the HTML run report.
+    static func showResults(_ cx: Context, reports: [DemoRun: EvalReport]) throws {
+        let rows: [DemoRun] = [.pretrain, .continueNoReplay, .continueReplay, .anneal, .sft, .dpo, .dpoSFT]
+        let table = try rows.map { run -> EvalReport in
+            guard let report = reports[run], let base = reports[.pretrain] else {
+                throw StrataError(.state, "demo table", "no evaluation of \(run.name)", fix: "run strata demo again (finished stages are skipped)")
+            }
+            return run == .pretrain ? report : report.comparing(to: base)
+        }
+        try showSamplesAndLineage(runDir: cx.runDir(.anneal), lineage: false, log: cx.log)
+        try showChatSamples(sftRun: cx.runDir(.sft), world: cx.world, log: cx.log)
+        cx.log("\n== lineage of the final checkpoint (lineage.json)\n"
+            + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(cx.runDir(.dpoSFT).path)).lineage.summary()))
+        cx.log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
+        cx.log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
+            + (try instructionTable(sftRun: cx.runDir(.sft))))
+        cx.log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(cx)))
+        let file = cx.root.appendingPathComponent("report.html")
+        let report = try RunReport.write(runDirectories: DemoRun.allCases.map(cx.runDir), to: file, title: "Strata demo relay")
+        for w in report.warnings { cx.log("report: \(w)") }
+        cx.log("\n== run report (curves, evaluations, lineage graph): \(file.path)")
+    }
+
+    /// Start, resume or skip one run of the relay; false when it was interrupted.
+    static func stage(_ run: DemoRun, from parent: DemoRun?, _ cx: Context) throws -> Bool {
+        let options = RunOptions(from: parent.map { cx.runDir($0).path }, recipeFile: cx.recipes.recipeURL(run).path,
+                                 overrides: try cx.recipes.overrides(run))
+        return try runStage(run.stage, name: run.name, fresh: options, runs: cx.runs, interrupt: cx.interrupt, log: cx.log)
+    }
+
+    /// Start (with `fresh`), resume or skip one stage; false when it was interrupted.
+    static func runStage<S: TrainingStage>(_ stage: S.Type, name: String, fresh: RunOptions, runs: URL,
                                            interrupt: InterruptFlag?, log: @escaping (String) -> Void) throws -> Bool {
         let runDir = runs.appendingPathComponent(name)
-        var options = RunOptions(from: parent, recipeFile: recipe.path)
+        var options = fresh
         if let ckpt = try? TrainingCheckpoint.resolve(runDir.path), let state = try TrainingCheckpoint.load(ckpt).state {
             if state.step >= state.totalSteps { log("== \(name): already finished (\(ckpt.url.path))"); return true }
             options = RunOptions(resume: runDir.path)
             log("== \(name): resuming at step \(state.step)")
         } else {
-            log("\n== \(name)" + (parent.map { " from \($0)" } ?? ""))
+            log("\n== \(name)" + (fresh.from.map { " from \($0)" } ?? ""))
         }
         options.log = log; options.interrupt = interrupt
         return !(try StageRunner.run(S.self, options)).interrupted
     }
 
     /// Evaluate each run's final checkpoint on the same probes and validation shards; records the results.
-    static func evaluate(_ names: [String], runs: URL, world: URL, probes count: Int, log: (String) -> Void) throws -> [EvalReport] {
-        let probes = ProbeSet.subset(try ProbeSet.read(world.appendingPathComponent("probes.jsonl")), limit: count, seed: 0)
+    static func evaluate(_ names: [DemoRun], _ cx: Context, into reports: inout [DemoRun: EvalReport]) throws {
+        let probes = ProbeSet.subset(try ProbeSet.read(cx.world.appendingPathComponent("probes.jsonl")), limit: cx.probes, seed: 0)
         var shards: [(name: String, shard: Shard)] = []
-        for (source, run) in [("general", "pretrain"), ("after", "continue-noreplay"), ("textbook", "pretrain")] {
-            let url = runs.appendingPathComponent("\(run)/data/\(source).val.bin")
+        let held: [(source: String, run: DemoRun)] = [("general", .pretrain), ("after", .continueNoReplay), ("textbook", .pretrain)]
+        for (source, run) in held {
+            let url = cx.runDir(run).appendingPathComponent("data/\(source).val.bin")
             if let shard = try? Shard(contentsOf: url), shard.count > 128 { shards.append((source, shard)) }
         }
-        return try names.map { name in
-            let ckpt = try TrainingCheckpoint.resolve(runs.appendingPathComponent(name).path)
+        for run in names {
+            let ckpt = try TrainingCheckpoint.resolve(cx.runDir(run).path)
             let loaded = try TrainingCheckpoint.load(ckpt)
-            let report = try Evaluation.evaluate(model: loaded.model, codec: loaded.tokenizer, label: name, checkpoint: ckpt.url.path,
+            let report = try Evaluation.evaluate(model: loaded.model, codec: loaded.tokenizer, label: run.name, checkpoint: ckpt.url.path,
                                                  probes: probes, sources: shards)
             try TrainingCheckpoint.recordEvaluation(ckpt.url, name: "demo_eval", metrics: report.metricsDictionary())
-            log("evaluated \(name)")
-            return report
+            cx.log("evaluated \(run.name)")
+            reports[run] = report
         }
     }
 
