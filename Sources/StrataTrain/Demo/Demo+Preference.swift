@@ -23,7 +23,7 @@ extension Demo {
         }
         let rows: [(String, [String: Double], [String: Double], [String: Double]?)] = [
             ("sft (before DPO)", ev(dpo, "instruction_before", "knowledge_before"), ev(dpo, "behaviour_before"),
-             dpo?.evaluations["reference_heldout_before"]),
+             dpo?.evaluations["reference_heldout"]),
             ("dpo", ev(dpo, "instruction", "knowledge"), ev(dpo, "behaviour"), dpo?.evaluations["validation_loss"]),
             ("dpo + sft term", ev(dpoSFT, "instruction", "knowledge"), ev(dpoSFT, "behaviour"), dpoSFT?.evaluations["validation_loss"]),
         ]
