@@ -75,9 +75,7 @@ public enum SFTBenchmark {
     static func step(_ model: GPT2, _ optimizer: AdamW, _ b: StepBatch) -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let tape = Tape(seed: 1)
-        let logits = model.logits(model.hidden(b.inputs, batch: b.rows, time: b.time, tape: tape, positions: b.positions,
-                                               docStart: b.docStart), tape: tape)
-        tape.backward(tape.crossEntropy(logits, b.targets, normalizer: Float(max(1, b.trainedTokens))), seed: 1)
+        tape.backward(model.loss(b, tape: tape, normalizer: Float(max(1, b.trainedTokens))), seed: 1)
         optimizer.update(lr: 1e-4)
         model.zeroGrad()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
