@@ -19,31 +19,7 @@ final class PreferenceStageTests: WorldTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        let base = """
-        model: {n_layer: 2, n_head: 2, n_embd: 32, n_positions: 96, vocab_size: from_tokenizer}
-        tokenizer: {train: {vocab_size: 400}}
-        data:
-          sources:
-            - {name: world, path: \(dir.path)/world/before_cutoff.jsonl, weight: 1.0}
-        train: {batch_size: 4, context: 64, steps: 4, eval_interval: 4, eval_batches: 1, checkpoint_interval: 4, keep_last: 2, log_interval: 100, seed: 7}
-        optim: {lr: 3.0e-3, warmup_steps: 1}
-        run: {dir: \(dir.path)/runs, name: base}
-        """
-        try base.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
-        let pre = try Pretrain.run(config(dir.appendingPathComponent("base.yaml").path)).lastCheckpoint!
-        let qa = try ChatStage.readQA(dir.appendingPathComponent("world/qa.jsonl"))
-        try InstructionTasks.trlJSONL(InstructionTasks.training(qa: qa, seed: 1, perKind: 4))
-            .write(to: dir.appendingPathComponent("sft.jsonl"), atomically: true, encoding: .utf8)
-        let sft = """
-        train: {batch_size: 4, context: 96, steps: 2, eval_interval: 2, eval_batches: 1, checkpoint_interval: 2, keep_last: 2, log_interval: 100}
-        optim: {lr: 1.0e-3, warmup_steps: 0}
-        run: {dir: \(dir.path)/runs, name: sft}
-        sft: {train: \(dir.path)/sft.jsonl, validation_fraction: 0}
-        """
-        try sft.write(to: dir.appendingPathComponent("sft.yaml"), atomically: true, encoding: .utf8)
-        var c = RunOptions(from: pre.url.path, recipeFile: dir.appendingPathComponent("sft.yaml").path)
-        c.log = { _ in }; c.showProgress = false
-        sftCheckpoint = try SFT.run(c).lastCheckpoint!.url.path
+        sftCheckpoint = try tinySFTCheckpoint(positions: 96, context: 96, pretrainSteps: 4, sftSteps: 2, perKind: 4)
         // Small pair files keep the debug-build tests quick (every 4th line: all four pair types).
         for (src, dst, n) in [("preferences.jsonl", "pairs.jsonl", 64), ("preferences_test.jsonl", "pairs_test.jsonl", 32)] {
             let lines = try String(contentsOf: dir.appendingPathComponent("world/" + src), encoding: .utf8).split(separator: "\n")

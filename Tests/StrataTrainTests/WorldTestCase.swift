@@ -5,6 +5,7 @@ import XCTest
 import Foundation
 import StrataCore
 import StrataData
+import StrataEval
 import StrataCheckpoint
 @testable import StrataTrain
 
@@ -48,6 +49,36 @@ class WorldTestCase: XCTestCase {
     }
 
     func runDir(_ name: String) -> URL { dir.appendingPathComponent("runs/\(name)") }
+
+    /// A tiny pretrained GPT-2 (runs/base) fine-tuned on world instruction tasks (runs/sft); its checkpoint path.
+    /// `context` is the SFT context (pretraining uses 64).
+    func tinySFTCheckpoint(positions: Int, context: Int, pretrainSteps: Int, sftSteps: Int, perKind: Int) throws -> String {
+        let base = """
+        model: {n_layer: 2, n_head: 2, n_embd: 32, n_positions: \(positions), vocab_size: from_tokenizer}
+        tokenizer: {train: {vocab_size: 400}}
+        data:
+          sources:
+            - {name: world, path: \(dir.path)/world/before_cutoff.jsonl, weight: 1.0}
+        train: {batch_size: 4, context: 64, steps: \(pretrainSteps), eval_interval: \(pretrainSteps), eval_batches: 1, checkpoint_interval: \(pretrainSteps), keep_last: 2, log_interval: 100, seed: 7}
+        optim: {lr: 3.0e-3, warmup_steps: 1}
+        run: {dir: \(dir.path)/runs, name: base}
+        """
+        try base.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+        let pre = try Pretrain.run(config(dir.appendingPathComponent("base.yaml").path)).lastCheckpoint!
+        let qa = try ChatStage.readQA(dir.appendingPathComponent("world/qa.jsonl"))
+        try InstructionTasks.trlJSONL(InstructionTasks.training(qa: qa, seed: 1, perKind: perKind))
+            .write(to: dir.appendingPathComponent("sft.jsonl"), atomically: true, encoding: .utf8)
+        let sft = """
+        train: {batch_size: 4, context: \(context), steps: \(sftSteps), eval_interval: \(sftSteps), eval_batches: 1, checkpoint_interval: \(sftSteps), keep_last: 2, log_interval: 100}
+        optim: {lr: 1.0e-3, warmup_steps: 0}
+        run: {dir: \(dir.path)/runs, name: sft}
+        sft: {train: \(dir.path)/sft.jsonl, validation_fraction: 0}
+        """
+        try sft.write(to: dir.appendingPathComponent("sft.yaml"), atomically: true, encoding: .utf8)
+        var c = RunOptions(from: pre.url.path, recipeFile: dir.appendingPathComponent("sft.yaml").path)
+        c.log = { _ in }; c.showProgress = false
+        return try SFT.run(c).lastCheckpoint!.url.path
+    }
 
     /// Parameters and AdamW moments of a checkpoint, as raw bytes per tensor.
     func tensorsBytes(_ ckpt: URL) throws -> [String: [Float]] {
