@@ -31,6 +31,9 @@ let package = Package(
         .target(name: "StrataCore", swiftSettings: optimize),
         .target(name: "StrataTensor", dependencies: ["StrataCore", "CDNNL"], swiftSettings: optimize),
         .target(name: "StrataCheckpoint", dependencies: ["StrataCore"], swiftSettings: optimize),
+        // The CUDA backend: driver, NVRTC and cuBLAS opened with dlopen at run time (nothing CUDA at build time);
+        // it links neither oneDNN nor the CPU model, so its selftest binary runs on a GPU machine without them.
+        .target(name: "StrataCUDA", dependencies: ["StrataCore", "StrataCheckpoint"], swiftSettings: optimize),
         .target(name: "StrataModel", dependencies: ["StrataCore", "StrataTensor", "StrataCheckpoint"], swiftSettings: optimize),
         .target(name: "StrataTokenizer", dependencies: ["StrataCore"], swiftSettings: optimize),
         .target(name: "StrataData", dependencies: ["StrataCore"], swiftSettings: optimize),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
         .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
         .testTarget(name: "StrataRLTests", dependencies: ["StrataRL", "StrataTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataCUDATests", dependencies: ["StrataCUDA"]),
         .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval"]),
     ]
 )
