@@ -3,22 +3,26 @@
 // Targets follow concerns: core utilities, tensors+autograd, model, checkpoint I/O,
 // tokenizer, data, training stages, and the thin `strata` CLI on top.
 import PackageDescription
+import Foundation
 
 // Release builds are tuned for the machine they are built on (CI and users build from source):
 // -target-cpu native lets LLVM use AVX-512/AVX2 in the vectorised kernels. -O (not -Ounchecked)
 // keeps bounds and overflow checks and every precondition in release builds: a corrupt file or a
 // bad option must stop with an error, never read or write outside a buffer (docs/benchmarks.md
 // has the measured cost).
+// STRATA_PORTABLE=1 leaves out -target-cpu native, for a binary that runs on another machine
+// (the GPU selftest copied to a GPU host).
+let portable = ProcessInfo.processInfo.environment["STRATA_PORTABLE"] != nil
 let optimize: [SwiftSetting] = [
     .unsafeFlags(["-O", "-wmo"], .when(configuration: .release)),
-    .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
-]
+] + (portable ? [] : [.unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release))])
 
 let package = Package(
     name: "Strata",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "strata", targets: ["strata"]),
+        .executable(name: "strata-gpu-selftest", targets: ["strata-gpu-selftest"]),
         .library(name: "Strata", targets: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
                                            "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain"]),
     ],
@@ -33,7 +37,10 @@ let package = Package(
         .target(name: "StrataCheckpoint", dependencies: ["StrataCore"], swiftSettings: optimize),
         // The CUDA backend: driver, NVRTC and cuBLAS opened with dlopen at run time (nothing CUDA at build time);
         // it links neither oneDNN nor the CPU model, so its selftest binary runs on a GPU machine without them.
-        .target(name: "StrataCUDA", dependencies: ["StrataCore", "StrataCheckpoint"], swiftSettings: optimize),
+        .target(name: "StrataCUDA", dependencies: ["StrataCore", "StrataCheckpoint", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: optimize),
+        // The selftest alone (built with --static-swift-stdlib to run on a GPU machine without Swift or oneDNN).
+        .executableTarget(name: "strata-gpu-selftest", dependencies: ["StrataCUDA"], swiftSettings: optimize),
         .target(name: "StrataModel", dependencies: ["StrataCore", "StrataTensor", "StrataCheckpoint"], swiftSettings: optimize),
         .target(name: "StrataTokenizer", dependencies: ["StrataCore"], swiftSettings: optimize),
         .target(name: "StrataData", dependencies: ["StrataCore"], swiftSettings: optimize),
@@ -44,10 +51,10 @@ let package = Package(
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
                                                     "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "Yams"], swiftSettings: optimize),
         // Benchmarks live outside the libraries: only the command line (strata bench) links them.
-        .target(name: "StrataBench", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataTokenizer", "StrataData",
+        .target(name: "StrataBench", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData",
                                                     "StrataRL", "StrataTrain"], swiftSettings: optimize),
         .executableTarget(name: "strata", dependencies: [
-            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain", "StrataBench",
+            "StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataTrain", "StrataBench", "StrataCUDA",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "StrataTestSupport", dependencies: ["StrataCore", "StrataTensor"], path: "Tests/StrataTestSupport"),

@@ -2,9 +2,7 @@
 // of StrataModel's GPT2 and the tape's backward for it. Weights are row-major
 // [in, out] (Conv1D), so a linear layer is y = x·W + b and its backward is
 // dx = dy·Wᵀ, dW += xᵀ·dy, db += Σ_rows dy.
-// Attention per batch row b, all H heads in one strided batched product: Q, K, V
-// are read in place from qkv [N, 3C] (row stride 3C, head stride D) and the output
-// is written in place into atty [N, C] (row stride C, head stride D).
+// Attention is GPUOps+Attention.swift.
 // Shapes: B, T, C, V, L, H, D = C/H, F inner, N = B·T.
 
 import Foundation
@@ -61,7 +59,8 @@ extension GPT2CUDA {
                                  b: p(pre + "ln_1.bias"), n: n, c: c, eps: shape.eps)
         try gemm(n, 3 * c, c, .act(ln1, count: n * c), .weight(pre + "attn.c_attn.weight"), into: qkv, x)
         try ops.addBias(y: qkv, b: p(pre + "attn.c_attn.bias"), n: n, c: 3 * c)
-        try attentionForward(l, batch, qkv: qkv, out: atty, x)
+        try ops.attentionForward(qkv: qkv, out: atty, probs: x.probs.at(l * batch.b * shape.heads * batch.t * batch.t), scores: x.scores.address,
+                                 docStart: batch.docStart?.address ?? 0, b: batch.b, t: batch.t, c: c, heads: shape.heads)
         try gemm(n, c, c, .act(atty, count: n * c), .weight(pre + "attn.c_proj.weight"), into: x.outNC.address, x)
         try ops.addBias(y: x.outNC.address, b: p(pre + "attn.c_proj.bias"), n: n, c: c)
         try ops.add(y: xmid, xin, x.outNC.address, count: n * c)
@@ -73,25 +72,6 @@ extension GPT2CUDA {
         try gemm(n, c, f, .act(gelu, count: n * f), .weight(pre + "mlp.c_proj.weight"), into: x.outNC.address, x)
         try ops.addBias(y: x.outNC.address, b: p(pre + "mlp.c_proj.bias"), n: n, c: c)
         try ops.add(y: xout, xmid, x.outNC.address, count: n * c)
-    }
-
-    /// S = Q·Kᵀ per head; P = causal softmax(S/√D); O = P·V.
-    func attentionForward(_ l: Int, _ batch: GPUBatch, qkv: UInt64, out: UInt64, _ x: GPUActivations) throws {
-        let t = batch.t, c = shape.embd, h = shape.heads, d = c / h
-        let probs = x.probs.at(l * batch.b * h * t * t)
-        for b in 0..<batch.b {
-            let row = b * t * 3 * c, sc = x.scores.at(b * h * t * t)
-            try ops.blas.gemmBatched(m: t, n: t, k: d, GemmOperand(qkv + UInt64(row * 4)), lda: 3 * c, strideA: d,
-                                     GemmOperand(qkv + UInt64((row + c) * 4), transposed: true), ldb: 3 * c, strideB: d,
-                                     c: sc, ldc: t, strideC: t * t, batch: h)
-        }
-        try ops.causalSoftmax(p: probs, s: x.scores.address, docStart: batch.docStart?.address ?? 0, rows: batch.b * h * t, t: t,
-                              heads: h, scale: 1 / Float(d).squareRoot())
-        for b in 0..<batch.b {
-            try ops.blas.gemmBatched(m: t, n: d, k: t, GemmOperand(probs + UInt64(b * h * t * t * 4)), lda: t, strideA: t * t,
-                                     GemmOperand(qkv + UInt64((b * t * 3 * c + 2 * c) * 4)), ldb: 3 * c, strideB: d,
-                                     c: out + UInt64(b * t * c * 4), ldc: c, strideC: d, batch: h)
-        }
     }
 
     // MARK: backward
@@ -112,6 +92,8 @@ extension GPT2CUDA {
         try ops.scatterRows(dtable: g("transformer.wte.weight"), dx: x.dresid.address, groups: batch.byToken, c: c)
         try ops.scatterRows(dtable: g("transformer.wpe.weight"), dx: x.dresid.address, groups: batch.byPosition, c: c)
     }
+
+    func qkv(_ l: Int, _ batch: GPUBatch, _ x: GPUActivations) -> UInt64 { x.qkv.at(l * batch.b * batch.t * 3 * shape.embd) }
 
     /// dresid holds d(x_{l+1}) on entry and d(x_l) on return.
     func blockBackward(_ l: Int, _ batch: GPUBatch, _ x: GPUActivations) throws {
@@ -134,7 +116,9 @@ extension GPT2CUDA {
         try gemm(c, c, n, .act(x.atty.at(l * n * c), count: n * c, transposed: true), .act(dres, count: n * c),
                  into: g(pre + "attn.c_proj.weight"), accumulate: true, x)
         try ops.biasBackward(db: g(pre + "attn.c_proj.bias"), dy: dres, n: n, c: c)
-        try attentionBackward(l, batch, x)
+        try ops.attentionBackward(dOut: x.datty.address, dqkv: x.dqkv.address, qkv: qkv(l, batch, x),
+                                  probs: x.probs.at(l * batch.b * shape.heads * batch.t * batch.t), scores: x.scores.address,
+                                  b: batch.b, t: batch.t, c: c, heads: shape.heads)
         try gemm(n, c, 3 * c, .act(x.dqkv.address, count: n * 3 * c), .weight(pre + "attn.c_attn.weight", transposed: true),
                  into: x.dln.address, x)
         try gemm(c, 3 * c, n, .act(x.ln1.at(l * n * c), count: n * c, transposed: true), .act(x.dqkv.address, count: n * 3 * c),
@@ -142,29 +126,5 @@ extension GPT2CUDA {
         try ops.biasBackward(db: g(pre + "attn.c_attn.bias"), dy: x.dqkv.address, n: n, c: 3 * c)
         try ops.layerNormBackward(dx: dres, dw: g(pre + "ln_1.weight"), db: g(pre + "ln_1.bias"), dy: x.dln.address,
                                   x: x.resid.at(l * n * c), mean: x.mean1.at(l * n), rstd: x.rstd1.at(l * n), w: p(pre + "ln_1.weight"), n: n, c: c)
-    }
-
-    /// From dO (x.datty) to dqkv:  dP = dO·Vᵀ, dV = Pᵀ·dO, dS = scale·P⊙(dP − Σ dP⊙P), dQ = dS·K, dK = dSᵀ·Q.
-    func attentionBackward(_ l: Int, _ batch: GPUBatch, _ x: GPUActivations) throws {
-        let t = batch.t, c = shape.embd, h = shape.heads, d = c / h, tt = t * t
-        let qkv = x.qkv.at(l * batch.b * t * 3 * c), probs = x.probs.at(l * batch.b * h * tt)
-        let f4 = { (i: Int) in UInt64(i * 4) }
-        for b in 0..<batch.b {
-            let row = b * t * 3 * c, dO = x.datty.address + f4(b * t * c), pb = probs + f4(b * h * tt), sb = x.scores.at(b * h * tt)
-            try ops.blas.gemmBatched(m: t, n: t, k: d, GemmOperand(dO), lda: c, strideA: d,
-                                     GemmOperand(qkv + f4(row + 2 * c), transposed: true), ldb: 3 * c, strideB: d,
-                                     c: sb, ldc: t, strideC: tt, batch: h)
-            try ops.blas.gemmBatched(m: t, n: d, k: t, GemmOperand(pb, transposed: true), lda: t, strideA: tt,
-                                     GemmOperand(dO), ldb: c, strideB: d,
-                                     c: x.dqkv.address + f4(b * t * 3 * c + 2 * c), ldc: 3 * c, strideC: d, batch: h)
-        }
-        try ops.softmaxBackward(ds: x.scores.address, p: probs, dp: x.scores.address, rows: batch.b * h * t, t: t, scale: 1 / Float(d).squareRoot())
-        for b in 0..<batch.b {
-            let row = b * t * 3 * c, sb = x.scores.at(b * h * tt), dq = x.dqkv.address + f4(row)
-            try ops.blas.gemmBatched(m: t, n: d, k: t, GemmOperand(sb), lda: t, strideA: tt,
-                                     GemmOperand(qkv + f4(row + c)), ldb: 3 * c, strideB: d, c: dq, ldc: 3 * c, strideC: d, batch: h)
-            try ops.blas.gemmBatched(m: t, n: d, k: t, GemmOperand(sb, transposed: true), lda: t, strideA: tt,
-                                     GemmOperand(qkv + f4(row)), ldb: 3 * c, strideB: d, c: dq + f4(c), ldc: 3 * c, strideC: d, batch: h)
-        }
     }
 }

@@ -71,10 +71,8 @@ public final class GPT2CUDA {
     let params: DeviceBuffer<Float>, grads: DeviceBuffer<Float>
     let expAvg: DeviceBuffer<Float>, expAvgSq: DeviceBuffer<Float>
     let paramsBF16: DeviceBuffer<UInt16>?
-    let normScratch: DeviceBuffer<Float>
+    let optimizer: GPUAdamWOptimizer
     var acts: GPUActivations?
-    /// AdamW updates applied so far (bias correction).
-    public private(set) var step = 0
 
     public init(_ shape: GPUModelShape, ops: GPUOps, precision: GPUPrecision) throws {
         self.shape = shape; self.ops = ops; self.precision = precision
@@ -87,7 +85,9 @@ public final class GPT2CUDA {
         expAvg = try DeviceBuffer(dev, count: layout.total); expAvgSq = try DeviceBuffer(dev, count: layout.total)
         try grads.fill32(); try expAvg.fill32(); try expAvgSq.fill32()
         paramsBF16 = precision == .bf16 ? try DeviceBuffer(dev, count: layout.total) : nil
-        normScratch = try DeviceBuffer(dev, count: 1024)
+        let l = layout
+        optimizer = try GPUAdamWOptimizer(ops: ops, params: params, grads: grads, expAvg: expAvg, expAvgSq: expAvgSq,
+                                          segments: l.names.indices.map { (l.offsets[$0], l.count($0), l.shapes[$0].count >= 2) })
     }
 
     // MARK: parameters and optimizer state in and out
@@ -121,7 +121,7 @@ public final class GPT2CUDA {
             }
             try expAvg.upload(mi, at: layout.offsets[i]); try expAvgSq.upload(vi, at: layout.offsets[i])
         }
-        self.step = step
+        optimizer.step = step
     }
 
     func refreshBF16() throws {
@@ -164,29 +164,18 @@ public final class GPT2CUDA {
     public func zeroGrad() throws { try grads.fill32() }
 
     /// Global L2 norm of the gradients (in Double over per-block partial sums).
-    public func gradNorm() throws -> Double {
-        try ops.sumSquares(grads.address, count: layout.total, scratch: normScratch).squareRoot()
-    }
+    public func gradNorm() throws -> Double { try optimizer.gradNorm() }
 
-    /// Clip to `maxNorm` (as torch's clip_grad_norm_, coefficient maxNorm/(norm+1e-6) when below 1) and apply one
-    /// AdamW update at `lr`; rank ≥ 2 parameters decay (AdamW.defaultDecay). Returns the norm before clipping.
+    /// Clip and apply one AdamW update (GPUAdamWOptimizer.update); rank ≥ 2 parameters decay. Returns the norm before clipping.
     @discardableResult
     public func update(lr: Float, config: GPUAdamW, maxNorm: Float?) throws -> Double {
-        let norm = try gradNorm()
-        var clip: Float = 1
-        if let maxNorm { let coef = maxNorm / (Float(norm) + 1e-6); if coef < 1 { clip = coef } }
-        step += 1
-        let bc1 = 1 - Float(Foundation.pow(Double(config.beta1), Double(step)))
-        let bc2 = Float(Foundation.sqrt(1 - Foundation.pow(Double(config.beta2), Double(step))))
-        for i in layout.names.indices {
-            let decay: Float = layout.shapes[i].count >= 2 ? 1 - lr * config.weightDecay : 1
-            let o = layout.offsets[i]
-            try ops.adamW(p: params.at(o), g: grads.at(o), m: expAvg.at(o), v: expAvgSq.at(o), count: layout.count(i), clip: clip,
-                          beta1: config.beta1, beta2: config.beta2, eps: config.eps, decay: decay, stepSize: lr / bc1, bc2: bc2)
-        }
+        let norm = try optimizer.update(lr: lr, config: config, maxNorm: maxNorm)
         try refreshBF16()
         return norm
     }
+
+    /// AdamW updates applied so far.
+    public var step: Int { optimizer.step }
 
     func activations(b: Int, t: Int) throws -> GPUActivations {
         if let a = acts, a.b == b, a.t == t { return a }

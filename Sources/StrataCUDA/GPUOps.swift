@@ -112,12 +112,15 @@ public final class GPUOps: @unchecked Sendable {
 public struct RowGroups: Equatable {
     public var keys: [Int32] = [], offsets: [Int32] = [0], rows: [Int32] = []
 
+    /// Counting sort by key (keys are token ids or positions: small, non-negative), stable in row order.
     public init(_ index: [Int32]) {
-        var byKey: [Int32: [Int32]] = [:]
-        for (r, key) in index.enumerated() { byKey[key, default: []].append(Int32(r)) }
-        for key in byKey.keys.sorted() {
-            keys.append(key); rows += byKey[key]!; offsets.append(Int32(rows.count))
-        }
+        guard let maxKey = index.max(), maxKey >= 0 else { return }
+        var counts = [Int32](repeating: 0, count: Int(maxKey) + 2)
+        for key in index { counts[Int(key) + 1] += 1 }
+        for k in 0...Int(maxKey) where counts[k + 1] > 0 { keys.append(Int32(k)); offsets.append(offsets.last! + counts[k + 1]) }
+        for k in 1..<counts.count { counts[k] += counts[k - 1] }      // counts[k] = first slot of key k
+        rows = [Int32](repeating: 0, count: index.count)
+        for (r, key) in index.enumerated() { rows[Int(counts[Int(key)])] = Int32(r); counts[Int(key)] += 1 }
     }
 }
 

@@ -20,6 +20,6 @@ struct Strata: ParsableCommand {
             JudgeCommand.self, GenerateCommand.self, ChatCommand.self,
             // what a run did
             LineageCommand.self, CardCommand.self, ReportCommand.self,
-            Bench.self,
+            Bench.self, GPUSelftestCommand.self,
         ])
 }
