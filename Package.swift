@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "StrataRL", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer",
                                                  "StrataData", "StrataEval"], swiftSettings: optimize),
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                                    "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "Yams"], swiftSettings: optimize),
+                                                    "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataCUDA", "Yams"], swiftSettings: optimize),
         // Benchmarks live outside the libraries: only the command line (strata bench) links them.
         .target(name: "StrataBench", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData",
                                                     "StrataRL", "StrataTrain"], swiftSettings: optimize),

@@ -72,6 +72,8 @@ public final class CUDADevice: @unchecked Sendable {
     public let multiprocessors: Int
     public let driverVersion: Int
     private var context: OpaquePointer?
+    /// When set, every kernel launch and cuBLAS call synchronises and adds its time here (profiling runs only).
+    public var profile: GPUProfile?
 
     public init(ordinal: Int = 0) throws {
         library = try CUDALibraries.open("driver")
@@ -131,6 +133,25 @@ public final class CUDADevice: @unchecked Sendable {
         var module: OpaquePointer?
         try cubin.withUnsafeBytes { try check(api.cuModuleLoadData(&module, $0.baseAddress!), "cuModuleLoadData") }
         return CUDAModule(device: self, handle: module)
+    }
+}
+
+/// Time per operation name, each measured between two device synchronisations.
+public final class GPUProfile {
+    public private(set) var seconds: [String: Double] = [:]
+    public private(set) var calls: [String: Int] = [:]
+    public init() {}
+    func add(_ name: String, _ s: Double) { seconds[name, default: 0] += s; calls[name, default: 0] += 1 }
+}
+
+extension CUDADevice {
+    /// Runs `body`; under a profile, synchronises after it and charges the time to `name`.
+    func profiled(_ name: String, _ body: () throws -> Void) throws {
+        guard let profile else { return try body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        try synchronize()
+        profile.add(name, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 }
 
@@ -236,11 +257,13 @@ public final class CUDAModule: @unchecked Sendable {
         let cells: [UnsafeMutableRawPointer] = args.map { $0.cell() }
         defer { cells.forEach { $0.deallocate() } }
         var params: [UnsafeMutableRawPointer?] = cells
-        let r = params.withUnsafeMutableBufferPointer { p in
-            device.api.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1), UInt32(block.2),
-                                      UInt32(sharedBytes), nil, p.baseAddress, nil)
+        try device.profiled(name) {
+            let r = params.withUnsafeMutableBufferPointer { p in
+                device.api.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block.0), UInt32(block.1), UInt32(block.2),
+                                          UInt32(sharedBytes), nil, p.baseAddress, nil)
+            }
+            try device.check(r, "cuLaunchKernel(\(name), grid \(grid), block \(block))")
         }
-        try device.check(r, "cuLaunchKernel(\(name), grid \(grid), block \(block))")
     }
 }
 

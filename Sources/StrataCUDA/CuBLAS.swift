@@ -57,6 +57,8 @@ public final class CuBLAS: @unchecked Sendable {
     let handle: OpaquePointer?
     public let version: Int
     public var precision: GPUPrecision
+    /// The device, for profiling (set by GPUOps).
+    weak var device: CUDADevice?
 
     // cudaDataType and cublasComputeType_t values from the CUDA headers.
     static let R32F: Int32 = 0, R16BF: Int32 = 14
@@ -96,21 +98,30 @@ public final class CuBLAS: @unchecked Sendable {
                      lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) throws {
         var al = alpha, be = beta
         let lda = lda ?? (a.transposed ? m : k), ldb = ldb ?? (b.transposed ? k : n), ldc = ldc ?? n
-        let s = api.cublasGemmEx(handle, b.transposed ? 1 : 0, a.transposed ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
-                                 b.address, b.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(ldb),
-                                 a.address, a.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(lda), &be,
-                                 c, CuBLAS.R32F, Int32(ldc), computeType(a, b), CuBLAS.gemmDefault)
-        try CuBLAS.check(s, "cublasGemmEx(M=\(m), N=\(n), K=\(k))")
+        let name = a.bf16 || b.bf16 ? "cuBLAS gemm (bf16)" : "cuBLAS gemm (fp32 operands)"
+        try profiled(name) {
+            let s = api.cublasGemmEx(handle, b.transposed ? 1 : 0, a.transposed ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
+                                     b.address, b.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(ldb),
+                                     a.address, a.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(lda), &be,
+                                     c, CuBLAS.R32F, Int32(ldc), computeType(a, b), CuBLAS.gemmDefault)
+            try CuBLAS.check(s, "cublasGemmEx(M=\(m), N=\(n), K=\(k))")
+        }
+    }
+
+    func profiled(_ name: String, _ body: () throws -> Void) throws {
+        if let device { try device.profiled(name, body) } else { try body() }
     }
 
     /// `batch` products C_i = alpha · op(A_i)·op(B_i) + beta · C_i, operand i at address + i·stride (in elements).
     public func gemmBatched(m: Int, n: Int, k: Int, _ a: GemmOperand, lda: Int, strideA: Int, _ b: GemmOperand, ldb: Int, strideB: Int,
                             c: UInt64, ldc: Int, strideC: Int, batch: Int, alpha: Float = 1, beta: Float = 0) throws {
         var al = alpha, be = beta
-        let s = api.cublasGemmStridedBatchedEx(handle, b.transposed ? 1 : 0, a.transposed ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
-                                               b.address, b.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(ldb), Int64(strideB),
-                                               a.address, a.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(lda), Int64(strideA), &be,
-                                               c, CuBLAS.R32F, Int32(ldc), Int64(strideC), Int32(batch), computeType(a, b), CuBLAS.gemmDefault)
-        try CuBLAS.check(s, "cublasGemmStridedBatchedEx(M=\(m), N=\(n), K=\(k), batch \(batch))")
+        try profiled("cuBLAS batched gemm (attention)") {
+            let s = api.cublasGemmStridedBatchedEx(handle, b.transposed ? 1 : 0, a.transposed ? 1 : 0, Int32(n), Int32(m), Int32(k), &al,
+                                                   b.address, b.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(ldb), Int64(strideB),
+                                                   a.address, a.bf16 ? CuBLAS.R16BF : CuBLAS.R32F, Int32(lda), Int64(strideA), &be,
+                                                   c, CuBLAS.R32F, Int32(ldc), Int64(strideC), Int32(batch), computeType(a, b), CuBLAS.gemmDefault)
+            try CuBLAS.check(s, "cublasGemmStridedBatchedEx(M=\(m), N=\(n), K=\(k), batch \(batch))")
+        }
     }
 }

@@ -15,6 +15,8 @@ public final class GPUOps: @unchecked Sendable {
     let module: CUDAModule
     /// Seconds NVRTC took (0 when the cubin came from the cache).
     public let compileSeconds: Double
+    /// Scratch of the column-sum passes (grown on demand).
+    var columnScratch: DeviceBuffer<Float>?
 
     public init(device: CUDADevice, precision: GPUPrecision) throws {
         self.device = device
@@ -24,6 +26,7 @@ public final class GPUOps: @unchecked Sendable {
         compileSeconds = Date().timeIntervalSince(t0)
         module = try device.loadModule(cubin: image)
         blas = try CuBLAS(precision: precision)
+        blas.device = device
     }
 
     static let threads = 256
@@ -58,13 +61,29 @@ public final class GPUOps: @unchecked Sendable {
                                   n: Int, c: Int) throws {
         try rowwise("layernorm_bwd_dx", rows: n, [.pointer(dx), .pointer(dy), .pointer(x), .pointer(mean), .pointer(rstd), .pointer(w),
                                                   .int(Int32(n)), .int(Int32(c))])
-        try module.launch("layernorm_bwd_dwdb", grid: (GPUOps.blocks(c, 32), 1, 1), block: (32, 32, 1),
-                          [.pointer(dw), .pointer(db), .pointer(dy), .pointer(x), .pointer(mean), .pointer(rstd), .int(Int32(n)), .int(Int32(c))])
+        try columnSums(dw: dw, db: db, dy: dy, x: x, mean: mean, rstd: rstd, n: n, c: c)
     }
     /// db += Σ_n dy[n, :]
     public func biasBackward(db: UInt64, dy: UInt64, n: Int, c: Int) throws {
-        try module.launch("layernorm_bwd_dwdb", grid: (GPUOps.blocks(c, 32), 1, 1), block: (32, 32, 1),
-                          [.pointer(0), .pointer(db), .pointer(dy), .pointer(0), .pointer(0), .pointer(0), .int(Int32(n)), .int(Int32(c))])
+        try columnSums(dw: 0, db: db, dy: dy, x: 0, mean: 0, rstd: 0, n: n, c: c)
+    }
+
+    /// Rows per chunk of the first column-sum pass: enough chunks to fill the GPU, each long enough to amortise.
+    static let columnChunkRows = 256
+
+    /// dw += Σ_n dy⊙x̂ (when x is given), db += Σ_n dy: two passes through a partial-sum scratch, fixed order.
+    func columnSums(dw: UInt64, db: UInt64, dy: UInt64, x: UInt64, mean: UInt64, rstd: UInt64, n: Int, c: Int) throws {
+        let chunks = GPUOps.blocks(n, GPUOps.columnChunkRows)
+        if columnScratch == nil || columnScratch!.count < 2 * chunks * c {
+            columnScratch = nil
+            columnScratch = try DeviceBuffer(device, count: 2 * chunks * c)
+        }
+        let pw = columnScratch!.address, pb = columnScratch!.at(chunks * c)
+        try module.launch("colsum_partial", grid: (GPUOps.blocks(c, 32), chunks, 1), block: (32, 32, 1),
+                          [.pointer(pw), .pointer(pb), .pointer(dy), .pointer(x), .pointer(mean), .pointer(rstd), .int(Int32(n)), .int(Int32(c)),
+                           .int(Int32(GPUOps.columnChunkRows))])
+        try module.launch("colsum_finish", grid: (GPUOps.blocks(c), 1, 1), block: (GPUOps.threads, 1, 1),
+                          [.pointer(dw), .pointer(db), .pointer(pw), .pointer(pb), .int(Int32(chunks)), .int(Int32(c))])
     }
     public func addBias(y: UInt64, b: UInt64, n: Int, c: Int) throws {
         try elementwise("add_bias", n * c, [.pointer(y), .pointer(b), .int(Int32(n)), .int(Int32(c))])

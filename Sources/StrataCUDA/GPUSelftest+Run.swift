@@ -20,6 +20,8 @@ public struct GPUBenchSize: Sendable {
 public struct GPUBenchResult: Codable {
     public var size: String, precision: String, batch: Int, t: Int, steps: Int
     public var tokensPerSecond: Double, msPerStep: Double, deviceMemoryBytes: Int, firstLoss: Double, lastLoss: Double
+    /// With --profile: milliseconds per step by operation (each op synchronised, so the sum exceeds msPerStep a little).
+    public var profileMs: [String: Double]?
 }
 
 public struct GPUSelftestReport: Codable {
@@ -41,6 +43,8 @@ public struct GPUSelftestOptions: ParsableArguments {
     @Option(help: "Timed steps per size and precision.") public var steps = 20
     @Option(help: "Untimed steps first.") public var warmup = 3
     @Option(help: "Write the report as JSON here.") public var json: String?
+    @Flag(help: "After timing, profile a few more steps op by op (each op synchronised) and print where the time goes.")
+    public var profile = false
     public init() {}
 }
 
@@ -69,10 +73,13 @@ extension GPUSelftest {
         }
         for size in try sizes(o.bench) {
             for p in try precisions(o.precision) {
-                let r = try benchmark(size, precision: p, device: device, steps: o.steps, warmup: o.warmup)
+                let r = try benchmark(size, precision: p, device: device, steps: o.steps, warmup: o.warmup, profileSteps: o.profile ? 3 : 0)
                 report.bench.append(r)
                 log(String(format: "  bench %@ %@: %.0f tokens/s, %.1f ms/step, %.2f GB device memory, loss %.3f → %.3f",
                            r.size, r.precision, r.tokensPerSecond, r.msPerStep, Double(r.deviceMemoryBytes) / 1e9, r.firstLoss, r.lastLoss))
+                for (name, ms) in (r.profileMs ?? [:]).sorted(by: { $0.value > $1.value }) {
+                    log(String(format: "      %8.2f ms/step  %@", ms, name))
+                }
             }
         }
         if let path = o.json {
@@ -103,7 +110,8 @@ extension GPUSelftest {
     }
 
     /// Random GPT-2 weights (N(0, 0.02), residual projections scaled by 1/√(2L), LayerNorm gains 1), random tokens.
-    public static func benchmark(_ size: GPUBenchSize, precision: GPUPrecision, device: CUDADevice, steps: Int, warmup: Int) throws -> GPUBenchResult {
+    public static func benchmark(_ size: GPUBenchSize, precision: GPUPrecision, device: CUDADevice, steps: Int, warmup: Int,
+                                 profileSteps: Int = 0) throws -> GPUBenchResult {
         let free0 = try device.memoryInfo().free
         let ops = try GPUOps(device: device, precision: precision)
         let model = try GPT2CUDA(size.shape, ops: ops, precision: precision)
@@ -122,19 +130,35 @@ extension GPUSelftest {
             return (Array(row[..<n]), Array(row[1...]))
         }
         var first = 0.0, last = 0.0, start = Date()
-        for s in 0..<(warmup + steps) {
-            if s == warmup { try device.synchronize(); start = Date() }
+        func step() throws -> Double {
             let (ids, targets) = batch()
             try model.zeroGrad()
-            last = try model.forwardBackward(ids: ids, targets: targets, batch: size.batch, time: size.t)
-            if s == 0 { first = last }
+            let loss = try model.forwardBackward(ids: ids, targets: targets, batch: size.batch, time: size.t)
             try model.update(lr: 3e-4, config: GPUAdamW(), maxNorm: 1)
+            return loss
+        }
+        for s in 0..<(warmup + steps) {
+            if s == warmup { try device.synchronize(); start = Date() }
+            last = try step()
+            if s == 0 { first = last }
         }
         try device.synchronize()
         let seconds = Date().timeIntervalSince(start)
         let used = free0 - (try device.memoryInfo().free)
-        return GPUBenchResult(size: size.name, precision: precision.rawValue, batch: size.batch, t: size.t, steps: steps,
-                              tokensPerSecond: Double(steps * n) / seconds, msPerStep: 1000 * seconds / Double(steps),
-                              deviceMemoryBytes: used, firstLoss: first, lastLoss: last)
+        var result = GPUBenchResult(size: size.name, precision: precision.rawValue, batch: size.batch, t: size.t, steps: steps,
+                                    tokensPerSecond: Double(steps * n) / seconds, msPerStep: 1000 * seconds / Double(steps),
+                                    deviceMemoryBytes: used, firstLoss: first, lastLoss: last)
+        if profileSteps > 0 {
+            let profile = GPUProfile()
+            device.profile = profile
+            defer { device.profile = nil }
+            let t0 = Date()
+            for _ in 0..<profileSteps { _ = try step() }
+            let wall = Date().timeIntervalSince(t0)
+            var ms = profile.seconds.mapValues { 1000 * $0 / Double(profileSteps) }
+            ms["host (everything outside kernels and cuBLAS, synchronised run)"] = 1000 * (wall - profile.seconds.values.reduce(0, +)) / Double(profileSteps)
+            result.profileMs = ms
+        }
+        return result
     }
 }

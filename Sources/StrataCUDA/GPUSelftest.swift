@@ -103,10 +103,16 @@ public enum GPUSelftest {
         let dl = zip(losses, cpuLosses).map { abs($0 - Double($1)) }.max() ?? .infinity
         checks.append(SelftestCheck(name: "training: \(steps) step losses, max |Δ|\(suffix)", error: dl, tolerance: lossTolerance))
         if precision == .fp32 {
+            // Tolerance 2e-3: Adam divides by √v, so float rounding in gradients that are analytically ~0 (the key bias of
+            // attention, which softmax cannot see) turns into lr-sized steps. PyTorch fp32 replaying the same 20 steps
+            // (tools/gpu/torch_replay_goldens.py) lands 9.9e-4 from Strata's CPU, float64 4.2e-4, worst on c_attn.bias.
             let final = try model.download(.parameters)
-            var worst = 0.0
-            for name in model.layout.names { worst = max(worst, relativeError(final[name]!, try gold.values("train.final." + name))) }
-            checks.append(SelftestCheck(name: "training: weights after \(steps) steps, worst tensor", error: worst, tolerance: 1e-4))
+            var worst = (error: 0.0, name: "")
+            for name in model.layout.names {
+                let e = relativeError(final[name]!, try gold.values("train.final." + name))
+                if e > worst.error { worst = (e, name) }
+            }
+            checks.append(SelftestCheck(name: "training: weights after \(steps) steps, worst (\(worst.name))", error: worst.error, tolerance: 2e-3))
         }
         return (checks, losses, cpuLosses)
     }

@@ -99,15 +99,16 @@ extern "C" __global__ void layernorm_bwd_dx(float* dx, const float* dy, const fl
     }
 }
 
-// Column sums over rows, block (32, 32): threadIdx.x picks the column, threadIdx.y strides the rows.
-//   dw[c] += Σ_n dy[n,c]·x̂[n,c]    db[c] += Σ_n dy[n,c]     (x == 0: bias only, dw unused)
-extern "C" __global__ void layernorm_bwd_dwdb(float* dw, float* db, const float* dy, const float* x, const float* mean,
-                                              const float* rstd, int N, int C) {
+// Column sums over rows in two deterministic passes. Pass 1, grid (⌈C/32⌉, chunks), block (32, 32):
+// chunk k sums rows [k·R, (k+1)·R) —  pw[k, c] = Σ dy[n,c]·x̂[n,c],  pb[k, c] = Σ dy[n,c]  (x == 0: pb only).
+extern "C" __global__ void colsum_partial(float* pw, float* pb, const float* dy, const float* x, const float* mean,
+                                          const float* rstd, int N, int C, int R) {
     __shared__ float sw[32][33], sb[32][33];
-    int c = blockIdx.x * 32 + threadIdx.x;
+    int c = blockIdx.x * 32 + threadIdx.x, k = blockIdx.y;
+    int lo = k * R, hi = min(N, lo + R);
     float aw = 0.f, ab = 0.f;
     if (c < C) {
-        for (int n = threadIdx.y; n < N; n += 32) {
+        for (int n = lo + threadIdx.y; n < hi; n += 32) {
             float g = dy[(long)n * C + c];
             ab += g;
             if (x) aw += g * (x[(long)n * C + c] - mean[n]) * rstd[n];
@@ -117,10 +118,20 @@ extern "C" __global__ void layernorm_bwd_dwdb(float* dw, float* db, const float*
     __syncthreads();
     if (threadIdx.y == 0 && c < C) {
         float tw = 0.f, tb = 0.f;
-        for (int k = 0; k < 32; k++) { tw += sw[k][threadIdx.x]; tb += sb[k][threadIdx.x]; }
-        if (x) dw[c] += tw;
-        db[c] += tb;
+        for (int j = 0; j < 32; j++) { tw += sw[j][threadIdx.x]; tb += sb[j][threadIdx.x]; }
+        if (x) pw[(long)k * C + c] = tw;
+        pb[(long)k * C + c] = tb;
     }
+}
+
+// Pass 2: dw[c] += Σ_k pw[k, c] (when dw is given), db[c] += Σ_k pb[k, c], chunks in order.
+extern "C" __global__ void colsum_finish(float* dw, float* db, const float* pw, const float* pb, int chunks, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float tw = 0.f, tb = 0.f;
+    for (int k = 0; k < chunks; k++) { if (dw) tw += pw[(long)k * C + c]; tb += pb[(long)k * C + c]; }
+    if (dw) dw[c] += tw;
+    db[c] += tb;
 }
 
 // y[n, c] += b[c]                                                                    y: [N, C]
@@ -240,6 +251,6 @@ extern "C" __global__ void to_bf16(unsigned short* y, const float* x, long n) {
 """#
 
     /// Every kernel entry point in `source` (the selftest and the NVRTC test check each is present).
-    public static let kernels = ["embed_fwd", "scatter_rows", "layernorm_fwd", "layernorm_bwd_dx", "layernorm_bwd_dwdb", "add_bias", "add",
+    public static let kernels = ["embed_fwd", "scatter_rows", "layernorm_fwd", "layernorm_bwd_dx", "colsum_partial", "colsum_finish", "add_bias", "add",
                                  "gelu_fwd", "gelu_bwd", "causal_softmax", "softmax_bwd", "cross_entropy", "sum_squares", "adamw", "to_bf16"]
 }

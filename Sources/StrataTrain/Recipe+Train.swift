@@ -18,6 +18,8 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
     public var checkpointInterval = 250
     public var keepLast = 3
     public var logInterval = 10
+    public var precision = TrainPrecision.fp32
+    public var allowTF32 = false
 
     public init() {}
 
@@ -25,6 +27,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
         case batchSize = "batch_size", gradAccum = "grad_accum", context, steps, tokenBudget = "token_budget"
         case seed, evalInterval = "eval_interval", evalBatches = "eval_batches"
         case checkpointInterval = "checkpoint_interval", keepLast = "keep_last", logInterval = "log_interval"
+        case precision, allowTF32 = "allow_tf32"
 
         var help: String {
             switch self {
@@ -39,10 +42,15 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
             case .checkpointInterval: return "Save a checkpoint every this many steps (the last step is always saved)."
             case .keepLast: return "Checkpoints kept in the run directory (oldest deleted; stable ones preferred); at least 2."
             case .logInterval: return "Write a metrics line and progress every this many steps."
+            case .precision: return "Matrix products in fp32, or bf16 with fp32 accumulation and fp32 master weights (--device cuda only for now)."
+            case .allowTF32: return "With --device cuda and fp32: let fp32 matrix products use TF32 tensor cores (10-bit mantissa inputs)."
             }
         }
     }
 }
+
+/// The arithmetic of matrix products in training.
+public enum TrainPrecision: String, RecipeChoice { case fp32, bf16 }
 
 /// AdamW settings and the learning-rate schedule.
 public struct OptimConfig: Codable, RecipeSection, Equatable, Sendable {

@@ -11,11 +11,14 @@ struct StageArguments: ParsableArguments {
     @Option(help: "Resume the run in this directory.") var resume: String?
     @Flag(help: "Resume even though the run's recipe.yaml was edited since it started (recorded in lineage).")
     var acceptEditedRecipe = false
+    @Option(help: "Where the steps run: cpu, or cuda (one NVIDIA GPU; pretrain, continue, anneal, full sft).")
+    var device: ComputeDevice = .cpu
 
     /// The run's options, with SIGINT/SIGTERM routed to a clean stop.
     func runOptions() -> RunOptions {
         var o = RunOptions(from: from, recipeFile: config, overrides: overrides, resume: resume)
         o.acceptEditedRecipe = acceptEditedRecipe
+        o.device = device
         let flag = InterruptFlag()
         flag.install()
         o.interrupt = flag
@@ -48,6 +51,8 @@ struct AnnealCommand: ParsableCommand {
     @OptionGroup var options: ContinuedStageArguments
     func run() throws { report(try Anneal.run(options.runOptions())) }
 }
+
+extension ComputeDevice: ExpressibleByArgument {}
 
 func report(_ outcome: TrainingRun.Outcome) {
     if !outcome.interrupted, let ckpt = outcome.lastCheckpoint { print("finished at step \(outcome.step); final checkpoint \(ckpt.url.path)") }

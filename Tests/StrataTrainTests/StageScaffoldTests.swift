@@ -10,6 +10,7 @@ import StrataCore
 import StrataModel
 import StrataCheckpoint
 @testable import StrataTrain
+import StrataCUDA
 
 final class StageScaffoldTests: WorldTestCase {
     func testEditedRecipeIsRefusedOnResumeNamingTheKeyUnlessAccepted() throws {
@@ -118,5 +119,28 @@ final class StageScaffoldTests: WorldTestCase {
         XCTAssertEqual(r.parts["b"]!, 1.0, accuracy: 1e-12)
         XCTAssertEqual(r.overall, 110.0 / 50.0, accuracy: 1e-12, "all = summed loss / scored tokens, not a mean of batch means (7/3)")
         XCTAssertNil(TokenLossSum().result)
+    }
+
+    func testDeviceCudaWithoutAGPUIsRefusedNamingWhatIsMissing() throws {
+        guard (try? CUDALibraries.open("driver")) == nil else {
+            throw XCTSkip("this machine has a CUDA driver: the refusal without one cannot be shown here")
+        }
+        var o = config(try recipe(name: "gpu", steps: 2))
+        o.device = .cuda
+        XCTAssertThrowsError(try Pretrain.run(o)) {
+            let m = String(describing: $0)
+            XCTAssertTrue(m.contains("libcuda.so.1") && m.contains("--device cpu"), m)
+        }
+    }
+
+    func testBF16PrecisionOnTheCPUIsRefusedWithTheFix() throws {
+        var o = config(try recipe(name: "bf16", steps: 2))
+        o.overrides = ["train.precision=bf16"]
+        XCTAssertThrowsError(try Pretrain.run(o)) {
+            let m = String(describing: $0)
+            XCTAssertTrue(m.contains("train.precision bf16") && m.contains("--device cuda") && m.contains("train.precision=fp32"), m)
+        }
+        o.overrides = ["train.precision=fp16"]
+        XCTAssertThrowsError(try Pretrain.run(o)) { XCTAssertTrue(String(describing: $0).contains("fp32, bf16"), "\($0)") }
     }
 }

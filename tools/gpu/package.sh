@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Builds the static, portable GPU selftest binary and packs it for the GPU machine:
-# .gpu-carry/strata-gpu-selftest.xz (git-ignored; the device tool carries it).
+# Builds static, portable binaries for the GPU machine and packs them into .gpu-carry/
+# (git-ignored; the device tool carries it):
+#   strata-gpu-selftest.xz   the selftest alone (needs only the NVIDIA driver and CUDA libraries)
+#   with --cli: strata.xz    the whole CLI, and lib.tar.xz with the oneDNN it links (for tools/gpu/verify-cli.sh)
 set -euo pipefail
-STRATA_PORTABLE=1 swift build -c release --product strata-gpu-selftest --static-swift-stdlib --scratch-path .build-gpu
+export STRATA_PORTABLE=1
 mkdir -p .gpu-carry
-strip -o .gpu-carry/strata-gpu-selftest .build-gpu/release/strata-gpu-selftest
-xz -f -T2 -6 .gpu-carry/strata-gpu-selftest
+products=(strata-gpu-selftest)
+[ "${1:-}" = "--cli" ] && products+=(strata)
+for p in "${products[@]}"; do
+    swift build -c release --product "$p" --static-swift-stdlib --scratch-path .build-gpu
+    strip -o ".gpu-carry/$p" ".build-gpu/release/$p"
+    xz -f -T2 -6 ".gpu-carry/$p"
+done
+if [ "${1:-}" = "--cli" ]; then
+    libs=$(ldd .build-gpu/release/strata | awk '/libdnnl|libgomp|libOpenCL/ {print $3}')
+    tmp=$(mktemp -d); for l in $libs; do cp -L "$l" "$tmp/"; done
+    ls "$tmp"
+    tar -C "$tmp" -cJf .gpu-carry/lib.tar.xz . && rm -rf "$tmp"
+fi
 ls -la .gpu-carry

@@ -29,6 +29,7 @@ extension TrainingRun {
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
         s.state.loader = s.parts.objective.state
+        try s.engine.pullToHost()
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
         let card = try ModelCard.markdown(lineage: lineage, config: try JSONValue(encoding: s.model.config))
         let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: s.optimizer, tokenizer: s.parts.tokenizer,
@@ -56,6 +57,7 @@ extension TrainingRun {
         }
         try s.parts.content.restore(target)
         try TrainingCheckpoint.restoreOptimizer(s.optimizer, from: target)
+        try s.engine.pushFromHost()
         let stateURL = target.url(for: TrainerState.fileName)
         guard let saved = try? StrataJSON.read(TrainerState.self, at: stateURL) else { throw StrataError.format("rollback", "\(target.url.path) has no trainer_state.json") }
         var guardState = s.state.spikeGuard

@@ -6,7 +6,9 @@
 // validation per source and checkpoints. SIGINT/SIGTERM finish the step, save,
 // and return. Dropout randomness is derived from (seed, step, micro-batch), so a
 // resumed run replays exactly.
-// Leaves out: data parallelism (world size 1), mixed precision.
+// The step's gradients and update go through an UpdateEngine (the CPU's tensors, or
+// a GPU's copies with --device cuda).
+// Leaves out: data parallelism (world size 1), mixed precision on the CPU.
 
 import Foundation
 import StrataCore
@@ -47,6 +49,8 @@ public final class TrainingRun {
         public var showProgress: Bool
         /// This process's exclusive lock on the run directory, held for the run's lifetime.
         var lock: RunLock?
+        /// Where gradients and updates live (the CPU's tensors, or a GPU's copies).
+        var engine: UpdateEngine
 
         init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
             // Activations for the recipe's batch must fit before the first step allocates them.
@@ -62,6 +66,7 @@ public final class TrainingRun {
             schedule = LRSchedule(recipe: parts.recipe)
             reference = parts.reference
             log = options.log; interrupt = options.interrupt; inject = options.inject; showProgress = options.showProgress
+            engine = CPUEngine(trainable: parts.trainable, optimizer: optimizer)
         }
     }
 
@@ -98,6 +103,7 @@ public final class TrainingRun {
 
     public func run() throws -> Outcome {
         let total = s.state.totalSteps
+        try s.engine.pushFromHost()
         if s.state.step == 0 && lastCheckpointName() == nil {
             try checkpoint(markStable: true)  // step 0: a rollback target that always exists
         }
@@ -108,6 +114,7 @@ public final class TrainingRun {
             if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
             if st == total {
                 progress?.end()
+                try s.engine.pullToHost()
                 for (k, v) in try s.parts.finalEvaluation(s.model) { s.state.evaluations[k] = v }
             }
             if st % s.recipe.train.checkpointInterval == 0 || st == total { try checkpoint() }
@@ -125,24 +132,23 @@ public final class TrainingRun {
         let out = try s.parts.objective.run(accum: r.train.gradAccum) { seed &+ UInt64($0) }
         guard var loss = out.loss else { return try skipEmptyStep(step, out: out, t0: t0) }
         if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
-        let gradNorm = Double(r.optim.gradClip > 0 ? AdamW.clipGradNorm(s.parts.trainable, maxNorm: Float(r.optim.gradClip))
-                                                   : AdamW.gradNorm(s.parts.trainable))
+        let gradNorm = try s.engine.gradientNorm(clip: r.optim.gradClip > 0 ? Float(r.optim.gradClip) : nil)
         var events: [String] = []
         let verdict = r.spikeGuard.enabled || !loss.isFinite || !gradNorm.isFinite
             ? s.state.spikeGuard.check(step: step, loss: loss, gradNorm: gradNorm) : .accept
         switch verdict {
         case .accept:
-            s.optimizer.update(lr: Float(lr))
+            try s.engine.update(lr: Float(lr))
         case .skip(let why):
             events.append("spike: " + why)
             s.state.events.append(TrainingEvent(step: step, kind: .spike, detail: why))
             s.log("step \(step): update skipped (\(why))")
         case .rollback(let why):
-            zeroGrad()
+            try s.engine.zeroGrad()
             try rollback(at: step, reason: why, loss: loss)
             return
         }
-        zeroGrad()
+        try s.engine.zeroGrad()
         try finishStep(loss: loss, lr: lr, gradNorm: gradNorm, out: out, events: events, t0: t0)
     }
 
@@ -160,7 +166,7 @@ public final class TrainingRun {
         let tokens = out.tokens
         s.state.step += 1
         s.state.tokensSeen += tokens
-        s.state.optimizerStep = s.optimizer.step
+        s.state.optimizerStep = s.engine.optimizerStep
         s.state.lastLR = lr
         s.state.wallSeconds += dt
         s.state.flops += out.flops
@@ -178,8 +184,6 @@ public final class TrainingRun {
         try metrics.append(r)
         try tensorboard?.add(r)
     }
-
-    private func zeroGrad() { for p in s.parts.trainable { p.zeroGrad() } }
 
     private func applyInjection(_ inj: Injection, loss: Double) -> Double {
         let factor: Float

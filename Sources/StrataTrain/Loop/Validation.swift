@@ -80,6 +80,7 @@ extension Validator {
 
 extension TrainingRun {
     func evaluate() throws {
+        try s.engine.pullToHost()
         guard let result = try s.parts.validation.run() else { return }
         let all = result.overall
         s.state.validation = result.dictionary

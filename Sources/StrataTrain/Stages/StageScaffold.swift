@@ -41,6 +41,8 @@ public struct RunOptions {
     public var fault: FaultPoint?
     /// Print the progress line.
     public var showProgress = true
+    /// Where the steps run (`--device cuda`: one NVIDIA GPU, next-token stages).
+    public var device = ComputeDevice.cpu
 
     public init(from: String? = nil, recipeFile: String? = nil, overrides: [String] = [], resume: String? = nil) {
         self.from = from; self.recipeFile = recipeFile; self.overrides = overrides; self.resume = resume
@@ -127,14 +129,29 @@ public struct StageParts {
 /// Runs a stage: opens it fresh or on resume, builds its parts, and drives the shared loop.
 public enum StageRunner {
     public static func run<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Outcome {
-        guard options.resume != nil else { return try TrainingRun(try openFresh(S.self, options)).run() }
+        guard options.resume != nil else { return try TrainingRun(try onDevice(try openFresh(S.self, options), options)).run() }
         let point = try ResumePoint.open(options, stage: S.kind)
         if let finished = point.finishedNotice {   // nothing to train: say so, and how to go on
             options.log(finished)
             return TrainingRun.Outcome(step: point.state.step, interrupted: false, lastCheckpoint: point.checkpoint,
                                        validation: point.state.validation, losses: [])
         }
-        return try TrainingRun(try openResume(S.self, point, options)).run()
+        return try TrainingRun(try onDevice(try openResume(S.self, point, options), options)).run()
+    }
+
+    /// Moves a set-up run onto the device the options name (the CPU needs nothing).
+    static func onDevice(_ setup: TrainingRun.Setup, _ options: RunOptions) throws -> TrainingRun.Setup {
+        var setup = setup
+        switch options.device {
+        case .cpu:
+            if setup.recipe.train.precision == .bf16 {
+                throw StrataError.config(setup.stage.rawValue, "train.precision bf16 runs on a GPU only for now (the CPU trains in fp32)",
+                                         fix: "add --device cuda, or --set train.precision=fp32")
+            }
+        case .cuda:
+            try GPUEngine.attach(to: &setup, log: options.log)
+        }
+        return setup
     }
 
     /// A new run: recipe, starting checkpoint, the stage's parts, the first trainer state.

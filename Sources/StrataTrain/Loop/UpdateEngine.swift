@@ -1,0 +1,42 @@
+// Where a step's gradients and optimizer update live. The loop asks an engine for
+// the gradient norm (clipping when the recipe says), to apply or drop the update,
+// and to hand the weights and AdamW moments over to the host before anything
+// reads them there (validation, evaluations, checkpoints) or after the host
+// changed them (start, resume, rollback). On the CPU every one of those is the
+// host tensors themselves; on a GPU (GPUEngine.swift) they are copies.
+// Leaves out: several devices (data parallel is its own issue).
+
+import StrataCore
+import StrataTensor
+
+/// Which hardware a run computes on.
+public enum ComputeDevice: String, CaseIterable, Sendable { case cpu, cuda }
+
+protocol UpdateEngine: AnyObject {
+    /// The global gradient norm before clipping; with `clip`, gradients are (or will be, in `update`) scaled to it.
+    func gradientNorm(clip: Float?) throws -> Double
+    func update(lr: Float) throws
+    func zeroGrad() throws
+    /// AdamW updates applied so far.
+    var optimizerStep: Int { get }
+    /// Make the host's model and optimizer tensors current (before reading them).
+    func pullToHost() throws
+    /// Send the host's model and optimizer tensors to where the steps run (after the host changed them).
+    func pushFromHost() throws
+}
+
+/// The CPU: gradients are the trainable tensors' own, the optimizer is StrataTensor's AdamW.
+final class CPUEngine: UpdateEngine {
+    let trainable: [Tensor]
+    let optimizer: AdamW
+    init(trainable: [Tensor], optimizer: AdamW) { self.trainable = trainable; self.optimizer = optimizer }
+
+    func gradientNorm(clip: Float?) throws -> Double {
+        Double(clip.map { AdamW.clipGradNorm(trainable, maxNorm: $0) } ?? AdamW.gradNorm(trainable))
+    }
+    func update(lr: Float) throws { optimizer.update(lr: lr) }
+    func zeroGrad() throws { for p in trainable { p.zeroGrad() } }
+    var optimizerStep: Int { optimizer.step }
+    func pullToHost() throws {}
+    func pushFromHost() throws {}
+}
