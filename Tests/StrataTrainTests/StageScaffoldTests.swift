@@ -125,7 +125,7 @@ final class StageScaffoldTests: WorldTestCase {
         guard (try? CUDALibraries.open("driver")) == nil else {
             throw XCTSkip("this machine has a CUDA driver: the refusal without one cannot be shown here")
         }
-        var o = config(try recipe(name: "gpu", steps: 2))
+        var o = config(try recipe(name: "gpu", steps: 4))
         o.device = .cuda
         XCTAssertThrowsError(try Pretrain.run(o)) {
             let m = String(describing: $0)
@@ -134,7 +134,7 @@ final class StageScaffoldTests: WorldTestCase {
     }
 
     func testBF16PrecisionOnTheCPUIsRefusedWithTheFix() throws {
-        var o = config(try recipe(name: "bf16", steps: 2))
+        var o = config(try recipe(name: "bf16", steps: 4))
         o.overrides = ["train.precision=bf16"]
         XCTAssertThrowsError(try Pretrain.run(o)) {
             let m = String(describing: $0)

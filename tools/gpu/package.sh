@@ -14,7 +14,9 @@ for p in "${products[@]}"; do
     xz -f -T2 -6 ".gpu-carry/$p"
 done
 if [ "${1:-}" = "--cli" ]; then
-    libs=$(ldd .build-gpu/release/strata | awk '/libdnnl|libgomp|libOpenCL/ {print $3}')
+    # Everything it links beyond glibc and the C++ runtime (oneDNN, OpenMP, and libcurl with its closure, which
+    # FoundationNetworking needs for the HTTP reward source).
+    libs=$(ldd .build-gpu/release/strata | awk '$3 ~ /^\// && $1 !~ /^(libc|libm|libstdc\+\+|libgcc_s|libresolv|libdl|libpthread|librt)\.so/ {print $3}')
     tmp=$(mktemp -d); for l in $libs; do cp -L "$l" "$tmp/"; done
     ls "$tmp"
     tar -C "$tmp" -cJf .gpu-carry/lib.tar.xz . && rm -rf "$tmp"

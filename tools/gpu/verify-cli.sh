@@ -9,7 +9,7 @@ root=$PWD
 mkdir -p /tmp/strata-lib && tar -xJf .gpu-carry/lib.tar.xz -C /tmp/strata-lib
 export LD_LIBRARY_PATH=/tmp/strata-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 { xz -dc .gpu-carry/strata.xz || python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" .gpu-carry/strata.xz; } > /tmp/strata && chmod +x /tmp/strata
-cd .gpu-carry/work
+cd .gpu-carry/work && rm -rf runs
 S=/tmp/strata; R=$root/recipes/pretrain-tiny.yaml
 common=(--set train.steps=60 --set train.checkpoint_interval=20 --set train.eval_interval=20)
 timeout 150 $S pretrain --config $R --device cuda --set run.name=gpu "${common[@]}"; echo "gpu fp32 exit $?"

@@ -9,12 +9,12 @@ set -uo pipefail
 OUT=${OUT:-/tmp/strata-gpu-out}; mkdir -p "$OUT"
 BENCH=${BENCH:-nano,gpt2-small}; PRECISIONS=${PRECISIONS:-fp32,tf32,bf16}; STEPS=${STEPS:-20}
 exec > >(tee "$OUT/verify.log") 2>&1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; lscpu | grep "Model name"
 bin=/tmp/strata-gpu-selftest
 { xz -dc .gpu-carry/strata-gpu-selftest.xz || python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" .gpu-carry/strata-gpu-selftest.xz; } > $bin && chmod +x $bin
 export STRATA_CUDA_CACHE=/tmp/strata-cuda-cache
 timeout 300 $bin --goldens tools/gpu/goldens.safetensors --bench "$BENCH" --precision "$PRECISIONS" --steps "$STEPS" \
-    --json "$OUT/selftest.json"
+    --json "$OUT/selftest.json" --profile
 echo "selftest exit $?"
 export PYTHONUNBUFFERED=1
 for size in ${BENCH//,/ }; do
