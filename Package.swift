@@ -67,6 +67,6 @@ let package = Package(
         .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
         .testTarget(name: "StrataRLTests", dependencies: ["StrataRL", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataCUDATests", dependencies: ["StrataCUDA"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval", "StrataBench"]),
     ]
 )
