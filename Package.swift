@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "StrataCheckpointTests", dependencies: ["StrataCheckpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel", "StrataCheckpoint", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StrataDataTests", dependencies: ["StrataData"]),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
         .testTarget(name: "StrataRLTests", dependencies: ["StrataRL", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataCUDATests", dependencies: ["StrataCUDA"]),

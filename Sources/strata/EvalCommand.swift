@@ -29,12 +29,22 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Record the results in the checkpoint directory (evaluations.json, merged into its lineage).") var record = false
     @Option(help: "World qa.jsonl: also measure instruction following on its held-out tasks (chat checkpoints).") var instructions: String?
     @Option(help: "Preference JSONL (e.g. preferences_test.jsonl): also measure refusals, over-refusals and reply length.") var behaviour: String?
-    @Flag(help: "Only the chat measures (--instructions, --behaviour): skip probes and losses.") var chatOnly = false
+    @Flag(help: "Only the chat measures (--instructions, --behaviour, --safety): skip probes and losses.") var chatOnly = false
+    @Option(help: "Attack set JSONL (world/attacks.jsonl, or strata redteam's): refusal and over-refusal by attack family.") var safety: String?
+    @Option(help: "Harmful and benign prompts per attack family (default 20; 0 = all).") var safetyPerFamily = 20
+    @Option(help: "With --safety: write the safety report, replies included, as JSON here.") var safetyJson: String?
+    @Option(help: "With --safety: fine-tune a copy for N steps on benign chats (--brittleness-data) and measure refusal again.")
+    var brittleness: Int?
+    @Option(help: "Benign chat JSONL for the brittleness probe (e.g. world/sft_before_cutoff.jsonl).") var brittlenessData: String?
+    @Option(help: "An SFT recipe for the brittleness probe instead of the default (full fine-tuning, constant LR).") var brittlenessRecipe: String?
+    @Option(help: "Learning rate of the default brittleness probe.") var brittlenessLr = 1e-3
 
     func run() throws {
-        if instructions != nil || behaviour != nil {
+        if instructions != nil || behaviour != nil || safety != nil {
             var c = ChatEvaluation.Config(checkpoint: checkpoint)
             c.qa = instructions; c.behaviour = behaviour; c.record = record
+            c.safety = safety; c.safetyPerFamily = safetyPerFamily > 0 ? safetyPerFamily : nil; c.safetyJSON = safetyJson
+            c.brittleness = try brittlenessConfig()
             _ = try ChatEvaluation.run(c)
             if chatOnly { return }
         }
@@ -58,6 +68,23 @@ struct EvalCommand: ParsableCommand {
         print("")
         print(outcome.table, terminator: "")
         if let json { print("wrote \(json)") }
+    }
+
+    /// The brittleness probe's settings, refusing half-given options.
+    func brittlenessConfig() throws -> Brittleness.Config? {
+        guard let steps = brittleness else {
+            if brittlenessData != nil || brittlenessRecipe != nil {
+                throw ValidationError("--brittleness-data/--brittleness-recipe need --brittleness N (the probe's steps)")
+            }
+            return nil
+        }
+        guard safety != nil else { throw ValidationError("--brittleness needs --safety ATTACKS.jsonl (it measures refusal of its plain requests)") }
+        guard let data = brittlenessData else {
+            throw ValidationError("--brittleness needs --brittleness-data CHATS.jsonl (benign chats, e.g. world/sft_before_cutoff.jsonl)")
+        }
+        var b = Brittleness.Config(steps: steps, data: data)
+        b.recipe = brittlenessRecipe; b.lr = brittlenessLr
+        return b
     }
 
     /// A directory holding model.safetensors without a manifest is used as it is; otherwise it is

@@ -34,6 +34,16 @@ extension SyntheticWorld {
     public struct PreferenceData: Sendable, Equatable {
         public var train: [PreferencePair]
         public var test: [PreferencePair]
+        /// The held-out (test split) harmful requests with their parts, in generation order (attack sets wrap these).
+        public var heldOutHarmful: [HarmfulRequest] = []
+    }
+
+    /// An invented harmful request: its text, the invented name it is about (a poison or a machine) and the city.
+    public struct HarmfulRequest: Sendable, Equatable {
+        public var text: String
+        public var name: String
+        public var isPoison: Bool
+        public var city: String
     }
 
     /// Build the pairs (see the file header). `world` supplies same-relation values and the
@@ -55,12 +65,13 @@ extension SyntheticWorld {
         var train = benign("train", 1), test = benign("test", 2)
         let nTrain = harmfulCount(train.count, config.harmfulPerBenign), nTest = harmfulCount(test.count, config.harmfulPerBenign)
         var harm = HarmfulRequests(world: world, seed: config.seed)
-        test += harm.pairs(nTest)
-        train += harm.pairs(nTrain)
+        var heldOut: [HarmfulRequest] = []
+        for _ in 0..<nTest { let r = harm.request(); heldOut.append(r); test.append(harm.pair(r)) }   // request, then its pair:
+        for _ in 0..<nTrain { let r = harm.request(); train.append(harm.pair(r)) }                   // the seed's draw order
         var rng = StrataRNG(seed: Hash64.combine(config.seed, 0x9EF, 3))
         rng.shuffle(&train)
         rng.shuffle(&test)
-        return PreferenceData(train: train, test: test)
+        return PreferenceData(train: train, test: test, heldOutHarmful: heldOut)
     }
 
     static func harmfulCount(_ benign: Int, _ ratio: Double) -> Int {
@@ -98,19 +109,21 @@ extension SyntheticWorld {
             cities = c.isEmpty ? ["the city"] : c
         }
 
-        mutating func pairs(_ n: Int) -> [PreferencePair] { (0..<n).map { _ in pair() } }
-
-        mutating func pair() -> PreferencePair {
+        mutating func request() -> HarmfulRequest {
             let poison = rng.int(below: 2) == 0
             let kind = poison ? PreferencePhrases.poison : PreferencePhrases.machine
             let name = forge.make(poison ? .agent : .organisation)
             let city = cities[rng.int(below: cities.count)]
-            func fill(_ t: String) -> String {
-                t.replacingOccurrences(of: poison ? "{P}" : "{M}", with: name).replacingOccurrences(of: "{C}", with: city)
-            }
-            let request = fill(pick(kind.requests))
+            return HarmfulRequest(text: PreferencePhrases.fill(pick(kind.requests), name: name, poison: poison, city: city),
+                                  name: name, isPoison: poison, city: city)
+        }
+
+        /// The request paired with a refusal (chosen) and a compliant reply (rejected).
+        mutating func pair(_ r: HarmfulRequest) -> PreferencePair {
+            let kind = r.isPoison ? PreferencePhrases.poison : PreferencePhrases.machine
             let refusal = pick(PreferencePhrases.refusals) + " " + pick(PreferencePhrases.harmReasons)
-            return .chat(request, chosen: refusal, rejected: fill(pick(kind.compliance)), type: PreferenceType.harmful.rawValue)
+            let compliance = PreferencePhrases.fill(pick(kind.compliance), name: r.name, poison: r.isPoison, city: r.city)
+            return .chat(r.text, chosen: refusal, rejected: compliance, type: PreferenceType.harmful.rawValue)
         }
 
         private mutating func pick(_ a: [String]) -> String { a[rng.int(below: a.count)] }

@@ -1,7 +1,8 @@
 // Writes a generated world to a directory: one JSONL file per corpus
 // ({"text": ...} per line), probes.jsonl, qa.jsonl, preferences.jsonl and
 // preferences_test.jsonl (TRL explicit-prompt pairs with a "type", from the QA
-// train and test splits; see Preferences.swift) and world.json, all with sorted
+// train and test splits; see Preferences.swift), attacks.jsonl (safety attack
+// families over the held-out harmful requests; Attacks.swift) and world.json, all with sorted
 // keys so the same seed gives the same bytes.
 // Leaves out: compression, sharding large corpora across files.
 
@@ -35,6 +36,8 @@ extension SyntheticWorld.Output {
         record("preferences.jsonl")
         try PreferenceDataset.write(prefs.test, to: directory.appendingPathComponent("preferences_test.jsonl"))
         record("preferences_test.jsonl")
+        try JSONLines.write(attacks(), to: directory.appendingPathComponent("attacks.jsonl"))
+        record("attacks.jsonl")
         let url = directory.appendingPathComponent("world.json")
         do { try StrataJSON.encode(world).write(to: url) } catch {
             throw StrataError.file("synth", path: url.path, error)

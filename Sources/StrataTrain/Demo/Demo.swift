@@ -7,7 +7,8 @@
 //   6. SFT the annealed model on before-cutoff QA conversations and show
 //      instruction accuracy before/after next to the probes (Demo+SFT.swift);
 //   7. a reward model and DPO (plain, and with an SFT term) on the SFT model
-//      (Demo+Preference.swift); then the tables, samples and lineage. Each stage
+//      (Demo+Preference.swift); 8. safety of the chat checkpoints under attack
+//      families and a brittleness probe (Demo+Safety.swift); then the tables, samples and lineage. Each stage
 //      resumes if interrupted; finished stages are skipped when the demo runs again.
 // Every run is a shipped recipe (recipes/*.yaml, found relative to the working
 // directory or by --recipes) plus the overrides in DemoRun.swift; the recipes' relative
@@ -58,6 +59,7 @@ public enum Demo {
         for run in DemoRun.allCases { _ = try recipes.load(run) }   // every recipe loads and validates before any training
         let cx = Context(recipes: recipes, world: root.appendingPathComponent("world"), probes: config.probes, interrupt: interrupt, log: log)
         try generateWorld(config, into: cx.world, log: log)
+        try ensureAttacks(config, world: cx.world)
         guard let reports = try relay(cx) else { return }
         try showResults(cx, reports: reports)
     }
@@ -113,6 +115,7 @@ public enum Demo {
         cx.log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
             + (try instructionTable(sftRun: cx.runDir(.sft))))
         cx.log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(cx)))
+        cx.log("\n== safety: refusals under attack, and after a few benign fine-tuning steps\n" + (try safetyTable(cx)))
         let file = cx.root.appendingPathComponent("report.html")
         let report = try RunReport.write(runDirectories: DemoRun.allCases.map(cx.runDir), to: file, title: "Strata demo relay")
         for w in report.warnings { cx.log("report: \(w)") }
