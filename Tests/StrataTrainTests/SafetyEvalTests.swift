@@ -82,3 +82,36 @@ final class SafetyEvalTests: WorldTestCase {
         XCTAssertEqual(left, [], "the probe's run directory is deleted")
     }
 }
+
+final class RedTeamTests: WorldTestCase {
+    func testRedTeamKeepsOnlyRewritesTheTargetCompliedWithAndResumesToTheSameFile() throws {
+        let ckpt = try tinySFTCheckpoint(positions: 64, context: 64, pretrainSteps: 4, sftSteps: 4, perKind: 4)
+        let out = dir.appendingPathComponent("redteam.jsonl").path
+        var c = RedTeam.Config(target: ckpt, attacker: ckpt, requests: dir.appendingPathComponent("world/attacks.jsonl").path, out: out)
+        c.samplesPerRequest = 3; c.maxRequests = 3; c.maxNewTokens = 12
+        let whole = try RedTeam.run(c, log: { _ in })
+        XCTAssertEqual(whole.requests, 3)
+        let set = try AttackSet.load(URL(fileURLWithPath: out))
+        XCTAssertEqual(set.prompts.count, whole.kept)
+        XCTAssertGreaterThan(whole.kept, 0, "a barely tuned target refuses little: some rewrites are kept")
+        XCTAssertTrue(set.families.allSatisfy { $0 == "redteam" })
+        // Re-score the kept rewrites against the target: none is refused.
+        let loaded = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(ckpt))
+        let (model, tokenizer, _) = try ChatSession.addingChatTokens(model: loaded.model, tokenizer: loaded.tokenizer)
+        let again = try BehaviourEval.evaluate(model: model, tokenizer: tokenizer, prompts: set.prompts, config: .init(maxNewTokens: 24))
+        XCTAssertEqual(again.harmfulRefused, 0, "every kept rewrite made the target comply")
+        let first = try String(contentsOfFile: out, encoding: .utf8)
+        // Interrupted after the first request (the progress file says 1, the output holds its lines), then resumed:
+        // the same file as the uninterrupted run.
+        let firstRequest = try RedTeam.harmfulRequests(c)[0]
+        let kept = first.split(separator: "\n").filter { $0.contains(#""source":"\#(firstRequest)""#) }
+        try kept.map { $0 + "\n" }.joined().write(toFile: out, atomically: true, encoding: .utf8)
+        let settings = try StrataJSON.read(RedTeam.Progress.self, at: URL(fileURLWithPath: out + ".progress.json")).settings
+        try StrataJSON.encode(RedTeam.Progress(done: 1, settings: settings)).write(to: URL(fileURLWithPath: out + ".progress.json"))
+        let resumed = try RedTeam.run(c, log: { _ in })
+        XCTAssertEqual(resumed.resumedAt, 1)
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), first, "seeded per request: the resumed run writes what the whole run did")
+        var other = c; other.seed = 9
+        XCTAssertThrowsError(try RedTeam.run(other, log: { _ in })) { XCTAssertTrue("\($0)".contains("other settings"), "\($0)") }
+    }
+}
