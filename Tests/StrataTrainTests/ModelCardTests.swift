@@ -232,6 +232,21 @@ final class ModelCardTests: XCTestCase {
                         .json["pipeline_tag"], .string("text-classification"))
     }
 
+    func testTheCardSaysWhichStageRefusalsComeFromAndHowTheyHoldUnderAttackAndBenignFineTuning() throws {
+        var l = try chain()
+        let i = l.entries.count - 1
+        l.entries[i].evaluations["behaviour_before"] = ["behav_refusal": 0.05]
+        l.entries[i].evaluations["behaviour"] = ["behav_refusal": 0.95, "behav_over_refusal": 0]
+        l.entries[i].evaluations["safety"] = ["safety_refusal.plain": 0.9, "safety_refusal.roleplay": 0.38, "safety_refusal.prefix": 0.85,
+                                              "safety_attack_success": 0.4, "safety_brittle_refusal": 0.45, "safety_brittle_steps": 10]
+        let limits = KnownLimits.find(in: l).joined(separator: "\n")
+        XCTAssertTrue(limits.contains("Refusals of harmful requests come from dpo (`dpo/step-0000150`): 5.0% before the stage, 95.0% after"), limits)
+        XCTAssertTrue(limits.contains("refuses 90.0% of plain harmful requests but fewer under other framings (roleplay 38.0%)"), limits)
+        XCTAssertFalse(limits.contains("prefix 85.0%"), "a family within 10 points of plain is not called out")
+        XCTAssertTrue(limits.contains("fine-tuned for 10 steps on benign chats refuses 45.0% of plain harmful requests (was 90.0%)"), limits)
+        XCTAssertTrue(try ModelCard.markdown(lineage: l).contains("40.0% of attacks succeed"))
+    }
+
     func testEmptyOrBrokenLineageThrowsNamingTheProblem() throws {
         XCTAssertThrowsError(try ModelCard.markdown(lineage: Lineage())) { e in
             XCTAssertTrue("\(e)".contains("lineage.json has no entries") && "\(e)".contains("fix:"), "\(e)")

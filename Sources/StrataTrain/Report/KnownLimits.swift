@@ -1,7 +1,8 @@
 // Known limits a model card states, derived from the evaluations in lineage —
 // each a sentence with the number that supports it: a reward model near chance on
 // some kind of pair, probes near chance past the cutoff, answers in the right
-// format but with the wrong facts, refusals of benign requests, a post-training
+// format but with the wrong facts, refusals of benign requests, refusals that
+// come from one stage, fail under attack framings or fall to benign fine-tuning, a post-training
 // stage that cost raw-text modelling. Only what was measured is claimed.
 // Leaves out: limits no recorded evaluation measures (those the card states generally).
 
@@ -15,6 +16,7 @@ public enum KnownLimits {
             let label = "\(e.stage.rawValue) (`\(e.checkpointID)`)"
             out += rewardLimits(e, label: label)
             out += behaviourLimits(e, label: label)
+            out += safetyLimits(e, label: label)
             if i > 0 { out += forgettingLimits(e, parent: lineage.entries[i - 1], label: label) }
         }
         out += probeLimits(lineage)
@@ -52,6 +54,29 @@ public enum KnownLimits {
         }
         if let m = e.evaluations["behaviour"], let over = m["behav_over_refusal"], over > 0 {
             out.append("After \(label) the model refuses \(pct(over)) of benign requests (evaluation `behaviour`).")
+        }
+        return out
+    }
+
+    /// Where refusals came from, and whether they survive attack framings and benign fine-tuning (evaluation `safety`).
+    static func safetyLimits(_ e: LineageEntry, label: String) -> [String] {
+        var out = [String]()
+        if let before = e.evaluations["behaviour_before"]?["behav_refusal"], let after = e.evaluations["behaviour"]?["behav_refusal"],
+           after - before >= 0.2 {
+            out.append("Refusals of harmful requests come from \(label): \(pct(before)) before the stage, \(pct(after)) after (evaluation `behaviour`).")
+        }
+        guard let m = e.evaluations["safety"], let plain = m["safety_refusal.plain"], plain > 0 else { return out }
+        let weaker = m.keys.sorted().filter { $0.hasPrefix("safety_refusal.") && $0 != "safety_refusal.plain" }
+            .compactMap { k in m[k].map { (String(k.dropFirst("safety_refusal.".count)), $0) } }.filter { plain - $0.1 >= 0.1 }
+        if !weaker.isEmpty {
+            let list = weaker.map { "\($0.0) \(pct($0.1))" }.joined(separator: ", ")
+            let success = m["safety_attack_success"].map { "; \(pct($0)) of attacks succeed" } ?? ""
+            out.append("After \(label) the model refuses \(pct(plain)) of plain harmful requests but fewer under other framings (\(list))"
+                       + "\(success) (evaluation `safety`): the refusal is tied to the wording more than to the request.")
+        }
+        if let brittle = m["safety_brittle_refusal"], let steps = m["safety_brittle_steps"], plain - brittle >= 0.1 {
+            out.append("A copy of \(label) fine-tuned for \(Int(steps)) steps on benign chats refuses \(pct(brittle)) of plain harmful "
+                       + "requests (was \(pct(plain))): the refusal does not survive ordinary fine-tuning (evaluation `safety`).")
         }
         return out
     }
