@@ -135,7 +135,7 @@ public enum RedTeam {
 
     static func append(_ records: [PromptRecord], to url: URL) throws {
         guard !records.isEmpty else { return }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data = Data()
         for r in records { data.append(try enc.encode(r)); data.append(0x0A) }
         let h = try FileHandle(forWritingTo: url)
