@@ -96,16 +96,13 @@ final class GPUNextTokenObjective: StepObjective {
     var state: LoaderState { batches.state }
 
     func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-        let micro = try (0..<accum).map { _ in try batches.next() }
-        let trained = micro.reduce(0) { $0 + $1.trainedTokens }
-        let tokens = micro.reduce(0) { $0 + $1.realTokens }
-        let flops = micro.reduce(0.0) { $0 + 3 * host.forwardFlopsPerToken(context: $1.time) * Double($1.rows * $1.time) }
-        guard trained > 0 else { return StepOutcome(loss: nil, tokens: tokens, flops: flops) }
+        let draw = try StepDraw(batches, accum: accum, model: host)
+        guard draw.trained > 0 else { return draw.outcome(loss: nil) }
         var loss = 0.0
-        for b in micro {
+        for b in draw.micro {
             loss += try model.forwardBackward(ids: b.inputs, targets: b.targets, batch: b.rows, time: b.time, positions: b.positions,
-                                              docStart: b.docStart, normalizer: Float(trained))
+                                              docStart: b.docStart, normalizer: Float(draw.trained))
         }
-        return StepOutcome(loss: loss, tokens: tokens, flops: flops)
+        return draw.outcome(loss: loss)
     }
 }

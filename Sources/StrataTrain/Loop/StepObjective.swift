@@ -88,20 +88,34 @@ public final class NextTokenObjective: StepObjective {
     public var state: LoaderState { batches.state }
 
     public func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-        let micro = try (0..<accum).map { _ in try batches.next() }
-        let trained = micro.reduce(0) { $0 + $1.trainedTokens }
-        let tokens = micro.reduce(0) { $0 + $1.realTokens }
-        let flops = micro.reduce(0.0) { $0 + 3 * model.forwardFlopsPerToken(context: $1.time) * Double($1.rows * $1.time) }
-        guard trained > 0 else { return StepOutcome(loss: nil, tokens: tokens, flops: flops) }
+        let draw = try StepDraw(batches, accum: accum, model: model)
+        guard draw.trained > 0 else { return draw.outcome(loss: nil) }
         var loss = 0.0
-        for (i, b) in micro.enumerated() {
+        for (i, b) in draw.micro.enumerated() {
             let tape = Tape(seed: tapeSeed(i))
-            let l = model.loss(b, tape: tape, normalizer: Float(trained))   // the micro-batches sum to the step's mean
+            let l = model.loss(b, tape: tape, normalizer: Float(draw.trained))   // the micro-batches sum to the step's mean
             tape.backward(l, seed: 1)
             loss += Double(l.item())
         }
-        return StepOutcome(loss: loss, tokens: tokens, flops: flops)
+        return draw.outcome(loss: loss)
     }
+}
+
+/// The micro-batches of one next-token step and what the step reports about them: positions that carry a
+/// loss (the normaliser), tokens read, training FLOPs (3 × forward).
+struct StepDraw {
+    let micro: [StepBatch]
+    let trained: Int, tokens: Int
+    let flops: Double
+
+    init(_ batches: BatchSource, accum: Int, model: GPT2) throws {
+        micro = try (0..<accum).map { _ in try batches.next() }
+        trained = micro.reduce(0) { $0 + $1.trainedTokens }
+        tokens = micro.reduce(0) { $0 + $1.realTokens }
+        flops = micro.reduce(0.0) { $0 + 3 * model.forwardFlopsPerToken(context: $1.time) * Double($1.rows * $1.time) }
+    }
+
+    func outcome(loss: Double?) -> StepOutcome { StepOutcome(loss: loss, tokens: tokens, flops: flops) }
 }
 
 extension GPT2 {
