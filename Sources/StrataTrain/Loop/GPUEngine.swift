@@ -95,7 +95,8 @@ final class GPUNextTokenObjective: StepObjective {
     init(model: GPT2CUDA, host: GPT2, batches: BatchSource) { self.model = model; self.host = host; self.batches = batches }
     var state: LoaderState { batches.state }
 
-    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
+    func run(_ plan: StepPlan) throws -> StepOutcome {
+        let accum = plan.accum
         let micro = try (0..<accum).map { _ in try batches.next() }
         let trained = micro.reduce(0) { $0 + $1.trainedTokens }
         let tokens = micro.reduce(0) { $0 + $1.realTokens }
