@@ -32,6 +32,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // Open MPI for data-parallel training (`mpirun -n N strata pretrain ...`); linked, started only under mpirun.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataCore", swiftSettings: optimize),
         .target(name: "StrataTensor", dependencies: ["StrataCore", "CDNNL"], swiftSettings: optimize),
         .target(name: "StrataCheckpoint", dependencies: ["StrataCore"], swiftSettings: optimize),
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "StrataRL", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer",
                                                  "StrataData", "StrataEval"], swiftSettings: optimize),
         .target(name: "StrataTrain", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint",
-                                                    "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataCUDA", "Yams"], swiftSettings: optimize),
+                                                    "StrataTokenizer", "StrataData", "StrataEval", "StrataRL", "StrataCUDA", "CMPI", "Yams"], swiftSettings: optimize),
         // Benchmarks live outside the libraries: only the command line (strata bench) links them.
         .target(name: "StrataBench", dependencies: ["StrataCore", "StrataTensor", "StrataModel", "StrataCheckpoint", "StrataTokenizer", "StrataData",
                                                     "StrataRL", "StrataTrain"], swiftSettings: optimize),

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Installs what Strata needs beyond Swift: oneDNN (Debian's libdnnl-dev) for matrix
-# products, and NVIDIA's NVRTC wheel for the CUDA kernel compile tests (optional).
+# products, Open MPI (openmpi-bin, libopenmpi-dev, found through pkg-config) for
+# data-parallel training, and NVIDIA's NVRTC wheel for the CUDA kernel compile tests (optional).
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
 have_dnnl() { [ -f /usr/include/dnnl.h ] || [ -f /usr/include/oneapi/dnnl/dnnl.h ]; }
 
-if ! have_dnnl; then
-    echo "setup: installing libdnnl-dev (oneDNN) with apt-get"
+have_mpi() { command -v mpirun >/dev/null && command -v pkg-config >/dev/null && pkg-config --exists ompi-c; }
+
+if ! have_dnnl || ! have_mpi; then
+    echo "setup: installing libdnnl-dev (oneDNN), openmpi-bin, libopenmpi-dev and pkg-config with apt-get"
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq libdnnl-dev >/dev/null
+    $SUDO apt-get install -y -qq libdnnl-dev openmpi-bin libopenmpi-dev pkg-config >/dev/null
 fi
 have_dnnl || { echo "setup: oneDNN headers still missing after install (need Debian's libdnnl-dev)" >&2; exit 1; }
+have_mpi || { echo "setup: Open MPI still missing after install (need Debian's openmpi-bin, libopenmpi-dev, pkg-config)" >&2; exit 1; }
 command -v swift >/dev/null || { echo "setup: swift is not on PATH (Strata needs Swift 6)" >&2; exit 1; }
 
 # NVRTC from NVIDIA's PyPI wheel (no GPU needed): lets the test suite compile every CUDA kernel.

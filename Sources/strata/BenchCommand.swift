@@ -2,13 +2,44 @@
 import ArgumentParser
 import Foundation
 import StrataBench
+import StrataCore
 import StrataModel
 import StrataTrain
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (run from a release build: swift build -c release).",
-        subcommands: [BenchTrain.self, BenchTokenizer.self, BenchSFT.self, BenchRollout.self], defaultSubcommand: BenchTrain.self)
+        subcommands: [BenchTrain.self, BenchDataParallel.self, BenchTokenizer.self, BenchSFT.self, BenchRollout.self],
+        defaultSubcommand: BenchTrain.self)
+}
+
+struct BenchDataParallel: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data-parallel",
+        abstract: "Time nano GPT-2 training steps alone or as one rank of mpirun -n N: global tokens/s and the all-reduce's share of the step.")
+
+    @Option(help: "Micro-batches of --batch rows each process trains per step.") var accum = 1
+    @Option(help: "Timed steps.") var steps = 10
+    @Option(help: "Warm-up steps (not timed).") var warmup = 2
+    @Option(help: "Batch size of one micro-batch.") var batch = 8
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        guard steps >= 1, warmup >= 0, accum >= 1, batch >= 1 else { throw ValidationError("--steps, --accum and --batch must be ≥ 1, --warmup ≥ 0") }
+        let env = ProcessInfo.processInfo.environment
+        ThreadBudget.applyToOpenMP(Parallel.workers, environment: env)
+        let world = try World.fromLauncher(env)
+        var cfg = DataParallelBenchmark.Config()
+        cfg.accum = accum; cfg.steps = steps; cfg.warmupSteps = warmup; cfg.batch = batch
+        let r = DataParallelBenchmark.run(cfg, world: world)
+        defer { world?.finish() }
+        guard world?.isRoot ?? true else { return }
+        if json { return print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self)) }
+        print(String(format: """
+            %d rank%@ × %d thread%@, %d rows of %d tokens per step (gradients %.1f MiB)
+            tokens/s: %.0f   ms/step: %.1f   all-reduce: %.1f ms/step (%.1f%% of the step)
+            """, r.ranks, r.ranks == 1 ? "" : "s", r.threadsPerRank, r.threadsPerRank == 1 ? "" : "s", r.globalRowsPerStep, cfg.context,
+            r.gradientMiB, r.tokensPerSecond, r.msPerStep, r.allReduceMsPerStep, r.allReduceShare * 100))
+    }
 }
 
 struct BenchTrain: ParsableCommand {

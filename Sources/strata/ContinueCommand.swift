@@ -1,6 +1,8 @@
-// `strata continue` and `strata anneal`: thin commands over RunOptions and the stages.
+// `strata continue` and `strata anneal`: thin commands over RunOptions and the stages,
+// and how every stage command is launched (alone, or as one rank under mpirun).
 import ArgumentParser
 import Foundation
+import StrataCore
 import StrataTrain
 
 /// Options every stage takes: a new run (--from, --config, --set) or a resumed one (--resume).
@@ -26,6 +28,31 @@ struct StageArguments: ParsableArguments {
     }
 }
 
+extension StageArguments {
+    /// Runs the stage with these options (see `launchStage`).
+    func launch(_ stage: (RunOptions) throws -> TrainingRun.Outcome) throws { try launchStage(runOptions(), stage) }
+}
+
+/// Runs a stage alone, or as one rank of a world started by mpirun: MPI starts before anything else (and only
+/// then), the thread budget goes to OpenMP too, the ranks after 0 print nothing, an error on any rank ends
+/// every rank (MPI_Abort) so none waits in a collective, and a clean finish closes MPI on every rank.
+func launchStage(_ base: RunOptions, _ stage: (RunOptions) throws -> TrainingRun.Outcome) throws {
+    let env = ProcessInfo.processInfo.environment
+    ThreadBudget.applyToOpenMP(Parallel.workers, environment: env)
+    guard let world = try World.fromLauncher(env) else { return report(try stage(base)) }
+    var o = base
+    o.world = world
+    if !world.isRoot { o.log = { _ in }; o.showProgress = false }
+    do {
+        let outcome = try stage(o)
+        if world.isRoot { report(outcome) }
+        world.finish()
+    } catch {
+        FileHandle.standardError.write(Data("Error (rank \(world.rank) of \(world.size)): \(error)\n".utf8))
+        world.abort(1)
+    }
+}
+
 /// Continued stages may also carry the starting checkpoint's optimizer moments.
 struct ContinuedStageArguments: ParsableArguments {
     @OptionGroup var run: StageArguments
@@ -36,20 +63,22 @@ struct ContinuedStageArguments: ParsableArguments {
         o.optimizerState = optimizerState
         return o
     }
+
+    func launch(_ stage: (RunOptions) throws -> TrainingRun.Outcome) throws { try launchStage(runOptions(), stage) }
 }
 
 struct ContinueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "continue",
         abstract: "Continued pretraining from a checkpoint on new or domain data (mix in replay of general data).")
     @OptionGroup var options: ContinuedStageArguments
-    func run() throws { report(try Continue.run(options.runOptions())) }
+    func run() throws { try options.launch(Continue.run) }
 }
 
 struct AnnealCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "anneal",
         abstract: "Anneal a checkpoint: decay the LR from optim.lr to optim.min_lr while the mixture shifts to high-quality data.")
     @OptionGroup var options: ContinuedStageArguments
-    func run() throws { report(try Anneal.run(options.runOptions())) }
+    func run() throws { try options.launch(Anneal.run) }
 }
 
 extension ComputeDevice: ExpressibleByArgument {}

@@ -8,14 +8,14 @@ struct RewardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reward",
         abstract: "Train a Bradley–Terry reward model (trunk + scalar head) on preference pairs.")
     @OptionGroup var options: StageArguments
-    func run() throws { report(try Reward.run(options.runOptions())) }
+    func run() throws { try options.launch(Reward.run) }
 }
 
 struct DPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "dpo",
         abstract: "Direct preference optimisation (sigmoid, IPO or SimPO) against a frozen reference.")
     @OptionGroup var options: StageArguments
-    func run() throws { report(try DPO.run(options.runOptions())) }
+    func run() throws { try options.launch(DPO.run) }
 }
 
 struct ScoreCommand: ParsableCommand {

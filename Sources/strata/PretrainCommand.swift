@@ -16,7 +16,7 @@ struct PretrainCommand: ParsableCommand {
         if options.from != nil {
             throw ValidationError("pretrain starts from random weights; to start from a checkpoint use strata continue --from CHECKPOINT")
         }
-        report(try Pretrain.run(options.runOptions()))
+        try options.launch(Pretrain.run)
     }
 }
 

@@ -9,12 +9,12 @@ struct GRPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "grpo",
         abstract: "GRPO (and Dr. GRPO, RLOO, DAPO) on prompts with verifiable or model rewards.")
     @OptionGroup var options: StageArguments
-    func run() throws { report(try GRPO.run(options.runOptions())) }
+    func run() throws { try options.launch(GRPO.run) }
 }
 
 struct PPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ppo",
         abstract: "RLHF with PPO: policy, frozen reference, reward sources and a value model (GAE, clipped losses, KL control).")
     @OptionGroup var options: StageArguments
-    func run() throws { report(try PPO.run(options.runOptions())) }
+    func run() throws { try options.launch(PPO.run) }
 }

@@ -7,5 +7,5 @@ struct SFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sft",
         abstract: "Supervised fine-tuning of a checkpoint on chat data (TRL JSONL), loss on assistant tokens only.")
     @OptionGroup var options: StageArguments
-    func run() throws { report(try SFT.run(options.runOptions())) }
+    func run() throws { try options.launch(SFT.run) }
 }

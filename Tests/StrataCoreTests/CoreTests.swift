@@ -48,3 +48,14 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(marks, [Int](repeating: 1, count: 1001))
     }
 }
+
+final class ThreadBudgetTests: XCTestCase {
+    func testRanksOnOneMachineShareItsCoresAndSTRATA_THREADSOverrides() {
+        XCTAssertEqual(ThreadBudget(environment: [:], cores: 2).threads, 2)
+        XCTAssertEqual(ThreadBudget(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], cores: 2).threads, 1)
+        XCTAssertEqual(ThreadBudget(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], cores: 2).threads, 1, "never below one")
+        XCTAssertEqual(ThreadBudget(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], cores: 16).threads, 8)
+        XCTAssertEqual(ThreadBudget(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "2", "STRATA_THREADS": "3"], cores: 16).threads, 3)
+        XCTAssertEqual(ThreadBudget(environment: ["STRATA_THREADS": "zero"], cores: 4).threads, 4, "an unreadable value is ignored")
+    }
+}

@@ -216,6 +216,8 @@ public struct ComputeRecord: Codable, Equatable, Sendable {
     public var cumulativeFLOPs: Double
     public var cumulativeWallSeconds: Double
     public var cumulativeTokens: Int
+    /// Processes that trained this stage together (data parallel over MPI); absent for one process.
+    public var worldSize: Int?
 
     /// A stage's own compute; cumulative figures start equal to it until `accumulate(onto:)`.
     public init(flops: Double, wallSeconds: Double, tokens: Int) {
@@ -236,7 +238,7 @@ public struct ComputeRecord: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case flops, wallSeconds = "wall_seconds", tokens, cumulativeFLOPs = "cumulative_flops"
-        case cumulativeWallSeconds = "cumulative_wall_seconds", cumulativeTokens = "cumulative_tokens"
+        case cumulativeWallSeconds = "cumulative_wall_seconds", cumulativeTokens = "cumulative_tokens", worldSize = "world_size"
     }
 }
 
@@ -275,6 +277,8 @@ public struct TrainingEvent: Codable, Equatable, Sendable {
         public static let extended: Kind = "extended"
         /// A run resumed after its recipe.yaml was edited, accepted explicitly.
         public static let recipeEdited: Kind = "recipe_edited"
+        /// The processes a stage trains on (data parallel over MPI), and a change of their number on resume.
+        public static let worldSize: Kind = "world_size"
 
         public init(from decoder: Decoder) throws { rawValue = try decoder.singleValueContainer().decode(String.self) }
         public func encode(to encoder: Encoder) throws {

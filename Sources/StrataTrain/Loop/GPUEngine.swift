@@ -95,8 +95,8 @@ final class GPUNextTokenObjective: StepObjective {
     init(model: GPT2CUDA, host: GPT2, batches: BatchSource) { self.model = model; self.host = host; self.batches = batches }
     var state: LoaderState { batches.state }
 
-    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-        let draw = try StepDraw(batches, accum: accum, model: host)
+    func run(_ plan: StepPlan) throws -> StepOutcome {
+        let draw = try StepDraw(batches, accum: plan.accum, model: host)
         guard draw.trained > 0 else { return draw.outcome(loss: nil) }
         var loss = 0.0
         for b in draw.micro {

@@ -8,6 +8,11 @@
 // A StepObjective is what one optimizer step computes from its micro-batches:
 // next-token cross-entropy, or a pair objective (reward model and DPO share its
 // micro-batch loop and bring only the loss of a batch of pairs).
+// Data parallel: every rank draws the step's same micro-batches (the stream does not
+// depend on the rank) and trains those its MicroBatchShare names; each micro-batch's
+// gradient is computed from zero and added to the running sum (MicroBatchGradients),
+// and its loss and metrics are kept as per-micro-batch terms summed in micro-batch
+// order, so one process with accumulation N gives the bits N ranks give.
 // Leaves out: prefetching on another thread.
 
 import StrataTensor
@@ -57,6 +62,83 @@ public final class MixtureBatches: BatchSource {
     }
 }
 
+/// Which of a step's micro-batches this process trains: all of them (one process), or, in a world of N ranks,
+/// those whose index i has i % N == rank.
+public struct MicroBatchShare: Sendable, Equatable {
+    public var rank: Int
+    public var ranks: Int
+    public init(rank: Int, ranks: Int) { self.rank = rank; self.ranks = ranks }
+    public static let whole = MicroBatchShare(rank: 0, ranks: 1)
+    public func trains(_ microBatch: Int) -> Bool { microBatch % ranks == rank }
+}
+
+/// One micro-batch's part of a step's results: its loss term (weighted so the terms sum to the step's loss),
+/// weighted metrics, and the tokens it read.
+public struct MicroBatchTerms: Sendable, Equatable {
+    public var loss: Double
+    public var metrics: [String: Double]
+    public var tokens: Int
+    public init(loss: Double, metrics: [String: Double] = [:], tokens: Int) { self.loss = loss; self.metrics = metrics; self.tokens = tokens }
+}
+
+/// The running gradient sum over a process's micro-batches: before each micro-batch after the first the sum is
+/// set aside and the gradients zeroed, so each micro-batch's gradient is computed from zero; after it, the
+/// gradients become sum + that gradient. One process with accumulation 2 thus holds g0 + g1, the bits two ranks
+/// hold after summing their gradients — accumulating in place would add each contribution to the running sum
+/// separately (a bias sums its rows one at a time) and round differently.
+public final class MicroBatchGradients {
+    let parameters: [Tensor]
+    /// Per parameter: the running sum while a micro-batch computes its own gradient, else a spare buffer.
+    private var aside: [Tensor?]
+    private var holding: [Bool]
+    private var started = false
+
+    public init(_ parameters: [Tensor]) {
+        self.parameters = parameters
+        aside = Array(repeating: nil, count: parameters.count); holding = Array(repeating: false, count: parameters.count)
+    }
+
+    /// Call before each micro-batch's backward.
+    public func beginMicroBatch() {
+        defer { started = true }
+        guard started else { return }
+        for (i, p) in parameters.enumerated() {
+            guard let sum = p.grad else { continue }
+            let spare = aside[i] ?? Tensor(zeros: p.shape)
+            spare.fill(0)
+            p.grad = spare
+            aside[i] = sum; holding[i] = true
+        }
+    }
+
+    /// Call after each micro-batch's backward.
+    public func endMicroBatch() {
+        for (i, p) in parameters.enumerated() where holding[i] {
+            let sum = aside[i]!, g = p.grad!
+            let ps = sum.ptr, pg = g.ptr
+            for j in 0..<g.count { pg[j] = ps[j] + pg[j] }
+            holding[i] = false   // the old sum's buffer is the next micro-batch's spare
+        }
+    }
+
+    /// Call when the step's micro-batches are done (the next step starts from zeroed gradients).
+    public func endStep() { started = false }
+}
+
+/// What one optimizer step asks of its objective.
+public struct StepPlan {
+    /// Micro-batches in the step, all ranks together (the recipe's train.grad_accum).
+    public var accum: Int
+    public var share: MicroBatchShare
+    /// Per-micro-batch gradient sums (nil: objectives that accumulate in place).
+    public var gradients: MicroBatchGradients?
+    /// Dropout seed of micro-batch i (its index in the whole step, whichever rank trains it).
+    public var tapeSeed: (Int) -> UInt64
+    public init(accum: Int, share: MicroBatchShare = .whole, gradients: MicroBatchGradients? = nil, tapeSeed: @escaping (Int) -> UInt64) {
+        self.accum = accum; self.share = share; self.gradients = gradients; self.tapeSeed = tapeSeed
+    }
+}
+
 /// What one optimizer step produced before the update.
 public struct StepOutcome: Sendable {
     /// The step's loss (mean over its micro-batches' trained positions or pairs); nil when nothing in the
@@ -67,8 +149,24 @@ public struct StepOutcome: Sendable {
     public var flops: Double
     /// Stage-specific metrics for metrics.jsonl (reward accuracy, margins...).
     public var metrics: [String: Double]
+    /// Per micro-batch of the step, the terms of those this process trained (nil: another rank's); empty when
+    /// the objective does not keep terms.
+    public var terms: [MicroBatchTerms?] = []
     public init(loss: Double?, tokens: Int, flops: Double, metrics: [String: Double] = [:]) {
         self.loss = loss; self.tokens = tokens; self.flops = flops; self.metrics = metrics
+    }
+
+    /// A step's outcome from its micro-batch terms: loss, metrics and tokens summed in micro-batch order
+    /// (`tokens` overrides the terms' count when the objective knows every micro-batch's).
+    public init(terms: [MicroBatchTerms?], tokens: Int? = nil, flops: Double) {
+        var loss = 0.0, count = 0, metrics: [String: Double] = [:]
+        for case let t? in terms {
+            loss += t.loss
+            count += t.tokens
+            for (k, v) in t.metrics { metrics[k, default: 0] += v }
+        }
+        self.init(loss: loss, tokens: tokens ?? count, flops: flops, metrics: metrics)
+        self.terms = terms
     }
 }
 
@@ -77,7 +175,13 @@ public struct StepOutcome: Sendable {
 public protocol StepObjective: AnyObject {
     /// The position of the data stream (saved in trainer_state.json; its `step` keys test injections).
     var state: LoaderState { get }
-    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome
+    /// Whether the objective trains a share of the step's micro-batches (`plan.share`) and keeps terms.
+    var splitsAcrossRanks: Bool { get }
+    func run(_ plan: StepPlan) throws -> StepOutcome
+}
+
+extension StepObjective {
+    public var splitsAcrossRanks: Bool { false }
 }
 
 /// Next-token cross-entropy normalised by the step's global count of trained positions.
@@ -87,17 +191,22 @@ public final class NextTokenObjective: StepObjective {
     public init(model: GPT2, batches: BatchSource) { self.model = model; self.batches = batches }
     public var state: LoaderState { batches.state }
 
-    public func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-        let draw = try StepDraw(batches, accum: accum, model: model)
+    public var splitsAcrossRanks: Bool { true }
+
+    public func run(_ plan: StepPlan) throws -> StepOutcome {
+        let draw = try StepDraw(batches, accum: plan.accum, model: model)
         guard draw.trained > 0 else { return draw.outcome(loss: nil) }
-        var loss = 0.0
-        for (i, b) in draw.micro.enumerated() {
-            let tape = Tape(seed: tapeSeed(i))
+        var terms: [MicroBatchTerms?] = Array(repeating: nil, count: draw.micro.count)
+        for (i, b) in draw.micro.enumerated() where plan.share.trains(i) {
+            plan.gradients?.beginMicroBatch()
+            let tape = Tape(seed: plan.tapeSeed(i))
             let l = model.loss(b, tape: tape, normalizer: Float(draw.trained))   // the micro-batches sum to the step's mean
             tape.backward(l, seed: 1)
-            loss += Double(l.item())
+            plan.gradients?.endMicroBatch()
+            terms[i] = MicroBatchTerms(loss: Double(l.item()), tokens: b.realTokens)
         }
-        return draw.outcome(loss: loss)
+        plan.gradients?.endStep()
+        return StepOutcome(terms: terms, tokens: draw.tokens, flops: draw.flops)
     }
 }
 
@@ -150,20 +259,22 @@ final class PairObjective: StepObjective {
     }
 
     var state: LoaderState { loader.state }
+    var splitsAcrossRanks: Bool { true }
 
-    func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-        let micro = (0..<accum).map { _ in loader.next() }
+    func run(_ plan: StepPlan) throws -> StepOutcome {
+        let micro = (0..<plan.accum).map { _ in loader.next() }
         let total = Float(micro.reduce(0) { $0 + $1.count })
-        var sum = 0.0, tokens = 0, metrics: [String: Double] = [:]
-        for (i, idx) in micro.enumerated() {
-            let tape = Tape(seed: tapeSeed(i))
+        var terms: [MicroBatchTerms?] = Array(repeating: nil, count: micro.count)
+        for (i, idx) in micro.enumerated() where plan.share.trains(i) {
+            plan.gradients?.beginMicroBatch()
+            let tape = Tape(seed: plan.tapeSeed(i))
             let r = try batchLoss(idx, tape)
             let w = Float(idx.count) / total
             tape.backward(r.loss, seed: w)
-            sum += Double(r.loss.item() * w)
-            for (k, v) in r.metrics { metrics[k, default: 0] += v * Double(w) }
-            tokens += r.tokens
+            plan.gradients?.endMicroBatch()
+            terms[i] = MicroBatchTerms(loss: Double(r.loss.item() * w), metrics: r.metrics.mapValues { $0 * Double(w) }, tokens: r.tokens)
         }
-        return StepOutcome(loss: sum, tokens: tokens, flops: Double(total) * flopsPerPair, metrics: metrics)
+        plan.gradients?.endStep()
+        return StepOutcome(terms: terms, flops: Double(total) * flopsPerPair)
     }
 }

@@ -16,16 +16,21 @@ extension TrainingRun {
     func lineageEntry(id: String) throws -> LineageEntry {
         var evals = s.state.evaluations
         if !s.state.validation.isEmpty { evals["validation_loss"] = s.state.validation }
+        var compute = ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen)
+        if s.state.worldSize > 1 { compute.worldSize = s.state.worldSize }
         var entry = LineageEntry(stage: s.stage, checkpointID: id, parent: s.parent, data: s.parts.data,
                             recipe: try s.recipe.jsonValue(),
-                            compute: ComputeRecord(flops: s.state.flops, wallSeconds: s.state.wallSeconds, tokens: s.state.tokensSeen),
+                            compute: compute,
                             evaluations: evals, events: s.state.events)
         entry.reference = s.reference
         entry.rewardSources = s.parts.rewardSources
         return entry
     }
 
+    /// Rank 0 (or the only process) writes the checkpoint; the other ranks wait for it at a barrier.
     func checkpoint(markStable: Bool = false) throws {
+        defer { s.world?.barrier() }
+        guard s.writes else { s.state.loader = s.parts.objective.state; return }
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
         s.state.loader = s.parts.objective.state
@@ -69,7 +74,7 @@ extension TrainingRun {
         s.state.spikeGuard = guardState
         let detail = "\(reason); restored \(target.name), skipping \(skipped) batches, lr × \(guardState.lrMultiplier)"
         s.state.events.append(TrainingEvent(step: step, kind: .rollback, detail: detail))
-        try metrics.truncate(keepingThrough: saved.step)
+        _ = try metrics?.truncate(keepingThrough: saved.step)
         try record(MetricsRecord(step: saved.step, loss: loss.isFinite ? loss : nil, events: ["rollback: " + detail]))
         s.log("step \(step): rollback — \(detail)")
     }

@@ -7,8 +7,12 @@
 // and return. Dropout randomness is derived from (seed, step, micro-batch), so a
 // resumed run replays exactly.
 // The step's gradients and update go through an UpdateEngine (the CPU's tensors, or
-// a GPU's copies with --device cuda).
-// Leaves out: data parallelism (world size 1), mixed precision on the CPU.
+// a GPU's copies with --device cuda, or the CPU's with gradients summed over the
+// ranks of a data-parallel world). In a world of N ranks every decision is taken
+// from values all ranks share (summed losses and gradients, an interrupt raised on
+// any rank, rank 0's view of the checkpoint store), and rank 0 alone writes
+// metrics and checkpoints while the others wait at a barrier.
+// Leaves out: mixed precision on the CPU.
 
 import Foundation
 import StrataCore
@@ -51,6 +55,13 @@ public final class TrainingRun {
         var lock: RunLock?
         /// Where gradients and updates live (the CPU's tensors, or a GPU's copies).
         var engine: UpdateEngine
+        /// The ranks training together (nil: this process alone), and which of a step's micro-batches this one trains.
+        var world: World?
+        var share = MicroBatchShare.whole
+        /// Per-micro-batch gradient sums (objectives that keep micro-batch terms).
+        var gradients: MicroBatchGradients?
+        /// Whether this process writes the run's files (rank 0, or the only process).
+        var writes: Bool { world?.isRoot ?? true }
 
         init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
             // Activations for the recipe's batch must fit before the first step allocates them.
@@ -67,6 +78,8 @@ public final class TrainingRun {
             reference = parts.reference
             log = options.log; interrupt = options.interrupt; inject = options.inject; showProgress = options.showProgress
             engine = CPUEngine(trainable: parts.trainable, optimizer: optimizer)
+            world = options.world
+            gradients = parts.objective.splitsAcrossRanks ? MicroBatchGradients(parts.trainable) : nil
         }
     }
 
@@ -80,7 +93,8 @@ public final class TrainingRun {
     }
 
     var s: Setup
-    let metrics: MetricsLog
+    /// metrics.jsonl (rank 0 only in a data-parallel world).
+    let metrics: MetricsLog?
     /// TensorBoard event files beside metrics.jsonl (run.tensorboard).
     let tensorboard: TensorBoardWriter?
     let progress: ProgressLine?
@@ -92,10 +106,11 @@ public final class TrainingRun {
 
     public init(_ setup: Setup) throws {
         s = setup
-        metrics = try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl"))
-        tensorboard = setup.recipe.run.tensorboard ? try TensorBoardWriter(directory: setup.runDir.appendingPathComponent("tensorboard")) : nil
-        _ = try metrics.truncate(keepingThrough: setup.state.step)
-        progress = !setup.showProgress ? nil
+        metrics = setup.writes ? try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl")) : nil
+        tensorboard = setup.writes && setup.recipe.run.tensorboard
+            ? try TensorBoardWriter(directory: setup.runDir.appendingPathComponent("tensorboard")) : nil
+        _ = try metrics?.truncate(keepingThrough: setup.state.step)
+        progress = !setup.showProgress || !setup.writes ? nil
             : isatty(STDERR_FILENO) != 0 ? .forStandardError(interval: setup.recipe.train.logInterval)
                                          : .forStandardOutput(interval: setup.recipe.train.logInterval)
         sessionStartStep = setup.state.step
@@ -104,15 +119,15 @@ public final class TrainingRun {
     public func run() throws -> Outcome {
         let total = s.state.totalSteps
         try s.engine.pushFromHost()
-        if s.state.step == 0 && lastCheckpointName() == nil {
+        if rootSays(s.state.step == 0 && lastCheckpointName() == nil) {
             try checkpoint(markStable: true)  // step 0: a rollback target that always exists
         }
         while s.state.step < total {
-            if let sig = s.interrupt?.signal { return try stopForSignal(sig) }
+            if let sig = interruptSignal() { return try stopForSignal(sig) }
             try step()
             let st = s.state.step
             if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
-            if st == total {
+            if st == total && s.writes {
                 progress?.end()
                 try s.engine.pullToHost()
                 for (k, v) in try s.parts.finalEvaluation(s.model) { s.state.evaluations[k] = v }
@@ -129,7 +144,9 @@ public final class TrainingRun {
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
         let firstBatch = s.parts.objective.state.step
         let seed = UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131
-        let out = try s.parts.objective.run(accum: r.train.gradAccum) { seed &+ UInt64($0) }
+        let plan = StepPlan(accum: r.train.gradAccum, share: s.share, gradients: s.gradients) { seed &+ UInt64($0) }
+        var out = try s.parts.objective.run(plan)
+        if let world = s.world { out = world.combine(out) }
         guard var loss = out.loss else { return try skipEmptyStep(step, out: out, t0: t0) }
         if let inj = s.inject?(firstBatch) { loss = applyInjection(inj, loss: loss) }
         let gradNorm = try s.engine.gradientNorm(clip: r.optim.gradClip > 0 ? Float(r.optim.gradClip) : nil)
@@ -181,8 +198,22 @@ public final class TrainingRun {
 
     /// One record into metrics.jsonl (and TensorBoard when the recipe asks).
     func record(_ r: MetricsRecord) throws {
-        try metrics.append(r)
+        try metrics?.append(r)
         try tensorboard?.add(r)
+    }
+
+    /// A decision rank 0 takes from what it sees (e.g. the checkpoint store), shared with every rank.
+    func rootSays(_ value: Bool) -> Bool {
+        guard let world = s.world else { return value }
+        return world.allReduceMax(world.isRoot && value ? 1 : 0) == 1
+    }
+
+    /// SIGINT or SIGTERM raised on this process, or on any rank of the world (all stop at the same step).
+    func interruptSignal() -> Int32? {
+        let local = s.interrupt?.signal
+        guard let world = s.world else { return local }
+        let any = world.allReduceMax(Int(local ?? 0))
+        return any == 0 ? nil : Int32(any)
     }
 
     private func applyInjection(_ inj: Injection, loss: Double) -> Double {

@@ -79,7 +79,9 @@ extension Validator {
 }
 
 extension TrainingRun {
+    /// Validation on rank 0 only (the others go on to the next step and meet it at its first collective).
     func evaluate() throws {
+        guard s.writes else { return }
         try s.engine.pullToHost()
         guard let result = try s.parts.validation.run() else { return }
         let all = result.overall

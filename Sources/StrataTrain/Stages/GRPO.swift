@@ -146,7 +146,8 @@ public enum GRPO: TrainingStage {
             }
         }
 
-        func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
+        func run(_ plan: StepPlan) throws -> StepOutcome {
+            let accum = plan.accum, tapeSeed = plan.tapeSeed
             let index = step / g.iterations
             if batch?.index != index { batch = try draw(index) }
             step += 1

@@ -203,7 +203,8 @@ public enum PPO: TrainingStage {
             LoaderState(step: step, seed: UInt64(p.sampling.seed), batch: p.promptsPerBatch, context: 0, randomWindows: false, cursors: [])
         }
 
-        func run(accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
+        func run(_ plan: StepPlan) throws -> StepOutcome {
+            let accum = plan.accum, tapeSeed = plan.tapeSeed
             let index = step / updatesPerBatch, within = step % updatesPerBatch
             if batch?.index != index { batch = try draw(index, controller: batch?.controller ?? initialController) }
             step += 1

@@ -3,8 +3,9 @@
 // hand-edited recipe.yaml is refused, naming the keys that changed, unless the
 // user accepts it explicitly), its latest valid checkpoint (skipped ones are
 // named), and the trainer state — refusing a run of another stage with the
-// command that resumes it. Written once for every stage.
-// Leaves out: resuming with a different world size (data parallelism is not here).
+// command that resumes it. Written once for every stage. The ranks after rank 0 of a
+// data-parallel run open it read-only: no lock, no checks rank 0 made already.
+// Leaves out: the world size (StageRunner.recordWorldSize compares it).
 
 import Foundation
 import StrataCore
@@ -30,8 +31,8 @@ struct ResumePoint {
             throw StrataError.io("resume \(runDir.path)", "no recipe.yaml there: not a run directory",
                                  fix: "pass the directory a stage wrote (run.dir/run.name, e.g. runs/pretrain-tiny)")
         }
-        let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(stage.rawValue) --resume")
-        if let dead = lock.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
+        let lock = options.readOnly ? nil : try RunLock.acquire(runDirectory: runDir, command: "strata \(stage.rawValue) --resume")
+        if let dead = lock?.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
         let saved = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"))
         var longer: Recipe?
         if let file = options.recipeFile {
@@ -55,9 +56,9 @@ struct ResumePoint {
         }
         _ = try RecipeLoader.load(file: runDir.appendingPathComponent("recipe.yaml"), stage: stage)   // its sections, now the stage is right
         var point = ResumePoint(runDir: runDir, recipe: saved, checkpoint: ckpt, loaded: loaded, state: state, lock: lock)
-        try point.checkRecipeUnchanged(accept: options.acceptEditedRecipe)
+        if !options.readOnly { try point.checkRecipeUnchanged(accept: options.acceptEditedRecipe) }
         if let longer {
-            try point.extend(to: longer)
+            try point.extend(to: longer, write: !options.readOnly)
         } else if state.step >= state.totalSteps {
             point.finishedNotice = "\(runDir.lastPathComponent) is finished (step \(state.step) of \(state.totalSteps)); its final checkpoint is "
                 + "\(ckpt.url.path). Train it further with --resume \(runDir.path) --set train.steps=N (N > \(state.step); recorded "
@@ -79,13 +80,13 @@ struct ResumePoint {
 
     /// Train past the run's planned steps: the new total must be beyond the current step; the run's recipe files are
     /// rewritten and the change is recorded (the LR schedule is recomputed over the new total).
-    mutating func extend(to longer: Recipe) throws {
+    mutating func extend(to longer: Recipe, write: Bool = true) throws {
         let steps = longer.totalSteps
         guard steps > state.step else {
             throw StrataError.config("resume \(runDir.path)", "train.steps \(steps) is not beyond the run's step \(state.step)",
                                      fix: "pass --set train.steps=N with N > \(state.step)")
         }
-        try longer.writeResolved(to: runDir)
+        if write { try longer.writeResolved(to: runDir) }
         events.append(TrainingEvent(step: state.step, kind: .extended,
                                     detail: "train.steps \(state.totalSteps) → \(steps) on resume (LR schedule recomputed over \(steps) steps)"))
         state.totalSteps = steps

@@ -9,6 +9,8 @@
 // resolved recipe, the first trainer state) or on resume (the saved recipe, the
 // latest valid checkpoint, the stage check, refusing an edited recipe, lineage
 // parent and reference), then the optimizer, the checkpoint store and the loop.
+// Under mpirun, Distributed/DataParallel+Open.swift opens the same run on every
+// rank (rank 0 first, writing; the others after it, reading only).
 // Leaves out: the loop (Loop/TrainingRun.swift) and each stage's own parts.
 
 import Foundation
@@ -43,6 +45,10 @@ public struct RunOptions {
     public var showProgress = true
     /// Where the steps run (`--device cuda`: one NVIDIA GPU, next-token stages).
     public var device = ComputeDevice.cpu
+    /// The ranks training together under mpirun (nil: this process alone).
+    public var world: World?
+    /// Open the run without writing or locking it: the ranks after rank 0, which has opened it already.
+    var readOnly = false
 
     public init(from: String? = nil, recipeFile: String? = nil, overrides: [String] = [], resume: String? = nil) {
         self.from = from; self.recipeFile = recipeFile; self.overrides = overrides; self.resume = resume
@@ -129,14 +135,30 @@ public struct StageParts {
 /// Runs a stage: opens it fresh or on resume, builds its parts, and drives the shared loop.
 public enum StageRunner {
     public static func run<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> TrainingRun.Outcome {
-        guard options.resume != nil else { return try TrainingRun(try onDevice(try openFresh(S.self, options), options)).run() }
+        if let world = options.world, world.size > 1 { return try runDataParallel(S.self, options, world: world) }
+        switch try opening(S.self, options) {
+        case .finished(let outcome): return outcome
+        case .setup(var setup):
+            recordWorldSize(&setup, size: 1, resumed: options.resume != nil, log: options.log)
+            return try TrainingRun(setup).run()
+        }
+    }
+
+    /// A run opened and ready for the loop, or a resumed run that has nothing left to train.
+    enum Opening {
+        case setup(TrainingRun.Setup)
+        case finished(TrainingRun.Outcome)
+    }
+
+    static func opening<S: TrainingStage>(_ stage: S.Type, _ options: RunOptions) throws -> Opening {
+        guard options.resume != nil else { return .setup(try onDevice(try openFresh(S.self, options), options)) }
         let point = try ResumePoint.open(options, stage: S.kind)
         if let finished = point.finishedNotice {   // nothing to train: say so, and how to go on
             options.log(finished)
-            return TrainingRun.Outcome(step: point.state.step, interrupted: false, lastCheckpoint: point.checkpoint,
-                                       validation: point.state.validation, losses: [])
+            return .finished(TrainingRun.Outcome(step: point.state.step, interrupted: false, lastCheckpoint: point.checkpoint,
+                                                 validation: point.state.validation, losses: []))
         }
-        return try TrainingRun(try onDevice(try openResume(S.self, point, options), options)).run()
+        return .setup(try onDevice(try openResume(S.self, point, options), options))
     }
 
     /// Moves a set-up run onto the device the options name (the CPU needs nothing).
@@ -163,9 +185,9 @@ public enum StageRunner {
         }
         let recipe = try RecipeLoader.load(file: URL(fileURLWithPath: file), overrides: options.overrides + S.fixedOverrides, stage: S.kind)
         let runDir = recipe.runDirectory
-        let lock = try RunLock.acquire(runDirectory: runDir, command: "strata \(name)")
-        if let dead = lock.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
-        try refuseExisting(runDir, stage: name)
+        let lock = options.readOnly ? nil : try RunLock.acquire(runDirectory: runDir, command: "strata \(name)")
+        if let dead = lock?.recovered { options.log("took over the lock of \(runDir.path) left by \(dead), which is no longer running") }
+        if !options.readOnly { try refuseExisting(runDir, stage: name) }
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
         var startEvents: [TrainingEvent] = []
         if let origin {
@@ -174,7 +196,7 @@ public enum StageRunner {
         }
         let parts = try S.parts(StageStart(recipe: recipe, recipeFile: file, runDir: runDir, origin: origin, resumed: nil,
                                            log: options.log, kind: S.kind))
-        try parts.recipe.writeResolved(to: runDir)
+        if !options.readOnly { try parts.recipe.writeResolved(to: runDir) }
         var state = TrainerState(stage: name, step: 0, totalSteps: parts.recipe.totalSteps, tokensSeen: 0, optimizerStep: 0,
                                  loader: parts.objective.state, spikeGuard: SpikeGuard(config: parts.recipe.spikeGuard), lastLR: 0,
                                  wallSeconds: 0, flops: parts.startFLOPs, events: startEvents + parts.startEvents, validation: [:],
