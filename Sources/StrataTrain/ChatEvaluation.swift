@@ -67,6 +67,10 @@ public enum ChatEvaluation {
     /// The safety report of one checkpoint, with the brittleness probe when asked.
     static func safety(_ c: Config, attacks: AttackSet, model: GPT2, tokenizer: BPETokenizer, checkpoint: String,
                        log: (String) -> Void) throws -> SafetyReport {
+        if let b = c.brittleness, !FileManager.default.fileExists(atPath: b.data) {
+            throw StrataError.io("brittleness probe", "no benign chat file at \(b.data)",
+                                 fix: "give --brittleness-data a TRL messages JSONL (the world's is world/sft_before_cutoff.jsonl)")
+        }
         let set = attacks.capped(perFamily: c.safetyPerFamily)
         let eval = BehaviourEval.Config(maxNewTokens: c.maxNewTokens)
         var report = try SafetyEval.evaluate(model: model, tokenizer: tokenizer, attacks: set, config: eval)
