@@ -45,7 +45,7 @@ final class SyntheticWorldTests: XCTestCase {
         try SyntheticWorld.generate(config).write(to: b)
         try SyntheticWorld.generate(SyntheticWorld.Config(seed: 6, size: 60_000)).write(to: c)
         XCTAssertEqual(files.map(\.file), ["before_cutoff.jsonl", "after_cutoff.jsonl", "textbook.jsonl", "domain.jsonl",
-                                           "probes.jsonl", "qa.jsonl", "preferences.jsonl", "preferences_test.jsonl", "world.json"])
+                                           "probes.jsonl", "qa.jsonl", "preferences.jsonl", "preferences_test.jsonl", "attacks.jsonl", "world.json"])
         for f in files {
             XCTAssertGreaterThan(f.bytes, 0, f.file)
             XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent(f.file)), try Data(contentsOf: b.appendingPathComponent(f.file)), f.file)
