@@ -9,6 +9,12 @@ extension BPETokenizer {
     /// Token ids of `text`. Special-token text (e.g. "<|endoftext|>") becomes its
     /// special id only when `allowSpecial` is true; otherwise it is ordinary text.
     public func encode(_ text: String, allowSpecial: Bool = false) -> [Int] {
+        encodeCountingSteps(text, allowSpecial: allowSpecial).ids
+    }
+
+    /// `encode(_:allowSpecial:)` with the merge work it took (EncodeWorker.mergeSteps): the
+    /// complexity tests compare it across input sizes instead of timing the call.
+    func encodeCountingSteps(_ text: String, allowSpecial: Bool = false) -> (ids: [Int], steps: Int) {
         var worker = EncodeWorker(core: core)
         var out = [Int]()
         var t = text
@@ -16,7 +22,7 @@ extension BPETokenizer {
             out.reserveCapacity(buf.count / 3 + 1)
             if let base = buf.baseAddress { encode(base, buf.count, allowSpecial, &worker, &out) }
         }
-        return out
+        return (out, worker.mergeSteps)
     }
 
     /// Token ids of raw bytes, valid UTF-8 or not: every byte sequence has an

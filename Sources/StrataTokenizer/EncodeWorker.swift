@@ -2,7 +2,8 @@
 // decode table) shared by all threads, and a per-thread EncodeWorker holding a
 // cache of already-encoded pieces and scratch space. Short pieces merge by
 // rescanning a small rank array; long ones (over `quadraticLimit` bytes) use a
-// heap over a linked list, so 100k repeated characters cost O(n log n).
+// heap over a linked list, so 100k repeated characters cost O(n log n). The worker
+// counts its merge steps (`mergeSteps`), so tests check that bound without a clock.
 // Leaves out: BPE dropout, byte fallback, cross-call caching (caches live per call).
 
 struct EncoderCore: Sendable {
@@ -33,6 +34,11 @@ struct EncodeWorker {
     private var packed = [Int64](repeating: 0, count: 64)
     private var links = [Int32]()
     private var heap = [UInt64]()
+    /// Merge work done so far: bytes brought into merging, adjacent pairs scanned by the short
+    /// path, heap entries popped and heap levels sifted by the long path. Pieces found in the
+    /// piece cache and the pre-tokenizer's scan are not counted. Tests read it as a cost measure;
+    /// it is added to once per merge or heap step, never per byte of cached text.
+    private(set) var mergeSteps = 0
 
     init(core: EncoderCore) { self.core = core }
 
@@ -104,6 +110,7 @@ struct EncodeWorker {
             return 1
         }
         if syms.count < len { syms = [Int32](repeating: 0, count: len * 2) }
+        mergeSteps &+= len
         var n = 0
         for k in 0..<len {
             let id = core.byteToID[Int(q[k])]
@@ -127,8 +134,9 @@ struct EncodeWorker {
     /// Repeatedly merges the lowest-ranked (then leftmost) adjacent pair.
     private mutating func mergeSmall(_ n0: Int) -> Int {
         if packed.count < n0 { packed = [Int64](repeating: 0, count: n0 * 2) }
-        var n = n0
+        var n = n0, steps = n0
         let table = core.mergeRanks
+        defer { mergeSteps &+= steps }
         return syms.withUnsafeMutableBufferPointer { sb in
             packed.withUnsafeMutableBufferPointer { pb in
                 let s = sb.baseAddress!, pk = pb.baseAddress!
@@ -143,6 +151,7 @@ struct EncodeWorker {
                         if pk[j] < best { best = pk[j]; bj = j }
                         j += 1
                     }
+                    steps &+= n
                     if bj < 0 { break }
                     s[bj] = Int32(truncatingIfNeeded: best & 0xFFFF_FFFF)
                     var k = bj + 1
@@ -171,6 +180,7 @@ struct EncodeWorker {
             if v != Int64.max { heapPush(UInt64(v >> 32) << 32 | UInt64(i)) }
         }
         while let top = heapPop() {
+            mergeSteps &+= 1
             let pos = Int(top & 0xFFFF_FFFF), r = Int64(top >> 32)
             if syms[pos] < 0 { continue }
             let nx = Int(links[2 * pos + 1])
@@ -201,6 +211,7 @@ struct EncodeWorker {
         heap.append(x)
         var i = heap.count - 1
         while i > 0 {
+            mergeSteps &+= 1
             let parent = (i - 1) / 2
             if heap[parent] <= x { break }
             heap[i] = heap[parent]
@@ -216,6 +227,7 @@ struct EncodeWorker {
         var i = 0
         let n = heap.count
         while true {
+            mergeSteps &+= 1
             let l = 2 * i + 1
             if l >= n { break }
             var c = l
