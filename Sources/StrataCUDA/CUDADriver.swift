@@ -25,7 +25,6 @@ struct DriverAPI {
     let cuMemFree: @convention(c) (UInt64) -> CUresult
     let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> CUresult
     let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> CUresult
-    let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> CUresult
     let cuMemsetD32: @convention(c) (UInt64, UInt32, Int) -> CUresult
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> CUresult
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, OpaquePointer?, UnsafePointer<CChar>) -> CUresult
@@ -36,7 +35,7 @@ struct DriverAPI {
     /// The exported (versioned) names this binding uses; the test suite checks them against libcuda's exports.
     static let symbols = ["cuInit", "cuDriverGetVersion", "cuDeviceGetCount", "cuDeviceGet", "cuDeviceGetName", "cuDeviceGetAttribute",
                           "cuDevicePrimaryCtxRetain", "cuCtxSetCurrent", "cuCtxSynchronize", "cuMemGetInfo_v2", "cuMemAlloc_v2",
-                          "cuMemFree_v2", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuMemcpyDtoD_v2", "cuMemsetD32_v2",
+                          "cuMemFree_v2", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuMemsetD32_v2",
                           "cuModuleLoadData", "cuModuleGetFunction", "cuLaunchKernel", "cuGetErrorString"]
 
     init(_ lib: OpenedLibrary) throws {
@@ -54,7 +53,6 @@ struct DriverAPI {
         cuMemFree = try lib.symbol("cuMemFree_v2", as: type(of: cuMemFree))
         cuMemcpyHtoD = try lib.symbol("cuMemcpyHtoD_v2", as: type(of: cuMemcpyHtoD))
         cuMemcpyDtoH = try lib.symbol("cuMemcpyDtoH_v2", as: type(of: cuMemcpyDtoH))
-        cuMemcpyDtoD = try lib.symbol("cuMemcpyDtoD_v2", as: type(of: cuMemcpyDtoD))
         cuMemsetD32 = try lib.symbol("cuMemsetD32_v2", as: type(of: cuMemsetD32))
         cuModuleLoadData = try lib.symbol("cuModuleLoadData", as: type(of: cuModuleLoadData))
         cuModuleGetFunction = try lib.symbol("cuModuleGetFunction", as: type(of: cuModuleGetFunction))
@@ -113,9 +111,6 @@ public final class CUDADevice: @unchecked Sendable {
     }
 
     func check(_ r: CUresult, _ call: String) throws { try CUDADevice.check(api, r, call) }
-
-    /// Makes this device's context current on the calling thread (each thread that launches work needs it once).
-    public func makeCurrent() throws { try check(api.cuCtxSetCurrent(context), "cuCtxSetCurrent") }
 
     public func synchronize() throws { try check(api.cuCtxSynchronize(), "cuCtxSynchronize") }
 
@@ -196,11 +191,6 @@ public final class DeviceBuffer<T>: @unchecked Sendable {
         }
     }
 
-    public func upload(_ src: UnsafePointer<T>, count n: Int, at offset: Int = 0) throws {
-        precondition(offset + n <= count, "DeviceBuffer.upload: \(n) values at \(offset) into \(count)")
-        try device.check(device.api.cuMemcpyHtoD(address + UInt64(offset * MemoryLayout<T>.stride), src, n * MemoryLayout<T>.stride), "cuMemcpyHtoD")
-    }
-
     public func download(count n: Int? = nil, at offset: Int = 0) throws -> [T] {
         let n = n ?? (count - offset)
         precondition(offset + n <= count, "DeviceBuffer.download: \(n) values at \(offset) from \(count)")
@@ -212,21 +202,10 @@ public final class DeviceBuffer<T>: @unchecked Sendable {
         return out
     }
 
-    public func download(into dst: UnsafeMutablePointer<T>, count n: Int, at offset: Int = 0) throws {
-        precondition(offset + n <= count)
-        try device.check(device.api.cuMemcpyDtoH(dst, address + UInt64(offset * MemoryLayout<T>.stride), n * MemoryLayout<T>.stride), "cuMemcpyDtoH")
-    }
-
     /// Every 32-bit word set to `pattern` (0 zeroes floats and ints).
     public func fill32(_ pattern: UInt32 = 0) throws {
         precondition(MemoryLayout<T>.stride == 4)
         try device.check(device.api.cuMemsetD32(address, pattern, count), "cuMemsetD32")
-    }
-
-    public func copy(from other: DeviceBuffer<T>, count n: Int? = nil) throws {
-        let n = n ?? count
-        precondition(n <= count && n <= other.count)
-        try device.check(device.api.cuMemcpyDtoD(address, other.address, n * MemoryLayout<T>.stride), "cuMemcpyDtoD")
     }
 
     /// The device address of element `i` (for kernels and cuBLAS working on part of a buffer).

@@ -151,16 +151,6 @@ public final class GPT2CUDA {
         return denom > 0 ? total / Double(denom) : 0
     }
 
-    /// Forward only: the mean next-token loss (nothing accumulated into gradients).
-    public func loss(ids: [Int32], targets: [Int32], batch b: Int, time t: Int) throws -> Double {
-        let batch = try GPUBatch(ids: ids, targets: targets, batch: b, time: t, positions: nil, docStart: nil, shape: shape, device: ops.device)
-        let a = try activations(b: b, t: t)
-        try forward(batch, a)
-        try ops.crossEntropy(losses: a.losses.address, logits: a.logits.address, targets: batch.targets.address, n: b * t, v: shape.vocab, k: 0)
-        let scored = targets.filter { $0 >= 0 }.count
-        return try a.losses.download(count: b * t).reduce(0) { $0 + Double($1) } / Double(max(scored, 1))
-    }
-
     public func zeroGrad() throws { try grads.fill32() }
 
     /// Global L2 norm of the gradients (in Double over per-block partial sums).
