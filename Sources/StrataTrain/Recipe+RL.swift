@@ -41,6 +41,27 @@ public struct RLSamplingSection: Codable, RecipeSection, Equatable, Sendable {
     }
 }
 
+/// Which prompts of the file an RL stage trains on: those whose `column` holds one of `values`.
+public struct PromptFilterSection: Codable, RecipeSection, Equatable, Sendable {
+    public var column = "kind"
+    public var values: [String] = []
+
+    public init() {}
+
+    static var requiredKeys: Set<String> { ["values"] }
+
+    enum CodingKeys: String, RecipeKey {
+        case column, values
+
+        var help: String {
+            switch self {
+            case .column: return "The prompt column to select on (the world's prompt files carry kind, answer, period)."
+            case .values: return "Keep the prompts whose column holds one of these values, e.g. [add, reverse]. Required."
+            }
+        }
+    }
+}
+
 /// One reward source with its weight. `type` is a rule (exact_match, instruction, format, regex, one_word,
 /// json_object, length_penalty, missing_end_of_turn) or reward_model, judge, http.
 public struct RewardEntrySection: Codable, RecipeSection, Equatable, Sendable {
@@ -48,6 +69,7 @@ public struct RewardEntrySection: Codable, RecipeSection, Equatable, Sendable {
     public var weight = 1.0
     public var name: String?
     public var checkpoint: String?
+    public var judgeTemplate: String?
     public var url: String?
     public var timeoutSeconds: Double?
     public var retries: Int?
@@ -67,7 +89,7 @@ public struct RewardEntrySection: Codable, RecipeSection, Equatable, Sendable {
     static var requiredKeys: Set<String> { ["type"] }
 
     enum CodingKeys: String, RecipeKey {
-        case type, weight, name, checkpoint, url, timeoutSeconds = "timeout_seconds", retries, column, kindColumn = "kind_column", kind
+        case type, weight, name, checkpoint, judgeTemplate = "judge_template", url, timeoutSeconds = "timeout_seconds", retries, column, kindColumn = "kind_column", kind
         case pattern, fullMatch = "full_match", key, maxTokens = "max_tokens", perToken = "per_token", penalty
 
         var help: String {
@@ -76,6 +98,7 @@ public struct RewardEntrySection: Codable, RecipeSection, Equatable, Sendable {
             case .weight: return "Weight of this source in the total reward (Σ weight · score)."
             case .name: return "Name in metrics (rewards/<name>/mean) and lineage; defaults to the type."
             case .checkpoint: return "reward_model, judge: the checkpoint (or run directory) to score with."
+            case .judgeTemplate: return "judge: a JSON judging template (any of system, single, pair, principles, yes, no, a, b); absent = the standard one."
             case .url: return "http: the endpoint (JSON in: prompts and completions; out: one score per completion)."
             case .timeoutSeconds: return "http: seconds to wait for one reply."
             case .retries: return "http: further attempts after a timeout, 429 or 5xx."
@@ -111,6 +134,7 @@ public struct GRPOConfig: Codable, RecipeSection, Equatable, Sendable {
     public var prompts = ""
     public var template = "chatml"
     public var skipBadLines = false
+    public var promptFilter: PromptFilterSection?
     public var groupSize = 4
     public var promptsPerStep = 2
     public var iterations = 1
@@ -135,7 +159,7 @@ public struct GRPOConfig: Codable, RecipeSection, Equatable, Sendable {
     static var requiredKeys: Set<String> { ["prompts", "rewards"] }
 
     enum CodingKeys: String, RecipeKey {
-        case prompts, template, skipBadLines = "skip_bad_lines", groupSize = "group_size", promptsPerStep = "prompts_per_step"
+        case prompts, template, skipBadLines = "skip_bad_lines", promptFilter = "prompt_filter", groupSize = "group_size", promptsPerStep = "prompts_per_step"
         case iterations, lossType = "loss_type", advantage, epsilonLow = "epsilon_low", epsilonHigh = "epsilon_high", beta, reference
         case maskTruncatedCompletions = "mask_truncated_completions", overlongBuffer = "overlong_buffer", overlongFactor = "overlong_factor"
         case dynamicSampling = "dynamic_sampling", maxSamplingRounds = "max_sampling_rounds", sampling, lora, rewards, eval
@@ -145,6 +169,7 @@ public struct GRPOConfig: Codable, RecipeSection, Equatable, Sendable {
             case .prompts: return "Prompts: TRL prompt-only JSONL ({\"prompt\": ...} plus columns such as answer and kind). Required."
             case .template: return "Chat template (chatml); start from an SFT checkpoint that carries its tokens."
             case .skipBadLines: return "Skip (and count) bad prompt lines instead of stopping."
+            case .promptFilter: return "Train only on the prompts whose column holds one of the listed values (absent = every prompt)."
             case .groupSize: return "G: replies sampled per prompt (at least 2)."
             case .promptsPerStep: return "Prompts per optimizer step (the batch is prompts_per_step × group_size replies)."
             case .iterations: return "μ: optimizer steps on each batch of rollouts (1: the ratio is 1 and the gradient is A·∇log π)."
@@ -189,6 +214,7 @@ public struct PPOConfig: Codable, RecipeSection, Equatable, Sendable {
     public var prompts = ""
     public var template = "chatml"
     public var skipBadLines = false
+    public var promptFilter: PromptFilterSection?
     public var promptsPerBatch = 8
     public var ppoEpochs = 2
     public var minibatches = 2
@@ -208,6 +234,7 @@ public struct PPOConfig: Codable, RecipeSection, Equatable, Sendable {
     public var whitenRewards = false
     public var rewardClip: Double?
     public var sampling = RLSamplingSection()
+    public var lora: LoRASection?
     public var rewards: [RewardEntrySection] = []
     public var eval: PreferenceEvalSection?
 
@@ -216,16 +243,17 @@ public struct PPOConfig: Codable, RecipeSection, Equatable, Sendable {
     static var requiredKeys: Set<String> { ["prompts", "rewards"] }
 
     enum CodingKeys: String, RecipeKey {
-        case prompts, template, skipBadLines = "skip_bad_lines", promptsPerBatch = "prompts_per_batch", ppoEpochs = "ppo_epochs"
+        case prompts, template, skipBadLines = "skip_bad_lines", promptFilter = "prompt_filter", promptsPerBatch = "prompts_per_batch", ppoEpochs = "ppo_epochs"
         case minibatches, reference, valueInit = "value_init", gamma, lambda, epsilon, dualClip = "dual_clip", valueClip = "value_clip"
         case vfCoef = "vf_coef", klCoef = "kl_coef", klPlacement = "kl_placement", klEstimator = "kl_estimator", klTarget = "kl_target"
-        case klHorizon = "kl_horizon", whitenRewards = "whiten_rewards", rewardClip = "reward_clip", sampling, rewards, eval
+        case klHorizon = "kl_horizon", whitenRewards = "whiten_rewards", rewardClip = "reward_clip", sampling, lora, rewards, eval
 
         var help: String {
             switch self {
             case .prompts: return "Prompts: TRL prompt-only JSONL. Required."
             case .template: return "Chat template (chatml); start from an SFT checkpoint that carries its tokens."
             case .skipBadLines: return "Skip (and count) bad prompt lines instead of stopping."
+            case .promptFilter: return "Train only on the prompts whose column holds one of the listed values (absent = every prompt)."
             case .promptsPerBatch: return "Prompts (one reply each) per rollout batch."
             case .ppoEpochs: return "Passes over each rollout batch."
             case .minibatches: return "Minibatches per pass; one loop step is one minibatch update (steps = batches × ppo_epochs × minibatches)."
@@ -245,6 +273,7 @@ public struct PPOConfig: Codable, RecipeSection, Equatable, Sendable {
             case .whitenRewards: return "Whiten sequence scores over the batch before shaping."
             case .rewardClip: return "Clip sequence scores to ±reward_clip (absent = off)."
             case .sampling: return "How replies are sampled."
+            case .lora: return "Train a LoRA adapter on the policy instead of all its weights (the reference is the base: adapters off); the value model trains in full."
             case .rewards: return "Reward sources with weights. Required."
             case .eval: return "Evaluation before and after the stage, written into lineage."
             }

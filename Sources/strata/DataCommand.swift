@@ -19,7 +19,7 @@ struct DataCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, SFT conversations, RL prompt files and world.json.")
+            abstract: "Write the built-in synthetic world: corpora, probes, QA pairs, preference pairs, SFT conversations, RL prompt files, judge training data and world.json.")
 
         @Option(help: "Random seed; the same seed gives the same bytes.") var seed: UInt64 = 0
         @Option(help: "Approximate total size of the corpora, e.g. 2MB or 500KB.") var size: String = "3MB"
@@ -45,6 +45,11 @@ struct DataCommand: ParsableCommand {
             for f in try InstructionPrompts.write(qa: output.qa, to: URL(fileURLWithPath: out), config: prompts) {
                 let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(f.file).path)[.size]) as? Int
                 files.append((f.file, size ?? 0))
+            }
+            let judge = try WorldJudgeData.write(qa: output.qa, seed: seed, to: URL(fileURLWithPath: out))
+            for name in [judge.file, WorldJudgeData.templateFileName] {
+                let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(name).path)[.size]) as? Int
+                files.append((name, size ?? 0))
             }
             for f in files { print(String(format: "%@  %10d bytes", f.file.padding(toLength: 24, withPad: " ", startingAt: 0), f.bytes)) }
             let w = output.world

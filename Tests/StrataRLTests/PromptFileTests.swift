@@ -99,6 +99,28 @@ final class PromptFileTests: XCTestCase {
         }
         XCTAssertTrue(test.records.allSatisfy { $0.format == .conversational && $0.text("answer") != nil })
     }
+
+    func testAPromptFilterKeepsTheListedValuesWithTheirLineNumbers() throws {
+        let url = try write([
+            #"{"prompt": "Add 3 and 4.", "answer": "7", "kind": "add"}"#,
+            #"{"prompt": "Where was Person1 born?", "answer": "Town1", "kind": "fact"}"#,
+            #"{"prompt": "Reverse: a b c", "answer": "c b a", "kind": "reverse"}"#,
+        ], "filter.jsonl")
+        let kept = try PromptDataset.load(url).keeping(column: "kind", values: ["add", "reverse"], key: "grpo.prompt_filter")
+        XCTAssertEqual(kept.records.map { $0.text("kind") }, ["add", "reverse"])
+        XCTAssertEqual(kept.lineNumbers, [1, 3])
+        XCTAssertEqual(kept.location(1), "\(url.path):3", "errors about kept prompts still name their line in the file")
+        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "kind", values: ["addition"], key: "grpo.prompt_filter")) { e in
+            XCTAssertTrue(e.operation.contains("grpo.prompt_filter"), "\(e)")
+            XCTAssertTrue(e.fix?.contains("add, fact, reverse") ?? false, "the fix lists the values the column holds: \(e)")
+        }
+        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "kind", values: [], key: "ppo.prompt_filter")) { e in
+            XCTAssertTrue("\(e)".contains("values is empty"), "\(e)")
+        }
+        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "level", values: ["1"], key: "ppo.prompt_filter")) { e in
+            XCTAssertTrue("\(e)".contains("\"level\" is missing") && "\(e)".contains(":1"), "\(e)")
+        }
+    }
 }
 
 final class PromptOrderTests: XCTestCase {

@@ -41,6 +41,14 @@ final class DemoRecipesTests: XCTestCase {
         XCTAssertEqual(Set(try recipes.load(.continueReplay).data.sources.map(\.name)), ["after", "general"])
         XCTAssertEqual(try recipes.load(.dpo).preference?.sftWeight, 0)
         XCTAssertEqual(try recipes.load(.dpoSFT).preference?.sftWeight, 1)
+        // PPO with the recipe's KL vs none; both score with the demo's own reward model.
+        let ppo = try XCTUnwrap(try recipes.load(.ppo).ppo), noKL = try XCTUnwrap(try recipes.load(.ppoNoKL).ppo)
+        XCTAssertGreaterThan(ppo.klCoef, 0)
+        XCTAssertEqual(noKL.klCoef, 0); XCTAssertNil(noKL.klTarget)
+        for p in [ppo, noKL] { XCTAssertEqual(p.rewards.first?.checkpoint, root.appendingPathComponent("runs/reward").path) }
+        XCTAssertEqual(try recipes.load(.grpo).grpo?.lossType, .tokenMean)
+        XCTAssertEqual(try recipes.load(.grpoSequence).grpo?.lossType, .sequenceMean)
+        XCTAssertEqual(try recipes.load(.grpo).grpo?.promptFilter?.values, ["add", "reverse"])
         // The demo's evaluation reads these held-out shards by source name.
         XCTAssertEqual(Set(try recipes.load(.pretrain).data.sources.map(\.name)), ["general", "textbook"])
     }

@@ -156,6 +156,7 @@ final class GRPOStageTests: RLStageTestCase {
             ("    - {type: reward_model}", ["grpo.rewards[0]", "checkpoint"]),
             ("    - {type: exact_match}", ["grpo.rewards[0]", "answer"]),          // the prompts carry no answer column
             ("    - {type: instruction, kind: one_wrd}", ["grpo.rewards[0]", "did you mean \"one_word\""]),
+            ("    - {type: one_word, judge_template: t.json}", ["grpo.rewards[0]", "judge_template", "does not apply"]),
         ]
         for (i, (rewards, expected)) in cases.enumerated() {
             XCTAssertThrowsError(try GRPO.run(stage(try recipe("bad\(i)", rewards: rewards)))) { err in
@@ -165,6 +166,10 @@ final class GRPOStageTests: RLStageTestCase {
         }
         XCTAssertThrowsError(try GRPO.run(stage(try recipe("bad-g", grpo: "  iterations: 0")))) {
             XCTAssertTrue("\($0)".contains("grpo.iterations is 0"), "\($0)")
+        }
+        // A prompt filter that keeps nothing names its key and the values the column holds.
+        XCTAssertThrowsError(try GRPO.run(stage(try recipe("bad-f", grpo: "  prompt_filter: {column: kind, values: [addition]}")))) {
+            XCTAssertTrue("\($0)".contains("grpo.prompt_filter"), "\($0)")
         }
     }
 

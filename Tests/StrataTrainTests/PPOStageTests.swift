@@ -6,12 +6,13 @@
 // head by default without a reward model) is saved under transformers' names
 // while the optimizer keys its moments "value." + name; bad reward
 // configuration is refused naming the key; lineage records stage, reference
-// and reward sources.
+// and reward sources; with LoRA only the adapter (and the value model) trains.
 
 import XCTest
 import Foundation
 import StrataCore
 import StrataCheckpoint
+import StrataModel
 @testable import StrataTrain
 
 final class PPOStageTests: RLStageTestCase {
@@ -76,6 +77,30 @@ final class PPOStageTests: RLStageTestCase {
         XCTAssertEqual(m["policy/approxkl_avg"]!, 0, accuracy: 1e-9, "old log-probs = current: ratio 1")
         XCTAssertEqual(m["policy/clipfrac_avg"]!, 0)
         XCTAssertNotNil(m["val/explained_variance"] ?? 0)
+    }
+
+    func testWithLoRAOnlyTheAdapterAndTheValueModelTrainAndTheRunResumesBitExactly() throws {
+        let lora = "  lora: {r: 4, alpha: 8, dropout: 0.0, target_modules: [c_attn]}"
+        try assertResumeIsBitExact(steps: 6, stopAtBatch: 3,
+            straight: { try PPO.run(stage(try recipe("lora-a", steps: 6, ppo: lora))) },
+            interrupted: { hooks in
+                var c = stage(try recipe("lora-b", steps: 6, ppo: lora))
+                c.interrupt = hooks.interrupt; c.inject = hooks.inject
+                return try PPO.run(c)
+            },
+            resume: { try PPO.run(stage(nil, resume: runDir("lora-b").path)) })
+        let last = runDir("lora-a").appendingPathComponent("checkpoints/step-0000006")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: last.appendingPathComponent(LoRA.checkpointWeightsFile).path))
+        let opt = try SafeTensors.read(last.appendingPathComponent("optimizer.safetensors"))
+        let policyMoments = opt.names.filter { $0.hasPrefix("exp_avg.") && !$0.hasPrefix("exp_avg.value.") }
+        XCTAssertFalse(policyMoments.isEmpty)
+        XCTAssertTrue(policyMoments.allSatisfy { $0.contains("lora") }, "only adapter tensors of the policy train: \(policyMoments)")
+        XCTAssertNotNil(opt.tensor("exp_avg.value.score.weight"), "the value model trains in full")
+        // The base under the adapter is the SFT checkpoint's, unchanged.
+        let sft = try SafeTensors.read(try TrainingCheckpoint.resolve(sftCheckpoint).url.appendingPathComponent("model.safetensors"))
+        let base = try SafeTensors.read(last.appendingPathComponent(LoRA.baseFile))
+        XCTAssertFalse(base.names.isEmpty)
+        for n in base.names { XCTAssertEqual(base.tensor(n)!.values, sft.tensor(n)?.values, n) }
     }
 
     func testValueModelIsSavedUnderItsOwnNamesAndStartsFromThePolicyTrunk() throws {

@@ -67,4 +67,23 @@ public struct PromptDataset: Sendable, Equatable {
                                    fix: "give every prompt a string \"\(column)\" column, or point the rule at another column")
         }
     }
+
+    /// The records whose `column` holds one of `values` (line numbers kept, so errors still name the file's lines).
+    /// Throws naming `key` when `values` is empty or no record matches, listing the values the column holds.
+    public func keeping(column: String, values: [String], key: String) throws -> PromptDataset {
+        guard !values.isEmpty else {
+            throw StrataError.config(key, "values is empty", fix: "list the values to keep, e.g. \(key): {column: kind, values: [add, reverse]}")
+        }
+        try requireColumn(column, for: key)
+        let wanted = Set(values)
+        let keep = records.indices.filter { wanted.contains(records[$0].text(column)!) }
+        guard !keep.isEmpty else {
+            let seen = Set(records.compactMap { $0.text(column) }).sorted()
+            let shown = seen.prefix(12).joined(separator: ", ") + (seen.count > 12 ? ", ..." : "")
+            throw StrataError.config(key, "no prompt in \(path) has \(column) in [\(values.joined(separator: ", "))]",
+                                     fix: "use values the column holds: \(shown)")
+        }
+        return PromptDataset(records: keep.map { records[$0] }, lineNumbers: keep.map { lineNumbers[$0] },
+                             skippedLines: skippedLines, path: path)
+    }
 }

@@ -64,6 +64,15 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
         b = try c.decodeIfPresent(String.self, forKey: .b) ?? d.b
     }
 
+    /// Writes every field; a template without a system message writes `"system": null`, since an override that
+    /// leaves the field out keeps the standard template's system message.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if let system { try c.encode(system, forKey: .system) } else { try c.encodeNil(forKey: .system) }
+        try c.encode(single, forKey: .single); try c.encode(pair, forKey: .pair); try c.encode(principles, forKey: .principles)
+        try c.encode(yes, forKey: .yes); try c.encode(no, forKey: .no); try c.encode(a, forKey: .a); try c.encode(b, forKey: .b)
+    }
+
     /// Throws a `.config` error naming the field when a placeholder is unknown or a required one is missing.
     public func validate() throws {
         let fields: [(String, String?, [String])] = [("system", system, []), ("single", single, ["reply"]), ("pair", pair, ["reply_a", "reply_b"])]

@@ -16,6 +16,7 @@ import StrataCore
 public enum DemoRun: String, CaseIterable, Sendable {
     case pretrain, continueNoReplay = "continue-noreplay", continueReplay = "continue-replay", anneal, sft, reward, dpo
     case dpoSFT = "dpo-sft"
+    case ppo, ppoNoKL = "ppo-nokl", grpo, grpoSequence = "grpo-seqmean", judge
 
     public var name: String { rawValue }
 
@@ -29,6 +30,9 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .sft: return "sft-world.yaml"
         case .reward: return "reward-world.yaml"
         case .dpo, .dpoSFT: return "dpo-world.yaml"
+        case .ppo, .ppoNoKL: return "ppo-world.yaml"
+        case .grpo, .grpoSequence: return "grpo-world.yaml"
+        case .judge: return "judge-world.yaml"
         }
     }
 
@@ -41,12 +45,28 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .sft: return SFT.self
         case .reward: return Reward.self
         case .dpo, .dpoSFT: return DPO.self
+        case .ppo, .ppoNoKL: return PPO.self
+        case .grpo, .grpoSequence: return GRPO.self
+        case .judge: return SFT.self
         }
     }
 
     /// What makes this run a variant of its recipe (beyond name, seed, steps and paths).
     var variantOverrides: [String] {
-        self == .dpoSFT ? ["preference.sft_weight=1.0"] : []
+        switch self {
+        case .dpoSFT: return ["preference.sft_weight=1.0"]
+        case .ppoNoKL: return ["ppo.kl_coef=0", "ppo.kl_target=null"]   // too little KL: nothing holds the policy near the SFT model
+        case .grpoSequence: return ["grpo.loss_type=sequence_mean"]
+        default: return []
+        }
+    }
+
+    /// Checkpoints of other demo runs this run reads (the recipe names them by the recipe's own run names).
+    func runLinks(_ runs: URL) -> [String] {
+        switch self {
+        case .ppo, .ppoNoKL: return ["ppo.rewards[0].checkpoint=\(DemoRecipes.quoted(runs.appendingPathComponent(DemoRun.reward.name).path))"]
+        default: return []
+        }
     }
 }
 
@@ -87,6 +107,7 @@ public struct DemoRecipes {
     /// The `--set` overrides the demo passes with the run's recipe, paths resolved against `root`.
     public func overrides(_ run: DemoRun) throws -> [String] {
         var sets = ["run.dir=\(Self.quoted(runs.path))", "run.name=\(run.name)", "train.seed=\(seed)"] + run.variantOverrides
+            + run.runLinks(runs)
         if let n = steps[run] { sets.append("train.steps=\(n)") }
         let recipe = try RecipeLoader.load(file: recipeURL(run), overrides: sets + run.stage.fixedOverrides, stage: run.stage.kind)
         return sets + Self.pathKeys(recipe).filter { !$0.path.hasPrefix("/") }
@@ -112,6 +133,12 @@ public struct DemoRecipes {
         if let p = r.preference {
             add("preference.train", p.train); add("preference.validation", p.validation); add("preference.reference", p.reference)
             add("preference.eval.qa", p.eval?.qa); add("preference.eval.behaviour", p.eval?.behaviour)
+        }
+        for (section, prompts, eval) in [("ppo", r.ppo?.prompts, r.ppo?.eval), ("grpo", r.grpo?.prompts, r.grpo?.eval)] {
+            add("\(section).prompts", prompts); add("\(section).eval.qa", eval?.qa); add("\(section).eval.behaviour", eval?.behaviour)
+        }
+        for (section, entries) in [("ppo", r.ppo?.rewards ?? []), ("grpo", r.grpo?.rewards ?? [])] {
+            for (i, e) in entries.enumerated() { add("\(section).rewards[\(i)].judge_template", e.judgeTemplate) }
         }
         return out
     }

@@ -64,7 +64,7 @@ public enum GRPO: TrainingStage {
         do { engine = try RolloutEngine(model: policy, tokenizer: tokenizer, template: template, config: g.sampling.rolloutConfig) } catch let e as StrataError {
             throw StrataError(e.kind, "grpo.sampling (\(start.recipeFile))", e.message, fix: e.fix)
         }
-        let prompts = try RLStage.prompts(g.prompts, key: "grpo.prompts", skipBadLines: g.skipBadLines, engine: engine)
+        let prompts = try RLStage.prompts(g.prompts, key: "grpo.prompts", skipBadLines: g.skipBadLines, filter: g.promptFilter, engine: engine)
         let (rewards, _) = try RLStage.rewards(g.rewards, key: "grpo.rewards", prompts: prompts, policyTokenizer: tokenizer)
         let trainable = try RLStage.trainable(g.lora, model: policy, start: start, origin: origin)
         var reference: (GPT2, ParentRef?)?

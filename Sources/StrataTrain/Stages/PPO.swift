@@ -22,7 +22,9 @@
 // value_model.safetensors (transformers' names) + value_config.json, and come
 // back on resume and rollback; in the optimizer its tensors are named
 // "value." + name, so optimizer.safetensors keys never clash with the policy's.
-// Leaves out: LoRA for PPO, a value head sharing the policy's trunk,
+// With ppo.lora the policy trains an adapter (the reference is the base, adapters
+// off; checkpoints carry the adapter and merged weights as SFT's do).
+// Leaves out: a value head sharing the policy's trunk,
 // evaluation-time sampling of the value model.
 
 import Foundation
@@ -78,8 +80,9 @@ public enum PPO: TrainingStage {
         do { engine = try RolloutEngine(model: policy, tokenizer: tokenizer, template: template, config: p.sampling.rolloutConfig) } catch let e as StrataError {
             throw StrataError(e.kind, "ppo.sampling (\(start.recipeFile))", e.message, fix: e.fix)
         }
-        let prompts = try RLStage.prompts(p.prompts, key: "ppo.prompts", skipBadLines: p.skipBadLines, engine: engine)
+        let prompts = try RLStage.prompts(p.prompts, key: "ppo.prompts", skipBadLines: p.skipBadLines, filter: p.promptFilter, engine: engine)
         let (rewards, _) = try RLStage.rewards(p.rewards, key: "ppo.rewards", prompts: prompts, policyTokenizer: tokenizer)
+        let trainable = try RLStage.trainable(p.lora, model: policy, start: start, origin: origin)
         let (reference, refID) = try RLStage.reference(start, origin: origin, path: p.reference, key: "ppo.reference")
         let value = try valueModel(p, start: start, origin: origin)
         let resumed = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
@@ -95,7 +98,7 @@ public enum PPO: TrainingStage {
             try restoreValue(value, from: ckpt.url)
         })
         var parts = StageParts(recipe: start.recipe, model: policy, tokenizer: tokenizer, objective: objective,
-                               trainable: policy.parameters + value.parameters,
+                               trainable: trainable + value.parameters,
                                data: [DataRecord(name: "prompts", path: p.prompts, sha256: try SHA256.hex(fileAt: URL(fileURLWithPath: p.prompts)), tokens: 0)],
                                validation: Validator { nil }, content: content)
         parts.reference = refID

@@ -22,11 +22,17 @@ import StrataRL
 
 enum RLStage {
     /// The prompt file of a recipe section, every record checked against the engine (file:line errors).
-    static func prompts(_ path: String, key: String, skipBadLines: Bool, engine: RolloutEngine) throws -> PromptDataset {
+    /// With a filter (recipe key `<section>.prompt_filter`), only the prompts it keeps.
+    static func prompts(_ path: String, key: String, skipBadLines: Bool, filter: PromptFilterSection? = nil,
+                        engine: RolloutEngine) throws -> PromptDataset {
         guard !path.isEmpty else {
             throw StrataError.config(key, "no prompt file", fix: "give \(key): prompts_train.jsonl (written by strata data synth)")
         }
-        let data = try PromptDataset.load(URL(fileURLWithPath: path), skipBadLines: skipBadLines)
+        var data = try PromptDataset.load(URL(fileURLWithPath: path), skipBadLines: skipBadLines)
+        if let f = filter {
+            let section = key.split(separator: ".").first.map(String.init) ?? key
+            data = try data.keeping(column: f.column, values: f.values, key: "\(section).prompt_filter")
+        }
         try engine.checkPrompts(data)
         return data
     }
@@ -64,6 +70,9 @@ enum RLStage {
         guard e.weight.isFinite else { throw StrataError.config(at, "weight is \(e.weight)", fix: "give a finite weight") }
         switch e.type {
         case "reward_model", "judge":
+            if e.type == "reward_model", e.judgeTemplate != nil {
+                throw StrataError.config(at, "field 'judge_template' does not apply to type reward_model", fix: "remove it, or use type: judge")
+            }
             guard let path = e.checkpoint else {
                 throw StrataError.config(at, "type \(e.type) has no checkpoint", fix: "add checkpoint: runs/NAME (a \(e.type == "judge" ? "chat" : "reward model") checkpoint)")
             }
@@ -75,8 +84,9 @@ enum RLStage {
                 return (try RewardModelSource(model: rm, tokenizer: loaded.tokenizer, checkpoint: loaded.id, sha256: loaded.contentHash,
                                               name: e.name ?? "reward_model"), rm)
             }
-            return (try JudgeSource(model: loaded.model, tokenizer: loaded.tokenizer, checkpoint: loaded.id, sha256: loaded.contentHash,
-                                    name: e.name ?? "judge"), nil)
+            let template = try e.judgeTemplate.map { try StrataJSON.read(JudgeTemplate.self, at: URL(fileURLWithPath: $0)) } ?? .standard
+            return (try JudgeSource(model: loaded.model, tokenizer: loaded.tokenizer, template: template, checkpoint: loaded.id,
+                                    sha256: loaded.contentHash, name: e.name ?? "judge"), nil)
         case "http":
             guard let url = e.url else { throw StrataError.config(at, "type http has no url", fix: "add url: http://127.0.0.1:8000/score") }
             var c = HTTPRewardSource.Config(url: url, name: e.name ?? "http")
@@ -96,7 +106,7 @@ enum RLStage {
             throw StrataError.config(at, "type is \"\(e.type)\"",
                                      fix: (near.map { "did you mean \"\($0)\"? " } ?? "") + "types: \(rewardTypes.joined(separator: ", "))")
         }
-        for (field, set) in [("checkpoint", e.checkpoint != nil), ("url", e.url != nil), ("timeout_seconds", e.timeoutSeconds != nil),
+        for (field, set) in [("checkpoint", e.checkpoint != nil), ("judge_template", e.judgeTemplate != nil), ("url", e.url != nil), ("timeout_seconds", e.timeoutSeconds != nil),
                              ("retries", e.retries != nil)] where set {
             throw StrataError.config(at, "field '\(field)' does not apply to rule \(e.type)", fix: "remove it, or use type reward_model, judge or http")
         }

@@ -1,0 +1,63 @@
+// The world's judging data for RLAIF: every train-split fact asked right and
+// wrong as a single reply and once as a pair in a seeded order, answered with the
+// template's one-word answers; the file parses as SFT chat data and its template
+// file reads back as the template; agreement pairs come from the test split only.
+// Leaves out: training a judge (the demo does; Demo+RL.swift).
+
+import XCTest
+import Foundation
+import StrataCore
+import StrataData
+import StrataRL
+@testable import StrataTrain
+
+final class WorldJudgeDataTests: XCTestCase {
+    func testEveryTrainFactIsAskedRightWrongAndAsAPairWithOneWordAnswers() throws {
+        let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 3, size: 60_000))
+        let train = out.qa.filter { $0.split == "train" && $0.answer != $0.wrongAnswer }
+        let chats = WorldJudgeData.conversations(qa: out.qa, seed: 3)
+        XCTAssertEqual(chats.count, 3 * train.count)
+        let t = WorldJudgeData.template
+        let answers = chats.map { $0.last!.content }
+        XCTAssertTrue(chats.allSatisfy { $0.last!.role == .assistant && $0.count == 2 })
+        XCTAssertEqual(answers.filter { $0 == t.yes }.count + answers.filter { $0 == t.no }.count, chats.count, "only A or B")
+        // Singles: half right (yes), half wrong (no); pairs: the right reply's position is seeded, not fixed.
+        let singles = chats.filter { !$0[0].content.contains("Reply A:") }, pairs = chats.filter { $0[0].content.contains("Reply A:") }
+        XCTAssertEqual(singles.filter { $0.last!.content == t.yes }.count, train.count)
+        let firstRight = pairs.filter { $0.last!.content == t.a }.count
+        XCTAssertGreaterThan(firstRight, pairs.count / 4); XCTAssertLessThan(firstRight, 3 * pairs.count / 4)
+        // Each single reply is judged by the truth: the right answer gets yes.
+        for q in train.prefix(20) {
+            let right = singles.first { $0[0].content == "Question: \(q.question)\nReply: \(q.answer)\nIs the reply correct? Answer A for yes or B for no." }
+            XCTAssertEqual(right?.last?.content, t.yes, q.question)
+        }
+        let testQuestions = Set(out.qa.filter { $0.split == "test" }.map(\.question))
+        XCTAssertFalse(chats.contains { c in testQuestions.contains { c[0].content.contains("Question: \($0)\n") } },
+                       "no held-out question is in the judge's training data")
+        XCTAssertEqual(WorldJudgeData.conversations(qa: out.qa, seed: 3), chats, "deterministic by seed")
+    }
+
+    func testTheFilesParseAsChatDataAndTheTemplateReadsBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("judge-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 1, size: 40_000))
+        let written = try WorldJudgeData.write(qa: out.qa, seed: 1, to: dir)
+        let data = try SFTDataset.load(dir.appendingPathComponent(written.file))
+        XCTAssertEqual(data.conversations.count, written.conversations)
+        let template = try StrataJSON.read(JudgeTemplate.self, at: dir.appendingPathComponent(WorldJudgeData.templateFileName))
+        XCTAssertEqual(template, WorldJudgeData.template)
+        XCTAssertNoThrow(try template.validate())
+    }
+
+    func testAgreementPairsAreHeldOutAndPairTheRightAnswerWithWrongOnes() throws {
+        let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 2, size: 60_000))
+        let pairs = WorldJudgeData.agreementPairs(qa: out.qa)
+        let test = Dictionary(out.qa.filter { $0.split == "test" }.map { ($0.question, $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertFalse(pairs.isEmpty)
+        for p in pairs {
+            let q = try XCTUnwrap(test[p.question], "only test-split questions")
+            XCTAssertEqual(p.right, q.answer); XCTAssertNotEqual(p.wrong, q.answer); XCTAssertEqual(p.period, q.period)
+        }
+    }
+}
