@@ -95,16 +95,17 @@ extension Demo {
             + "held-out: greedy replies to unseen addition and reversal tasks, before → after; train columns: first → last quarter of the rollouts\n"
     }
 
-    /// Held-out agreement pairs scored per evaluation (a seeded subset keeps the demo's time bounded).
-    static let agreementPairs = 400
+    /// Held-out before-cutoff agreement pairs scored (a seeded subset keeps the demo's time bounded); every
+    /// after-cutoff pair is scored, since the world has few after-cutoff facts.
+    static let agreementPairsBefore = 400
 
     /// RLAIF: how often the judge and the reward model prefer the right answer to a wrong one, by period.
     static func judgeTable(_ cx: Context) throws -> String {
         let qa = try ChatStage.readQA(cx.world.appendingPathComponent("qa.jsonl"))
-        var pairs = WorldJudgeData.agreementPairs(qa: qa)
+        var before = WorldJudgeData.agreementPairs(qa: qa).filter { $0.period != "after" }
         var rng = StrataRNG(seed: 0x1D6E)
-        rng.shuffle(&pairs)
-        pairs = Array(pairs.prefix(agreementPairs))
+        rng.shuffle(&before)
+        let pairs = Array(before.prefix(agreementPairsBefore)) + WorldJudgeData.agreementPairs(qa: qa).filter { $0.period == "after" }
         let prompts = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
