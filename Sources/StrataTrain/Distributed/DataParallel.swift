@@ -36,6 +36,8 @@ final class DataParallelEngine: UpdateEngine {
     func pushFromHost() throws {}
 }
 
+extension World: RankExchange {}
+
 extension World {
     /// The step's outcome as one process would have it: each micro-batch's terms live on the rank that trained it
     /// (the others hold zeros, so the element-wise sum over ranks is exact), then loss, metrics and tokens are
