@@ -15,8 +15,8 @@
 //   all-gather       each tensor is broadcast from its owner, so every rank holds
 //                    every weight for the next forward.
 // Cutting at tensor boundaries is what keeps the norm bit-exact (a tensor's Σg² is
-// never split); its price is balance: a shard is off the ideal P/N by at most about
-// half of the largest tensor (the token embedding).
+// never split); its price is balance: each cut lies within half the largest tensor
+// (the token embedding) of the ideal one, so a shard is off P/N by at most that tensor.
 // Checkpoints keep the single-process format: before a write the owners send their
 // moments to rank 0, which writes them as one process would, so a ZeRO run resumes
 // on one process and back. Moments restored from a checkpoint (resume, rollback)
