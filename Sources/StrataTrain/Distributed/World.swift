@@ -15,8 +15,10 @@ public final class World {
     public let rank: Int
     public let size: Int
     public var isRoot: Bool { rank == 0 }
-    /// Seconds spent in gradient all-reduces (for the benchmark and metrics).
+    /// Seconds spent summing gradients over the ranks (all-reduce, or ZeRO-1's reduce to the owners).
     public private(set) var reduceSeconds = 0.0
+    /// Seconds spent broadcasting updated weights from their owners (ZeRO-1).
+    public private(set) var gatherSeconds = 0.0
     private var finished = false
 
     /// Environment variables a launcher sets in every rank (Open MPI's mpirun, and PMIx launchers).
@@ -99,8 +101,10 @@ public final class World {
         return Data(bytes)
     }
 
-    /// Rank `root`'s floats, copied into every rank's buffer.
-    public func broadcast(_ p: UnsafeMutablePointer<Float>, count: Int, from root: Int) {
+    /// Rank `root`'s floats, copied into every rank's buffer (ZeRO-1's all-gather of the weights, one tensor at a time).
+    public func gather(_ p: UnsafeMutablePointer<Float>, count: Int, from root: Int) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { gatherSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
         var off = 0
         while off < count {
             let n = min(World.chunk, count - off)

@@ -52,71 +52,70 @@ struct ShardLayout: Equatable {
     var total: Int { counts.reduce(0, +) }
 }
 
-/// One rank's update under ZeRO-1: gradients reduced to their owners, the owners' AdamW, weights broadcast back.
-final class ZeROEngine: UpdateEngine {
-    let trainable: [Tensor]
+/// ZeRO-1's optimizer step on one rank: gradients reduced to their owners, the global norm and clip, the owners'
+/// AdamW, weights broadcast back. Every rank calls each method with the same arguments (they are collectives).
+public final class ZeROOptimizer {
+    public let parameters: [Tensor]
     let world: World
     let layout: ShardLayout
-    /// Indices (into `trainable`) of the tensors this rank owns.
+    /// Indices (into `parameters`) of the tensors this rank owns.
     let owned: [Int]
     /// AdamW over the owned tensors only: the moments this rank keeps.
-    let shard: AdamW
+    public let shard: AdamW
 
-    /// Takes this rank's moments and step from `host` (AdamW over every trainable tensor, same order), which the
-    /// caller then drops.
-    init(trainable: [Tensor], host: AdamW, world: World) {
-        self.trainable = trainable; self.world = world
-        let layout = ShardLayout(counts: trainable.map(\.count), ranks: world.size)
-        let owned = trainable.indices.filter { layout.owner[$0] == world.rank }
-        let decay = Dictionary(uniqueKeysWithValues: owned.map { (ObjectIdentifier(trainable[$0]), host.decays[$0]) })
-        self.layout = layout; self.owned = owned
-        shard = AdamW(owned.map { trainable[$0] }, config: host.config) { decay[ObjectIdentifier($0)]! }
+    /// Takes this rank's moments and step from `host` (AdamW over `parameters`, same order), which the caller then drops.
+    public init(_ parameters: [Tensor], host: AdamW, world: World) {
+        let layout = ShardLayout(counts: parameters.map(\.count), ranks: world.size)
+        let owned = parameters.indices.filter { layout.owner[$0] == world.rank }
+        let decay = Dictionary(uniqueKeysWithValues: owned.map { (ObjectIdentifier(parameters[$0]), host.decays[$0]) })
+        self.parameters = parameters; self.world = world; self.layout = layout; self.owned = owned
+        shard = AdamW(owned.map { parameters[$0] }, config: host.config) { decay[ObjectIdentifier($0)]! }
         for (k, i) in owned.enumerated() {
             shard.expAvg[k].copy(from: host.expAvg[i]); shard.expAvgSq[k].copy(from: host.expAvgSq[i])
         }
         shard.step = host.step
     }
 
-    func gradientNorm(clip: Float?) throws -> Double {
-        for (i, p) in trainable.enumerated() {   // every rank takes part for every tensor, with zeros where it has no gradient
+    /// Reduce-scatter and the global norm before clipping; with `clip`, the owned gradients are scaled to it.
+    public func gradientNorm(clip: Float?) -> Float {
+        for (i, p) in parameters.enumerated() {   // every rank takes part for every tensor, with zeros where it has no gradient
             let g = p.gradBuffer()
             world.reduceSum(g.ptr, count: g.count, to: layout.owner[i])
         }
-        var squares = [Double](repeating: 0, count: trainable.count)
-        for i in owned { let g = trainable[i].grad!; squares[i] = Double(VMath.sumSquares(g.ptr, g.count)) }
+        var squares = [Double](repeating: 0, count: parameters.count)
+        for i in owned { let g = parameters[i].grad!; squares[i] = Double(VMath.sumSquares(g.ptr, g.count)) }
         var total = 0.0
         for s in world.allReduceSum(squares) { total += s }   // tensor order, as AdamW.gradNorm
         let norm = Float(total.squareRoot())
         if let clip {   // as AdamW.clipGradNorm, on the owned gradients (the others are not used)
             let coef = clip / (norm + 1e-6)
-            if coef < 1 { for i in owned { let g = trainable[i].grad!; let pg = g.ptr; for k in 0..<g.count { pg[k] *= coef } } }
+            if coef < 1 { for i in owned { let g = parameters[i].grad!; let pg = g.ptr; for k in 0..<g.count { pg[k] *= coef } } }
         }
-        return Double(norm)
+        return norm
     }
 
-    func update(lr: Float) throws {
+    /// The owners' AdamW update, then the all-gather of the weights.
+    public func update(lr: Float) {
         shard.update(lr: lr)
-        for (i, p) in trainable.enumerated() { world.broadcast(p.ptr, count: p.count, from: layout.owner[i]) }
+        for (i, p) in parameters.enumerated() { world.gather(p.ptr, count: p.count, from: layout.owner[i]) }
     }
 
-    func zeroGrad() throws { for p in trainable { p.zeroGrad() } }
-    var optimizerStep: Int { shard.step }
-    func pullToHost() throws {}
-    func pushFromHost() throws {}
+    /// Bytes of AdamW moments this rank keeps, and one process would keep.
+    public var momentBytes: (rank: Int, whole: Int) { (8 * layout.elements(of: world.rank), 8 * layout.total) }
 
-    /// Rank 0: a whole AdamW (every trainable tensor, the checkpoint format of one process) filled with every
-    /// owner's moments; the other ranks send theirs and get nil.
-    func checkpointOptimizer() throws -> AdamW? {
+    /// Rank 0: a whole AdamW (every parameter, the checkpoint format of one process) filled with every owner's
+    /// moments; the other ranks send theirs and get nil.
+    public func gatherMoments() -> AdamW? {
         guard world.isRoot else {
-            for (k, _) in owned.enumerated() {
+            for k in owned.indices {
                 world.send(shard.expAvg[k].ptr, count: shard.expAvg[k].count, to: 0)
                 world.send(shard.expAvgSq[k].ptr, count: shard.expAvgSq[k].count, to: 0)
             }
             return nil
         }
-        let whole = AdamW(trainable, config: shard.config)   // only written out: its decay flags are not used
+        let whole = AdamW(parameters, config: shard.config)   // only written out: its decay flags are not used
         var mine = 0
-        for i in trainable.indices {
+        for i in parameters.indices {
             let m = whole.expAvg[i], v = whole.expAvgSq[i]
             if layout.owner[i] == 0 {
                 m.copy(from: shard.expAvg[mine]); v.copy(from: shard.expAvgSq[mine]); mine += 1
@@ -129,10 +128,26 @@ final class ZeROEngine: UpdateEngine {
         return whole
     }
 
-    /// What the run records: the shard this rank keeps and the bytes of moments each rank holds.
+    /// What the run records: how the moments are split and the bytes the largest shard holds.
     var summary: String {
         let full = 8 * layout.total, most = (0..<layout.ranks).map { 8 * layout.elements(of: $0) }.max() ?? full
         return "ZeRO-1: AdamW moments sharded over \(layout.ranks) ranks at tensor boundaries; the largest shard holds "
             + "\(most / 8) of \(layout.total) parameters' moments (\(most) bytes per rank instead of \(full))"
     }
+}
+
+/// The training loop's engine under ZeRO-1.
+final class ZeROEngine: UpdateEngine {
+    let zero: ZeROOptimizer
+    init(trainable: [Tensor], host: AdamW, world: World) { zero = ZeROOptimizer(trainable, host: host, world: world) }
+
+    func gradientNorm(clip: Float?) throws -> Double { Double(zero.gradientNorm(clip: clip)) }
+    func update(lr: Float) throws { zero.update(lr: lr) }
+    func zeroGrad() throws { for p in zero.parameters { p.zeroGrad() } }
+    var optimizerStep: Int { zero.shard.step }
+    func pullToHost() throws {}
+    func pushFromHost() throws {}
+    func checkpointOptimizer() throws -> AdamW? { zero.gatherMoments() }
+    var shard: AdamW { zero.shard }
+    var summary: String { zero.summary }
 }
