@@ -2,17 +2,18 @@
 // what they split: the step's prompts are cut into N contiguous blocks and rank r
 // generates block r only, every row with its global row number (rows are seeded by
 // (batch, row), so a row's tokens do not depend on which rank drew it or on the
-// world size); GRPO's groups thus stay whole on one rank. The replies are then
-// all-gathered (JSON: Float and UInt64 round-trip exactly) in rank order, which is
-// the single-process order, and everything after sampling — rewards, group
-// advantages, PPO's GAE and whitening, the KL controller's input, old/reference
-// log-probs and values, the batch's monitors — is computed by every rank from the
-// same whole batch, so every rank holds the same bits one process computes. The
+// world size); GRPO's groups thus stay whole on one rank. Each rank scores the
+// replies it sampled; replies (JSON: Float and UInt64 round-trip exactly) and
+// scores are then gathered in rank order, which is the single-process order, and
+// everything after — group advantages, PPO's reward shaping, GAE and whitening,
+// the KL controller's input, old/reference log-probs and values, the batch's
+// monitors — is computed by every rank from the same whole batch, so every rank
+// holds the same bits one process computes. The
 // update is split like the other stages' (micro-batch i on rank i mod N, gradients
 // summed over the ranks); each micro-batch's loss and metrics are shared as exact
 // per-micro-batch values and then combined in micro-batch order, as one process does.
-// Leaves out: splitting the scoring and the log-prob passes (each rank repeats them
-// over the whole batch; an HTTP reward endpoint sees every reply once per rank).
+// Leaves out: splitting the log-prob and value passes after sampling (each rank
+// repeats them over the whole batch).
 
 import Foundation
 import StrataCore
@@ -26,7 +27,7 @@ enum RLRanks {
         guard let x = exchange, x.size > 1 else {
             return try engine.sample(records, step: step, samplesPerPrompt: samplesPerPrompt, firstRow: firstRow)
         }
-        let block = { (r: Int) in (records.count * r / x.size)..<(records.count * (r + 1) / x.size) }
+        let block = { (r: Int) in blocks(records.count, ranks: x.size, rank: r) }
         let mine = block(x.rank)
         let drawn = mine.isEmpty ? [] : try engine.sample(Array(records[mine]), step: step, samplesPerPrompt: samplesPerPrompt,
                                                           firstRow: firstRow + mine.lowerBound * samplesPerPrompt)
@@ -39,6 +40,27 @@ enum RLRanks {
             }
         }
         return out
+    }
+
+    /// Rank `rank`'s block of `count` prompts: contiguous, sizes differing by at most one.
+    static func blocks(_ count: Int, ranks: Int, rank: Int) -> Range<Int> { (count * rank / ranks)..<(count * (rank + 1) / ranks) }
+
+    /// The rewards of `items` (the replies of `sample`, `perPrompt` per prompt): each rank scores the replies it
+    /// sampled and the scores are shared, so a reward model or judge runs once per reply in all and an HTTP endpoint
+    /// sees each reply once. Each reply's total adds its sources' weighted scores in the recipe's order, as one
+    /// process does; a source that scores each reply on its own (rules, HTTP) gives one process's bits.
+    static func score(_ rewards: WeightedRewards, _ items: [RewardItem], perPrompt: Int, exchange: RankExchange?) throws -> WeightedRewards.Scores {
+        guard let x = exchange, x.size > 1 else { return try rewards.score(items) }
+        let prompts = blocks(items.count / perPrompt, ranks: x.size, rank: x.rank)
+        let mine = (prompts.lowerBound * perPrompt)..<(prompts.upperBound * perPrompt)
+        var scores = try rewards.score(Array(items[mine]))
+        let width = 1 + scores.sources.count
+        var local: [[Double]?] = Array(repeating: nil, count: items.count)
+        for (k, i) in mine.enumerated() { local[i] = [scores.total[k]] + scores.sources.map { $0.scores[k] } }
+        let all = share(local, width: width, exchange: x)
+        scores.total = all.map { $0[0] }
+        for j in scores.sources.indices { scores.sources[j].scores = all.map { $0[1 + j] } }
+        return scores
     }
 
     /// Every micro-batch's values on every rank: each rank fills the micro-batches it trained (nil elsewhere), and

@@ -205,7 +205,7 @@ public enum GRPO: TrainingStage {
             let records = idx.map { prompts.records[$0] }
             let rollouts = try RLRanks.sample(engine, records, step: index, samplesPerPrompt: g.groupSize, firstRow: firstRow, exchange: exchange)
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
-            let scores = try rewards.score(items)
+            let scores = try RLRanks.score(rewards, items, perPrompt: g.groupSize, exchange: exchange)
             let shaped = zip(scores.total, rollouts).map { r, ro in r + Double(overlong?(length: ro.completionLength) ?? 0) }
             let adv = try GroupAdvantages(rewards: shaped.map(Float.init), groupSize: g.groupSize, estimator: g.advantage)
             return idx.indices.map { k in

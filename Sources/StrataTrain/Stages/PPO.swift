@@ -231,7 +231,7 @@ public enum PPO: TrainingStage {
             let records = order.indices(step: index, batchSize: p.promptsPerBatch).map { prompts.records[$0] }
             let rollouts = try RLRanks.sample(engine, records, step: index, exchange: exchange)
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
-            let scores = try rewards.score(items)
+            let scores = try RLRanks.score(rewards, items, perPrompt: 1, exchange: exchange)
             let t = RLStage.logProbTemperature(p.sampling)
             let old = try RolloutLogProbs.compute(model: engine.model, rollouts: rollouts, temperature: t)
             let ref = try RolloutLogProbs.compute(model: reference, rollouts: rollouts, temperature: t)
