@@ -4,9 +4,10 @@
 // controller and the monitors are computed from the whole batch on every rank, and
 // each rank trains one of the step's 2 micro-batches — so losses, every logged
 // metric, weights, AdamW moments, the value model and the rollout buffer equal one
-// process's bit for bit. The launch checks of the other stages (a grad_accum that
+// process's bit for bit, with rule rewards and with a reward model (each rank
+// scoring its own replies). The launch checks of the other stages (a grad_accum that
 // does not split, ranks launched differently) refuse PPO and GRPO too.
-// Leaves out: timings, reward models and HTTP rewards under mpirun (rule rewards only).
+// Leaves out: timings, judge and HTTP reward sources under mpirun.
 
 import XCTest
 import Foundation
@@ -28,7 +29,7 @@ final class RLStagesMPITests: MPIRunTestCase {
     }
 
     /// A PPO or GRPO recipe: `section` is the stage's section body (indented two spaces).
-    func recipe(_ stage: String, accum: Int, steps: Int, section: String) throws -> String {
+    func recipe(_ stage: String, accum: Int, steps: Int, section: String, rewards: String? = nil) throws -> String {
         let text = """
         train: {batch_size: 1, grad_accum: \(accum), context: 64, steps: \(steps), eval_interval: 100, eval_batches: 1, checkpoint_interval: 2, keep_last: 4, log_interval: 1, seed: 3}
         optim: {lr: 1.0e-2, min_lr: 1.0e-2, warmup_steps: 0, weight_decay: 0.0}
@@ -38,7 +39,7 @@ final class RLStagesMPITests: MPIRunTestCase {
           sampling: {max_new_tokens: 3, temperature: 1.0, seed: 11, max_batch_rows: 32}
         \(section)
           rewards:
-        \(capital)
+        \(rewards ?? capital)
         """
         let url = dir.appendingPathComponent("\(stage).yaml")
         try text.write(to: url, atomically: true, encoding: .utf8)
@@ -109,6 +110,32 @@ final class RLStagesMPITests: MPIRunTestCase {
         let buffer = try StrataJSON.read(GRPO.Batch.self, at: try latest("two").appendingPathComponent(RLStage.bufferFile))
         XCTAssertEqual(buffer.rollouts.count, 16)
         XCTAssertEqual(buffer.rollouts.map(\.row), buffer.rollouts.map(\.row).sorted(), "rollouts gathered in row order")
+    }
+
+    func testPPOWithARewardModelOnTwoRanksEqualsOneProcessBitForBit() throws {
+        // Each rank scores its own replies with the reward model (a smaller batch than one process's), and the value
+        // model starts from the reward model (value_init auto).
+        let pairs = try String(contentsOf: dir.appendingPathComponent("world/preferences.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (pairs.prefix(16).joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("pairs.jsonl"), atomically: true, encoding: .utf8)
+        let rm = """
+        train: {batch_size: 4, context: 64, steps: 2, eval_interval: 2, eval_batches: 1, checkpoint_interval: 2, keep_last: 2, log_interval: 100, seed: 3}
+        optim: {lr: 1.0e-3, warmup_steps: 0}
+        run: {dir: \(dir.path)/runs, name: rm}
+        preference: {train: \(dir.path)/pairs.jsonl}
+        """
+        try rm.write(to: dir.appendingPathComponent("rm.yaml"), atomically: true, encoding: .utf8)
+        var options = RunOptions(from: sft, recipeFile: dir.appendingPathComponent("rm.yaml").path)
+        options.log = { _ in }; options.showProgress = false
+        _ = try Reward.run(options)
+        let file = try recipe("ppo", accum: 2, steps: 4, section: """
+          prompts_per_batch: 8
+          ppo_epochs: 2
+          minibatches: 2
+          kl_coef: 0.05
+        """, rewards: "    - {type: reward_model, checkpoint: \(runDir("rm").path), weight: 1.0, name: rm}\n" + capital)
+        try assertTwoRanksEqualOneProcess(["ppo", "--from", sft, "--config", file], steps: 4,
+                                          extraFiles: [PPO.valueWeightsFile, RLStage.bufferFile])
+        XCTAssertNotNil(try stepMetrics("two").first?["rewards/rm/mean"], "the reward model scored the replies")
     }
 
     func testPPOAndGRPOAreRefusedWhenGradAccumDoesNotSplitOrTheRanksDiffer() throws {
