@@ -44,13 +44,24 @@ public enum DataParallelBenchmark {
         public var optimizerStateMiBPerRank: Double
         /// ZeRO-1's broadcast of the updated weights from their owners.
         public var allGatherMsPerStep: Double
+        /// This process's resident memory after the timed steps (Linux /proc; 0 where unreadable).
+        public var residentMiB: Double
+    }
+
+    /// Resident set size of this process, from /proc/self/statm (pages × page size).
+    static func residentMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 
     public static func run(_ cfg: Config, world: World?) -> Result {
         let model = GPT2(cfg.model, seed: 1)
-        let opt = AdamW(model.parameters, config: .init(lr: 3e-4))
+        let adamW = AdamW.Config(lr: 3e-4)
+        let zero = cfg.zero ? world.map { ZeROOptimizer(model.parameters, host: AdamW(model.parameters, config: adamW), world: $0) } : nil
+        let opt = zero == nil ? AdamW(model.parameters, config: adamW) : nil   // ZeRO-1: only the shard's moments are kept
         let sums = MicroBatchGradients(model.parameters)
-        let zero = cfg.zero ? world.map { ZeROOptimizer(model.parameters, host: opt, world: $0) } : nil
         let ranks = world?.size ?? 1, rank = world?.rank ?? 0
         var rng = StrataRNG(seed: 2 &+ UInt64(rank))
         let n = cfg.batch * cfg.context
@@ -68,11 +79,11 @@ public enum DataParallelBenchmark {
             sums.endStep()
             if let zero {
                 _ = zero.gradientNorm(clip: 1)
-                zero.update(lr: opt.config.lr)
+                zero.update(lr: adamW.lr)
             } else {
                 if let world { for p in model.parameters { world.allReduceSum(p.gradBuffer().ptr, count: p.count) } }
                 AdamW.clipGradNorm(model.parameters, maxNorm: 1)
-                opt.update()
+                opt?.update()
             }
             model.zeroGrad()
         }
@@ -90,6 +101,7 @@ public enum DataParallelBenchmark {
                       tokensPerSecond: Double(rows * cfg.context * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
                       allReduceMsPerStep: reduce * 1000 / Double(cfg.steps), allReduceShare: reduce / seconds,
                       gradientMiB: Double(cfg.model.parameterCount * 4) / 1_048_576, zeroStage: zero == nil ? 0 : 1,
-                      optimizerStateMiBPerRank: Double(moments) / 1_048_576, allGatherMsPerStep: gather * 1000 / Double(cfg.steps))
+                      optimizerStateMiBPerRank: Double(moments) / 1_048_576, allGatherMsPerStep: gather * 1000 / Double(cfg.steps),
+                      residentMiB: residentMiB())
     }
 }

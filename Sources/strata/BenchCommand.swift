@@ -43,10 +43,11 @@ struct BenchDataParallel: ParsableCommand {
         print(String(format: """
             %d rank%@ × %d thread%@, %d rows of %d tokens per step (gradients %.1f MiB)
             tokens/s: %.0f   ms/step: %.1f   %@: %.1f ms/step (%.1f%% of the step)
-            AdamW moments on this rank: %.1f MiB%@
+            AdamW moments on this rank: %.1f MiB%@   resident: %.0f MiB
             """, r.ranks, r.ranks == 1 ? "" : "s", r.threadsPerRank, r.threadsPerRank == 1 ? "" : "s", r.globalRowsPerStep, cfg.context,
             r.gradientMiB, r.tokensPerSecond, r.msPerStep, zero ? "reduce to owners" : "all-reduce", r.allReduceMsPerStep, r.allReduceShare * 100,
-            r.optimizerStateMiBPerRank, zero ? String(format: " (ZeRO-1)   weight broadcast: %.1f ms/step", r.allGatherMsPerStep) : ""))
+            r.optimizerStateMiBPerRank, zero ? String(format: " (ZeRO-1)   weight broadcast: %.1f ms/step", r.allGatherMsPerStep) : "",
+            r.residentMiB))
     }
 }
 

@@ -30,12 +30,14 @@ extension StageRunner {
         world.barrier()
         if !world.isRoot { opened = try opening(S.self, follower) }
         world.barrier()
+        var setup: TrainingRun.Setup
         switch opened! {
         case .finished(let outcome): return outcome
-        case .setup(var setup):
-            try attach(&setup, world: world, resumed: options.resume != nil, log: options.log)
-            return try TrainingRun(setup).run()
+        case .setup(let s): setup = s
         }
+        opened = nil   // the setup's only copy is `setup`: under ZeRO-1 the whole optimizer it starts with is then freed
+        try attach(&setup, world: world, resumed: options.resume != nil, log: options.log)
+        return try TrainingRun(setup).run()
     }
 
     /// The rank's share of each step, its engine, and rank 0's state, weights and moments.
