@@ -33,7 +33,7 @@ enum RLRanks {
                                                           firstRow: firstRow + mine.lowerBound * samplesPerPrompt)
         var out: [Rollout] = []
         out.reserveCapacity(records.count * samplesPerPrompt)
-        for (r, data) in x.allGather(try StrataJSON.encode(drawn, pretty: false)).enumerated() {
+        for (r, data) in try x.allGather(try StrataJSON.encode(drawn, pretty: false)).enumerated() {
             for var ro in try StrataJSON.decode([Rollout].self, from: data, file: "rollouts of rank \(r)") {
                 ro.promptIndex += block(r).lowerBound   // the sampler numbered prompts within the block
                 out.append(ro)

@@ -147,15 +147,18 @@ public final class World {
         }
     }
 
-    /// Every rank's bytes, in rank order, on every rank.
-    public func allGather(_ data: Data) -> [Data] {
+    /// Every rank's bytes, in rank order, on every rank. Every rank sees the same total, so all refuse one too large alike.
+    public func allGather(_ data: Data) throws -> [Data] {
         var lengths = [Int64](repeating: 0, count: size)
         var mine = Int64(data.count)
         lengths.withUnsafeMutableBufferPointer { b in
             _ = MPI_Allgather(&mine, 1, strata_mpi_long_long(), b.baseAddress, 1, strata_mpi_long_long(), strata_mpi_comm_world())
         }
         let total = Int(lengths.reduce(0, +))
-        guard total < Int(Int32.max) else { fatalError("allGather: \(total) bytes exceed one MPI call's count") }
+        guard total < Int(Int32.max) else {
+            throw StrataError.config("gather rollouts over \(size) ranks", "the ranks' rollouts take \(total) bytes, more than one MPI call carries (2 GiB)",
+                                     fix: "sample fewer or shorter replies per step (prompts per step, group size, max_new_tokens)")
+        }
         let counts = lengths.map { Int32($0) }
         var displs = [Int32](repeating: 0, count: size)
         for r in 1..<max(1, size) { displs[r] = displs[r - 1] + counts[r - 1] }

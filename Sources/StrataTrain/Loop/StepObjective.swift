@@ -131,7 +131,7 @@ public final class MicroBatchGradients {
 public protocol RankExchange: AnyObject {
     var rank: Int { get }
     var size: Int { get }
-    func allGather(_ data: Data) -> [Data]
+    func allGather(_ data: Data) throws -> [Data]
     func allReduceSum(_ values: [Double]) -> [Double]
 }
 
