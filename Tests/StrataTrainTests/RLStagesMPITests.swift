@@ -5,7 +5,8 @@
 // each rank trains one of the step's 2 micro-batches — so losses, every logged
 // metric, weights, AdamW moments, the value model and the rollout buffer equal one
 // process's bit for bit, with rule rewards and with a reward model (each rank
-// scoring its own replies). The launch checks of the other stages (a grad_accum that
+// scoring its own replies); a PPO run stopped by SIGTERM on 2 ranks resumes on one
+// process with the straight run's bits. The launch checks of the other stages (a grad_accum that
 // does not split, ranks launched differently) refuse PPO and GRPO too.
 // Leaves out: timings, judge and HTTP reward sources under mpirun.
 
@@ -136,6 +137,38 @@ final class RLStagesMPITests: MPIRunTestCase {
         try assertTwoRanksEqualOneProcess(["ppo", "--from", sft, "--config", file], steps: 4,
                                           extraFiles: [PPO.valueWeightsFile, RLStage.bufferFile])
         XCTAssertNotNil(try stepMetrics("two").first?["rewards/rm/mean"], "the reward model scored the replies")
+    }
+
+    func testPPOStoppedBySIGTERMOnTwoRanksResumesOnOneProcessWithTheBitsOfTheStraightRun() throws {
+        // 4 updates per rollout batch: a stop after step 3 or later usually lands inside a batch, whose buffer
+        // rank 0 saved; the resumed process reads it and trains on without sampling it again.
+        let file = try recipe("ppo", accum: 2, steps: 16, section: """
+          prompts_per_batch: 8
+          ppo_epochs: 2
+          minibatches: 2
+          kl_coef: 0.05
+          kl_target: 0.01
+        """)
+        let args = ["ppo", "--from", sft, "--config", file]
+        let straight = try strata(ranks: nil, args + ["--set", "run.name=straight"])
+        XCTAssertEqual(straight.status, 0, straight.output)
+        let log = dir.appendingPathComponent("stopped.log")
+        let p = try start(ranks: 2, args + ["--set", "run.name=stopped"], log: log)
+        XCTAssertTrue(waitForMetrics("stopped", lines: 3), "the run did not start")
+        kill(try XCTUnwrap(try ranks(of: p)[1], "rank 1's process"), SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        XCTAssertLessThan(try stepMetrics("stopped").count, 16, "the signal stopped the run early")
+        let resumed = try strata(ranks: nil, ["ppo", "--resume", runDir("stopped").path])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let a = try stepMetrics("straight").map { $0["loss"] }, b = try stepMetrics("stopped").map { $0["loss"] }
+        XCTAssertEqual(a, b, "losses of the straight run and of the stopped-and-resumed one")
+        let x = try finalTensors("straight"), y = try finalTensors("stopped")
+        for k in x.keys.sorted() { XCTAssertEqual(x[k], y[k], "\(k) differs") }
+        for name in [PPO.valueWeightsFile, RLStage.bufferFile] {
+            XCTAssertEqual(try Data(contentsOf: try latest("straight").appendingPathComponent(name)),
+                           try Data(contentsOf: try latest("stopped").appendingPathComponent(name)), name)
+        }
     }
 
     func testPPOAndGRPOAreRefusedWhenGradAccumDoesNotSplitOrTheRanksDiffer() throws {
