@@ -1,6 +1,6 @@
 // Open MPI's C API (Debian package libopenmpi-dev; include path from pkg-config ompi-c) for
 // Strata's data-parallel training. MPI_COMM_WORLD, the datatypes, the reduction ops,
-// MPI_IN_PLACE and MPI_ERRORS_ARE_FATAL are macros over library globals, which Swift cannot
+// MPI_IN_PLACE, MPI_STATUS_IGNORE and MPI_ERRORS_ARE_FATAL are macros over library globals, which Swift cannot
 // import; the static inline functions below hand them over as values.
 // Leaves out: everything Strata does not call (one-sided, I/O, topologies).
 #include <mpi.h>
@@ -16,4 +16,5 @@ static inline MPI_Op strata_mpi_min(void) { return MPI_MIN; }
 static inline void *strata_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Errhandler strata_mpi_errors_are_fatal(void) { return MPI_ERRORS_ARE_FATAL; }
 static inline int strata_mpi_success(void) { return MPI_SUCCESS; }
+static inline MPI_Status *strata_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline int strata_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }

@@ -20,6 +20,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
     public var logInterval = 10
     public var precision = TrainPrecision.fp32
     public var allowTF32 = false
+    public var zeroStage = 0
 
     public init() {}
 
@@ -27,7 +28,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
         case batchSize = "batch_size", gradAccum = "grad_accum", context, steps, tokenBudget = "token_budget"
         case seed, evalInterval = "eval_interval", evalBatches = "eval_batches"
         case checkpointInterval = "checkpoint_interval", keepLast = "keep_last", logInterval = "log_interval"
-        case precision, allowTF32 = "allow_tf32"
+        case precision, allowTF32 = "allow_tf32", zeroStage = "zero_stage"
 
         var help: String {
             switch self {
@@ -44,6 +45,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
             case .logInterval: return "Write a metrics line and progress every this many steps."
             case .precision: return "Matrix products in fp32, or bf16 with fp32 accumulation and fp32 master weights (--device cuda only for now)."
             case .allowTF32: return "With --device cuda and fp32: let fp32 matrix products use TF32 tensor cores (10-bit mantissa inputs)."
+            case .zeroStage: return "Under mpirun: 0 = every rank keeps all AdamW moments; 1 = ZeRO-1, each rank keeps and updates the moments of its share of the parameters (one process: no effect)."
             }
         }
     }

@@ -153,6 +153,9 @@ extension Recipe {
         let t = train, path = RecipeProblems.path
         p.atLeast(t.batchSize, 1, path("train", "batch_size"))
         p.atLeast(t.gradAccum, 1, path("train", "grad_accum"))
+        if t.zeroStage != 0 && t.zeroStage != 1 {
+            p.add(path("train", "zero_stage"), "must be 0 (no sharding) or 1 (AdamW moments sharded over the ranks), got \(t.zeroStage)")
+        }
         if let c = t.context {
             p.atLeast(c, 1, path("train", "context"))
             if c > model.nPositions {

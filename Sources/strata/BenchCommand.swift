@@ -21,6 +21,7 @@ struct BenchDataParallel: ParsableCommand {
     @Option(help: "Timed steps.") var steps = 10
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Option(help: "Batch size of one micro-batch.") var batch = 8
+    @Flag(help: "ZeRO-1: shard the AdamW moments over the ranks (under mpirun only).") var zero = false
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
@@ -30,15 +31,23 @@ struct BenchDataParallel: ParsableCommand {
         let world = try World.fromLauncher(env)
         var cfg = DataParallelBenchmark.Config()
         cfg.accum = accum; cfg.steps = steps; cfg.warmupSteps = warmup; cfg.batch = batch
+        guard !zero || (world?.size ?? 1) > 1 else {
+            world?.finish()
+            throw ValidationError("--zero shards the optimizer over the ranks of mpirun -n N (N ≥ 2); one process keeps it whole")
+        }
+        cfg.zero = zero
         let r = DataParallelBenchmark.run(cfg, world: world)
         defer { world?.finish() }
         guard world?.isRoot ?? true else { return }
         if json { return print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self)) }
         print(String(format: """
             %d rank%@ × %d thread%@, %d rows of %d tokens per step (gradients %.1f MiB)
-            tokens/s: %.0f   ms/step: %.1f   all-reduce: %.1f ms/step (%.1f%% of the step)
+            tokens/s: %.0f   ms/step: %.1f   %@: %.1f ms/step (%.1f%% of the step)
+            AdamW moments on this rank: %.1f MiB%@   resident: %.0f MiB
             """, r.ranks, r.ranks == 1 ? "" : "s", r.threadsPerRank, r.threadsPerRank == 1 ? "" : "s", r.globalRowsPerStep, cfg.context,
-            r.gradientMiB, r.tokensPerSecond, r.msPerStep, r.allReduceMsPerStep, r.allReduceShare * 100))
+            r.gradientMiB, r.tokensPerSecond, r.msPerStep, zero ? "reduce to owners" : "all-reduce", r.allReduceMsPerStep, r.allReduceShare * 100,
+            r.optimizerStateMiBPerRank, zero ? String(format: " (ZeRO-1)   weight broadcast: %.1f ms/step", r.allGatherMsPerStep) : "",
+            r.residentMiB))
     }
 }
 

@@ -74,6 +74,14 @@ public struct PolicyLossMetrics: Sendable, Equatable {
     /// mean kl_t to the reference when a KL term is set.
     public let referenceKL: Float?
 
+    /// (Public so a data-parallel stage can rebuild another rank's micro-batch metrics before combining them.)
+    public init(tokens: Int, clipFractionLow: Float, clipFractionHigh: Float, clipFraction: Float, dualClipFraction: Float,
+                approxKL: Float, ppoKL: Float, referenceKL: Float?) {
+        self.tokens = tokens; self.clipFractionLow = clipFractionLow; self.clipFractionHigh = clipFractionHigh
+        self.clipFraction = clipFraction; self.dualClipFraction = dualClipFraction; self.approxKL = approxKL; self.ppoKL = ppoKL
+        self.referenceKL = referenceKL
+    }
+
     /// The metrics of a whole step from its micro-batches': every mean weighted by its token count.
     public static func combined(_ parts: [PolicyLossMetrics]) -> PolicyLossMetrics {
         let n = parts.reduce(0) { $0 + $1.tokens }

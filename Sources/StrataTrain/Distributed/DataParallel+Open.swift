@@ -7,6 +7,8 @@
 // state, weights and AdamW moments are broadcast, so every rank starts from rank 0's
 // bits. The world size is recorded in the trainer state and lineage; resuming with
 // another world size keeps the global batch and the data position.
+// With train.zero_stage 1 each rank then keeps only its shard of the moments
+// (ZeROEngine.swift).
 // Leaves out: run directories that are not on a file system every rank sees.
 
 import Foundation
@@ -28,12 +30,14 @@ extension StageRunner {
         world.barrier()
         if !world.isRoot { opened = try opening(S.self, follower) }
         world.barrier()
+        var setup: TrainingRun.Setup
         switch opened! {
         case .finished(let outcome): return outcome
-        case .setup(var setup):
-            try attach(&setup, world: world, resumed: options.resume != nil, log: options.log)
-            return try TrainingRun(setup).run()
+        case .setup(let s): setup = s
         }
+        opened = nil   // the setup's only copy is `setup`: under ZeRO-1 the whole optimizer it starts with is then freed
+        try attach(&setup, world: world, resumed: options.resume != nil, log: options.log)
+        return try TrainingRun(setup).run()
     }
 
     /// The rank's share of each step, its engine, and rank 0's state, weights and moments.
@@ -57,6 +61,15 @@ extension StageRunner {
         for t in setup.model.parameters + setup.parts.trainable where !tensors.contains(where: { $0 === t }) { tensors.append(t) }
         world.broadcast(tensors + setup.optimizer.expAvg + setup.optimizer.expAvgSq)
         setup.optimizer.step = world.allReduceMax(world.isRoot ? setup.optimizer.step : 0)
+        if setup.recipe.train.zeroStage == 1 {   // keep this rank's shard of the moments; the whole host optimizer is dropped
+            let zero = ZeROEngine(trainable: setup.parts.trainable, host: setup.optimizer, world: world)
+            setup.engine = zero
+            setup.optimizer = zero.shard
+            if !setup.state.events.contains(where: { $0.detail == zero.summary }) {   // once per run, and again if it changes
+                setup.state.events.append(TrainingEvent(step: setup.state.step, kind: .worldSize, detail: zero.summary))
+            }
+            log(zero.summary)
+        }
     }
 
     /// The trainer state's world size, with an event when a run starts on several ranks or resumes on another number.

@@ -1,5 +1,6 @@
 // Data parallelism over MPI for the stages whose objective splits its micro-batches
-// (pretrain, continue, anneal, sft, reward, dpo). The recipe's global batch stays
+// (pretrain, continue, anneal, sft, reward, dpo; ppo and grpo split their rollouts
+// too, RLRanks.swift). The recipe's global batch stays
 // what it says — train.grad_accum micro-batches of train.batch_size rows — and N
 // ranks share it: every rank draws the same micro-batches (the stream does not
 // depend on the rank) and trains micro-batch i when i % N is its rank. Losses are
@@ -8,8 +9,8 @@
 // verdict and the update are the same everywhere), and the loss and metrics kept
 // per micro-batch and summed in micro-batch order, so one process with
 // grad_accum N equals N ranks with one micro-batch each.
-// Leaves out: ZeRO sharding of the AdamW moments, overlapping the all-reduce with
-// the backward (bucketing), PPO/GRPO (their rollouts would need splitting), GPUs.
+// ZeRO-1 replaces this engine when the recipe asks (ZeROEngine.swift).
+// Leaves out: overlapping the all-reduce with the backward (bucketing), GPUs.
 
 import Foundation
 import StrataCore
@@ -35,6 +36,8 @@ final class DataParallelEngine: UpdateEngine {
     func pullToHost() throws {}
     func pushFromHost() throws {}
 }
+
+extension World: RankExchange {}
 
 extension World {
     /// The step's outcome as one process would have it: each micro-batch's terms live on the rank that trained it

@@ -15,8 +15,10 @@ public final class World {
     public let rank: Int
     public let size: Int
     public var isRoot: Bool { rank == 0 }
-    /// Seconds spent in gradient all-reduces (for the benchmark and metrics).
+    /// Seconds spent summing gradients over the ranks (all-reduce, or ZeRO-1's reduce to the owners).
     public private(set) var reduceSeconds = 0.0
+    /// Seconds spent broadcasting updated weights from their owners (ZeRO-1).
+    public private(set) var gatherSeconds = 0.0
     private var finished = false
 
     /// Environment variables a launcher sets in every rank (Open MPI's mpirun, and PMIx launchers).
@@ -97,6 +99,78 @@ public final class World {
             _ = MPI_Bcast(b.baseAddress, Int32(b.count), strata_mpi_byte(), 0, strata_mpi_comm_world())
         }
         return Data(bytes)
+    }
+
+    /// Rank `root`'s floats, copied into every rank's buffer (ZeRO-1's all-gather of the weights, one tensor at a time).
+    public func gather(_ p: UnsafeMutablePointer<Float>, count: Int, from root: Int) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { gatherSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
+        var off = 0
+        while off < count {
+            let n = min(World.chunk, count - off)
+            MPI_Bcast(p + off, Int32(n), strata_mpi_float(), Int32(root), strata_mpi_comm_world())
+            off += n
+        }
+    }
+
+    /// Sums `count` floats element-wise over all ranks into rank `root`'s buffer (in place there); the other
+    /// ranks' buffers are left as they were. With 2 ranks each element is one addition, as in `allReduceSum`.
+    public func reduceSum(_ p: UnsafeMutablePointer<Float>, count: Int, to root: Int) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var off = 0
+        while off < count {
+            let n = min(World.chunk, count - off)
+            let send: UnsafeRawPointer? = rank == root ? UnsafeRawPointer(strata_mpi_in_place()) : UnsafeRawPointer(p + off)
+            MPI_Reduce(send, p + off, Int32(n), strata_mpi_float(), strata_mpi_sum(), Int32(root), strata_mpi_comm_world())
+            off += n
+        }
+        reduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+
+    /// Sends `count` floats to rank `to` (which calls `receive` with this rank as `from`).
+    public func send(_ p: UnsafePointer<Float>, count: Int, to: Int) {
+        var off = 0
+        while off < count {
+            let n = min(World.chunk, count - off)
+            MPI_Send(p + off, Int32(n), strata_mpi_float(), Int32(to), 0, strata_mpi_comm_world())
+            off += n
+        }
+    }
+
+    /// Receives `count` floats sent by rank `from` into `p`.
+    public func receive(_ p: UnsafeMutablePointer<Float>, count: Int, from: Int) {
+        var off = 0
+        while off < count {
+            let n = min(World.chunk, count - off)
+            MPI_Recv(p + off, Int32(n), strata_mpi_float(), Int32(from), 0, strata_mpi_comm_world(), strata_mpi_status_ignore())
+            off += n
+        }
+    }
+
+    /// Every rank's bytes, in rank order, on every rank. Every rank sees the same total, so all refuse one too large alike.
+    public func allGather(_ data: Data) throws -> [Data] {
+        var lengths = [Int64](repeating: 0, count: size)
+        var mine = Int64(data.count)
+        lengths.withUnsafeMutableBufferPointer { b in
+            _ = MPI_Allgather(&mine, 1, strata_mpi_long_long(), b.baseAddress, 1, strata_mpi_long_long(), strata_mpi_comm_world())
+        }
+        let total = Int(lengths.reduce(0, +))
+        guard total < Int(Int32.max) else {
+            throw StrataError.config("gather rollouts over \(size) ranks", "the ranks' rollouts take \(total) bytes, more than one MPI call carries (2 GiB)",
+                                     fix: "sample fewer or shorter replies per step (prompts per step, group size, max_new_tokens)")
+        }
+        let counts = lengths.map { Int32($0) }
+        var displs = [Int32](repeating: 0, count: size)
+        for r in 1..<max(1, size) { displs[r] = displs[r - 1] + counts[r - 1] }
+        var out = [UInt8](repeating: 0, count: max(1, total))
+        let send = [UInt8](data)
+        send.withUnsafeBytes { s in
+            out.withUnsafeMutableBytes { o in
+                _ = MPI_Allgatherv(s.baseAddress, Int32(send.count), strata_mpi_byte(), o.baseAddress, counts, displs, strata_mpi_byte(),
+                                   strata_mpi_comm_world())
+            }
+        }
+        return (0..<size).map { r in Data(out[Int(displs[r])..<(Int(displs[r]) + Int(counts[r]))]) }
     }
 
     public func barrier() { MPI_Barrier(strata_mpi_comm_world()) }

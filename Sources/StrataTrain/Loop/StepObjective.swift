@@ -15,6 +15,7 @@
 // order, so one process with accumulation N gives the bits N ranks give.
 // Leaves out: prefetching on another thread.
 
+import Foundation
 import StrataTensor
 import StrataModel
 import StrataData
@@ -125,6 +126,15 @@ public final class MicroBatchGradients {
     public func endStep() { started = false }
 }
 
+/// What the ranks of a data-parallel world share inside a step, for objectives that produce their own data
+/// (the RL stages' rollouts): every rank's bytes in rank order, and element-wise sums of small vectors.
+public protocol RankExchange: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    func allGather(_ data: Data) throws -> [Data]
+    func allReduceSum(_ values: [Double]) -> [Double]
+}
+
 /// What one optimizer step asks of its objective.
 public struct StepPlan {
     /// Micro-batches in the step, all ranks together (the recipe's train.grad_accum).
@@ -134,6 +144,8 @@ public struct StepPlan {
     public var gradients: MicroBatchGradients?
     /// Dropout seed of micro-batch i (its index in the whole step, whichever rank trains it).
     public var tapeSeed: (Int) -> UInt64
+    /// The other ranks of a data-parallel world (nil: this process alone).
+    public var exchange: RankExchange?
     public init(accum: Int, share: MicroBatchShare = .whole, gradients: MicroBatchGradients? = nil, tapeSeed: @escaping (Int) -> UInt64) {
         self.accum = accum; self.share = share; self.gradients = gradients; self.tapeSeed = tapeSeed
     }

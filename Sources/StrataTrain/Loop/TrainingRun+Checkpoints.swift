@@ -30,6 +30,7 @@ extension TrainingRun {
     /// Rank 0 (or the only process) writes the checkpoint; the other ranks wait for it at a barrier.
     func checkpoint(markStable: Bool = false) throws {
         defer { s.world?.barrier() }
+        let gathered = try s.engine.checkpointOptimizer()   // every rank: a sharded optimizer gathers to rank 0
         guard s.writes else { s.state.loader = s.parts.objective.state; return }
         let name = TrainingCheckpoint.name(step: s.state.step)
         let runName = s.recipe.run.name ?? s.runDir.lastPathComponent
@@ -37,7 +38,7 @@ extension TrainingRun {
         try s.engine.pullToHost()
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
         let card = try ModelCard.markdown(lineage: lineage, config: try JSONValue(encoding: s.model.config))
-        let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: s.optimizer, tokenizer: s.parts.tokenizer,
+        let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: gathered ?? s.optimizer, tokenizer: s.parts.tokenizer,
                                                  state: s.state, lineage: lineage) + [.data(ModelCard.fileName, Data(card.utf8))]
         let ckpt = try s.store.write(name: name, files: files)
         lastCheckpoint = ckpt

@@ -35,7 +35,8 @@ public final class TrainingRun {
         public var model: GPT2 { parts.model }
         public var runDir: URL
         public var stage: Stage
-        public let optimizer: AdamW
+        /// The AdamW state this process updates: every trainable tensor's, or (ZeRO-1) its shard's.
+        public internal(set) var optimizer: AdamW
         public var state: TrainerState
         public var schedule: LRSchedule
         /// Lineage of the checkpoint this stage started from (empty for random init).
@@ -144,7 +145,8 @@ public final class TrainingRun {
         let lr = s.schedule.lr(step) * s.state.spikeGuard.lrMultiplier
         let firstBatch = s.parts.objective.state.step
         let seed = UInt64(r.train.seed) &* 0x9E37_79B9 &+ UInt64(step) &* 131
-        let plan = StepPlan(accum: r.train.gradAccum, share: s.share, gradients: s.gradients) { seed &+ UInt64($0) }
+        var plan = StepPlan(accum: r.train.gradAccum, share: s.share, gradients: s.gradients) { seed &+ UInt64($0) }
+        plan.exchange = s.world
         var out = try s.parts.objective.run(plan)
         if let world = s.world { out = world.combine(out) }
         guard var loss = out.loss else { return try skipEmptyStep(step, out: out, t0: t0) }

@@ -4,7 +4,9 @@
 // reads them there (validation, evaluations, checkpoints) or after the host
 // changed them (start, resume, rollback). On the CPU every one of those is the
 // host tensors themselves; on a GPU (GPUEngine.swift) they are copies.
-// Leaves out: several devices (data parallel is its own issue).
+// Data parallel engines (Distributed/) sum the gradients over the ranks; a ZeRO-1
+// engine also keeps only its shard of the moments and gathers them for checkpoints.
+// Leaves out: several GPUs.
 
 import StrataCore
 import StrataTensor
@@ -23,6 +25,13 @@ protocol UpdateEngine: AnyObject {
     func pullToHost() throws
     /// Send the host's model and optimizer tensors to where the steps run (after the host changed them).
     func pushFromHost() throws
+    /// The whole AdamW state a checkpoint saves, when it is not the run's own optimizer: every rank calls this
+    /// before a checkpoint (a sharded engine gathers the moments to rank 0, where it returns them); nil otherwise.
+    func checkpointOptimizer() throws -> AdamW?
+}
+
+extension UpdateEngine {
+    func checkpointOptimizer() throws -> AdamW? { nil }
 }
 
 /// The CPU: gradients are the trainable tensors' own, the optimizer is StrataTensor's AdamW.

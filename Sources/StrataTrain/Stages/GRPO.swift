@@ -13,6 +13,9 @@
 // as TRL); with μ > 1 the sampling policy's, computed once per batch.
 // The batch lives in every checkpoint (rollout_buffer.json), so a run resumed
 // between the μ updates of one batch continues bit-exactly.
+// Under mpirun the sampling and the update are split over the ranks (RLRanks):
+// each rank samples a block of whole groups, so group statistics are computed on
+// the gathered batch, identically on every rank.
 // Leaves out: vLLM-style asynchronous generation, sequence-level ratios (GSPO),
 // entropy bonuses, batch-level std scaling.
 
@@ -134,6 +137,8 @@ public enum GRPO: TrainingStage {
                                                                   factor: Float(g.overlongFactor)) : nil
         }
 
+        var splitsAcrossRanks: Bool { true }
+
         var state: LoaderState {
             LoaderState(step: step, seed: UInt64(g.sampling.seed), batch: g.promptsPerStep * g.groupSize, context: 0, randomWindows: false, cursors: [])
         }
@@ -147,11 +152,10 @@ public enum GRPO: TrainingStage {
         }
 
         func run(_ plan: StepPlan) throws -> StepOutcome {
-            let accum = plan.accum, tapeSeed = plan.tapeSeed
             let index = step / g.iterations
-            if batch?.index != index { batch = try draw(index) }
+            if batch?.index != index { batch = try draw(index, exchange: plan.exchange) }
             step += 1
-            return try update(batch!, accum: accum, tapeSeed: tapeSeed)
+            return try update(batch!, plan: plan)
         }
 
         /// One group of G replies to one prompt, scored.
@@ -167,14 +171,14 @@ public enum GRPO: TrainingStage {
 
         /// Batch `index`: prompts, G replies each, rewards, advantages; with dynamic sampling, groups whose rewards are
         /// all equal are dropped and more prompts drawn (up to max_sampling_rounds rounds).
-        func draw(_ index: Int) throws -> Batch {
+        func draw(_ index: Int, exchange: RankExchange? = nil) throws -> Batch {
             let p = g.promptsPerStep
             var kept: [Group] = [], dropped: [Group] = [], firstRoundZero = 0.0, rounds = 0
             while rounds < (g.dynamicSampling ? g.maxSamplingRounds : 1), kept.count < p {
                 let idx = rounds == 0 ? order.indices(step: index, batchSize: p)
                     : try PromptOrder(count: order.count, seed: RolloutConfig(seed: order.seed).rowSeed(step: index, row: rounds))
                         .indices(step: 0, batchSize: p)
-                let groups = try sampleGroups(idx, index: index, firstRow: rounds * p * g.groupSize)
+                let groups = try sampleGroups(idx, index: index, firstRow: rounds * p * g.groupSize, exchange: exchange)
                 if rounds == 0 { firstRoundZero = Double(groups.filter { $0.zeroStd }.count) / Double(groups.count) }
                 for group in groups {
                     if g.dynamicSampling && group.zeroStd { dropped.append(group) } else if kept.count < p { kept.append(group) }
@@ -196,11 +200,12 @@ public enum GRPO: TrainingStage {
         }
 
         /// G replies to each prompt of `idx`, scored and grouped.
-        func sampleGroups(_ idx: [Int], index: Int, firstRow: Int) throws -> [Group] {
+        /// In a data-parallel world each rank samples a block of whole groups and gathers the others' (RLRanks).
+        func sampleGroups(_ idx: [Int], index: Int, firstRow: Int, exchange: RankExchange?) throws -> [Group] {
             let records = idx.map { prompts.records[$0] }
-            let rollouts = try engine.sample(records, step: index, samplesPerPrompt: g.groupSize, firstRow: firstRow)
+            let rollouts = try RLRanks.sample(engine, records, step: index, samplesPerPrompt: g.groupSize, firstRow: firstRow, exchange: exchange)
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
-            let scores = try rewards.score(items)
+            let scores = try RLRanks.score(rewards, items, perPrompt: g.groupSize, exchange: exchange)
             let shaped = zip(scores.total, rollouts).map { r, ro in r + Double(overlong?(length: ro.completionLength) ?? 0) }
             let adv = try GroupAdvantages(rewards: shaped.map(Float.init), groupSize: g.groupSize, estimator: g.advantage)
             return idx.indices.map { k in
@@ -210,9 +215,10 @@ public enum GRPO: TrainingStage {
             }
         }
 
-        /// The clipped loss of `b` over `accum` micro-batches (contiguous rows) with one normaliser for the step.
-        func update(_ b: Batch, accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-            let n = b.rollouts.count, size = (n + max(1, accum) - 1) / max(1, accum)
+        /// The clipped loss of `b` over `plan.accum` micro-batches (contiguous rows) with one normaliser for the step;
+        /// in a data-parallel world this rank trains its share of them and the per-micro-batch results are shared.
+        func update(_ b: Batch, plan: StepPlan) throws -> StepOutcome {
+            let n = b.rollouts.count, size = (n + max(1, plan.accum) - 1) / max(1, plan.accum)
             let ranges = stride(from: 0, to: n, by: size).map { $0..<min(n, $0 + size) }
             let micro = try ranges.map { r -> (ResponseBatch, TokenMask) in
                 let rb = try RolloutLogProbs.responseBatch(Array(b.rollouts[r]))
@@ -221,9 +227,11 @@ public enum GRPO: TrainingStage {
             }
             let normalizer = try LossNormalizer(aggregation, step: micro.map(\.1))
             let model = engine.model, t = RLStage.logProbTemperature(g.sampling)
-            var total = 0.0, parts: [PolicyLossMetrics] = [], entropy = 0.0, tokens = 0, flops = 0.0
-            for (i, (r, (rb, mask))) in zip(ranges, micro).enumerated() {
-                let tape = Tape(seed: tapeSeed(i))
+            // Per trained micro-batch: [loss, mean entropy, entropy tokens] + the policy-loss metrics.
+            var local: [[Double]?] = Array(repeating: nil, count: micro.count)
+            for (i, (r, (rb, mask))) in zip(ranges, micro).enumerated() where plan.share.trains(i) {
+                plan.gradients?.beginMicroBatch()
+                let tape = Tape(seed: plan.tapeSeed(i))
                 let cl = try model.completionLogProbs(rb, tape: tape, temperature: t, entropy: true)
                 let rows = Array(b.rollouts[r])
                 let old = b.oldLogProbs.map { RLStage.onGrid(Array($0[r]), rows, time: rb.time) } ?? cl.logProbs.toArray()
@@ -232,10 +240,16 @@ public enum GRPO: TrainingStage {
                 let out = try loss(logProbs: cl.logProbs, oldLogProbs: old, advantages: adv, referenceLogProbs: ref, mask: mask,
                                    normalizer: normalizer, tape: tape)
                 tape.backward(out.loss, seed: 1)
-                total += Double(out.loss.item())
-                parts.append(out.metrics)
-                entropy += Double(cl.meanEntropy ?? 0) * Double(cl.mask.tokenCount)
-                tokens += rows.reduce(0) { $0 + $1.promptTokens.count + $1.completionLength }
+                plan.gradients?.endMicroBatch()
+                local[i] = [Double(out.loss.item()), Double(cl.meanEntropy ?? 0), Double(cl.mask.tokenCount)] + out.metrics.shared
+            }
+            plan.gradients?.endStep()
+            var total = 0.0, parts: [PolicyLossMetrics] = [], entropy = 0.0, tokens = 0, flops = 0.0
+            for (v, (r, (rb, _))) in zip(RLRanks.share(local, width: 3 + PolicyLossMetrics.sharedWidth, exchange: plan.exchange), zip(ranges, micro)) {
+                total += v[0]
+                parts.append(PolicyLossMetrics(shared: v[3...]))
+                entropy += v[1] * v[2]
+                tokens += b.rollouts[r].reduce(0) { $0 + $1.promptTokens.count + $1.completionLength }
                 flops += 3 * model.forwardFlopsPerToken(context: rb.time) * Double(rb.rows * rb.time)
             }
             let activeTokens = micro.reduce(0) { $0 + $1.1.tokenCount }

@@ -24,6 +24,9 @@
 // "value." + name, so optimizer.safetensors keys never clash with the policy's.
 // With ppo.lora the policy trains an adapter (the reference is the base, adapters
 // off; checkpoints carry the adapter and merged weights as SFT's do).
+// Under mpirun the sampling and each minibatch's micro-batches are split over the
+// ranks (RLRanks); scoring, GAE, whitening and the KL controller run on the
+// gathered batch, identically on every rank.
 // Leaves out: a value head sharing the policy's trunk,
 // evaluation-time sampling of the value model.
 
@@ -201,18 +204,18 @@ public enum PPO: TrainingStage {
         }
 
         var updatesPerBatch: Int { p.ppoEpochs * p.minibatches }
+        var splitsAcrossRanks: Bool { true }
 
         var state: LoaderState {
             LoaderState(step: step, seed: UInt64(p.sampling.seed), batch: p.promptsPerBatch, context: 0, randomWindows: false, cursors: [])
         }
 
         func run(_ plan: StepPlan) throws -> StepOutcome {
-            let accum = plan.accum, tapeSeed = plan.tapeSeed
             let index = step / updatesPerBatch, within = step % updatesPerBatch
-            if batch?.index != index { batch = try draw(index, controller: batch?.controller ?? initialController) }
+            if batch?.index != index { batch = try draw(index, controller: batch?.controller ?? initialController, exchange: plan.exchange) }
             step += 1
             let rows = minibatch(epoch: within / p.minibatches, part: within % p.minibatches, index: index)
-            return try update(batch!, rows: rows, accum: accum, tapeSeed: tapeSeed)
+            return try update(batch!, rows: rows, plan: plan)
         }
 
         /// The rows of minibatch `part` in epoch `epoch` of batch `index` (a seeded shuffle per epoch).
@@ -225,11 +228,13 @@ public enum PPO: TrainingStage {
         }
 
         /// Sample, score, shape rewards with the KL penalty, GAE and whitened advantages; then step the KL controller.
-        func draw(_ index: Int, controller: KLController) throws -> Batch {
+        /// In a data-parallel world each rank samples a block of the prompts and gathers the others' replies (RLRanks);
+        /// the rest runs on the whole batch on every rank, so whitening and the controller's KL are the batch's.
+        func draw(_ index: Int, controller: KLController, exchange: RankExchange? = nil) throws -> Batch {
             let records = order.indices(step: index, batchSize: p.promptsPerBatch).map { prompts.records[$0] }
-            let rollouts = try engine.sample(records, step: index, samplesPerPrompt: 1)
+            let rollouts = try RLRanks.sample(engine, records, step: index, exchange: exchange)
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
-            let scores = try rewards.score(items)
+            let scores = try RLRanks.score(rewards, items, perPrompt: 1, exchange: exchange)
             let t = RLStage.logProbTemperature(p.sampling)
             let old = try RolloutLogProbs.compute(model: engine.model, rollouts: rollouts, temperature: t)
             let ref = try RolloutLogProbs.compute(model: reference, rollouts: rollouts, temperature: t)
@@ -261,10 +266,11 @@ public enum PPO: TrainingStage {
                          advantages: perRow(adv), returns: perRow(g.returns), controller: next, metrics: m)
         }
 
-        /// One minibatch update: clipped policy loss + vf_coef · clipped value loss over `accum` micro-batches,
-        /// token-mean with the minibatch's normaliser.
-        func update(_ b: Batch, rows: [Int], accum: Int, tapeSeed: (Int) -> UInt64) throws -> StepOutcome {
-            let size = (rows.count + max(1, accum) - 1) / max(1, accum)
+        /// One minibatch update: clipped policy loss + vf_coef · clipped value loss over `plan.accum` micro-batches,
+        /// token-mean with the minibatch's normaliser; in a data-parallel world this rank trains its share of them
+        /// and the per-micro-batch results are shared.
+        func update(_ b: Batch, rows: [Int], plan: StepPlan) throws -> StepOutcome {
+            let size = (rows.count + max(1, plan.accum) - 1) / max(1, plan.accum)
             let micro = try stride(from: 0, to: rows.count, by: size).map { s -> ([Int], ResponseBatch, TokenMask) in
                 let idx = Array(rows[s..<min(rows.count, s + size)])
                 let rb = try RolloutLogProbs.responseBatch(idx.map { b.rollouts[$0] })
@@ -275,25 +281,34 @@ public enum PPO: TrainingStage {
             let policyLoss = PolicyLoss(clip: try PolicyClip(low: Float(p.epsilon), high: Float(p.epsilon), dual: p.dualClip.map(Float.init)),
                                         klTerm: klTerm)
             let model = engine.model, t = RLStage.logProbTemperature(p.sampling)
-            var pl = 0.0, vl = 0.0, parts: [PolicyLossMetrics] = [], vclip = 0.0, entropy = 0.0, tokens = 0, flops = 0.0
-            for (i, (idx, rb, mask)) in micro.enumerated() {
+            // Per trained micro-batch: [policy loss, value loss, value clip fraction, value tokens, mean entropy] + policy metrics.
+            var local: [[Double]?] = Array(repeating: nil, count: micro.count)
+            for (i, (idx, rb, mask)) in micro.enumerated() where plan.share.trains(i) {
+                plan.gradients?.beginMicroBatch()
                 let ros = idx.map { b.rollouts[$0] }
                 func grid(_ v: [[Float]]) -> [Float] { RLStage.onGrid(idx.map { v[$0] }, ros, time: rb.time) }
-                let tape = Tape(seed: tapeSeed(i))
+                let tape = Tape(seed: plan.tapeSeed(i))
                 let cl = try model.completionLogProbs(rb, tape: tape, temperature: t, entropy: true)
                 let out = try policyLoss(logProbs: cl.logProbs, oldLogProbs: grid(b.oldLogProbs), advantages: grid(b.advantages),
                                          referenceLogProbs: klTerm == nil ? nil : grid(b.referenceLogProbs), mask: mask,
                                          normalizer: normalizer, tape: tape)
                 tape.backward(out.loss, seed: 1)
-                let vtape = Tape(seed: tapeSeed(i) &+ 0x5EED)
+                let vtape = Tape(seed: plan.tapeSeed(i) &+ 0x5EED)
                 let v = try valueLoss(values: try value.tokenValues(rb, tape: vtape), oldValues: grid(b.oldValues), returns: grid(b.returns),
                                       mask: mask, normalizer: normalizer, tape: vtape)
                 vtape.backward(v.loss, seed: Float(p.vfCoef))
-                pl += Double(out.loss.item()); vl += Double(v.loss.item())
-                parts.append(out.metrics)
-                vclip += Double(v.clipFraction) * Double(v.tokens)
-                entropy += Double(cl.meanEntropy ?? 0) * Double(mask.tokenCount)
-                tokens += ros.reduce(0) { $0 + $1.promptTokens.count + $1.completionLength }
+                plan.gradients?.endMicroBatch()
+                local[i] = [Double(out.loss.item()), Double(v.loss.item()), Double(v.clipFraction), Double(v.tokens), Double(cl.meanEntropy ?? 0)]
+                    + out.metrics.shared
+            }
+            plan.gradients?.endStep()
+            var pl = 0.0, vl = 0.0, parts: [PolicyLossMetrics] = [], vclip = 0.0, entropy = 0.0, tokens = 0, flops = 0.0
+            for (v, (idx, rb, mask)) in zip(RLRanks.share(local, width: 5 + PolicyLossMetrics.sharedWidth, exchange: plan.exchange), micro) {
+                pl += v[0]; vl += v[1]
+                parts.append(PolicyLossMetrics(shared: v[5...]))
+                vclip += v[2] * v[3]
+                entropy += v[4] * Double(mask.tokenCount)
+                tokens += idx.reduce(0) { $0 + b.rollouts[$1].promptTokens.count + b.rollouts[$1].completionLength }
                 flops += 6 * model.forwardFlopsPerToken(context: rb.time) * Double(rb.rows * rb.time)   // policy + value, fwd + bwd
             }
             let n = Double(max(1, micro.reduce(0) { $0 + $1.2.tokenCount })), m = PolicyLossMetrics.combined(parts)

@@ -140,9 +140,11 @@ enum RLStage {
                                          fix: "use a reference from the same lineage (usually the SFT checkpoint the policy starts from)")
             }
         }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try SafeTensors.write(sources: ref.model.weightSources(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
-        try StrataJSON.encode(ref.model.config).write(to: dir.appendingPathComponent("config.json"))
+        if !start.readOnly {   // the other ranks of a data-parallel world read what rank 0 wrote
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try SafeTensors.write(sources: ref.model.weightSources(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
+            try StrataJSON.encode(ref.model.config).write(to: dir.appendingPathComponent("config.json"))
+        }
         let copy = try GPT2.load(directory: dir)   // a separate copy: the policy trains in place
         return (copy, .checkpoint(id: ref.id, sha256: ref.contentHash))
     }

@@ -84,6 +84,8 @@ public struct StageStart {
     public var log: (String) -> Void
 
     public var isResume: Bool { resumed != nil }
+    /// A rank other than 0 of a data-parallel world opening the run rank 0 opened: it writes nothing.
+    var readOnly = false
     /// The data stream's saved position (nil for a new run).
     public var loaderState: LoaderState? { resumed?.loader }
     var kind: Stage
@@ -194,8 +196,9 @@ public enum StageRunner {
             try requireFits(recipe, origin.model.config, checkpoint: origin.checkpoint.url.path)
             startEvents += applyDropout(recipe, to: origin, log: options.log)
         }
-        let parts = try S.parts(StageStart(recipe: recipe, recipeFile: file, runDir: runDir, origin: origin, resumed: nil,
-                                           log: options.log, kind: S.kind))
+        var start = StageStart(recipe: recipe, recipeFile: file, runDir: runDir, origin: origin, resumed: nil, log: options.log, kind: S.kind)
+        start.readOnly = options.readOnly
+        let parts = try S.parts(start)
         if !options.readOnly { try parts.recipe.writeResolved(to: runDir) }
         var state = TrainerState(stage: name, step: 0, totalSteps: parts.recipe.totalSteps, tokensSeen: 0, optimizerStep: 0,
                                  loader: parts.objective.state, spikeGuard: SpikeGuard(config: parts.recipe.spikeGuard), lastLR: 0,
