@@ -52,7 +52,7 @@ final class RLStagesMPITests: MPIRunTestCase {
         let text = try String(contentsOf: runDir(run).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         return try text.split(separator: "\n").map { line in
             let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            var m = (o["extra"] as? [String: Double]) ?? [:]
+            var m = ((o["extra"] as? [String: Double]) ?? [:]).filter { !$0.key.hasPrefix("timing_s/") }
             for k in ["loss", "grad_norm", "lr", "tokens_seen"] { m[k] = o[k] as? Double }
             return m
         }

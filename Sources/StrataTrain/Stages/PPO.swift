@@ -210,12 +210,24 @@ public enum PPO: TrainingStage {
             LoaderState(step: step, seed: UInt64(p.sampling.seed), batch: p.promptsPerBatch, context: 0, randomWindows: false, cursors: [])
         }
 
+        /// Wall seconds of the last draw's sampling and of its scoring (rewards, log-probs, values, GAE), logged on the
+        /// step that drew as timing_s/gen and timing_s/score; every step logs timing_s/update. Not saved in checkpoints.
+        private var drawTiming: [String: Double] = [:]
+
         func run(_ plan: StepPlan) throws -> StepOutcome {
             let index = step / updatesPerBatch, within = step % updatesPerBatch
-            if batch?.index != index { batch = try draw(index, controller: batch?.controller ?? initialController, exchange: plan.exchange) }
+            var timing: [String: Double] = [:]
+            if batch?.index != index {
+                batch = try draw(index, controller: batch?.controller ?? initialController, exchange: plan.exchange)
+                timing = drawTiming
+            }
             step += 1
             let rows = minibatch(epoch: within / p.minibatches, part: within % p.minibatches, index: index)
-            return try update(batch!, rows: rows, plan: plan)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var out = try update(batch!, rows: rows, plan: plan)
+            timing["timing_s/update"] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            out.metrics.merge(timing) { _, new in new }
+            return out
         }
 
         /// The rows of minibatch `part` in epoch `epoch` of batch `index` (a seeded shuffle per epoch).
@@ -232,7 +244,13 @@ public enum PPO: TrainingStage {
         /// the rest runs on the whole batch on every rank, so whitening and the controller's KL are the batch's.
         func draw(_ index: Int, controller: KLController, exchange: RankExchange? = nil) throws -> Batch {
             let records = order.indices(step: index, batchSize: p.promptsPerBatch).map { prompts.records[$0] }
+            let start = DispatchTime.now().uptimeNanoseconds
             let rollouts = try RLRanks.sample(engine, records, step: index, exchange: exchange)
+            let sampled = DispatchTime.now().uptimeNanoseconds
+            defer {
+                let end = DispatchTime.now().uptimeNanoseconds
+                drawTiming = ["timing_s/gen": Double(sampled - start) / 1e9, "timing_s/score": Double(end - sampled) / 1e9]
+            }
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
             let scores = try RLRanks.score(rewards, items, perPrompt: 1, exchange: exchange)
             let t = RLStage.logProbTemperature(p.sampling)
