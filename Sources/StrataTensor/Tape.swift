@@ -17,6 +17,8 @@ public final class Tape {
     /// Whether dropout is active (training) or the identity (evaluation).
     public var training: Bool
     private var nodes: [() -> Void] = []
+    /// Which causal-attention kernel `attention` runs (tiled by default; benchmarks and tests switch it).
+    public var attentionKernel: AttentionKernel = .tiled(.standard)
 
     public init(recording: Bool = true, training: Bool = true, seed: UInt64 = 0, backend: Backend = .shared) {
         self.backend = backend

@@ -1,0 +1,232 @@
+// Tiled causal attention with online softmax (the flash-attention scheme, on the
+// CPU). Queries are taken in blocks of `queryBlock` rows; for each block only the
+// keys it may see are visited, in chunks of at most `keyChunk` columns:
+//   chunks start at the block's earliest document start (rounded down to a block
+//   boundary) and end at the block's last query, so key blocks wholly above the
+//   diagonal or wholly before every row's document start are never computed.
+// Per row the forward keeps a running max m and sum l of exp(scale·s − m) and
+// rescales the partial output when m grows:
+//   m' = max(m, max_j scale·s_j),  α = exp(m − m'),  l' = α·l + Σ_j exp(scale·s_j − m'),
+//   O' = α·O + P·V_chunk,           finally O /= l and lse = m + log l.
+// The only state kept for backward is lse [B, H, T]; backward recomputes each
+// block's probabilities P = exp(scale·S − lse) and, with δ = rowsum(dO ⊙ O):
+//   dV += Pᵀ·dO,  dS = scale·P ⊙ (dO·Vᵀ − δ),  dQ += dS·K,  dK += dSᵀ·Q.
+// Every product is a oneDNN matmul batched over the H heads of one batch row
+// (strided views into qkv, no copies); scratch is two [H, queryBlock, keyChunk]
+// buffers, so memory is linear in T.
+// Shapes: B batch, T time, C channels, H heads, D = C / H head size.
+// Leaves out: attention dropout, parallelism across batch rows in Strata's own
+// threads (oneDNN parallelises each product; the row kernels split over rows).
+
+import Foundation
+import StrataCore
+
+/// Block sizes of the tiled kernel. `keyChunk` must be a multiple of `queryBlock` so that the
+/// products come in a bounded set of shapes (each shape is one cached oneDNN primitive).
+public struct AttentionTiling: Sendable, Equatable {
+    public var queryBlock: Int
+    public var keyChunk: Int
+    public init(queryBlock: Int, keyChunk: Int) {
+        precondition(queryBlock >= 1 && keyChunk >= queryBlock && keyChunk % queryBlock == 0,
+                     "AttentionTiling: keyChunk \(keyChunk) must be a positive multiple of queryBlock \(queryBlock)")
+        self.queryBlock = queryBlock; self.keyChunk = keyChunk
+    }
+    public static let standard = AttentionTiling(queryBlock: 64, keyChunk: 256)
+}
+
+/// The causal-attention kernel a tape runs.
+public enum AttentionKernel: Sendable, Equatable {
+    /// Query blocks × key chunks with online softmax; keeps lse [B, H, T] for backward.
+    case tiled(AttentionTiling)
+    /// Full [B, H, T, T] scores; keeps the probabilities for backward (the reference).
+    case materialized
+}
+
+extension Tape {
+    /// qkv: [B, T, 3C] → [B, T, C], as `attention`, computed block by block.
+    public func attentionTiled(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil, tiling: AttentionTiling = .standard) -> Tensor {
+        precondition(qkv.rank == 3 && qkv.shape[2] % (3 * h) == 0, "attention: qkv \(qkv.shape) must be [B, T, 3C] with C divisible by \(h) heads")
+        let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3
+        precondition(docStart == nil || docStart!.count == b * t, "attention: docStart has \(docStart!.count) entries, expected B·T = \(b * t)")
+        let plan = TiledAttention(b: b, t: t, c: c, h: h, tiling: tiling, docStart: docStart)
+        let out = Tensor(zeros: [b, t, c])
+        let lse = Tensor(uninitialized: [b, h, t])
+        plan.forward(qkv.ptr, out: out.ptr, lse: lse.ptr, backend)
+        if tracks(qkv, out: out) {
+            record { [backend] in
+                guard let g = out.grad else { return }
+                plan.backward(qkv.ptr, out: out.ptr, lse: lse.ptr, dOut: g.ptr, dqkv: qkv.gradBuffer().ptr, backend)
+            }
+        }
+        return out
+    }
+}
+
+/// One query block of one batch row and the key chunks it visits.
+struct AttentionBlock {
+    let row: Int          // batch row
+    let q0: Int, q1: Int  // query positions [q0, q1)
+    let chunks: [(k0: Int, k1: Int)]
+    var rows: Int { q1 - q0 }
+}
+
+struct TiledAttention {
+    let b: Int, t: Int, c: Int, h: Int, d: Int
+    let tiling: AttentionTiling
+    let scale: Float
+    let docStart: [Int32]?
+
+    init(b: Int, t: Int, c: Int, h: Int, tiling: AttentionTiling, docStart: [Int32]?) {
+        self.b = b; self.t = t; self.c = c; self.h = h; d = c / h
+        self.tiling = tiling; self.docStart = docStart
+        scale = 1 / Float(d).squareRoot()
+    }
+
+    /// First key position query `r` of batch row `bi` may attend to.
+    @inline(__always) func lo(_ bi: Int, _ r: Int) -> Int { docStart.map { Int($0[bi * t + r]) } ?? 0 }
+
+    /// Every (batch row, query block) with its key chunks, in the order both passes visit them.
+    var blocks: [AttentionBlock] {
+        var out = [AttentionBlock]()
+        let bq = tiling.queryBlock, kc = tiling.keyChunk
+        for bi in 0..<b {
+            for q0 in stride(from: 0, to: t, by: bq) {
+                let q1 = min(t, q0 + bq)
+                let first = (q0..<q1).map { lo(bi, $0) }.min()!
+                let kLo = (min(first, q0) / bq) * bq
+                let chunks = stride(from: kLo, to: q1, by: kc).map { (k0: $0, k1: min($0 + kc, q1)) }
+                out.append(AttentionBlock(row: bi, q0: q0, q1: q1, chunks: chunks))
+            }
+        }
+        return out
+    }
+
+    // Views batched over heads: [H, rows, D] inside rows of `stride` floats (qkv: 3C, out: C) starting at position p0.
+    func heads(_ p: UnsafeMutablePointer<Float>, _ bi: Int, _ p0: Int, _ rows: Int, stride: Int) -> MatView {
+        MatView(p + (bi * t + p0) * stride, dims: [h, rows, d], strides: [d, stride, 1])
+    }
+    /// [H, D, rows]: the transpose of a qkv block (Kᵀ, Vᵀ).
+    func headsT(_ p: UnsafeMutablePointer<Float>, _ bi: Int, _ p0: Int, _ rows: Int) -> MatView {
+        MatView(p + (bi * t + p0) * 3 * c, dims: [h, d, rows], strides: [d, 1, 3 * c])
+    }
+    /// Contiguous [H, rows, cols] scratch, or its transpose [H, cols, rows].
+    func scores(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, transposed: Bool = false) -> MatView {
+        transposed ? MatView(p, dims: [h, cols, rows], strides: [rows * cols, 1, cols])
+                   : MatView(p, dims: [h, rows, cols], strides: [rows * cols, cols, 1])
+    }
+
+    /// The visible columns [jLo, jHi] (inclusive, relative to k0) of query r in chunk [k0, k1); empty when jHi < jLo.
+    @inline(__always) func visible(_ bi: Int, _ r: Int, _ k0: Int, _ k1: Int) -> (Int, Int) {
+        (max(lo(bi, r), k0) - k0, min(r, k1 - 1) - k0)
+    }
+
+    func forward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, _ backend: Backend) {
+        let s = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
+        let m = Tensor(uninitialized: [h * tiling.queryBlock]), l = Tensor(uninitialized: [h * tiling.queryBlock])
+        for blk in blocks {
+            let n = blk.rows
+            m.fill(-.infinity); l.fill(0)
+            let qv = heads(qkv, blk.row, blk.q0, n, stride: 3 * c), ov = heads(out, blk.row, blk.q0, n, stride: c)
+            for (k0, k1) in blk.chunks {
+                backend.matmul(qv, headsT(qkv + c, blk.row, k0, k1 - k0), into: scores(s.ptr, n, k1 - k0))     // S = Q·Kᵀ
+                onlineSoftmax(blk, k0, k1, s: s.ptr, m: m.ptr, l: l.ptr, out: out)
+                backend.matmul(scores(s.ptr, n, k1 - k0), heads(qkv + 2 * c, blk.row, k0, k1 - k0, stride: 3 * c),
+                               into: ov, accumulate: true)                                                      // O += P·V
+            }
+            finish(blk, m: m.ptr, l: l.ptr, out: out, lse: lse)
+        }
+    }
+
+    /// Scores of one chunk → unnormalised probabilities exp(scale·s − m'), updating m, l and rescaling O rows by α.
+    private func onlineSoftmax(_ blk: AttentionBlock, _ k0: Int, _ k1: Int, s: UnsafeMutablePointer<Float>,
+                               m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let n = blk.rows, w = k1 - k0
+        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+            for job in r0..<r1 {
+                let hh = job / n, i = job % n, r = blk.q0 + i
+                let row = s + job * w
+                let (jLo, jHi) = visible(blk.row, r, k0, k1)
+                guard jHi >= jLo else { row.update(repeating: 0, count: w); continue }
+                let mNew = Swift.max(m[job], VMath.max(row + jLo, jHi - jLo + 1) * scale)
+                let alpha: Float = m[job] == -.infinity ? 0 : VMath.exp(m[job] - mNew)
+                var sum: Float = 0
+                for j in jLo...jHi { let p = VMath.exp(row[j] * scale - mNew); row[j] = p; sum += p }
+                if jLo > 0 { row.update(repeating: 0, count: jLo) }
+                if jHi + 1 < w { (row + jHi + 1).update(repeating: 0, count: w - jHi - 1) }
+                l[job] = l[job] * alpha + sum
+                m[job] = mNew
+                if alpha != 1 {
+                    let o = out + (blk.row * t + r) * c + hh * d
+                    for k in 0..<d { o[k] *= alpha }
+                }
+            }
+        }
+    }
+
+    /// O /= l and lse = m + log l for the block's rows.
+    private func finish(_ blk: AttentionBlock, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>,
+                        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+        let n = blk.rows
+        for job in 0..<(h * n) {
+            let hh = job / n, r = blk.q0 + job % n
+            let o = out + (blk.row * t + r) * c + hh * d, inv = 1 / l[job]
+            for k in 0..<d { o[k] *= inv }
+            lse[(blk.row * h + hh) * t + r] = m[job] + Foundation.log(l[job])
+        }
+    }
+
+    func backward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+                  dOut: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, _ backend: Backend) {
+        let p = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
+        let dp = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
+        let delta = Tensor(uninitialized: [h * tiling.queryBlock])
+        for blk in blocks {
+            let n = blk.rows
+            for job in 0..<(h * n) {   // δ = rowsum(dO ⊙ O)
+                let off = (blk.row * t + blk.q0 + job % n) * c + (job / n) * d
+                delta.ptr[job] = VMath.dot(dOut + off, out + off, d)
+            }
+            let qv = heads(qkv, blk.row, blk.q0, n, stride: 3 * c), dov = heads(dOut, blk.row, blk.q0, n, stride: c)
+            for (k0, k1) in blk.chunks {
+                let w = k1 - k0
+                let kv = heads(qkv + c, blk.row, k0, w, stride: 3 * c)
+                backend.matmul(qv, headsT(qkv + c, blk.row, k0, w), into: scores(p.ptr, n, w))                 // S = Q·Kᵀ
+                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                                  // P = exp(scale·S − lse)
+                backend.matmul(dov, headsT(qkv + 2 * c, blk.row, k0, w), into: scores(dp.ptr, n, w))           // dP = dO·Vᵀ
+                backend.matmul(scores(p.ptr, n, w, transposed: true), dov,
+                               into: heads(dqkv + 2 * c, blk.row, k0, w, stride: 3 * c), accumulate: true)      // dV += Pᵀ·dO
+                scoreGradient(n: n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)                               // dS in dp
+                backend.matmul(scores(dp.ptr, n, w), kv, into: heads(dqkv, blk.row, blk.q0, n, stride: 3 * c), accumulate: true) // dQ += dS·K
+                backend.matmul(scores(dp.ptr, n, w, transposed: true), qv,
+                               into: heads(dqkv + c, blk.row, k0, w, stride: 3 * c), accumulate: true)          // dK += dSᵀ·Q
+            }
+        }
+    }
+
+    /// Scores of one chunk → P = exp(scale·s − lse) on visible columns, 0 elsewhere.
+    private func probabilities(_ blk: AttentionBlock, _ k0: Int, _ k1: Int, p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+        let n = blk.rows, w = k1 - k0
+        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+            for job in r0..<r1 {
+                let hh = job / n, r = blk.q0 + job % n
+                let row = p + job * w, z = lse[(blk.row * h + hh) * t + r]
+                let (jLo, jHi) = visible(blk.row, r, k0, k1)
+                guard jHi >= jLo else { row.update(repeating: 0, count: w); continue }
+                for j in jLo...jHi { row[j] = VMath.exp(row[j] * scale - z) }
+                if jLo > 0 { row.update(repeating: 0, count: jLo) }
+                if jHi + 1 < w { (row + jHi + 1).update(repeating: 0, count: w - jHi - 1) }
+            }
+        }
+    }
+
+    /// dS = scale · P ⊙ (dP − δ), in place over dP (zero where P is).
+    private func scoreGradient(n: Int, w: Int, p: UnsafeMutablePointer<Float>, dp: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+        let scale = self.scale
+        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+            for job in r0..<r1 {
+                let pr = p + job * w, gr = dp + job * w, dl = delta[job]
+                for j in 0..<w { gr[j] = scale * pr[j] * (gr[j] - dl) }
+            }
+        }
+    }
+}
