@@ -19,6 +19,9 @@ public final class Tape {
     private var nodes: [() -> Void] = []
     /// Which causal-attention kernel `attention` runs (tiled by default; benchmarks and tests switch it).
     public var attentionKernel: AttentionKernel = .tiled(.standard)
+    /// Whether model losses fuse the LM head with cross-entropy in row chunks (`lmHeadCrossEntropy`) instead of
+    /// materialising [N, V] logits (benchmarks switch it off for before/after comparisons).
+    public var chunkedLMHeadLoss = true
 
     public init(recording: Bool = true, training: Bool = true, seed: UInt64 = 0, backend: Backend = .shared) {
         self.backend = backend

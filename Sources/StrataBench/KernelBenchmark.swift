@@ -1,0 +1,92 @@
+// The kernel benchmark behind `strata bench kernels`: forward + backward of one
+// causal attention layer (tiled kernel at several block sizes against the
+// materialised kernel) and of the LM head with cross-entropy (chunked against
+// full [N, V] logits), at the nano width. The variants are timed round-robin —
+// one repeat of each in turn — and the fastest repeat of each is reported, so
+// load on a shared machine hits every variant alike and the minimum filters it.
+// Leaves out: the rest of the training step (`strata bench` times that).
+
+import Foundation
+import StrataCore
+import StrataTensor
+
+public enum KernelBenchmark {
+    public struct Config: Codable, Sendable {
+        public var embd = 384, heads = 6, vocab = 8192
+        /// (batch, context) pairs for attention; each keeps B·T tokens.
+        public var attentionShapes: [[Int]] = [[8, 256], [2, 1024], [1, 2048]]
+        /// Block sizes of the tiled kernel to try: (queryBlock, keyChunk).
+        public var tilings: [[Int]] = [[32, 256], [64, 256], [64, 512], [128, 256]]
+        public var lmHeadRows = 2048
+        public var repeats = 5
+        public init() {}
+    }
+
+    public struct Line: Codable, Sendable {
+        public var what: String
+        public var variant: String
+        public var bestMs: Double
+    }
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+
+    /// Best time of each variant over `repeats` round-robin rounds (after one warm-up round).
+    static func roundRobin(_ variants: [(String, () -> Void)], repeats: Int) -> [(String, Double)] {
+        var best = [Double](repeating: .infinity, count: variants.count)
+        for round in 0...repeats {
+            for (i, v) in variants.enumerated() {
+                let s = seconds(v.1)
+                if round > 0 { best[i] = min(best[i], s) }
+            }
+        }
+        return zip(variants.map(\.0), best).map { ($0, $1 * 1000) }
+    }
+
+    public static func run(_ cfg: Config, log: (String) -> Void = { print($0) }) -> [Line] {
+        var lines = [Line]()
+        var rng = StrataRNG(seed: 1)
+        for shape in cfg.attentionShapes {
+            let b = shape[0], t = shape[1], c = cfg.embd
+            let qkv = Tensor((0..<(b * t * 3 * c)).map { _ in rng.normal() }, shape: [b, t, 3 * c], requiresGrad: true)
+            let dy = Tensor((0..<(b * t * c)).map { _ in rng.normal() }, shape: [b, t, c])
+            func pass(_ kernel: AttentionKernel) -> () -> Void {
+                return {
+                    let tape = Tape()
+                    tape.attentionKernel = kernel
+                    let y = tape.attention(qkv, heads: cfg.heads)
+                    tape.backward(tape.sum(tape.mul(y, dy)))
+                    qkv.zeroGrad()
+                }
+            }
+            let variants = [("materialized", pass(.materialized))]
+                + cfg.tilings.map { ("tiled \($0[0])/\($0[1])", pass(.tiled(AttentionTiling(queryBlock: $0[0], keyChunk: $0[1])))) }
+            for (name, ms) in roundRobin(variants, repeats: cfg.repeats) {
+                let what = "attention fwd+bwd B=\(b) T=\(t) C=\(c) H=\(cfg.heads)"
+                log(String(format: "%@  %-16@ %8.1f ms", what, name, ms))
+                lines.append(Line(what: what, variant: name, bestMs: ms))
+            }
+        }
+        let n = cfg.lmHeadRows, c = cfg.embd, v = cfg.vocab
+        let h = Tensor((0..<(n * c)).map { _ in rng.normal() }, shape: [n, c], requiresGrad: true)
+        let w = Tensor((0..<(v * c)).map { _ in rng.normal() * 0.02 }, shape: [v, c], requiresGrad: true)
+        let targets = (0..<n).map { _ in Int32(rng.int(below: v)) }
+        func head(_ chunked: Bool) -> () -> Void {
+            return {
+                let tape = Tape()
+                let loss = chunked ? tape.lmHeadCrossEntropy(h, w, targets) : tape.crossEntropy(tape.linearTransposed(h, w), targets)
+                tape.backward(loss)
+                h.zeroGrad(); w.zeroGrad()
+            }
+        }
+        for (name, ms) in roundRobin([("full logits", head(false)), ("chunked", head(true))], repeats: cfg.repeats) {
+            let what = "LM head + cross-entropy fwd+bwd N=\(n) C=\(c) V=\(v)"
+            log(String(format: "%@  %-16@ %8.1f ms", what, name, ms))
+            lines.append(Line(what: what, variant: name, bestMs: ms))
+        }
+        return lines
+    }
+}
