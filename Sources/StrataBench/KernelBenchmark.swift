@@ -16,8 +16,10 @@ public enum KernelBenchmark {
         /// (batch, context) pairs for attention; each keeps B·T tokens.
         public var attentionShapes: [[Int]] = [[8, 256], [2, 1024], [1, 2048]]
         /// Block sizes of the tiled kernel to try: (queryBlock, keyChunk).
-        public var tilings: [[Int]] = [[32, 256], [64, 256], [64, 512], [128, 256]]
+        public var tilings: [[Int]] = [[64, 256], [128, 512], [128, 1024], [256, 1024], [256, 2048]]
         public var lmHeadRows = 2048
+        /// Rows per chunk of the chunked LM head loss to try.
+        public var lmHeadChunkRows = [256, 512, 1024]
         public var repeats = 5
         public init() {}
     }
@@ -74,15 +76,18 @@ public enum KernelBenchmark {
         let h = Tensor((0..<(n * c)).map { _ in rng.normal() }, shape: [n, c], requiresGrad: true)
         let w = Tensor((0..<(v * c)).map { _ in rng.normal() * 0.02 }, shape: [v, c], requiresGrad: true)
         let targets = (0..<n).map { _ in Int32(rng.int(below: v)) }
-        func head(_ chunked: Bool) -> () -> Void {
+        /// chunk: logits per chunk (nil: the full [N, V] logits).
+        func head(_ chunk: Int?) -> () -> Void {
             return {
                 let tape = Tape()
-                let loss = chunked ? tape.lmHeadCrossEntropy(h, w, targets) : tape.crossEntropy(tape.linearTransposed(h, w), targets)
+                let loss = chunk.map { tape.lmHeadCrossEntropy(h, w, targets, chunkElements: $0) }
+                    ?? tape.crossEntropy(tape.linearTransposed(h, w), targets)
                 tape.backward(loss)
                 h.zeroGrad(); w.zeroGrad()
             }
         }
-        for (name, ms) in roundRobin([("full logits", head(false)), ("chunked", head(true))], repeats: cfg.repeats) {
+        let heads = [("full logits", head(nil))] + cfg.lmHeadChunkRows.map { ("chunked \($0) rows", head($0 * v)) }
+        for (name, ms) in roundRobin(heads, repeats: cfg.repeats) {
             let what = "LM head + cross-entropy fwd+bwd N=\(n) C=\(c) V=\(v)"
             log(String(format: "%@  %-16@ %8.1f ms", what, name, ms))
             lines.append(Line(what: what, variant: name, bestMs: ms))

@@ -11,12 +11,13 @@
 // The only state kept for backward is lse [B, H, T]; backward recomputes each
 // block's probabilities P = exp(scale·S − lse) and, with δ = rowsum(dO ⊙ O):
 //   dV += Pᵀ·dO,  dS = scale·P ⊙ (dO·Vᵀ − δ),  dQ += dS·K,  dK += dSᵀ·Q.
-// Every product is a oneDNN matmul batched over the H heads of one batch row
-// (strided views into qkv, no copies); scratch is two [H, queryBlock, keyChunk]
-// buffers, so memory is linear in T.
+// Every product is a oneDNN matmul batched over [B, H] (no document mask) or
+// over the H heads of one batch row (document mask: each row skips its own
+// keys), reading strided views of qkv (no copies); scratch is two
+// [B, H, queryBlock, keyChunk] buffers, so memory is linear in T.
 // Shapes: B batch, T time, C channels, H heads, D = C / H head size.
-// Leaves out: attention dropout, parallelism across batch rows in Strata's own
-// threads (oneDNN parallelises each product; the row kernels split over rows).
+// Leaves out: attention dropout, splitting work across batch rows in Strata's
+// own threads (oneDNN parallelises each product; the row kernels split rows).
 
 import Foundation
 import StrataCore
@@ -62,12 +63,18 @@ extension Tape {
     }
 }
 
-/// One query block of one batch row and the key chunks it visits.
+/// One query block of a group of batch rows (all B rows without a document mask, one row with it) and the
+/// key chunks it visits.
 struct AttentionBlock {
-    let row: Int          // batch row
+    let row: Int          // first batch row of the group
+    let group: Int        // batch rows in the group
     let q0: Int, q1: Int  // query positions [q0, q1)
     let chunks: [(k0: Int, k1: Int)]
     var rows: Int { q1 - q0 }
+    /// Score rows of the block: group · H · rows, ordered (batch row, head, query).
+    func decompose(_ job: Int, heads h: Int) -> (bi: Int, hh: Int, i: Int) {
+        (row + job / (h * rows), (job / rows) % h, job % rows)
+    }
 }
 
 struct TiledAttention {
@@ -85,35 +92,42 @@ struct TiledAttention {
     /// First key position query `r` of batch row `bi` may attend to.
     @inline(__always) func lo(_ bi: Int, _ r: Int) -> Int { docStart.map { Int($0[bi * t + r]) } ?? 0 }
 
-    /// Every (batch row, query block) with its key chunks, in the order both passes visit them.
+    /// Every (batch group, query block) with its key chunks, in the order both passes visit them. Without a
+    /// document mask one group holds all B rows (fewer, larger products); with one, each row is its own group
+    /// so its blocks skip the keys before its own documents.
     var blocks: [AttentionBlock] {
         var out = [AttentionBlock]()
-        let bq = tiling.queryBlock, kc = tiling.keyChunk
-        for bi in 0..<b {
+        let bq = tiling.queryBlock, kc = tiling.keyChunk, group = docStart == nil ? b : 1
+        for bi in stride(from: 0, to: b, by: group) {
             for q0 in stride(from: 0, to: t, by: bq) {
                 let q1 = min(t, q0 + bq)
                 let first = (q0..<q1).map { lo(bi, $0) }.min()!
                 let kLo = (min(first, q0) / bq) * bq
                 let chunks = stride(from: kLo, to: q1, by: kc).map { (k0: $0, k1: min($0 + kc, q1)) }
-                out.append(AttentionBlock(row: bi, q0: q0, q1: q1, chunks: chunks))
+                out.append(AttentionBlock(row: bi, group: group, q0: q0, q1: q1, chunks: chunks))
             }
         }
         return out
     }
 
-    // Views batched over heads: [H, rows, D] inside rows of `stride` floats (qkv: 3C, out: C) starting at position p0.
-    func heads(_ p: UnsafeMutablePointer<Float>, _ bi: Int, _ p0: Int, _ rows: Int, stride: Int) -> MatView {
-        MatView(p + (bi * t + p0) * stride, dims: [h, rows, d], strides: [d, stride, 1])
+    // Views batched over (group rows, heads): [G, H, rows, D] inside rows of `stride` floats (qkv: 3C, out: C)
+    // starting at position p0 of batch row `blk.row`.
+    func heads(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int) -> MatView {
+        MatView(p + (blk.row * t + p0) * stride, dims: [blk.group, h, rows, d], strides: [t * stride, d, stride, 1])
     }
-    /// [H, D, rows]: the transpose of a qkv block (Kᵀ, Vᵀ).
-    func headsT(_ p: UnsafeMutablePointer<Float>, _ bi: Int, _ p0: Int, _ rows: Int) -> MatView {
-        MatView(p + (bi * t + p0) * 3 * c, dims: [h, d, rows], strides: [d, 1, 3 * c])
+    /// [G, H, D, rows]: the transpose of a qkv block (Kᵀ, Vᵀ).
+    func headsT(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int) -> MatView {
+        MatView(p + (blk.row * t + p0) * 3 * c, dims: [blk.group, h, d, rows], strides: [t * 3 * c, d, 1, 3 * c])
     }
-    /// Contiguous [H, rows, cols] scratch, or its transpose [H, cols, rows].
-    func scores(_ p: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, transposed: Bool = false) -> MatView {
-        transposed ? MatView(p, dims: [h, cols, rows], strides: [rows * cols, 1, cols])
-                   : MatView(p, dims: [h, rows, cols], strides: [rows * cols, cols, 1])
+    /// Contiguous [G, H, rows, cols] scratch, or its transpose [G, H, cols, rows].
+    func scores(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ cols: Int, transposed: Bool = false) -> MatView {
+        let rows = blk.rows, g = blk.group
+        return transposed ? MatView(p, dims: [g, h, cols, rows], strides: [h * rows * cols, rows * cols, 1, cols])
+                          : MatView(p, dims: [g, h, rows, cols], strides: [h * rows * cols, rows * cols, cols, 1])
     }
+    /// Floats of one scratch buffer (the largest group's block).
+    var scratch: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock * tiling.keyChunk }
+    var rowState: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock }
 
     /// The visible columns [jLo, jHi] (inclusive, relative to k0) of query r in chunk [k0, k1); empty when jHi < jLo.
     @inline(__always) func visible(_ bi: Int, _ r: Int, _ k0: Int, _ k1: Int) -> (Int, Int) {
@@ -121,17 +135,17 @@ struct TiledAttention {
     }
 
     func forward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, _ backend: Backend) {
-        let s = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
-        let m = Tensor(uninitialized: [h * tiling.queryBlock]), l = Tensor(uninitialized: [h * tiling.queryBlock])
+        let s = Tensor(uninitialized: [scratch])
+        let m = Tensor(uninitialized: [rowState]), l = Tensor(uninitialized: [rowState])
         for blk in blocks {
             let n = blk.rows
             m.fill(-.infinity); l.fill(0)
-            let qv = heads(qkv, blk.row, blk.q0, n, stride: 3 * c), ov = heads(out, blk.row, blk.q0, n, stride: c)
+            let qv = heads(qkv, blk, blk.q0, n, stride: 3 * c), ov = heads(out, blk, blk.q0, n, stride: c)
             for (k0, k1) in blk.chunks {
-                backend.matmul(qv, headsT(qkv + c, blk.row, k0, k1 - k0), into: scores(s.ptr, n, k1 - k0))     // S = Q·Kᵀ
+                backend.matmul(qv, headsT(qkv + c, blk, k0, k1 - k0), into: scores(s.ptr, blk, k1 - k0))           // S = Q·Kᵀ
                 onlineSoftmax(blk, k0, k1, s: s.ptr, m: m.ptr, l: l.ptr, out: out)
-                backend.matmul(scores(s.ptr, n, k1 - k0), heads(qkv + 2 * c, blk.row, k0, k1 - k0, stride: 3 * c),
-                               into: ov, accumulate: true)                                                      // O += P·V
+                backend.matmul(scores(s.ptr, blk, k1 - k0), heads(qkv + 2 * c, blk, k0, k1 - k0, stride: 3 * c),
+                               into: ov, accumulate: true)                                                          // O += P·V
             }
             finish(blk, m: m.ptr, l: l.ptr, out: out, lse: lse)
         }
@@ -140,12 +154,12 @@ struct TiledAttention {
     /// Scores of one chunk → unnormalised probabilities exp(scale·s − m'), updating m, l and rescaling O rows by α.
     private func onlineSoftmax(_ blk: AttentionBlock, _ k0: Int, _ k1: Int, s: UnsafeMutablePointer<Float>,
                                m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let n = blk.rows, w = k1 - k0
-        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+        let w = k1 - k0
+        Parallel.rows(blk.group * h * blk.rows, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
             for job in r0..<r1 {
-                let hh = job / n, i = job % n, r = blk.q0 + i
+                let (bi, hh, i) = blk.decompose(job, heads: h), r = blk.q0 + i
                 let row = s + job * w
-                let (jLo, jHi) = visible(blk.row, r, k0, k1)
+                let (jLo, jHi) = visible(bi, r, k0, k1)
                 guard jHi >= jLo else { row.update(repeating: 0, count: w); continue }
                 let mNew = Swift.max(m[job], VMath.max(row + jLo, jHi - jLo + 1) * scale)
                 let alpha: Float = m[job] == -.infinity ? 0 : VMath.exp(m[job] - mNew)
@@ -156,7 +170,7 @@ struct TiledAttention {
                 l[job] = l[job] * alpha + sum
                 m[job] = mNew
                 if alpha != 1 {
-                    let o = out + (blk.row * t + r) * c + hh * d
+                    let o = out + (bi * t + r) * c + hh * d
                     for k in 0..<d { o[k] *= alpha }
                 }
             }
@@ -166,51 +180,50 @@ struct TiledAttention {
     /// O /= l and lse = m + log l for the block's rows.
     private func finish(_ blk: AttentionBlock, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>,
                         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
-        let n = blk.rows
-        for job in 0..<(h * n) {
-            let hh = job / n, r = blk.q0 + job % n
-            let o = out + (blk.row * t + r) * c + hh * d, inv = 1 / l[job]
+        for job in 0..<(blk.group * h * blk.rows) {
+            let (bi, hh, i) = blk.decompose(job, heads: h), r = blk.q0 + i
+            let o = out + (bi * t + r) * c + hh * d, inv = 1 / l[job]
             for k in 0..<d { o[k] *= inv }
-            lse[(blk.row * h + hh) * t + r] = m[job] + Foundation.log(l[job])
+            lse[(bi * h + hh) * t + r] = m[job] + Foundation.log(l[job])
         }
     }
 
     func backward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
                   dOut: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, _ backend: Backend) {
-        let p = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
-        let dp = Tensor(uninitialized: [h * tiling.queryBlock * tiling.keyChunk])
-        let delta = Tensor(uninitialized: [h * tiling.queryBlock])
+        let p = Tensor(uninitialized: [scratch]), dp = Tensor(uninitialized: [scratch])
+        let delta = Tensor(uninitialized: [rowState])
         for blk in blocks {
             let n = blk.rows
-            for job in 0..<(h * n) {   // δ = rowsum(dO ⊙ O)
-                let off = (blk.row * t + blk.q0 + job % n) * c + (job / n) * d
+            for job in 0..<(blk.group * h * n) {   // δ = rowsum(dO ⊙ O)
+                let (bi, hh, i) = blk.decompose(job, heads: h)
+                let off = (bi * t + blk.q0 + i) * c + hh * d
                 delta.ptr[job] = VMath.dot(dOut + off, out + off, d)
             }
-            let qv = heads(qkv, blk.row, blk.q0, n, stride: 3 * c), dov = heads(dOut, blk.row, blk.q0, n, stride: c)
+            let qv = heads(qkv, blk, blk.q0, n, stride: 3 * c), dov = heads(dOut, blk, blk.q0, n, stride: c)
             for (k0, k1) in blk.chunks {
                 let w = k1 - k0
-                let kv = heads(qkv + c, blk.row, k0, w, stride: 3 * c)
-                backend.matmul(qv, headsT(qkv + c, blk.row, k0, w), into: scores(p.ptr, n, w))                 // S = Q·Kᵀ
-                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                                  // P = exp(scale·S − lse)
-                backend.matmul(dov, headsT(qkv + 2 * c, blk.row, k0, w), into: scores(dp.ptr, n, w))           // dP = dO·Vᵀ
-                backend.matmul(scores(p.ptr, n, w, transposed: true), dov,
-                               into: heads(dqkv + 2 * c, blk.row, k0, w, stride: 3 * c), accumulate: true)      // dV += Pᵀ·dO
-                scoreGradient(n: n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)                               // dS in dp
-                backend.matmul(scores(dp.ptr, n, w), kv, into: heads(dqkv, blk.row, blk.q0, n, stride: 3 * c), accumulate: true) // dQ += dS·K
-                backend.matmul(scores(dp.ptr, n, w, transposed: true), qv,
-                               into: heads(dqkv + c, blk.row, k0, w, stride: 3 * c), accumulate: true)          // dK += dSᵀ·Q
+                let kv = heads(qkv + c, blk, k0, w, stride: 3 * c)
+                backend.matmul(qv, headsT(qkv + c, blk, k0, w), into: scores(p.ptr, blk, w))                  // S = Q·Kᵀ
+                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                               // P = exp(scale·S − lse)
+                backend.matmul(dov, headsT(qkv + 2 * c, blk, k0, w), into: scores(dp.ptr, blk, w))          // dP = dO·Vᵀ
+                backend.matmul(scores(p.ptr, blk, w, transposed: true), dov,
+                               into: heads(dqkv + 2 * c, blk, k0, w, stride: 3 * c), accumulate: true)        // dV += Pᵀ·dO
+                scoreGradient(rows: blk.group * h * n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)          // dS in dp
+                backend.matmul(scores(dp.ptr, blk, w), kv, into: heads(dqkv, blk, blk.q0, n, stride: 3 * c), accumulate: true) // dQ += dS·K
+                backend.matmul(scores(dp.ptr, blk, w, transposed: true), qv,
+                               into: heads(dqkv + c, blk, k0, w, stride: 3 * c), accumulate: true)            // dK += dSᵀ·Q
             }
         }
     }
 
     /// Scores of one chunk → P = exp(scale·s − lse) on visible columns, 0 elsewhere.
     private func probabilities(_ blk: AttentionBlock, _ k0: Int, _ k1: Int, p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
-        let n = blk.rows, w = k1 - k0
-        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+        let w = k1 - k0
+        Parallel.rows(blk.group * h * blk.rows, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
             for job in r0..<r1 {
-                let hh = job / n, r = blk.q0 + job % n
-                let row = p + job * w, z = lse[(blk.row * h + hh) * t + r]
-                let (jLo, jHi) = visible(blk.row, r, k0, k1)
+                let (bi, hh, i) = blk.decompose(job, heads: h), r = blk.q0 + i
+                let row = p + job * w, z = lse[(bi * h + hh) * t + r]
+                let (jLo, jHi) = visible(bi, r, k0, k1)
                 guard jHi >= jLo else { row.update(repeating: 0, count: w); continue }
                 for j in jLo...jHi { row[j] = VMath.exp(row[j] * scale - z) }
                 if jLo > 0 { row.update(repeating: 0, count: jLo) }
@@ -220,9 +233,9 @@ struct TiledAttention {
     }
 
     /// dS = scale · P ⊙ (dP − δ), in place over dP (zero where P is).
-    private func scoreGradient(n: Int, w: Int, p: UnsafeMutablePointer<Float>, dp: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
+    private func scoreGradient(rows: Int, w: Int, p: UnsafeMutablePointer<Float>, dp: UnsafeMutablePointer<Float>, delta: UnsafeMutablePointer<Float>) {
         let scale = self.scale
-        Parallel.rows(h * n, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
+        Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
             for job in r0..<r1 {
                 let pr = p + job * w, gr = dp + job * w, dl = delta[job]
                 for j in 0..<w { gr[j] = scale * pr[j] * (gr[j] - dl) }

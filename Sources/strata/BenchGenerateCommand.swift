@@ -1,7 +1,8 @@
-// `strata bench generate` and `strata bench kernels`. generate: greedy and sampled generation tokens/s with the KV
-// cache, and the prefill alone, on a random GPT-2. Thin: the work is
-// StrataBench's GenerateBenchmark. tools/bench/generate_bench.py runs it with
-// --save-model and times transformers' generate on the same model.
+// `strata bench generate` and `strata bench kernels`, thin over StrataBench.
+// generate (GenerateBenchmark): greedy and sampled generation tokens/s with the KV
+// cache, and the prefill alone, on a random GPT-2; tools/bench/generate_bench.py
+// runs it with --save-model and times transformers' generate on the same model.
+// kernels (KernelBenchmark): attention and LM-head loss variants, round-robin.
 // Leaves out: top-k/top-p sampling.
 
 import ArgumentParser
