@@ -21,8 +21,8 @@ public struct TrainStepBenchmark {
         public var peakSize = 2048
         /// Time each op (adds a clock read per op; off for the headline figure).
         public var profile = false
-        /// The attention kernel the steps run (tiled by default; materialized for before/after comparisons).
-        public var attention: AttentionChoice = .tiled
+        /// The attention kernel the steps run (auto: the tape's default; tiled or materialized to compare).
+        public var attention: AttentionChoice = .auto
         /// Whether the LM head and cross-entropy run fused in row chunks (default) or over full [N, V] logits.
         public var chunkedLMHead = true
         public init() {}
@@ -30,8 +30,14 @@ public struct TrainStepBenchmark {
 
     /// The attention kernels `strata bench --attention` can select.
     public enum AttentionChoice: String, Codable, Sendable, CaseIterable {
-        case tiled, materialized
-        public var kernel: AttentionKernel { self == .tiled ? .tiled(.standard) : .materialized }
+        case auto, tiled, materialized
+        public var kernel: AttentionKernel {
+            switch self {
+            case .auto: return .standard
+            case .tiled: return .tiled(.standard)
+            case .materialized: return .materialized
+            }
+        }
     }
 
     public struct Result: Codable, Sendable {

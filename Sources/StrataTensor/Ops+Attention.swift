@@ -5,10 +5,11 @@
 // per-position document start makes the mask document-aware for packed
 // sequences: position t attends to [start(t), t].
 // `attention` dispatches on the tape's `attentionKernel`: the tiled kernel
-// (Ops+TiledAttention.swift, the default) or the materialised one here, which
-// keeps the full [B, H, T, T] probabilities for backward and computes the masked
-// upper triangle too. The materialised kernel stays as the reference the tiled
-// one is tested against.
+// (Ops+TiledAttention.swift) or the materialised one here, which keeps the full
+// [B, H, T, T] probabilities for backward and computes the masked upper triangle
+// too; by default (`.standard`) the materialised one while its probabilities
+// fit a memory budget (it is faster with oneDNN 2.6, see docs/benchmarks.md),
+// the tiled one beyond. The materialised kernel is also the tiled one's reference.
 // Leaves out: attention dropout.
 
 import Foundation
@@ -18,9 +19,9 @@ extension Tape {
     /// qkv: [B, T, 3C] → [B, T, C]. `docStart` (B·T entries, optional) gives the first position each
     /// query may attend to (0 for plain causal attention).
     public func attention(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil) -> Tensor {
-        switch attentionKernel {
+        switch attentionKernel.resolved(b: qkv.shape[0], t: qkv.shape[1], heads: h) {
         case .tiled(let tiling): return attentionTiled(qkv, heads: h, docStart: docStart, tiling: tiling)
-        case .materialized: return attentionMaterialized(qkv, heads: h, docStart: docStart)
+        case .materialized, .automatic: return attentionMaterialized(qkv, heads: h, docStart: docStart)
         }
     }
 

@@ -20,7 +20,7 @@ extension Tape {
     /// `ignoreIndex` entries carry no loss), divided by `normalizer` (default: the number of counted targets).
     /// Equal to `crossEntropy(linearTransposed(hidden, w), targets)` with at most `chunkElements` logits alive.
     public func lmHeadCrossEntropy(_ hidden: Tensor, _ w: Tensor, _ targets: [Int32], ignoreIndex: Int32 = -100,
-                                   normalizer: Float? = nil, chunkElements: Int = 1 << 21) -> Tensor {
+                                   normalizer: Float? = nil, chunkElements: Int = 1 << 22) -> Tensor {
         let v = w.shape[0], c = w.shape[1], n = hidden.count / c
         precondition(w.rank == 2 && hidden.cols == c, "lmHeadCrossEntropy: hidden \(hidden.shape) does not match head \(w.shape)")
         precondition(targets.count == n, "lmHeadCrossEntropy: \(targets.count) targets for \(n) rows")

@@ -32,7 +32,8 @@ public struct AttentionTiling: Sendable, Equatable {
                      "AttentionTiling: keyChunk \(keyChunk) must be a positive multiple of queryBlock \(queryBlock)")
         self.queryBlock = queryBlock; self.keyChunk = keyChunk
     }
-    public static let standard = AttentionTiling(queryBlock: 64, keyChunk: 256)
+    /// 256-row query blocks, 1024-key chunks: the fastest of the sizes `strata bench kernels` tried (docs/benchmarks.md).
+    public static let standard = AttentionTiling(queryBlock: 256, keyChunk: 1024)
 }
 
 /// The causal-attention kernel a tape runs.
@@ -41,6 +42,18 @@ public enum AttentionKernel: Sendable, Equatable {
     case tiled(AttentionTiling)
     /// Full [B, H, T, T] scores; keeps the probabilities for backward (the reference).
     case materialized
+    /// Materialised while one layer's [B, H, T, T] probabilities fit in `budgetBytes`, tiled (standard blocks)
+    /// beyond: on oneDNN 2.6 the materialised products are faster, the tiled kernel's memory is linear in T.
+    case automatic(budgetBytes: Int)
+
+    /// The default: materialised up to 64 MiB of probabilities per layer (nano: B=8, T=256 holds 12 MiB).
+    public static let standard = AttentionKernel.automatic(budgetBytes: 64 << 20)
+
+    /// The concrete kernel for a [B, T] batch with H heads.
+    public func resolved(b: Int, t: Int, heads h: Int) -> AttentionKernel {
+        guard case .automatic(let budget) = self else { return self }
+        return b * h * t * t * MemoryLayout<Float>.size <= budget ? .materialized : .tiled(.standard)
+    }
 }
 
 extension Tape {
@@ -163,8 +176,8 @@ struct TiledAttention {
                 guard jHi >= jLo else { row.update(repeating: 0, count: w); continue }
                 let mNew = Swift.max(m[job], VMath.max(row + jLo, jHi - jLo + 1) * scale)
                 let alpha: Float = m[job] == -.infinity ? 0 : VMath.exp(m[job] - mNew)
-                var sum: Float = 0
-                for j in jLo...jHi { let p = VMath.exp(row[j] * scale - mNew); row[j] = p; sum += p }
+                for j in jLo...jHi { row[j] = VMath.exp(row[j] * scale - mNew) }     // no reduction here: this loop vectorises
+                let sum = VMath.sum(row + jLo, jHi - jLo + 1)
                 if jLo > 0 { row.update(repeating: 0, count: jLo) }
                 if jHi + 1 < w { (row + jHi + 1).update(repeating: 0, count: w - jHi - 1) }
                 l[job] = l[job] * alpha + sum

@@ -56,7 +56,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Vocabulary size.") var vocab = 8192
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Also print where the time goes, op by op.") var profile = false
-    @Option(help: "Attention kernel: tiled (online softmax, default) or materialized (full T×T scores).") var attention = "tiled"
+    @Option(help: "Attention kernel: auto (default: materialized while B·H·T² floats fit 64 MiB, tiled beyond), tiled (online softmax) or materialized (full T×T scores).") var attention = "auto"
     @Option(help: "LM head + loss: chunked (fused in row chunks, default) or full ([N, V] logits materialised).") var lmHead = "chunked"
 
     func run() throws {

@@ -64,11 +64,11 @@ final class TiledAttentionTests: XCTestCase {
 
     func testTiledAttentionGradientMatchesFiniteDifferences() {
         var rng = StrataRNG(seed: 7)
-        let b = 2, t = 11, h = 2, d = 3
+        let b = 1, t = 9, h = 2, d = 3
         let qkv = randomTensor([b, t, 3 * h * d], &rng, scale: 0.7)
-        let ds = Self.docStarts(b: b, t: t, &rng)
+        let ds: [Int32] = [0, 0, 0, 0, 4, 4, 4, 4, 4]   // two documents, the second starting mid-block: rows 4, 5 see no key of chunk [0, 3)
         gradCheck([qkv], tol: 1e-2) { tape, x in
-            tape.attentionTiled(x[0], heads: h, docStart: ds, tiling: .init(queryBlock: 2, keyChunk: 4))
+            tape.attentionTiled(x[0], heads: h, docStart: ds, tiling: .init(queryBlock: 3, keyChunk: 3))
         }
     }
 
@@ -85,5 +85,12 @@ final class TiledAttentionTests: XCTestCase {
             _ = Tape.noGrad().attentionTiled(qkv, heads: h, docStart: ds, tiling: .init(queryBlock: bq, keyChunk: bq))
             XCTAssertEqual(Backend.shared.flops, pairs * perPair, "docStart \(ds == nil ? "none" : "split at 128")")
         }
+    }
+
+    /// nano (B=8, H=6, T=256): 12 MiB of probabilities per layer, under the 64 MiB budget; T=2048 at B=1: 96 MiB.
+    func testStandardKernelIsMaterializedUnderTheBudgetAndTiledBeyond() {
+        XCTAssertEqual(AttentionKernel.standard.resolved(b: 8, t: 256, heads: 6), .materialized)
+        XCTAssertEqual(AttentionKernel.standard.resolved(b: 1, t: 2048, heads: 6), .tiled(.standard))
+        XCTAssertEqual(AttentionKernel.materialized.resolved(b: 1, t: 4096, heads: 12), .materialized)
     }
 }
