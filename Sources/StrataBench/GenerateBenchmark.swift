@@ -18,10 +18,13 @@ public enum GenerateBenchmark {
         public var batch = 16, promptTokens = 32, newTokens = 64
         public var repeats = 3
         public var seed: UInt64 = 0
+        /// Decode through the per-row reference path (`GPT2.batchedDecoding` off), for before/after comparisons.
+        public var perRowDecoding = false
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case layers, heads, embd, vocab, positions, batch, promptTokens = "prompt_tokens", newTokens = "new_tokens", repeats, seed
+            case perRowDecoding = "per_row_decoding"
         }
     }
 
@@ -64,6 +67,7 @@ public enum GenerateBenchmark {
                                      fix: "give positive sizes with prompt + new tokens ≤ positions")
         }
         let model = GPT2(GPT2Config(vocabSize: c.vocab, nPositions: c.positions, nEmbd: c.embd, nLayer: c.layers, nHead: c.heads), seed: c.seed)
+        model.batchedDecoding = !c.perRowDecoding
         let prompts = prompts(c)
         if let dir = saveTo {
             try model.save(directory: dir)

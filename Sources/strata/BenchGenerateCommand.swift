@@ -24,10 +24,12 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "New tokens per row (no stop tokens: every row generates all of them).") var newTokens = 64
     @Option(help: "Timed repeats after one warm-up (the fastest is reported).") var repeats = 3
     @Option(help: "Write model.safetensors, config.json and prompts.json here (for the transformers comparison).") var saveModel: String?
+    @Flag(help: "Decode through the per-row reference path (dot products per row and head) instead of batched products.") var perRowDecode = false
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
         var c = GenerateBenchmark.Config()
+        c.perRowDecoding = perRowDecode
         c.layers = layers; c.heads = heads; c.embd = embd; c.vocab = vocab; c.positions = positions
         c.batch = batch; c.promptTokens = promptTokens; c.newTokens = newTokens; c.repeats = repeats
         let r = try GenerateBenchmark.run(c, saveTo: saveModel.map { URL(fileURLWithPath: $0) })
