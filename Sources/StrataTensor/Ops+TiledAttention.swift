@@ -13,8 +13,10 @@
 //   dV += Pᵀ·dO,  dS = scale·P ⊙ (dO·Vᵀ − δ),  dQ += dS·K,  dK += dSᵀ·Q.
 // Every product is a oneDNN matmul batched over [B, H] (no document mask) or
 // over the H heads of one batch row (document mask: each row skips its own
-// keys), reading strided views of qkv (no copies); scratch is two
-// [B, H, queryBlock, keyChunk] buffers, so memory is linear in T.
+// keys). Each block's Q, K, V (and dO) are first copied into dense per-head
+// buffers [G, H, rows, D] and gradients added back from them: oneDNN 2.6 runs
+// small products over strided views of qkv far slower. Scratch is a few
+// [B, H, queryBlock, keyChunk] and [B, H, keyChunk, D] buffers: linear in T.
 // Shapes: B batch, T time, C channels, H heads, D = C / H head size.
 // Leaves out: attention dropout, splitting work across batch rows in Strata's
 // own threads (oneDNN parallelises each product; the row kernels split rows).
@@ -123,14 +125,26 @@ struct TiledAttention {
         return out
     }
 
-    // Views batched over (group rows, heads): [G, H, rows, D] inside rows of `stride` floats (qkv: 3C, out: C)
-    // starting at position p0 of batch row `blk.row`.
-    func heads(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int) -> MatView {
-        MatView(p + (blk.row * t + p0) * stride, dims: [blk.group, h, rows, d], strides: [t * stride, d, stride, 1])
+    /// Dense [G, H, rows, D] buffer view, or its transpose [G, H, D, rows].
+    func dense(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ rows: Int, transposed: Bool = false) -> MatView {
+        transposed ? MatView(p, dims: [blk.group, h, d, rows], strides: [h * rows * d, rows * d, 1, d])
+                   : MatView(p, dims: [blk.group, h, rows, d], strides: [h * rows * d, rows * d, d, 1])
     }
-    /// [G, H, D, rows]: the transpose of a qkv block (Kᵀ, Vᵀ).
-    func headsT(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int) -> MatView {
-        MatView(p + (blk.row * t + p0) * 3 * c, dims: [blk.group, h, d, rows], strides: [t * 3 * c, d, 1, 3 * c])
+    /// Copies positions p0..<p0+rows of the group's rows (row length `stride`: 3C for qkv, C for out) into the
+    /// dense [G, H, rows, D] buffer `dst`: oneDNN 2.6 multiplies dense blocks far faster than strided views.
+    func pack(_ src: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int,
+              into dst: UnsafeMutablePointer<Float>) {
+        for g in 0..<blk.group { for hh in 0..<h { for i in 0..<rows {
+            (dst + ((g * h + hh) * rows + i) * d).update(from: src + ((blk.row + g) * t + p0 + i) * stride + hh * d, count: d)
+        } } }
+    }
+    /// The reverse of `pack`, adding: dst[strided] += src[dense].
+    func unpackAdd(_ src: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int,
+                   into dst: UnsafeMutablePointer<Float>) {
+        for g in 0..<blk.group { for hh in 0..<h { for i in 0..<rows {
+            let from = src + ((g * h + hh) * rows + i) * d, to = dst + ((blk.row + g) * t + p0 + i) * stride + hh * d
+            for k in 0..<d { to[k] += from[k] }
+        } } }
     }
     /// Contiguous [G, H, rows, cols] scratch, or its transpose [G, H, cols, rows].
     func scores(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ cols: Int, transposed: Bool = false) -> MatView {
@@ -141,6 +155,8 @@ struct TiledAttention {
     /// Floats of one scratch buffer (the largest group's block).
     var scratch: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock * tiling.keyChunk }
     var rowState: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock }
+    var queryState: Int { rowState * d }
+    var keyState: Int { (docStart == nil ? b : 1) * h * tiling.keyChunk * d }
 
     /// The visible columns [jLo, jHi] (inclusive, relative to k0) of query r in chunk [k0, k1); empty when jHi < jLo.
     @inline(__always) func visible(_ bi: Int, _ r: Int, _ k0: Int, _ k1: Int) -> (Int, Int) {
@@ -150,23 +166,27 @@ struct TiledAttention {
     func forward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, _ backend: Backend) {
         let s = Tensor(uninitialized: [scratch])
         let m = Tensor(uninitialized: [rowState]), l = Tensor(uninitialized: [rowState])
+        let qd = Tensor(uninitialized: [queryState]), od = Tensor(uninitialized: [queryState])
+        let kd = Tensor(uninitialized: [keyState]), vd = Tensor(uninitialized: [keyState])
         for blk in blocks {
             let n = blk.rows
-            m.fill(-.infinity); l.fill(0)
-            let qv = heads(qkv, blk, blk.q0, n, stride: 3 * c), ov = heads(out, blk, blk.q0, n, stride: c)
+            m.fill(-.infinity); l.fill(0); od.fill(0)
+            pack(qkv, blk, blk.q0, n, stride: 3 * c, into: qd.ptr)
             for (k0, k1) in blk.chunks {
-                backend.matmul(qv, headsT(qkv + c, blk, k0, k1 - k0), into: scores(s.ptr, blk, k1 - k0))           // S = Q·Kᵀ
-                onlineSoftmax(blk, k0, k1, s: s.ptr, m: m.ptr, l: l.ptr, out: out)
-                backend.matmul(scores(s.ptr, blk, k1 - k0), heads(qkv + 2 * c, blk, k0, k1 - k0, stride: 3 * c),
-                               into: ov, accumulate: true)                                                          // O += P·V
+                let w = k1 - k0
+                pack(qkv + c, blk, k0, w, stride: 3 * c, into: kd.ptr)
+                pack(qkv + 2 * c, blk, k0, w, stride: 3 * c, into: vd.ptr)
+                backend.matmul(dense(qd.ptr, blk, n), dense(kd.ptr, blk, w, transposed: true), into: scores(s.ptr, blk, w))  // S = Q·Kᵀ
+                onlineSoftmax(blk, k0, k1, s: s.ptr, m: m.ptr, l: l.ptr, o: od.ptr)
+                backend.matmul(scores(s.ptr, blk, w), dense(vd.ptr, blk, w), into: dense(od.ptr, blk, n), accumulate: true)  // O += P·V
             }
-            finish(blk, m: m.ptr, l: l.ptr, out: out, lse: lse)
+            finish(blk, m: m.ptr, l: l.ptr, o: od.ptr, out: out, lse: lse)
         }
     }
 
     /// Scores of one chunk → unnormalised probabilities exp(scale·s − m'), updating m, l and rescaling O rows by α.
     private func onlineSoftmax(_ blk: AttentionBlock, _ k0: Int, _ k1: Int, s: UnsafeMutablePointer<Float>,
-                               m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+                               m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>, o: UnsafeMutablePointer<Float>) {
         let w = k1 - k0
         Parallel.rows(blk.group * h * blk.rows, minPerChunk: max(1, Kernels.grain / w)) { r0, r1 in
             for job in r0..<r1 {
@@ -183,20 +203,20 @@ struct TiledAttention {
                 l[job] = l[job] * alpha + sum
                 m[job] = mNew
                 if alpha != 1 {
-                    let o = out + (bi * t + r) * c + hh * d
-                    for k in 0..<d { o[k] *= alpha }
+                    let orow = o + job * d
+                    for k in 0..<d { orow[k] *= alpha }
                 }
             }
         }
     }
 
-    /// O /= l and lse = m + log l for the block's rows.
+    /// out = O / l (from the dense block O) and lse = m + log l for the block's rows.
     private func finish(_ blk: AttentionBlock, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>,
-                        out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+                        o: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         for job in 0..<(blk.group * h * blk.rows) {
             let (bi, hh, i) = blk.decompose(job, heads: h), r = blk.q0 + i
-            let o = out + (bi * t + r) * c + hh * d, inv = 1 / l[job]
-            for k in 0..<d { o[k] *= inv }
+            let dst = out + (bi * t + r) * c + hh * d, src = o + job * d, inv = 1 / l[job]
+            for k in 0..<d { dst[k] = src[k] * inv }
             lse[(bi * h + hh) * t + r] = m[job] + Foundation.log(l[job])
         }
     }
@@ -205,6 +225,8 @@ struct TiledAttention {
                   dOut: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, _ backend: Backend) {
         let p = Tensor(uninitialized: [scratch]), dp = Tensor(uninitialized: [scratch])
         let delta = Tensor(uninitialized: [rowState])
+        let qd = Tensor(uninitialized: [queryState]), dod = Tensor(uninitialized: [queryState]), dqd = Tensor(uninitialized: [queryState])
+        let kd = Tensor(uninitialized: [keyState]), vd = Tensor(uninitialized: [keyState]), dkv = Tensor(uninitialized: [keyState])
         for blk in blocks {
             let n = blk.rows
             for job in 0..<(blk.group * h * n) {   // δ = rowsum(dO ⊙ O)
@@ -212,20 +234,24 @@ struct TiledAttention {
                 let off = (bi * t + blk.q0 + i) * c + hh * d
                 delta.ptr[job] = VMath.dot(dOut + off, out + off, d)
             }
-            let qv = heads(qkv, blk, blk.q0, n, stride: 3 * c), dov = heads(dOut, blk, blk.q0, n, stride: c)
+            pack(qkv, blk, blk.q0, n, stride: 3 * c, into: qd.ptr)
+            pack(dOut, blk, blk.q0, n, stride: c, into: dod.ptr)
+            dqd.fill(0)
             for (k0, k1) in blk.chunks {
                 let w = k1 - k0
-                let kv = heads(qkv + c, blk, k0, w, stride: 3 * c)
-                backend.matmul(qv, headsT(qkv + c, blk, k0, w), into: scores(p.ptr, blk, w))                  // S = Q·Kᵀ
-                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                               // P = exp(scale·S − lse)
-                backend.matmul(dov, headsT(qkv + 2 * c, blk, k0, w), into: scores(dp.ptr, blk, w))          // dP = dO·Vᵀ
-                backend.matmul(scores(p.ptr, blk, w, transposed: true), dov,
-                               into: heads(dqkv + 2 * c, blk, k0, w, stride: 3 * c), accumulate: true)        // dV += Pᵀ·dO
-                scoreGradient(rows: blk.group * h * n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)          // dS in dp
-                backend.matmul(scores(dp.ptr, blk, w), kv, into: heads(dqkv, blk, blk.q0, n, stride: 3 * c), accumulate: true) // dQ += dS·K
-                backend.matmul(scores(dp.ptr, blk, w, transposed: true), qv,
-                               into: heads(dqkv + c, blk, k0, w, stride: 3 * c), accumulate: true)            // dK += dSᵀ·Q
+                pack(qkv + c, blk, k0, w, stride: 3 * c, into: kd.ptr)
+                pack(qkv + 2 * c, blk, k0, w, stride: 3 * c, into: vd.ptr)
+                backend.matmul(dense(qd.ptr, blk, n), dense(kd.ptr, blk, w, transposed: true), into: scores(p.ptr, blk, w))  // S = Q·Kᵀ
+                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                                               // P = exp(scale·S − lse)
+                backend.matmul(dense(dod.ptr, blk, n), dense(vd.ptr, blk, w, transposed: true), into: scores(dp.ptr, blk, w)) // dP = dO·Vᵀ
+                backend.matmul(scores(p.ptr, blk, w, transposed: true), dense(dod.ptr, blk, n), into: dense(dkv.ptr, blk, w)) // Pᵀ·dO
+                unpackAdd(dkv.ptr, blk, k0, w, stride: 3 * c, into: dqkv + 2 * c)                                            // dV += Pᵀ·dO
+                scoreGradient(rows: blk.group * h * n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)                         // dS in dp
+                backend.matmul(scores(dp.ptr, blk, w), dense(kd.ptr, blk, w), into: dense(dqd.ptr, blk, n), accumulate: true) // dQ += dS·K
+                backend.matmul(scores(dp.ptr, blk, w, transposed: true), dense(qd.ptr, blk, n), into: dense(dkv.ptr, blk, w)) // dSᵀ·Q
+                unpackAdd(dkv.ptr, blk, k0, w, stride: 3 * c, into: dqkv + c)                                                // dK += dSᵀ·Q
             }
+            unpackAdd(dqd.ptr, blk, blk.q0, n, stride: 3 * c, into: dqkv)
         }
     }
 
