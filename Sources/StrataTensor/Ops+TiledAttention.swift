@@ -13,10 +13,10 @@
 //   dV += Pᵀ·dO,  dS = scale·P ⊙ (dO·Vᵀ − δ),  dQ += dS·K,  dK += dSᵀ·Q.
 // Every product is a oneDNN matmul batched over [B, H] (no document mask) or
 // over the H heads of one batch row (document mask: each row skips its own
-// keys). Each block's Q, K, V (and dO) are first copied into dense per-head
-// buffers [G, H, rows, D] and gradients added back from them: oneDNN 2.6 runs
-// small products over strided views of qkv far slower. Scratch is a few
-// [B, H, queryBlock, keyChunk] and [B, H, keyChunk, D] buffers: linear in T.
+// keys). Q, K, V (and dO) are first copied into dense per-head buffers
+// [B, H, T, D], and dQ, dK, dV accumulated in such buffers then added back:
+// oneDNN 2.6 runs small products over strided views of qkv far slower. Scratch
+// is a few [B, H, T, D] buffers and two [B, H, queryBlock, keyChunk]: linear in T.
 // Shapes: B batch, T time, C channels, H heads, D = C / H head size.
 // Leaves out: attention dropout, splitting work across batch rows in Strata's
 // own threads (oneDNN parallelises each product; the row kernels split rows).
@@ -125,26 +125,36 @@ struct TiledAttention {
         return out
     }
 
-    /// Dense [G, H, rows, D] buffer view, or its transpose [G, H, D, rows].
-    func dense(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ rows: Int, transposed: Bool = false) -> MatView {
-        transposed ? MatView(p, dims: [blk.group, h, d, rows], strides: [h * rows * d, rows * d, 1, d])
-                   : MatView(p, dims: [blk.group, h, rows, d], strides: [h * rows * d, rows * d, d, 1])
+    /// Rows p0..<p0+rows of the group's heads in a dense [B, H, T, D] buffer: [G, H, rows, D], or transposed [G, H, D, rows].
+    func dense(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, transposed: Bool = false) -> MatView {
+        let base = p + (blk.row * h * t + p0) * d
+        return transposed ? MatView(base, dims: [blk.group, h, d, rows], strides: [h * t * d, t * d, 1, d])
+                          : MatView(base, dims: [blk.group, h, rows, d], strides: [h * t * d, t * d, d, 1])
     }
-    /// Copies positions p0..<p0+rows of the group's rows (row length `stride`: 3C for qkv, C for out) into the
-    /// dense [G, H, rows, D] buffer `dst`: oneDNN 2.6 multiplies dense blocks far faster than strided views.
-    func pack(_ src: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int,
-              into dst: UnsafeMutablePointer<Float>) {
-        for g in 0..<blk.group { for hh in 0..<h { for i in 0..<rows {
-            (dst + ((g * h + hh) * rows + i) * d).update(from: src + ((blk.row + g) * t + p0 + i) * stride + hh * d, count: d)
-        } } }
+    /// A dense [B, H, T, D] copy of the per-head slices of rows of length `stride` (qkv: 3C, out: C). oneDNN 2.6
+    /// multiplies dense blocks far faster than small strided views of qkv, and the copy is O(B·T·C).
+    func pack(_ src: UnsafeMutablePointer<Float>, stride: Int) -> Tensor {
+        let dst = Tensor(uninitialized: [b, h, t, d]), po = dst.ptr, (t, h, d) = (self.t, self.h, self.d)
+        Parallel.rows(b * h, minPerChunk: 1) { s, e in
+            for bh in s..<e {
+                let bi = bh / h, hh = bh % h
+                for r in 0..<t { (po + (bh * t + r) * d).update(from: src + (bi * t + r) * stride + hh * d, count: d) }
+            }
+        }
+        return dst
     }
-    /// The reverse of `pack`, adding: dst[strided] += src[dense].
-    func unpackAdd(_ src: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ p0: Int, _ rows: Int, stride: Int,
-                   into dst: UnsafeMutablePointer<Float>) {
-        for g in 0..<blk.group { for hh in 0..<h { for i in 0..<rows {
-            let from = src + ((g * h + hh) * rows + i) * d, to = dst + ((blk.row + g) * t + p0 + i) * stride + hh * d
-            for k in 0..<d { to[k] += from[k] }
-        } } }
+    /// The reverse of `pack`, adding: dst[rows of length stride] += src[dense].
+    func unpackAdd(_ src: Tensor, stride: Int, into dst: UnsafeMutablePointer<Float>) {
+        let ps = src.ptr, (t, h, d) = (self.t, self.h, self.d)
+        Parallel.rows(b * t, minPerChunk: 16) { s, e in
+            for bt in s..<e {
+                let bi = bt / t, r = bt % t
+                for hh in 0..<h {
+                    let from = ps + ((bi * h + hh) * t + r) * d, to = dst + bt * stride + hh * d
+                    for k in 0..<d { to[k] += from[k] }
+                }
+            }
+        }
     }
     /// Contiguous [G, H, rows, cols] scratch, or its transpose [G, H, cols, rows].
     func scores(_ p: UnsafeMutablePointer<Float>, _ blk: AttentionBlock, _ cols: Int, transposed: Bool = false) -> MatView {
@@ -155,8 +165,7 @@ struct TiledAttention {
     /// Floats of one scratch buffer (the largest group's block).
     var scratch: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock * tiling.keyChunk }
     var rowState: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock }
-    var queryState: Int { rowState * d }
-    var keyState: Int { (docStart == nil ? b : 1) * h * tiling.keyChunk * d }
+
 
     /// The visible columns [jLo, jHi] (inclusive, relative to k0) of query r in chunk [k0, k1); empty when jHi < jLo.
     @inline(__always) func visible(_ bi: Int, _ r: Int, _ k0: Int, _ k1: Int) -> (Int, Int) {
@@ -166,19 +175,16 @@ struct TiledAttention {
     func forward(_ qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, _ backend: Backend) {
         let s = Tensor(uninitialized: [scratch])
         let m = Tensor(uninitialized: [rowState]), l = Tensor(uninitialized: [rowState])
-        let qd = Tensor(uninitialized: [queryState]), od = Tensor(uninitialized: [queryState])
-        let kd = Tensor(uninitialized: [keyState]), vd = Tensor(uninitialized: [keyState])
+        let qd = pack(qkv, stride: 3 * c), kd = pack(qkv + c, stride: 3 * c), vd = pack(qkv + 2 * c, stride: 3 * c)
+        let od = Tensor(zeros: [b, h, t, d])
         for blk in blocks {
             let n = blk.rows
-            m.fill(-.infinity); l.fill(0); od.fill(0)
-            pack(qkv, blk, blk.q0, n, stride: 3 * c, into: qd.ptr)
+            m.fill(-.infinity); l.fill(0)
             for (k0, k1) in blk.chunks {
                 let w = k1 - k0
-                pack(qkv + c, blk, k0, w, stride: 3 * c, into: kd.ptr)
-                pack(qkv + 2 * c, blk, k0, w, stride: 3 * c, into: vd.ptr)
-                backend.matmul(dense(qd.ptr, blk, n), dense(kd.ptr, blk, w, transposed: true), into: scores(s.ptr, blk, w))  // S = Q·Kᵀ
+                backend.matmul(dense(qd.ptr, blk, blk.q0, n), dense(kd.ptr, blk, k0, w, transposed: true), into: scores(s.ptr, blk, w)) // S = Q·Kᵀ
                 onlineSoftmax(blk, k0, k1, s: s.ptr, m: m.ptr, l: l.ptr, o: od.ptr)
-                backend.matmul(scores(s.ptr, blk, w), dense(vd.ptr, blk, w), into: dense(od.ptr, blk, n), accumulate: true)  // O += P·V
+                backend.matmul(scores(s.ptr, blk, w), dense(vd.ptr, blk, k0, w), into: dense(od.ptr, blk, blk.q0, n), accumulate: true) // O += P·V
             }
             finish(blk, m: m.ptr, l: l.ptr, o: od.ptr, out: out, lse: lse)
         }
@@ -203,7 +209,7 @@ struct TiledAttention {
                 l[job] = l[job] * alpha + sum
                 m[job] = mNew
                 if alpha != 1 {
-                    let orow = o + job * d
+                    let orow = o + ((bi * h + hh) * t + r) * d
                     for k in 0..<d { orow[k] *= alpha }
                 }
             }
@@ -215,7 +221,7 @@ struct TiledAttention {
                         o: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         for job in 0..<(blk.group * h * blk.rows) {
             let (bi, hh, i) = blk.decompose(job, heads: h), r = blk.q0 + i
-            let dst = out + (bi * t + r) * c + hh * d, src = o + job * d, inv = 1 / l[job]
+            let dst = out + (bi * t + r) * c + hh * d, src = o + ((bi * h + hh) * t + r) * d, inv = 1 / l[job]
             for k in 0..<d { dst[k] = src[k] * inv }
             lse[(bi * h + hh) * t + r] = m[job] + Foundation.log(l[job])
         }
@@ -225,8 +231,9 @@ struct TiledAttention {
                   dOut: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, _ backend: Backend) {
         let p = Tensor(uninitialized: [scratch]), dp = Tensor(uninitialized: [scratch])
         let delta = Tensor(uninitialized: [rowState])
-        let qd = Tensor(uninitialized: [queryState]), dod = Tensor(uninitialized: [queryState]), dqd = Tensor(uninitialized: [queryState])
-        let kd = Tensor(uninitialized: [keyState]), vd = Tensor(uninitialized: [keyState]), dkv = Tensor(uninitialized: [keyState])
+        let qd = pack(qkv, stride: 3 * c), kd = pack(qkv + c, stride: 3 * c), vd = pack(qkv + 2 * c, stride: 3 * c)
+        let dod = pack(dOut, stride: c)
+        let dq = Tensor(zeros: [b, h, t, d]), dk = Tensor(zeros: [b, h, t, d]), dv = Tensor(zeros: [b, h, t, d])
         for blk in blocks {
             let n = blk.rows
             for job in 0..<(blk.group * h * n) {   // δ = rowsum(dO ⊙ O)
@@ -234,25 +241,21 @@ struct TiledAttention {
                 let off = (bi * t + blk.q0 + i) * c + hh * d
                 delta.ptr[job] = VMath.dot(dOut + off, out + off, d)
             }
-            pack(qkv, blk, blk.q0, n, stride: 3 * c, into: qd.ptr)
-            pack(dOut, blk, blk.q0, n, stride: c, into: dod.ptr)
-            dqd.fill(0)
+            let q = dense(qd.ptr, blk, blk.q0, n), dO = dense(dod.ptr, blk, blk.q0, n)
             for (k0, k1) in blk.chunks {
                 let w = k1 - k0
-                pack(qkv + c, blk, k0, w, stride: 3 * c, into: kd.ptr)
-                pack(qkv + 2 * c, blk, k0, w, stride: 3 * c, into: vd.ptr)
-                backend.matmul(dense(qd.ptr, blk, n), dense(kd.ptr, blk, w, transposed: true), into: scores(p.ptr, blk, w))  // S = Q·Kᵀ
-                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                                               // P = exp(scale·S − lse)
-                backend.matmul(dense(dod.ptr, blk, n), dense(vd.ptr, blk, w, transposed: true), into: scores(dp.ptr, blk, w)) // dP = dO·Vᵀ
-                backend.matmul(scores(p.ptr, blk, w, transposed: true), dense(dod.ptr, blk, n), into: dense(dkv.ptr, blk, w)) // Pᵀ·dO
-                unpackAdd(dkv.ptr, blk, k0, w, stride: 3 * c, into: dqkv + 2 * c)                                            // dV += Pᵀ·dO
-                scoreGradient(rows: blk.group * h * n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)                         // dS in dp
-                backend.matmul(scores(dp.ptr, blk, w), dense(kd.ptr, blk, w), into: dense(dqd.ptr, blk, n), accumulate: true) // dQ += dS·K
-                backend.matmul(scores(dp.ptr, blk, w, transposed: true), dense(qd.ptr, blk, n), into: dense(dkv.ptr, blk, w)) // dSᵀ·Q
-                unpackAdd(dkv.ptr, blk, k0, w, stride: 3 * c, into: dqkv + c)                                                // dK += dSᵀ·Q
+                backend.matmul(q, dense(kd.ptr, blk, k0, w, transposed: true), into: scores(p.ptr, blk, w))             // S = Q·Kᵀ
+                probabilities(blk, k0, k1, p: p.ptr, lse: lse)                                                          // P = exp(scale·S − lse)
+                backend.matmul(dO, dense(vd.ptr, blk, k0, w, transposed: true), into: scores(dp.ptr, blk, w))           // dP = dO·Vᵀ
+                backend.matmul(scores(p.ptr, blk, w, transposed: true), dO, into: dense(dv.ptr, blk, k0, w), accumulate: true) // dV += Pᵀ·dO
+                scoreGradient(rows: blk.group * h * n, w: w, p: p.ptr, dp: dp.ptr, delta: delta.ptr)                    // dS in dp
+                backend.matmul(scores(dp.ptr, blk, w), dense(kd.ptr, blk, k0, w), into: dense(dq.ptr, blk, blk.q0, n), accumulate: true) // dQ += dS·K
+                backend.matmul(scores(dp.ptr, blk, w, transposed: true), q, into: dense(dk.ptr, blk, k0, w), accumulate: true)  // dK += dSᵀ·Q
             }
-            unpackAdd(dqd.ptr, blk, blk.q0, n, stride: 3 * c, into: dqkv)
         }
+        unpackAdd(dq, stride: 3 * c, into: dqkv)
+        unpackAdd(dk, stride: 3 * c, into: dqkv + c)
+        unpackAdd(dv, stride: 3 * c, into: dqkv + 2 * c)
     }
 
     /// Scores of one chunk → P = exp(scale·s − lse) on visible columns, 0 elsewhere.
