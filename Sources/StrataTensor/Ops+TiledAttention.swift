@@ -34,8 +34,9 @@ public struct AttentionTiling: Sendable, Equatable {
                      "AttentionTiling: keyChunk \(keyChunk) must be a positive multiple of queryBlock \(queryBlock)")
         self.queryBlock = queryBlock; self.keyChunk = keyChunk
     }
-    /// 256-row query blocks, 1024-key chunks: the fastest of the sizes `strata bench kernels` tried (docs/benchmarks.md).
-    public static let standard = AttentionTiling(queryBlock: 256, keyChunk: 1024)
+    /// 256-row query blocks, 2048-key chunks: the fewest, largest products of the sizes `strata bench kernels`
+    /// tried, the most robust on a loaded machine (docs/benchmarks.md).
+    public static let standard = AttentionTiling(queryBlock: 256, keyChunk: 2048)
 }
 
 /// The causal-attention kernel a tape runs.
@@ -163,8 +164,8 @@ struct TiledAttention {
                           : MatView(p, dims: [g, h, rows, cols], strides: [h * rows * cols, rows * cols, cols, 1])
     }
     /// Floats of one scratch buffer (the largest group's block).
-    var scratch: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock * tiling.keyChunk }
-    var rowState: Int { (docStart == nil ? b : 1) * h * tiling.queryBlock }
+    var scratch: Int { (docStart == nil ? b : 1) * h * min(tiling.queryBlock, t) * min(tiling.keyChunk, t) }
+    var rowState: Int { (docStart == nil ? b : 1) * h * min(tiling.queryBlock, t) }
 
 
     /// The visible columns [jLo, jHi] (inclusive, relative to k0) of query r in chunk [k0, k1); empty when jHi < jLo.
