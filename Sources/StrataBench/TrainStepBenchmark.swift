@@ -21,7 +21,23 @@ public struct TrainStepBenchmark {
         public var peakSize = 2048
         /// Time each op (adds a clock read per op; off for the headline figure).
         public var profile = false
+        /// The attention kernel the steps run (auto: the tape's default; tiled or materialized to compare).
+        public var attention: AttentionChoice = .auto
+        /// Whether the LM head and cross-entropy run fused in row chunks (default) or over full [N, V] logits.
+        public var chunkedLMHead = true
         public init() {}
+    }
+
+    /// The attention kernels `strata bench --attention` can select.
+    public enum AttentionChoice: String, Codable, Sendable, CaseIterable {
+        case auto, tiled, materialized
+        public var kernel: AttentionKernel {
+            switch self {
+            case .auto: return .standard
+            case .tiled: return .tiled(.standard)
+            case .materialized: return .materialized
+            }
+        }
     }
 
     public struct Result: Codable, Sendable {
@@ -70,6 +86,8 @@ public struct TrainStepBenchmark {
         func step() {
             let tape = Tape()
             tape.profile = profile
+            tape.attentionKernel = cfg.attention.kernel
+            tape.chunkedLMHeadLoss = cfg.chunkedLMHead
             let l = model.loss(ids, targets: targets, batch: cfg.batch, time: cfg.context, tape: tape)
             tape.backward(l)
             timed("clip") { AdamW.clipGradNorm(model.parameters, maxNorm: 1) }

@@ -46,6 +46,9 @@ public final class GPT2 {
     public let wpe: Tensor      // [T_max, C] position embedding
     public let blocks: [Block]
     public let lnF: LayerNorm
+    /// KV-cache decoding through batched products (prefill packed through the tiled kernel, one product per layer
+    /// per step for all rows); off, every decode call attends per row and head (the reference path).
+    public var batchedDecoding = true
 
     /// A randomly initialised model (GPT-2's scheme: N(0, 0.02), residual projections scaled by 1/√(2L)).
     public init(_ config: GPT2Config, seed: UInt64) {
@@ -85,10 +88,12 @@ public final class GPT2 {
 
     /// Next-token cross-entropy of `targets` (B·T; -100 ignored) given `ids`, summed over scored positions and
     /// divided by `normalizer` (default: their count). `positions`/`docStart` as in `hidden` (packed rows).
+    /// The LM head and cross-entropy run fused in row chunks (no [N, V] logits) unless the tape turns that off.
     public func loss(_ ids: [Int32], targets: [Int32], batch b: Int, time t: Int, tape: Tape, normalizer: Float? = nil,
                      positions: [Int32]? = nil, docStart: [Int32]? = nil) -> Tensor {
-        tape.crossEntropy(logits(hidden(ids, batch: b, time: t, tape: tape, positions: positions, docStart: docStart), tape: tape),
-                          targets, normalizer: normalizer)
+        let h = hidden(ids, batch: b, time: t, tape: tape, positions: positions, docStart: docStart)
+        guard tape.chunkedLMHeadLoss else { return tape.crossEntropy(logits(h, tape: tape), targets, normalizer: normalizer) }
+        return tape.lmHeadCrossEntropy(tape.reshape(h, [h.count / config.nEmbd, config.nEmbd]), wte, targets, normalizer: normalizer)
     }
 
     /// Train with residual and embedding dropout `p` from now on (attention dropout stays off: the fused op has none);

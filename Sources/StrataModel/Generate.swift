@@ -1,6 +1,6 @@
 // Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
 // (nucleus), stop tokens, batched prompts of different lengths (prefilled
-// together in groups of bounded token count). Each prompt gets
+// together in groups of bounded token count; rows sampled in parallel). Each prompt gets
 // its own StrataRNG stream derived from the seed and its index (or a seed given
 // per row, for RL rollouts seeded by step and row), so a prompt samples the same
 // tokens whether it runs alone or in a batch. `SamplingConfig.validate`
@@ -115,9 +115,9 @@ extension GPT2 {
                 ? stackRows(prefillGroups(pending).map { g in decode(rows: g.map { active[$0] }, tokens: g.map { pending[$0] }, cache: cache) })
                 : decode(rows: active, tokens: pending, cache: cache)
             var nextActive = [Int](), nextPending = [[Int32]]()
+            let picks = sampleRows(logits, active: active, sampling, &rngs)
             for (i, r) in active.enumerated() {
-                let row = UnsafeBufferPointer(start: logits.ptr + i * config.vocabSize, count: config.vocabSize)
-                let (tok, lp) = Sampler.sample(row, sampling, &rngs[r])
+                let (tok, lp) = picks[i]
                 if stop.contains(tok) { out[r].finish = .stop; out[r].stopToken = tok; out[r].stopLogProb = lp; continue }
                 out[r].tokens.append(tok); out[r].logProbs.append(lp)
                 onToken?(r, tok)
@@ -141,6 +141,28 @@ extension GPT2 {
             let outs = generate(prompts: Array(repeating: prompt, count: min(rows, count - start)), sampling: part)
             for (i, o) in outs.enumerated() { onCompletion(start + i, o) }
         }
+    }
+
+    /// One token per active row from its row of `logits` [active.count, V], each row drawing from its own
+    /// stream `rngs[active[i]]`; rows run in parallel (their streams are independent, so the draws are the
+    /// same as one after another).
+    private func sampleRows(_ logits: Tensor, active: [Int], _ sampling: SamplingConfig, _ rngs: inout [StrataRNG]) -> [(Int32, Float)] {
+        let v = config.vocabSize
+        var picks = [(Int32, Float)](repeating: (0, 0), count: active.count)
+        picks.withUnsafeMutableBufferPointer { pk in
+            rngs.withUnsafeMutableBufferPointer { rg in
+                active.withUnsafeBufferPointer { ac in
+                    let box = UnsafeSendableBox((pk, rg, ac))
+                    Parallel.rows(active.count) { s, e in
+                        for i in s..<e {
+                            let row = UnsafeBufferPointer(start: logits.ptr + i * v, count: v)
+                            box.value.0[i] = Sampler.sample(row, sampling, &box.value.1[box.value.2[i]])
+                        }
+                    }
+                }
+            }
+        }
+        return picks
     }
 
     /// Row r of a batch samples with seed + r · rowSeedStride.

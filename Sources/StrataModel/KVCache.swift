@@ -2,7 +2,15 @@
 // position are kept per layer, so each new token costs one row of work instead of
 // a full recomputation. Rows of a batch advance independently (prompts of
 // different lengths need no padding): each row has its own length.
-// Shapes: cache per layer [B, H, T_max, D]; a step feeds N new tokens over rows.
+// Every linear layer runs once per call over all the call's new tokens ([N, C]·[C, 3C]
+// and so on). Attention over the cache takes one of three paths:
+//   prefill (every row of the call starts empty): the prompts are packed into one
+//     sequence and run through the tiled attention kernel with a document mask;
+//   step (one new token per row): batched products over [B, H] against the cache,
+//     S[B,H,1,L] = Q·Kᵀ and O = P·V with L the longest row rounded up to 32
+//     (columns past a row's length are masked to zero weight);
+//   per row (anything else, or `batchedAttention` off): dot products per row and head.
+// Shapes: cache per layer [B, H, T_max, D]; a call feeds N new tokens over rows.
 // Leaves out: paged or shared-prefix caches, evicting old positions (a row that
 // reaches n_positions stops).
 
@@ -14,20 +22,50 @@ public final class KVCache {
     let heads: Int, headSize: Int
     let keys: [Tensor], values: [Tensor]      // per layer [B, H, T_max, D]
     public private(set) var lengths: [Int]    // positions filled per row
+    /// Prefill and single-token steps through batched products (default); off, every call takes the per-row
+    /// dot-product path (the reference the batched paths are tested against).
+    public var batchedAttention = true
 
     public init(model: GPT2, batch: Int, capacity: Int? = nil) {
         let cfg = model.config
         self.batch = batch
         self.capacity = min(capacity ?? cfg.nPositions, cfg.nPositions)
         heads = cfg.nHead; headSize = cfg.headSize
-        keys = (0..<cfg.nLayer).map { _ in Tensor(uninitialized: [batch, cfg.nHead, min(capacity ?? cfg.nPositions, cfg.nPositions), cfg.headSize]) }
-        values = (0..<cfg.nLayer).map { _ in Tensor(uninitialized: [batch, cfg.nHead, min(capacity ?? cfg.nPositions, cfg.nPositions), cfg.headSize]) }
+        // Zeroed: the batched step reads (with zero weight) slots past a row's length, which must not hold NaNs.
+        let shape = [batch, cfg.nHead, min(capacity ?? cfg.nPositions, cfg.nPositions), cfg.headSize]
+        keys = (0..<cfg.nLayer).map { _ in Tensor(zeros: shape) }
+        values = (0..<cfg.nLayer).map { _ in Tensor(zeros: shape) }
         lengths = [Int](repeating: 0, count: batch)
+        batchedAttention = model.batchedDecoding
     }
 
     func advance(_ row: Int, by n: Int) { lengths[row] += n }
     @inline(__always) func slot(_ layer: Int, _ row: Int, _ head: Int, _ pos: Int) -> Int {
         ((row * heads + head) * capacity + pos) * headSize
+    }
+
+    /// Copies the keys and values of N new tokens (qkv [N, 3C]) into layer `l` at their rows and positions.
+    func store(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int]) {
+        let c = heads * headSize, kc = keys[l].ptr, vc = values[l].ptr, q = qkv.ptr
+        for i in 0..<positions.count {
+            for hh in 0..<heads {
+                let s = slot(l, owners[i], hh, Int(positions[i]))
+                (kc + s).update(from: q + i * 3 * c + c + hh * headSize, count: headSize)
+                (vc + s).update(from: q + i * 3 * c + 2 * c + hh * headSize, count: headSize)
+            }
+        }
+    }
+}
+
+/// Which attention path one `decode` call takes (see the header).
+enum CachedAttentionPath {
+    case prefill, step, perRow
+
+    init(rows: [Int], tokens: [[Int32]], cache: KVCache) {
+        if !cache.batchedAttention { self = .perRow }
+        else if rows.allSatisfy({ cache.lengths[$0] == 0 }) { self = .prefill }
+        else if tokens.allSatisfy({ $0.count == 1 }) && Set(rows).count == rows.count { self = .step }
+        else { self = .perRow }
     }
 }
 
@@ -37,15 +75,25 @@ extension GPT2 {
     public func decode(rows: [Int], tokens: [[Int32]], cache: KVCache) -> Tensor {
         precondition(rows.count == tokens.count && !rows.isEmpty, "decode: rows and tokens must pair up")
         let tape = Tape.noGrad()
-        var ids = [Int32](), pos = [Int32](), owner = [Int]()
+        var ids = [Int32](), pos = [Int32](), owner = [Int](), docStart = [Int32]()
         for (r, toks) in zip(rows, tokens) {
             precondition(cache.lengths[r] + toks.count <= cache.capacity, "decode: row \(r) would exceed the cache capacity \(cache.capacity)")
-            for (k, t) in toks.enumerated() { ids.append(t); pos.append(Int32(cache.lengths[r] + k)); owner.append(r) }
+            let start = Int32(ids.count)
+            for (k, t) in toks.enumerated() { ids.append(t); pos.append(Int32(cache.lengths[r] + k)); owner.append(r); docStart.append(start) }
         }
+        let path = CachedAttentionPath(rows: rows, tokens: tokens, cache: cache)
         var x = tape.add(tape.embedding(wte, ids), tape.embedding(wpe, pos))     // [N, C]
         for (l, block) in blocks.enumerated() {
             let qkv = block.attn(block.ln1(x, tape), tape)                         // [N, 3C]
-            let att = cachedAttention(qkv, layer: l, positions: pos, owners: owner, cache: cache)
+            cache.store(qkv, layer: l, positions: pos, owners: owner)
+            let att: Tensor
+            switch path {
+            case .prefill:   // packed prompts, each attending within itself
+                att = tape.attention(qkv.reshaped([1, ids.count, 3 * config.nEmbd]), heads: config.nHead, docStart: docStart)
+                    .reshaped([ids.count, config.nEmbd])
+            case .step: att = stepAttention(qkv, layer: l, positions: pos, owners: owner, cache: cache, backend: tape.backend)
+            case .perRow: att = cachedAttention(qkv, layer: l, positions: pos, owners: owner, cache: cache)
+            }
             x = tape.add(x, block.attnProj(att, tape))
             x = tape.add(x, block.fcProj(tape.gelu(block.fc(block.ln2(x, tape), tape)), tape))
         }
@@ -59,18 +107,11 @@ extension GPT2 {
         return logits(lnF(last, tape), tape: tape)
     }
 
-    /// Writes the new keys/values into the cache, then attends each new token to its row's
-    /// positions 0...p. qkv: [N, 3C] → [N, C].
+    /// Attends each new token (keys/values already stored) to its row's positions 0...p by dot
+    /// products per row and head. qkv: [N, 3C] → [N, C].
     private func cachedAttention(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache) -> Tensor {
         let n = positions.count, c = config.nEmbd, h = config.nHead, d = config.headSize
         let kc = cache.keys[l].ptr, vc = cache.values[l].ptr, q = qkv.ptr
-        for i in 0..<n {
-            for hh in 0..<h {
-                let s = cache.slot(l, owners[i], hh, Int(positions[i]))
-                (kc + s).update(from: q + i * 3 * c + c + hh * d, count: d)
-                (vc + s).update(from: q + i * 3 * c + 2 * c + hh * d, count: d)
-            }
-        }
         let out = Tensor(zeros: [n, c]), po = out.ptr
         let scale = 1 / Float(d).squareRoot()
         positions.withUnsafeBufferPointer { pp in
@@ -90,6 +131,44 @@ extension GPT2 {
                 }
             }
         }
+        return out
+    }
+}
+
+extension GPT2 {
+    /// One new token per row (keys/values already stored): for all B cache rows at once,
+    ///   S[B,H,1,L] = Q[B,H,1,D]·Kᵀ[B,H,D,L],  P = softmax over each row's positions 0...p (0 past p),
+    ///   O[B,H,1,D] = P·V[B,H,L,D],
+    /// L = the longest row rounded up to 32 (a bounded set of product shapes). Rows without a new token
+    /// get zero queries and zero weights. qkv: [N, 3C] → [N, C].
+    func stepAttention(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache, backend: Backend) -> Tensor {
+        let n = positions.count, c = config.nEmbd, h = config.nHead, d = config.headSize
+        let bsz = cache.batch, cap = cache.capacity
+        let span = min(cap, (Int(positions.max()!) + 1 + 31) / 32 * 32)
+        let q = Tensor(zeros: [bsz, c]), s = Tensor(zeros: [bsz, h, span]), o = Tensor(uninitialized: [bsz, c])
+        for i in 0..<n { (q.ptr + owners[i] * c).update(from: qkv.ptr + i * 3 * c, count: c) }
+        let perHead = { (p: UnsafeMutablePointer<Float>) in MatView(p, dims: [bsz, h, 1, d], strides: [c, d, d, 1]) }
+        backend.matmul(perHead(q.ptr), MatView(cache.keys[l].ptr, dims: [bsz, h, d, span], strides: [h * cap * d, cap * d, 1, d]),
+                       into: MatView(s.ptr, dims: [bsz, h, 1, span], strides: [h * span, span, span, 1]))         // S = Q·Kᵀ
+        let scale = 1 / Float(d).squareRoot()
+        var active = [Int](repeating: -1, count: bsz)                                                              // row → position
+        for i in 0..<n { active[owners[i]] = Int(positions[i]) }
+        active.withUnsafeBufferPointer { ap in
+            let box = UnsafeSendableBox(ap)
+            Parallel.rows(bsz * h, minPerChunk: max(1, 4096 / span)) { j0, j1 in
+                for job in j0..<j1 {
+                    let row = s.ptr + job * span, p = box.value[job / h]
+                    guard p >= 0 else { row.update(repeating: 0, count: span); continue }
+                    AttentionMath.softmaxInPlace(row, count: p + 1, scale: scale)
+                    if p + 1 < span { (row + p + 1).update(repeating: 0, count: span - p - 1) }
+                }
+            }
+        }
+        backend.matmul(MatView(s.ptr, dims: [bsz, h, 1, span], strides: [h * span, span, span, 1]),
+                       MatView(cache.values[l].ptr, dims: [bsz, h, span, d], strides: [h * cap * d, cap * d, d, 1]),
+                       into: perHead(o.ptr))                                                                       // O = P·V
+        let out = Tensor(uninitialized: [n, c])
+        for i in 0..<n { (out.ptr + i * c).update(from: o.ptr + owners[i] * c, count: c) }
         return out
     }
 }

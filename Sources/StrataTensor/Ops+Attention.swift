@@ -4,8 +4,13 @@
 // strided batched matmuls (no head transposes are copied). An optional
 // per-position document start makes the mask document-aware for packed
 // sequences: position t attends to [start(t), t].
-// Leaves out: flash-style tiling (the T×T probabilities are kept for backward:
-// B·H·T² floats per layer), skipping the masked upper triangle in the products.
+// `attention` dispatches on the tape's `attentionKernel`: the tiled kernel
+// (Ops+TiledAttention.swift) or the materialised one here, which keeps the full
+// [B, H, T, T] probabilities for backward and computes the masked upper triangle
+// too; by default (`.standard`) the materialised one while its probabilities
+// fit a memory budget (it is faster with oneDNN 2.6, see docs/benchmarks.md),
+// the tiled one beyond. The materialised kernel is also the tiled one's reference.
+// Leaves out: attention dropout.
 
 import Foundation
 import StrataCore
@@ -14,6 +19,14 @@ extension Tape {
     /// qkv: [B, T, 3C] → [B, T, C]. `docStart` (B·T entries, optional) gives the first position each
     /// query may attend to (0 for plain causal attention).
     public func attention(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil) -> Tensor {
+        switch attentionKernel.resolved(b: qkv.shape[0], t: qkv.shape[1], heads: h) {
+        case .tiled(let tiling): return attentionTiled(qkv, heads: h, docStart: docStart, tiling: tiling)
+        case .materialized, .automatic: return attentionMaterialized(qkv, heads: h, docStart: docStart)
+        }
+    }
+
+    /// The reference kernel: full [B, H, T, T] scores, probabilities kept for backward.
+    public func attentionMaterialized(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil) -> Tensor {
         precondition(qkv.rank == 3 && qkv.shape[2] % (3 * h) == 0, "attention: qkv \(qkv.shape) must be [B, T, 3C] with C divisible by \(h) heads")
         let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / h
         precondition(docStart == nil || docStart!.count == b * t, "attention: docStart has \(docStart!.count) entries, expected B·T = \(b * t)")

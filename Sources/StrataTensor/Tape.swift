@@ -17,6 +17,12 @@ public final class Tape {
     /// Whether dropout is active (training) or the identity (evaluation).
     public var training: Bool
     private var nodes: [() -> Void] = []
+    /// Which causal-attention kernel `attention` runs (`.standard`: materialised under a memory budget, tiled
+    /// beyond; benchmarks and tests switch it).
+    public var attentionKernel: AttentionKernel = .standard
+    /// Whether model losses fuse the LM head with cross-entropy in row chunks (`lmHeadCrossEntropy`) instead of
+    /// materialising [N, V] logits (benchmarks switch it off for before/after comparisons).
+    public var chunkedLMHeadLoss = true
 
     public init(recording: Bool = true, training: Bool = true, seed: UInt64 = 0, backend: Backend = .shared) {
         self.backend = backend

@@ -9,7 +9,7 @@ import StrataTrain
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (run from a release build: swift build -c release).",
-        subcommands: [BenchTrain.self, BenchDataParallel.self, BenchTokenizer.self, BenchSFT.self, BenchRollout.self],
+        subcommands: [BenchTrain.self, BenchDataParallel.self, BenchTokenizer.self, BenchSFT.self, BenchRollout.self, BenchGenerate.self, BenchKernels.self],
         defaultSubcommand: BenchTrain.self)
 }
 
@@ -65,9 +65,17 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Vocabulary size.") var vocab = 8192
     @Flag(help: "Print the result as JSON.") var json = false
     @Flag(help: "Also print where the time goes, op by op.") var profile = false
+    @Option(help: "Attention kernel: auto (default: materialized while B·H·T² floats fit 64 MiB, tiled beyond), tiled (online softmax) or materialized (full T×T scores).") var attention = "auto"
+    @Option(help: "LM head + loss: chunked (fused in row chunks, default) or full ([N, V] logits materialised).") var lmHead = "chunked"
 
     func run() throws {
         var cfg = TrainStepBenchmark.Config()
+        guard let kernel = TrainStepBenchmark.AttentionChoice(rawValue: attention) else {
+            throw ValidationError("--attention is '\(attention)'; expected one of: \(TrainStepBenchmark.AttentionChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        cfg.attention = kernel
+        guard ["chunked", "full"].contains(lmHead) else { throw ValidationError("--lm-head is '\(lmHead)'; expected chunked or full") }
+        cfg.chunkedLMHead = lmHead == "chunked"
         cfg.steps = steps; cfg.warmupSteps = warmup; cfg.profile = profile; cfg.batch = batch; cfg.context = context
         cfg.model = .init(vocabSize: vocab, nPositions: context, nEmbd: embd, nLayer: layers, nHead: heads)
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0 (got \(steps), \(warmup))") }
