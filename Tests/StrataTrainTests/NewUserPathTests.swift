@@ -12,6 +12,7 @@ import StrataData
 import StrataModel
 import StrataTokenizer
 import StrataEval
+import StrataRL
 @testable import StrataTrain
 
 final class NewUserPathTests: XCTestCase {
@@ -35,6 +36,8 @@ final class NewUserPathTests: XCTestCase {
         var paths = r.data.sources.map(\.path) + [r.tokenizer.path].compactMap { $0 }
         if let s = r.sft { paths += [s.train, s.validation, s.eval?.qa].compactMap { $0 } }
         if let p = r.preference { paths += [p.train, p.validation, p.eval?.qa, p.eval?.behaviour].compactMap { $0 } }
+        if let p = r.ppo { paths += [p.prompts, p.eval?.qa, p.eval?.behaviour].compactMap { $0 } }
+        if let g = r.grpo { paths += [g.prompts, g.eval?.qa, g.eval?.behaviour].compactMap { $0 } }
         return paths
     }
 
@@ -44,7 +47,9 @@ final class NewUserPathTests: XCTestCase {
         let world = dir.appendingPathComponent("world")
         let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 0, size: 60_000))
         try out.write(to: world)
-        try WorldChatData.write(qa: out.qa, seed: 0, perKind: 5, to: world)
+        try WorldChatData.write(qa: out.qa, seed: 0, perKind: 5, to: world)   // what `strata data synth` writes beside the world
+        try InstructionPrompts.write(qa: out.qa, to: world, config: InstructionPrompts.Config(trainPerKind: 5, testPerKind: 5))
+        try WorldJudgeData.write(qa: out.qa, seed: 0, to: world)
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         // Files the walk-through's tokenizer and prepare lines write, as the README spells them.
         let madeByReadme = ["tok.json": "--output tok.json", "data/world.train.bin": "--out data --name world"]
