@@ -48,7 +48,7 @@ extension Demo {
     }
 
     static func lineageEvaluations(_ cx: Context, _ run: DemoRun) throws -> [String: [String: Double]] {
-        try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(cx.runDir(run).path)).lineage.head?.evaluations ?? [:]
+        try CheckpointLineage.read(directory: try TrainingCheckpoint.resolve(cx.runDir(run).path).url).lineage.head?.evaluations ?? [:]
     }
 
     /// PPO with and without the KL penalty.
@@ -102,10 +102,11 @@ extension Demo {
     /// RLAIF: how often the judge and the reward model prefer the right answer to a wrong one, by period.
     static func judgeTable(_ cx: Context) throws -> String {
         let qa = try ChatStage.readQA(cx.world.appendingPathComponent("qa.jsonl"))
-        var before = WorldJudgeData.agreementPairs(qa: qa).filter { $0.period != "after" }
+        let all = WorldJudgeData.agreementPairs(qa: qa)
+        var before = all.filter { $0.period != "after" }
         var rng = StrataRNG(seed: 0x1D6E)
         rng.shuffle(&before)
-        let pairs = Array(before.prefix(agreementPairsBefore)) + WorldJudgeData.agreementPairs(qa: qa).filter { $0.period == "after" }
+        let pairs = Array(before.prefix(agreementPairsBefore)) + all.filter { $0.period == "after" }
         let prompts = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
