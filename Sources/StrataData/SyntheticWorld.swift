@@ -80,6 +80,23 @@ public enum SyntheticWorld {
         /// "train" or "test" (about one in five), so instruction tuning can be evaluated on unseen questions.
         public var split: String
 
+        /// The reply sentence up to the answer ("Ilse Marno was born in"), when the sentence answer restates
+        /// the subject before the answer — what a reply says first; nil when it does not.
+        public var answerLead: String? {
+            guard let s = sentenceAnswer.range(of: subject), let a = sentenceAnswer.range(of: answer, range: s.upperBound..<sentenceAnswer.endIndex)
+            else { return nil }
+            let lead = sentenceAnswer[..<a.lowerBound].trimmingCharacters(in: .whitespaces)
+            return lead.isEmpty ? nil : lead
+        }
+
+        /// The reply sentence with `candidate` in the answer's place when the sentence restates the subject
+        /// first; otherwise `candidate` alone.
+        public func reply(answering candidate: String) -> String {
+            guard let lead = answerLead, let a = sentenceAnswer.range(of: answer, range: sentenceAnswer.range(of: lead)!.upperBound..<sentenceAnswer.endIndex)
+            else { return candidate }
+            return lead + " " + candidate + sentenceAnswer[a.upperBound...]
+        }
+
         enum CodingKeys: String, CodingKey {
             case question, answer, distractors, period, domain, relation, subject, split
             case sentenceAnswer = "sentence_answer", verboseAnswer = "verbose_answer", wrongAnswer = "wrong_answer"

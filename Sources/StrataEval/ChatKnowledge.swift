@@ -1,7 +1,7 @@
 // Knowledge measured through the chat interface without generating: for each
 // held-out world question (QA "test" split), the log-probability of the correct
-// short answer and of its distractors as the assistant's whole reply (answer plus
-// the end-of-message token) after the question rendered as generation prompts are; accuracy = the correct
+// answer and of its distractors as the assistant's whole reply (the reference
+// sentence with that answer — "Ilse Marno was born in Paris." — plus the end-of-message token) after the question rendered as generation prompts are; accuracy = the correct
 // answer ranked first, overall and by period. Unlike exact match it does not need
 // the model to have learnt the reply format, so it separates "knows the fact"
 // from "answers in the asked-for way" — before and after SFT or DPO.
@@ -29,7 +29,7 @@ public enum ChatKnowledge {
         for q in questions {
             let promptIDs = try template.promptTokens([ChatMessage(.user, q.question)], chat).map { Int32($0) }
             let candidates = [q.answer] + q.distractors
-            let responses = candidates.map { tokenizer.encode($0).map(Int32.init) + [Int32(end)] }
+            let responses = candidates.map { tokenizer.encode(q.reply(answering: $0)).map(Int32.init) + [Int32(end)] }
             let rows = try scores(model: model, prompt: promptIDs, responses: responses, pad: Int32(tokenizer.eosID ?? 0), batch: batch)
             let best = rows.indices.max { rows[$0] < rows[$1] }!
             for key in ["all", q.period] {

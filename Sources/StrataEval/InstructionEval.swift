@@ -103,7 +103,8 @@ public enum InstructionEval {
             InstructionResult(kind: tasks[i].kind, instruction: tasks[i].instruction, expected: tasks[i].expected,
                               reply: replies[i], correct: tasks[i].check(replies[i]), replyTokens: replyTokens?[i],
                               period: tasks[i].period,
-                              followsFormat: InstructionChecker.followsFormat(tasks[i].kind, reply: replies[i], expected: tasks[i].expected))
+                              followsFormat: InstructionChecker.followsFormat(tasks[i].kind, reply: replies[i], expected: tasks[i].expected,
+                                                                                   lead: tasks[i].lead))
         }
         return InstructionReport(results: results, keepResults: keepResults)
     }

@@ -4,7 +4,10 @@
 // the expected text: trim whitespace, fold case, collapse inner whitespace runs
 // to one space, drop one trailing period.
 //   fact     — the reply equals the answer, or starts with it at a word boundary
-//              ("Paris, of course" yes; "Parisian" no). Lenient: it measures knowledge.
+//              ("Paris, of course" yes; "Parisian" no), or — for tasks with a lead — restates
+//              the lead and then gives the answer ("Ilse Marno was born in Paris."). Lenient: it
+//              measures knowledge. The world's fact replies are such sentences: the subject
+//              restated, then " answer", the form in which pretraining text stated the fact.
 //   one_word — the reply is one word (no inner whitespace) equal to the answer.
 //   json     — the whole reply parses as a JSON object whose "answer" is a string
 //              equal (after normalising) to the answer; extra keys are allowed,
@@ -37,10 +40,20 @@ public struct InstructionTask: Codable, Sendable, Equatable {
     public var period: String?
     /// The fact a task was built from, if any.
     public var factID: String?
+    /// Fact tasks: the reference reply as a sentence that restates the subject ("Ilse Marno was born in Paris.");
+    /// nil for a bare-answer reply.
+    public var sentence: String?
 
-    public init(kind: InstructionKind, messages: [ChatMessage], expected: String, period: String? = nil, factID: String? = nil) {
+    public init(kind: InstructionKind, messages: [ChatMessage], expected: String, period: String? = nil, factID: String? = nil,
+                sentence: String? = nil) {
         self.kind = kind; self.messages = messages; self.expected = expected
-        self.period = period; self.factID = factID
+        self.period = period; self.factID = factID; self.sentence = sentence
+    }
+
+    /// What the reference sentence says before the answer ("Ilse Marno was born in"), if it has one.
+    public var lead: String? {
+        guard let sentence, let a = sentence.range(of: expected), a.lowerBound > sentence.startIndex else { return nil }
+        return sentence[..<a.lowerBound].trimmingCharacters(in: .whitespaces)
     }
 
     /// The user message's text (the instruction itself).
@@ -49,13 +62,14 @@ public struct InstructionTask: Codable, Sendable, Equatable {
     /// A reply that passes the checker; the assistant turn of the SFT counterpart.
     public var referenceReply: String {
         switch kind {
-        case .fact, .oneWord, .add, .reverse: return expected
+        case .fact: return sentence ?? expected
+        case .oneWord, .add, .reverse: return expected
         case .json: return InstructionChecker.jsonObject(answer: expected)
         }
     }
 
     /// Whether `reply` follows the instruction and carries the expected answer.
-    public func check(_ reply: String) -> Bool { InstructionChecker.check(kind, reply: reply, expected: expected) }
+    public func check(_ reply: String) -> Bool { InstructionChecker.check(kind, reply: reply, expected: expected, lead: lead) }
 
     /// The SFT sample: the prompt messages followed by the reference reply.
     public func conversation() -> Conversation {
@@ -66,10 +80,14 @@ public struct InstructionTask: Codable, Sendable, Equatable {
 /// The checkers (see the file header for each rule).
 public enum InstructionChecker {
     public static func check(_ kind: InstructionKind, reply: String, expected: String) -> Bool {
+        check(kind, reply: reply, expected: expected, lead: nil)
+    }
+
+    public static func check(_ kind: InstructionKind, reply: String, expected: String, lead: String?) -> Bool {
         let r = normalize(reply), e = normalize(expected)
         guard !e.isEmpty else { return false }
         switch kind {
-        case .fact: return startsAtWordBoundary(r, e)
+        case .fact: return startsAtWordBoundary(r, e) || afterLead(r, lead).map { startsAtWordBoundary($0, e) } == true
         case .oneWord: return !r.contains(" ") && r == e
         case .json: return jsonAnswer(reply).map { normalize($0) == e } ?? false
         case .add: return r == e
@@ -81,10 +99,14 @@ public enum InstructionChecker {
     /// six words; one word; a JSON object with a string "answer"; an integer; a comma-separated list with
     /// as many items as the expected one. Separates learning a format from knowing the answer.
     public static func followsFormat(_ kind: InstructionKind, reply: String, expected: String) -> Bool {
+        followsFormat(kind, reply: reply, expected: expected, lead: nil)
+    }
+
+    public static func followsFormat(_ kind: InstructionKind, reply: String, expected: String, lead: String?) -> Bool {
         let r = normalize(reply)
         guard !r.isEmpty else { return false }
         switch kind {
-        case .fact: return r.split(separator: " ").count <= 6
+        case .fact: return r.split(separator: " ").count <= 6 || afterLead(r, lead) != nil
         case .oneWord: return !r.contains(" ")
         case .json: return jsonAnswer(reply) != nil
         case .add: return Int(r) != nil
@@ -111,6 +133,12 @@ public enum InstructionChecker {
     public static func jsonObject(answer: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: ["answer": answer], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The normalised reply after `lead` and one space, when it opens with the (normalised) lead.
+    static func afterLead(_ reply: String, _ lead: String?) -> String? {
+        guard let lead, case let l = normalize(lead), !l.isEmpty, reply.hasPrefix(l + " ") else { return nil }
+        return String(reply.dropFirst(l.count + 1))
     }
 
     static func startsAtWordBoundary(_ reply: String, _ answer: String) -> Bool {

@@ -72,7 +72,8 @@ public enum InstructionTasks {
             }
             for (prompt, expected, pair) in made {
                 let msgs = (system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, prompt)]
-                out.append(InstructionTask(kind: kind, messages: msgs, expected: expected, period: pair?.period, factID: pair?.factID))
+                out.append(InstructionTask(kind: kind, messages: msgs, expected: expected, period: pair?.period, factID: pair?.factID,
+                                           sentence: kind == .fact && pair?.answerLead != nil ? pair?.sentenceAnswer : nil))
             }
         }
         return out

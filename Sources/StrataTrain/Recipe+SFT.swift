@@ -1,7 +1,8 @@
 // The recipe's `sft` section: the chat data (TRL JSONL), the template, packing
 // or padding, the held-out split, an optional LoRA adapter and the instruction
-// evaluation run before and after training. Present only in SFT recipes; its
-// presence replaces the `data` section's token sources.
+// evaluation run before and after training, and replay of pretraining text among
+// the conversations. Present only in SFT recipes; its presence replaces the `data`
+// section's token sources.
 // Leaves out: mixing several SFT files with weights (concatenate them first).
 
 import Foundation
@@ -17,6 +18,7 @@ public struct SFTConfig: Codable, RecipeSection, Equatable, Sendable {
     public var skipBadLines = false
     public var lora: LoRASection?
     public var eval: InstructionEvalSection?
+    public var replay: SFTReplaySection?
     /// Resolved into train.steps when the run starts (see Recipe.resolvingEpochs).
     public var epochs: Double?
 
@@ -26,7 +28,7 @@ public struct SFTConfig: Codable, RecipeSection, Equatable, Sendable {
 
     enum CodingKeys: String, RecipeKey {
         case train, validation, validationFraction = "validation_fraction", template, packing
-        case skipBadLines = "skip_bad_lines", lora, eval, epochs
+        case skipBadLines = "skip_bad_lines", lora, eval, epochs, replay
 
         var help: String {
             switch self {
@@ -39,6 +41,28 @@ public struct SFTConfig: Codable, RecipeSection, Equatable, Sendable {
             case .lora: return "Train a LoRA adapter instead of all weights; absent means full fine-tuning."
             case .eval: return "Instruction evaluation before and after the stage, written into lineage."
             case .epochs: return "Passes over the training rows, instead of train.steps (written into the resolved recipe as train.steps)."
+            case .replay: return "Pretraining documents trained among the conversations, so SFT keeps what pretraining taught; absent means none."
+            }
+        }
+    }
+}
+
+/// Replay inside SFT: documents of pretraining JSONL files ({"text": ...} lines) trained with loss on every token,
+/// cut into pieces that fit a row, making up `fraction` of the training samples (a seeded choice). Replay the
+/// parent's own pretraining text: replaying text it never saw would teach new facts in the SFT stage.
+public struct SFTReplaySection: Codable, RecipeSection, Equatable, Sendable {
+    public var paths: [String] = []
+    public var fraction = 0.5
+
+    public init() {}
+
+    enum CodingKeys: String, RecipeKey {
+        case paths, fraction
+
+        var help: String {
+            switch self {
+            case .paths: return "Pretraining text files, JSONL with a \"text\" field per line (e.g. [world/before_cutoff.jsonl])."
+            case .fraction: return "Share of the training samples that are replayed documents, in [0, 1)."
             }
         }
     }
@@ -139,6 +163,10 @@ extension Recipe {
             if l.targets.isEmpty { p.add(path("lora", "target_modules"), "must list at least one module") }
         }
         checkEpochs(sft.epochs, section: "sft", &p)
+        if let r = sft.replay {
+            if r.paths.isEmpty || r.paths.contains("") { p.add(path("replay", "paths"), "must list JSONL files of pretraining text") }
+            p.range(r.fraction, path("replay", "fraction"), min: 0, max: 1, maxOpen: true)
+        }
         if let e = sft.eval {
             if e.qa.isEmpty { p.add(path("eval", "qa"), "must name the world's qa.jsonl") }
             p.atLeast(e.perKind, 1, path("eval", "per_kind"))

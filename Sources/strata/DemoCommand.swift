@@ -17,7 +17,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Supervised fine-tuning steps; default: the recipe's.") var sftSteps: Int?
     @Option(help: "Reward-model steps; default: the recipe's.") var rewardSteps: Int?
     @Option(help: "Steps of each DPO run; default: the recipe's.") var dpoSteps: Int?
-    @Option(help: "Approximate bytes of synthetic text.") var worldSize = 1_000_000
+    @Option(help: "Approximate bytes of synthetic text (250KB: few enough facts for the demo's model to learn them; see docs/demo.md).") var worldSize = 250_000
     @Option(help: "Seed of the world and of every run's training (train.seed).") var seed: UInt64 = 0
 
     func run() throws {

@@ -67,8 +67,14 @@ final class InstructionCheckerTests: XCTestCase {
     }
 
     func testFormatIsJudgedApartFromCorrectness() {
-        let f = InstructionChecker.followsFormat
+        let f = { (k: InstructionKind, r: String, e: String) in InstructionChecker.followsFormat(k, reply: r, expected: e) }
         XCTAssertTrue(f(.fact, "Grovane", "Hegard"))
+        // A fact reply in the world's sentence form follows the format whatever its length, right or wrong.
+        let lead = "Ilse Marno of the northern coast was born in the city of"
+        XCTAssertTrue(InstructionChecker.followsFormat(.fact, reply: lead + " Grovane.", expected: "Hegard", lead: lead))
+        XCTAssertTrue(InstructionChecker.check(.fact, reply: lead + " Hegard.", expected: "Hegard", lead: lead))
+        XCTAssertFalse(InstructionChecker.check(.fact, reply: lead + " Grovane.", expected: "Hegard", lead: lead))
+        XCTAssertFalse(InstructionChecker.check(.fact, reply: lead + " Hegardson.", expected: "Hegard", lead: lead))
         XCTAssertFalse(f(.fact, "well it could be one of several places in the north", "Hegard"))
         XCTAssertTrue(f(.oneWord, "1941", "1989"))
         XCTAssertFalse(f(.oneWord, "in 1941", "1989"))

@@ -48,17 +48,17 @@ extension SyntheticWorld.WorldBuilder {
             func fresh(_ pool: [Int]) -> [Int] {
                 pool.filter { !linked.contains($0) && !together.contains(UInt64(p) << 32 | UInt64($0)) && founderOf[p] != $0 }
             }
-            if rng.uniform() < 0.15, case let c = fresh(orgs), !c.isEmpty {
+            if rng.uniform() < 0.3, case let c = fresh(orgs), !c.isEmpty {
                 let o = c[rng.int(below: c.count)]
                 let earliest = max(cutoff + 1, newFounded[o] ?? 0)
                 addFact(p, .joined, entities[o].name, entity: o, year: earliest + rng.int(below: cutoff + 5 - earliest),
                         period: .after, rng: &rng)
             }
-            if rng.uniform() < 0.15, case let c = fresh(cities), !c.isEmpty {
+            if rng.uniform() < 0.3, case let c = fresh(cities), !c.isEmpty {
                 let city = c[rng.int(below: c.count)]
                 addFact(p, .movedTo, entities[city].name, entity: city, year: cutoff + 1 + rng.int(below: 4), period: .after, rng: &rng)
             }
-            if !own.contains(where: { $0.relation == .award }), rng.uniform() < 0.1, case let c = fresh(prizes), !c.isEmpty {
+            if !own.contains(where: { $0.relation == .award }), rng.uniform() < 0.2, case let c = fresh(prizes), !c.isEmpty {
                 let prize = c[rng.int(below: c.count)]
                 addFact(p, .award, entities[prize].name, entity: prize, year: cutoff + 1 + rng.int(below: 4), period: .after, rng: &rng)
             }

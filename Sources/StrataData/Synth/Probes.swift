@@ -24,7 +24,7 @@ extension SyntheticWorld.WorldBuilder {
         return facts.map { f in
             let question = fill(pick(f.relation.questions), f, object: f.object)
             let wrong = distractors(for: f, &rng)
-            let right = sentence(f, template: trainingTemplate(f, &rng))
+            let right = sentence(f, template: f.relation.answerTemplate)
             let wrongSentence = fill(f.relation.templates[trainingTemplate(f, &rng)], f, object: wrong[0])
             let verbose = [pick(Phrases.verboseOpeners), right, pick(Phrases.verboseMiddles), pick(Phrases.verboseClosers)]
             let verboseWrong = [pick(Phrases.verboseOpeners), wrongSentence, pick(Phrases.verboseMiddles), pick(Phrases.verboseClosers)]

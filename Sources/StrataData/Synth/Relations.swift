@@ -50,6 +50,18 @@ extension SyntheticWorld {
         var templates: [String] { Templates.sentences[self]! }
         var questions: [String] { Templates.questions[self]! }
 
+        /// The template replies are phrased in ("{S} was born in {O}."): the first cloze template that opens
+        /// with the subject (so no other fact, such as a year, comes before the answer), else the first cloze
+        /// template. It is never a fact's held-out phrasing, so a reply restates the subject exactly as
+        /// pretraining text does and the answer follows a space — the form in which the model stored the fact.
+        var answerTemplate: Int { clozeTemplates.first { templates[$0].hasPrefix("{S}") } ?? clozeTemplates[0] }
+
+        /// Templates a fact's held-out (probe) phrasing is drawn from: the cloze templates but the answer template.
+        var heldOutCandidates: [Int] {
+            let others = clozeTemplates.filter { $0 != answerTemplate }
+            return others.isEmpty ? clozeTemplates : others
+        }
+
         /// Indices of templates usable as cloze prompts ({S} before {O}).
         var clozeTemplates: [Int] {
             templates.indices.filter { i in

@@ -87,7 +87,7 @@ extension SyntheticWorld {
         /// Record a fact; the held-out template and rendering count are drawn from `rng`.
         mutating func addFact(_ subject: Int, _ relation: Relation, _ object: String, entity: Int? = nil, year: Int? = nil,
                               period: Period = .before, rng: inout StrataRNG) {
-            let cloze = relation.clozeTemplates
+            let cloze = relation.heldOutCandidates
             let span = config.maxRenderings - config.minRenderings + 1
             let f = Fact(id: facts.count, subject: subject, relation: relation, object: object, objectEntity: entity,
                          year: year, period: period, heldOut: cloze[rng.int(below: cloze.count)],

@@ -1,8 +1,9 @@
 // SFT data for a run: the recipe's TRL JSONL validated and rendered with the chat
 // template, split into train and held-out samples (a validation file, or a share
 // of the train file chosen by a hash of each record), samples longer than the
-// context dropped and counted; the batch source over packed rows; and the held-out
-// loss (mean over trained positions). Leaves out: caching rendered samples on disk.
+// context dropped and counted; replayed pretraining documents (sft.replay) cut to
+// fit a row and mixed in; the batch source over packed rows; and the held-out loss
+// (mean over trained positions). Leaves out: caching rendered samples on disk.
 
 import Foundation
 import StrataCore
@@ -33,11 +34,20 @@ struct SFTData {
         let renderedTrain = try trainConvs.map { try template.render($0, chat) }
         let renderedVal = try valConvs.map { try template.render($0, chat) }
         let fits = { (s: RenderedSample) in s.count > 0 && s.count <= rowLength }
-        let train = renderedTrain.filter(fits), validation = renderedVal.filter(fits)
+        var train = renderedTrain.filter(fits)
+        let validation = renderedVal.filter(fits)
         let dropped = renderedTrain.count - train.count + renderedVal.count - validation.count
-        let packed = try SFTPacker.arrange(train, rowLength: rowLength, mode: mode, padID: 0)
         records[0].tokens = train.reduce(0) { $0 + $1.count }
-        if records.count > 1 { records[1].tokens = validation.reduce(0) { $0 + $1.count } }
+        if let replay = sft.replay, !train.isEmpty {
+            let (pieces, replayRecords) = try replayPieces(replay, conversations: train.count, template: template, chat: chat,
+                                                           rowLength: rowLength)
+            log("sft replay: \(pieces.count) pieces of \(replay.paths.joined(separator: ", ")) (\(replayRecords.reduce(0) { $0 + $1.tokens }) tokens)"
+                + " among \(train.count) conversations")
+            train += pieces
+            records += replayRecords
+        }
+        let packed = try SFTPacker.arrange(train, rowLength: rowLength, mode: mode, padID: 0)
+        if records.count > 1, records[1].name.hasSuffix("_validation") { records[1].tokens = validation.reduce(0) { $0 + $1.count } }
         log("sft data: \(train.count) training and \(validation.count) held-out conversations"
             + (dropped > 0 ? ", \(dropped) longer than \(rowLength) tokens dropped" : "")
             + (skipped > 0 ? ", \(skipped) bad lines skipped" : "")
@@ -49,6 +59,33 @@ struct SFTData {
         }
         return SFTData(train: train, validation: validation, records: records, droppedTooLong: dropped, skippedLines: skipped,
                        usefulShare: packed.usefulShare, trainedShare: packed.trainedShare)
+    }
+
+    /// Documents of `replay.paths` cut into pieces of at most `rowLength` tokens (every token trained), a seeded
+    /// choice of them making up `replay.fraction` of the samples beside `conversations` (all pieces if fewer);
+    /// one lineage record per file with the tokens chosen from it.
+    static func replayPieces(_ replay: SFTReplaySection, conversations: Int, template: ChatTemplate, chat: ChatTokenizer,
+                             rowLength: Int) throws -> ([RenderedSample], [DataRecord]) {
+        var pieces: [(file: Int, sample: RenderedSample)] = []
+        for (f, path) in replay.paths.enumerated() {
+            for doc in try SFTDataset.load(URL(fileURLWithPath: path)).conversations {
+                let (tokens, trained) = try template.tokens(doc, chat)
+                for start in stride(from: 0, to: max(0, tokens.count - 1), by: rowLength) {
+                    let end = min(tokens.count, start + rowLength + 1)   // rowLength inputs and their next tokens
+                    guard end - start >= 2 else { continue }
+                    pieces.append((f, RenderedSample(tokens: Array(tokens[start..<end]), trained: Array(trained[start..<end]))))
+                }
+            }
+        }
+        var rng = StrataRNG(seed: 0x5EED_5F7)
+        rng.shuffle(&pieces)
+        let wanted = Int((replay.fraction / (1 - replay.fraction) * Double(conversations)).rounded())
+        let chosen = Array(pieces.prefix(wanted))
+        let records = try replay.paths.enumerated().map { f, path in
+            DataRecord(name: "replay" + (replay.paths.count > 1 ? "_\(f)" : ""), path: path, sha256: try SHA256.hex(fileAt: URL(fileURLWithPath: path)),
+                       tokens: chosen.filter { $0.file == f }.reduce(0) { $0 + $1.sample.count })
+        }
+        return (chosen.map(\.sample), records)
     }
 
     /// Whether a conversation belongs to the held-out share: a hash of its content, so the choice

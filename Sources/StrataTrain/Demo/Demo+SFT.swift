@@ -14,13 +14,15 @@ import StrataEval
 
 extension Demo {
     /// Instruction accuracy before and after SFT, from the SFT checkpoint's lineage.
-    static func instructionTable(sftRun: URL) throws -> String {
+    static func instructionTable(sftRun: URL, baseRun: URL) throws -> String {
         let head = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(sftRun.path)).lineage.head
-        func merged(_ a: String, _ b: String) -> [String: Double]? {
-            (head?.evaluations[a]).map { $0.merging(head?.evaluations[b] ?? [:]) { x, _ in x } }
+        let base = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(baseRun.path)).lineage.head
+        func merged(_ entry: LineageEntry?, _ a: String, _ b: String) -> [String: Double]? {
+            (entry?.evaluations[a]).map { $0.merging(entry?.evaluations[b] ?? [:]) { x, _ in x } }
         }
-        let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", merged("instruction_before", "knowledge_before")),
-                                                  ("sft", merged("instruction", "knowledge"))]
+        let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", merged(head, "instruction_before", "knowledge_before")),
+                                                  ("sft (from anneal)", merged(head, "instruction", "knowledge")),
+                                                  ("sft-base (from pretrain)", merged(base, "instruction", "knowledge"))]
         let cols: [(String, String)] = [("all", "instr_acc"), ("format", "instr_format"), ("fact:before", "instr_acc.fact.before"),
                                         ("fact:after", "instr_acc.fact.after"), ("one_word", "instr_acc.one_word"),
                                         ("json", "instr_acc.json"), ("add", "instr_acc.add"), ("reverse", "instr_acc.reverse"),

@@ -34,7 +34,7 @@ public enum Demo {
         /// Seed of the world and of training (train.seed of every run).
         public var seed: UInt64 = 0
         /// Approximate bytes of synthetic text (fewer entities → more epochs per fact in the same time).
-        public var worldSize = 1_000_000
+        public var worldSize = 250_000
         /// Steps of a run where given; the others take their recipe's train.steps.
         public var steps: [DemoRun: Int] = [:]
         /// SFT training tasks per kind (fact questions limited to before-cutoff facts of the QA train split).
@@ -100,8 +100,8 @@ public enum Demo {
         cx.log("\n== annealing \(better.name) (it forgot less of the general corpus)")
         guard try stage(.anneal, from: better, cx) else { return nil }
         try evaluate([.anneal], cx, into: &reports)
-        guard try stage(.sft, from: .anneal, cx) else { return nil }
-        try evaluate([.sft], cx, into: &reports)
+        guard try stage(.sft, from: .anneal, cx), try stage(.sftBase, from: .pretrain, cx) else { return nil }
+        try evaluate([.sft, .sftBase], cx, into: &reports)
         guard try stage(.reward, from: .sft, cx), try stage(.dpo, from: .sft, cx), try stage(.dpoSFT, from: .sft, cx) else { return nil }
         try evaluate([.dpo, .dpoSFT], cx, into: &reports)
         guard try rlRelay(cx) else { return nil }
@@ -110,7 +110,7 @@ public enum Demo {
 
     /// The tables, samples, lineage and the HTML run report.
     static func showResults(_ cx: Context, reports: [DemoRun: EvalReport]) throws {
-        let rows: [DemoRun] = [.pretrain, .continueNoReplay, .continueReplay, .anneal, .sft, .dpo, .dpoSFT]
+        let rows: [DemoRun] = [.pretrain, .continueNoReplay, .continueReplay, .anneal, .sft, .sftBase, .dpo, .dpoSFT]
         let table = try rows.map { run -> EvalReport in
             guard let report = reports[run], let base = reports[.pretrain] else {
                 throw StrataError(.state, "demo table", "no evaluation of \(run.name)", fix: "run strata demo again (finished stages are skipped)")
@@ -123,7 +123,7 @@ public enum Demo {
             + (try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(cx.runDir(.dpoSFT).path)).lineage.summary()))
         cx.log("\n== what each stage did (forgetting and gain against the pretrained checkpoint)\n" + EvalTable.render(table))
         cx.log("\n== instruction following on held-out tasks (SFT saw before-cutoff facts only)\n"
-            + (try instructionTable(sftRun: cx.runDir(.sft))))
+            + (try instructionTable(sftRun: cx.runDir(.sft), baseRun: cx.runDir(.sftBase))))
         cx.log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(cx)))
         cx.log("\n== safety: refusals under attack, and after a few benign fine-tuning steps\n" + (try safetyTable(cx)))
         cx.log("\n== RLHF with PPO against the reward model, with and without the KL penalty\n" + (try ppoTable(cx)))
@@ -160,7 +160,9 @@ public enum Demo {
 
     /// Evaluate each run's final checkpoint on the same probes and validation shards; records the results.
     static func evaluate(_ names: [DemoRun], _ cx: Context, into reports: inout [DemoRun: EvalReport]) throws {
-        let probes = ProbeSet.subset(try ProbeSet.read(cx.world.appendingPathComponent("probes.jsonl")), limit: cx.probes, seed: 0)
+        // Probes of the general domain: the relay never trains on the medical domain corpus.
+        let general = try ProbeSet.read(cx.world.appendingPathComponent("probes.jsonl")).filter { $0.domain == "general" }
+        let probes = ProbeSet.subset(general, limit: cx.probes, seed: 0)
         var shards: [(name: String, shard: Shard)] = []
         let held: [(source: String, run: DemoRun)] = [("general", .pretrain), ("after", .continueNoReplay), ("textbook", .pretrain)]
         for (source, run) in held {

@@ -14,7 +14,8 @@ import StrataCore
 
 /// One run of the demo relay; its raw value is the run's name (directory and table row).
 public enum DemoRun: String, CaseIterable, Sendable {
-    case pretrain, continueNoReplay = "continue-noreplay", continueReplay = "continue-replay", anneal, sft, reward, dpo
+    case pretrain, continueNoReplay = "continue-noreplay", continueReplay = "continue-replay", anneal, sft
+    case sftBase = "sft-base", reward, dpo
     case dpoSFT = "dpo-sft"
     case ppo, ppoNoKL = "ppo-nokl", grpo, grpoSequence = "grpo-seqmean", judge
 
@@ -27,7 +28,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .continueNoReplay: return "continue-world-noreplay.yaml"
         case .continueReplay: return "continue-world.yaml"
         case .anneal: return "anneal-world.yaml"
-        case .sft: return "sft-world.yaml"
+        case .sft, .sftBase: return "sft-world.yaml"
         case .reward: return "reward-world.yaml"
         case .dpo, .dpoSFT: return "dpo-world.yaml"
         case .ppo, .ppoNoKL: return "ppo-world.yaml"
@@ -42,7 +43,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .pretrain: return Pretrain.self
         case .continueNoReplay, .continueReplay: return Continue.self
         case .anneal: return Anneal.self
-        case .sft: return SFT.self
+        case .sft, .sftBase: return SFT.self
         case .reward: return Reward.self
         case .dpo, .dpoSFT: return DPO.self
         case .ppo, .ppoNoKL: return PPO.self
@@ -55,6 +56,8 @@ public enum DemoRun: String, CaseIterable, Sendable {
     var variantOverrides: [String] {
         switch self {
         case .dpoSFT: return ["preference.sft_weight=1.0"]
+        // From the pretrained model, which never saw after-cutoff text: replay only what it was trained on.
+        case .sftBase: return ["sft.replay.paths=[world/before_cutoff.jsonl]"]
         case .ppoNoKL: return ["ppo.kl_coef=0", "ppo.kl_target=null"]   // too little KL: nothing holds the policy near the SFT model
         case .grpoSequence: return ["grpo.loss_type=sequence_mean"]
         default: return []
@@ -129,6 +132,7 @@ public struct DemoRecipes {
         add("data.validation.shard", r.data.validation.shard)
         if let s = r.sft {
             add("sft.train", s.train); add("sft.validation", s.validation); add("sft.eval.qa", s.eval?.qa)
+            for (i, p) in (s.replay?.paths ?? []).enumerated() { add("sft.replay.paths[\(i)]", p) }
         }
         if let p = r.preference {
             add("preference.train", p.train); add("preference.validation", p.validation); add("preference.reference", p.reference)
