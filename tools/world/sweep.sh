@@ -6,10 +6,12 @@
 # tools/gpu/package.sh --cli; one JSON line per evaluated checkpoint goes to $OUT/sweep.jsonl and
 # tools/world/summarise.py turns it into the tables of docs/demo.md.
 #   PHASE=pretrain: worlds × models, 1200 steps, evaluated every 300 steps
-#   PHASE=relay:    for WORLDS, pretrain (model s, STEPS) → continue ± replay → SFT from both
+#   PHASE=relay:    for WORLDS, pretrain (model s, STEPS) → continue ± replay → SFT variants from both
+#   PHASE=cont:     continued-pretraining variants;  PHASE=qa: Q&A pages added to the pretraining text
+#   PHASE=demo:     the demo's shipped recipes (pretrain 900 steps, continue ± replay, anneal, SFT ×2), SEED=...
 set -uo pipefail
 OUT=${OUT:-/tmp/sweep-out}; mkdir -p "$OUT"
-root=$PWD; R=$root/recipes; W=/tmp/sweep; mkdir -p $W
+root=$PWD; R=$root/recipes; W=${W:-/tmp/sweep}; mkdir -p $W
 if [ -z "${S:-}" ] && [ -x /tmp/strata ]; then S=/tmp/strata; export LD_LIBRARY_PATH=/tmp/strata-lib
 elif [ -z "${S:-}" ]; then
   mkdir -p /tmp/strata-lib && tar -xJf .gpu-carry/lib.tar.xz -C /tmp/strata-lib
@@ -28,7 +30,7 @@ world() {   # world(size) → $W/w-size with general-domain probes
 evaluate() {   # evaluate(tag, checkpoint, worlddir, generalshard)
   local j=$2.eval.json
   $S eval --checkpoint $2 --probes $3/world/probes_general.jsonl --max-probes 400 --no-baseline --data general=$4 --json $j > $j.log 2>&1
-  python3 $root/tools/world/summarise.py --line "$1" "$2" $j >> $OUT/sweep.jsonl
+  python3 $root/tools/world/summarise.py --line "$1${SEED:+ seed=$SEED}" "$2" $j >> $OUT/sweep.jsonl
 }
 pretrain() {   # pretrain(size, model, steps, every) in $W/w-size/pt-model-steps
   local d=$W/w-$1 name=pt-$2-$3
@@ -110,10 +112,21 @@ conts() {   # conts(size, steps): continued-pretraining variants on model s pret
   continued $1 $pt after60-300 train.steps=300 "data.sources=[{name: after, path: world/after_cutoff.jsonl, weight: 0.6}, {name: general, path: world/before_cutoff.jsonl, weight: 0.4}]" &
   continued $1 $pt noreplay300 train.steps=300 & wait
 }
+demolegs() {   # demolegs(size): the demo's recipes as shipped — pretrain, continue ± replay, anneal, SFT from it and from the pretrained model
+  local d=$W/w-$1; pretrain $1 s 900 900; local pt=pt-s-900; PTDATA=$d/runs/$pt/data/general.val.bin
+  continued $1 $pt noreplay & continued $1 $pt replay & wait
+  sets run.dir=runs run.name=anneal
+  (cd $d && $S anneal --from $d/runs/cont-replay --config $R/anneal-world.yaml --device $DEV "${ARGS[@]}" > $d/anneal.log 2>&1) \
+    || echo "anneal $1 failed: $(tail -2 $d/anneal.log)" >> $OUT/errors.txt
+  evaluate "anneal world=$1" $d/runs/anneal $d $PTDATA &
+  tuned $1 anneal demo & tuned $1 $pt demo-base "sft.replay.paths=[world/before_cutoff.jsonl]" & wait
+}
 for s in ${WORLDS:-250KB 400KB 600KB 1MB}; do world $s; done
 [ "${PHASE:-pretrain}" = worlds ] && exit 0
 if [ "${PHASE:-pretrain}" = pretrain ]; then
   for s in ${WORLDS:-250KB 400KB 600KB 1MB}; do for m in ${MODELS:-s m l}; do pretrain $s $m ${STEPS:-1200} ${EVERY:-300} & done; done; wait
+elif [ "$PHASE" = demo ]; then
+  for s in ${WORLDS:-250KB}; do demolegs $s & done; wait
 elif [ "$PHASE" = cont ]; then
   for s in ${WORLDS:-250KB 400KB}; do conts $s ${STEPS:-900} & done; wait
 elif [ "$PHASE" = qa ]; then
