@@ -5,7 +5,7 @@
 // named parameters, config.json and safetensors I/O, vocabulary growth and the
 // FLOPs accounting. `ModelFamily` names the families and is the one place that
 // maps a config.json's model_type to a type (`loadCausalLM`, `CausalLMSpec`).
-// Leaves out: encoder (masked-LM) models, LoRA targets of families other than GPT-2.
+// Leaves out: encoder (masked-LM) models.
 
 import Foundation
 import StrataCore
@@ -71,6 +71,8 @@ public protocol CausalLM: AnyObject {
     func resizingVocabulary(to newSize: Int) throws -> any CausalLM
     /// A freshly initialised model of the same config (seeded).
     func freshCopy(seed: UInt64) -> any CausalLM
+    /// Every projection a LoRA adapter may target, in parameter order.
+    var linears: [Linear] { get }
 }
 
 extension CausalLM {
@@ -108,6 +110,7 @@ extension GPT2: CausalLM {
     public func writeConfig(to url: URL) throws { try config.write(to: url) }
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { GPT2(config, seed: seed) }
+    public var linears: [Linear] { blocks.flatMap { [$0.attn, $0.attnProj, $0.fc, $0.fcProj] } }
 }
 
 extension Llama: CausalLM {
@@ -119,4 +122,5 @@ extension Llama: CausalLM {
     public func writeConfig(to url: URL) throws { try config.write(to: url) }
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { Llama(config, seed: seed) }
+    public var linears: [Linear] { blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } }
 }

@@ -5,29 +5,10 @@
 // safetensors load as they are (Llama+Checkpoint.swift).
 // Shapes: B batch, T time, C hidden_size, F intermediate_size, V vocab, L layers,
 // H query heads, Hkv key/value heads, D head size, N = B·T.
-// Leaves out: rope scaling, sliding windows, attention dropout (the config refuses
-// them), LoRA adapters on these projections.
+// Leaves out: rope scaling, sliding windows, attention dropout (the config refuses them).
 
 import StrataCore
 import StrataTensor
-
-/// An nn.Linear-layout projection: y = x·Wᵀ (+ b), W stored [out, in].
-public final class DenseLinear {
-    public let weight: Tensor   // [out, in]
-    public let bias: Tensor?    // [out]
-
-    public init(_ inFeatures: Int, _ outFeatures: Int, name: String, bias hasBias: Bool, std: Float, rng: inout StrataRNG) {
-        weight = Tensor((0..<(inFeatures * outFeatures)).map { _ in rng.normal() * std }, shape: [outFeatures, inFeatures], requiresGrad: true)
-        bias = hasBias ? Tensor(zeros: [outFeatures], requiresGrad: true) : nil
-        weight.name = name + ".weight"; bias?.name = name + ".bias"
-    }
-
-    public func callAsFunction(_ x: Tensor, _ tape: Tape) -> Tensor {
-        let y = tape.linearTransposed(x, weight)
-        return bias.map { tape.add(y, $0) } ?? y
-    }
-    public var parameters: [Tensor] { [weight] + (bias.map { [$0] } ?? []) }
-}
 
 /// RMSNorm with a learned gain (transformers' LlamaRMSNorm).
 public final class RMSNorm {
@@ -42,21 +23,21 @@ public final class RMSNorm {
 }
 
 public final class LlamaBlock {
-    public let inputNorm: RMSNorm, q: DenseLinear, k: DenseLinear, v: DenseLinear, o: DenseLinear
-    public let postNorm: RMSNorm, gate: DenseLinear, up: DenseLinear, down: DenseLinear
+    public let inputNorm: RMSNorm, q: Linear, k: Linear, v: Linear, o: Linear
+    public let postNorm: RMSNorm, gate: Linear, up: Linear, down: Linear
     var residDrop: Float = 0
 
     init(_ cfg: LlamaConfig, index i: Int, rng: inout StrataRNG) {
         let c = cfg.hiddenSize, p = "model.layers.\(i).", std = cfg.initializerRange, kv = cfg.kvHeads * cfg.headSize
         inputNorm = RMSNorm(c, name: p + "input_layernorm", eps: cfg.rmsNormEps)
-        q = DenseLinear(c, cfg.queryWidth, name: p + "self_attn.q_proj", bias: cfg.attentionBias, std: std, rng: &rng)
-        k = DenseLinear(c, kv, name: p + "self_attn.k_proj", bias: cfg.attentionBias, std: std, rng: &rng)
-        v = DenseLinear(c, kv, name: p + "self_attn.v_proj", bias: cfg.attentionBias, std: std, rng: &rng)
-        o = DenseLinear(cfg.queryWidth, c, name: p + "self_attn.o_proj", bias: cfg.attentionBias, std: std, rng: &rng)
+        q = Linear(nnLinear: c, cfg.queryWidth, name: p + "self_attn.q_proj", bias: cfg.attentionBias, std: std, rng: &rng)
+        k = Linear(nnLinear: c, kv, name: p + "self_attn.k_proj", bias: cfg.attentionBias, std: std, rng: &rng)
+        v = Linear(nnLinear: c, kv, name: p + "self_attn.v_proj", bias: cfg.attentionBias, std: std, rng: &rng)
+        o = Linear(nnLinear: cfg.queryWidth, c, name: p + "self_attn.o_proj", bias: cfg.attentionBias, std: std, rng: &rng)
         postNorm = RMSNorm(c, name: p + "post_attention_layernorm", eps: cfg.rmsNormEps)
-        gate = DenseLinear(c, cfg.intermediateSize, name: p + "mlp.gate_proj", bias: cfg.mlpBias, std: std, rng: &rng)
-        up = DenseLinear(c, cfg.intermediateSize, name: p + "mlp.up_proj", bias: cfg.mlpBias, std: std, rng: &rng)
-        down = DenseLinear(cfg.intermediateSize, c, name: p + "mlp.down_proj", bias: cfg.mlpBias, std: std, rng: &rng)
+        gate = Linear(nnLinear: c, cfg.intermediateSize, name: p + "mlp.gate_proj", bias: cfg.mlpBias, std: std, rng: &rng)
+        up = Linear(nnLinear: c, cfg.intermediateSize, name: p + "mlp.up_proj", bias: cfg.mlpBias, std: std, rng: &rng)
+        down = Linear(nnLinear: cfg.intermediateSize, c, name: p + "mlp.down_proj", bias: cfg.mlpBias, std: std, rng: &rng)
     }
 
     var parameters: [Tensor] {

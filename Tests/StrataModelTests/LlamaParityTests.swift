@@ -154,3 +154,26 @@ final class LlamaParityTests: XCTestCase {
         for r in 0..<16 { for j in 0..<100 { XCTAssertEqual(a.ptr[r * 100 + j], b.ptr[r * 104 + j]) } }
     }
 }
+
+final class LlamaLoRATests: XCTestCase {
+    func testLoRAOnLlamaProjectionsMergesToTheAdaptedModel() throws {
+        let dir = fixtureDir("llama_gqa")
+        let model = try Llama.load(directory: dir)
+        let ids: [Int32] = [3, 14, 15, 92, 65, 35]
+        let before = model.logits(model.hidden(ids, batch: 1, time: 6, tape: Tape.noGrad()), tape: Tape.noGrad()).toArray()
+        let params = try LoRA.attach(to: model, config: LoRAConfig(r: 2, alpha: 4, dropout: 0, targets: ["q_proj", "self_attn.v_proj", "down_proj"]), seed: 1)
+        XCTAssertEqual(params.count, 2 * 3 * 2)   // A and B on 3 modules × 2 layers
+        XCTAssertEqual(model.logits(model.hidden(ids, batch: 1, time: 6, tape: Tape.noGrad()), tape: Tape.noGrad()).toArray(), before)
+        var rng = StrataRNG(seed: 2)
+        for l in LoRA.adapted(model) { for k in 0..<l.adapter!.b.count { l.adapter!.b.ptr[k] = 0.1 * rng.normal() } }
+        let adapted = model.logits(model.hidden(ids, batch: 1, time: 6, tape: Tape.noGrad()), tape: Tape.noGrad())
+        XCTAssertGreaterThan(scaledError(adapted.ptr, before), 1e-3, "the adapters change the output")
+        LoRA.merge(into: model)
+        let merged = model.logits(model.hidden(ids, batch: 1, time: 6, tape: Tape.noGrad()), tape: Tape.noGrad())
+        XCTAssertLessThan(scaledError(merged.ptr, adapted.toArray()), 1e-5)
+        XCTAssertThrowsError(try LoRA.attach(to: model, config: LoRAConfig(targets: ["c_attn"]), seed: 1)) { e in
+            let msg = String(describing: e)
+            XCTAssertTrue(msg.contains("'c_attn'") && msg.contains("llama") && msg.contains("q_proj"), msg)
+        }
+    }
+}
