@@ -73,6 +73,18 @@ public protocol CausalLM: AnyObject {
     func freshCopy(seed: UInt64) -> any CausalLM
     /// Every projection a LoRA adapter may target, in parameter order.
     var linears: [Linear] { get }
+    /// config.json bytes as this family writes them.
+    func configData() throws -> Data
+    /// config.json `architectures`.
+    var architectures: [String] { get }
+    /// The dropout rates the model trains with, by config.json name (GPT-2: resid_pdrop, embd_pdrop).
+    var dropoutRates: [(name: String, rate: Float)] { get }
+    /// One line for logs: layers, heads, width, vocabulary.
+    var shapeSummary: String { get }
+    /// The config.json fields that fix the parameter shapes, by name (a resumed run checks them against its recipe).
+    var shapeFields: [(name: String, value: Int)] { get }
+    /// Refuses training on `batch` × `context` micro-batches that cannot fit in memory (before allocating).
+    func checkTrainingMemory(batch: Int, context: Int, source: String) throws
 }
 
 extension CausalLM {
@@ -111,6 +123,17 @@ extension GPT2: CausalLM {
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { GPT2(config, seed: seed) }
     public var linears: [Linear] { blocks.flatMap { [$0.attn, $0.attnProj, $0.fc, $0.fcProj] } }
+    public func configData() throws -> Data { try StrataJSON.encode(config) }
+    public var architectures: [String] { config.architectures }
+    public var dropoutRates: [(name: String, rate: Float)] { [("resid_pdrop", config.residPdrop), ("embd_pdrop", config.embdPdrop)] }
+    public var shapeFields: [(name: String, value: Int)] {
+        [("n_layer", config.nLayer), ("n_head", config.nHead), ("n_embd", config.nEmbd), ("n_positions", config.nPositions),
+         ("vocab_size", config.vocabSize)]
+    }
+    public var shapeSummary: String { "\(config.nLayer) layers, \(config.nHead) heads, d=\(config.nEmbd), vocab \(config.vocabSize)" }
+    public func checkTrainingMemory(batch: Int, context: Int, source: String) throws {
+        try config.checkTrainingMemory(batch: batch, context: context, source: source)
+    }
 }
 
 extension Llama: CausalLM {
@@ -123,4 +146,21 @@ extension Llama: CausalLM {
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { Llama(config, seed: seed) }
     public var linears: [Linear] { blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } }
+    public func configData() throws -> Data { try StrataJSON.encode(config) }
+    public var architectures: [String] { config.architectures }
+    public var dropoutRates: [(name: String, rate: Float)] { [("residual dropout", blocks.first?.residDrop ?? 0)] }
+    public var shapeFields: [(name: String, value: Int)] {
+        let c = config
+        return [("num_hidden_layers", c.numHiddenLayers), ("num_attention_heads", c.numAttentionHeads), ("num_key_value_heads", c.kvHeads),
+                ("hidden_size", c.hiddenSize), ("intermediate_size", c.intermediateSize), ("head_dim", c.headSize),
+                ("max_position_embeddings", c.maxPositionEmbeddings), ("vocab_size", c.vocabSize)]
+    }
+    public var shapeSummary: String {
+        let c = config
+        return "llama, \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads (\(c.kvHeads) key/value), d=\(c.hiddenSize), "
+            + "ffn \(c.intermediateSize), vocab \(c.vocabSize)"
+    }
+    public func checkTrainingMemory(batch: Int, context: Int, source: String) throws {
+        try config.checkTrainingMemory(batch: batch, context: context, source: source)
+    }
 }

@@ -182,6 +182,26 @@ extension LlamaConfig {
         return Double(vocabSize) * c + head + Double(numHiddenLayers) * (attn + mlp + 2 * c) + c
     }
 
+    /// Weights, gradients and AdamW moments (16 bytes a parameter) plus the activations the tape keeps:
+    /// per layer and token ~10·C for the residual stream, norms and projections, 4·F for the SwiGLU MLP,
+    /// 2·H·T for attention probabilities; plus logits and their gradient (2·V per token).
+    public func trainingBytes(batch: Int, context: Int) -> Double {
+        let c = Double(hiddenSize), f = Double(intermediateSize), t = Double(context)
+        let perToken = Double(numHiddenLayers) * (10 * c + 4 * f + 2 * Double(numAttentionHeads) * t) + 2 * Double(vocabSize) + 4 * c
+        return 16 * parameterEstimate + 4 * Double(batch) * t * perToken
+    }
+
+    /// Refuses training this model on `batch` × `context` micro-batches when the estimate exceeds `available`.
+    public func checkTrainingMemory(batch: Int, context: Int, source: String = "recipe",
+                                    available: Double = MemoryBudget.physicalBytes) throws {
+        let op = "check memory for training (\(source))"
+        guard batch > 0, context > 0 else { throw StrataError.config(op, "batch \(batch) and context \(context) must be positive") }
+        try MemoryBudget.check(trainingBytes(batch: batch, context: context),
+                               for: "training a Llama of \(GPT2Config.count(parameterEstimate)) parameters on batches of \(batch) × \(context) tokens",
+                               op: op, fix: "lower train.batch_size (train.grad_accum keeps the effective batch), train.context, "
+                                + "or the model size in \(source)", available: available)
+    }
+
     public static func read(from url: URL) throws -> LlamaConfig {
         let cfg = try StrataJSON.read(LlamaConfig.self, at: url)
         try cfg.validate(source: url.path)

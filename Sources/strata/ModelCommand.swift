@@ -44,7 +44,7 @@ struct ModelLogits: ParsableCommand {
         let tokens = try Self.parseIDs(ids, config: model.config)
         let tape = Tape.noGrad()
         let logits = model.logits(model.hidden(tokens, batch: 1, time: tokens.count, tape: tape), tape: tape)
-        try SafeTensors.write([NamedTensor(name: "logits", shape: [tokens.count, model.config.vocabSize], values: logits.toArray()),
+        try SafeTensors.write([NamedTensor(name: "logits", shape: [tokens.count, model.vocabSize], values: logits.toArray()),
                                NamedTensor(name: "input_ids", shape: [tokens.count], values: tokens.map(Float.init)),
                                NamedTensor(name: "shape", shape: [2], values: [1, Float(tokens.count)])],
                               to: URL(fileURLWithPath: out))

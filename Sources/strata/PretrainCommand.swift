@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
             if samples > 1 { print("--- sample \(i + 1)") }
             print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
             if o.finish == .contextFull {
-                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
+                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.contextLength) tokens\n".utf8))
             }
         }
     }

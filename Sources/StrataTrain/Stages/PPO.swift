@@ -91,7 +91,7 @@ public enum PPO: TrainingStage {
         let resumed = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
         let objective = try Objective(p, engine: engine, prompts: prompts, rewards: rewards, reference: reference, value: value,
                                       step: start.loaderState?.step ?? 0, batch: resumed)
-        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.contextLength)
         let lm = CheckpointContent.languageModel(policy) { [objective] in
             try RLStage.checkpointFiles(policy, chatFiles: chatFiles, extra: try valueFiles(value)
                 + (try objective.batch.map { [.data(RLStage.bufferFile, try StrataJSON.encode($0))] } ?? []))
@@ -134,8 +134,8 @@ public enum PPO: TrainingStage {
         } else {
             value = RewardModel(trunk: try GPT2.load(directory: origin.checkpoint.url), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
         }
-        guard value.config.vocabSize >= origin.model.config.vocabSize else {
-            throw StrataError.config("ppo value model", "its vocabulary (\(value.config.vocabSize)) is smaller than the policy's (\(origin.model.config.vocabSize))",
+        guard value.config.vocabSize >= origin.model.vocabSize else {
+            throw StrataError.config("ppo value model", "its vocabulary (\(value.config.vocabSize)) is smaller than the policy's (\(origin.model.vocabSize))",
                                      fix: "use a reward model trained from the policy's SFT checkpoint, or value_init: policy")
         }
         for t in value.parameters { t.name = valuePrefix + t.name! }
@@ -184,7 +184,7 @@ public enum PPO: TrainingStage {
         let prompts: PromptDataset
         let order: PromptOrder
         let rewards: WeightedRewards
-        let reference: GPT2
+        let reference: any CausalLM
         let value: RewardModel
         let gae: GAE
         let valueLoss: ValueLoss
@@ -192,7 +192,7 @@ public enum PPO: TrainingStage {
         private(set) var batch: Batch?
         let initialController: KLController
 
-        init(_ p: PPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: GPT2, value: RewardModel,
+        init(_ p: PPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: any CausalLM, value: RewardModel,
              step: Int, batch: Batch?) throws {
             self.p = p; self.engine = engine; self.prompts = prompts; self.rewards = rewards; self.reference = reference; self.value = value
             self.step = step; self.batch = batch

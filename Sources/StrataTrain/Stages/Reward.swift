@@ -30,8 +30,8 @@ public enum Reward: TrainingStage {
             }
             rm = saved
         } else {
-            rm = RewardModel(trunk: origin.model, padTokenId: Int(ChatStage.padID(origin.tokenizer)),
-                             head: .normal(std: 1 / Float(origin.model.config.nEmbd).squareRoot(), seed: UInt64(recipe.train.seed)))
+            rm = RewardModel(trunk: try StageRunner.requireGPT2(origin.model, for: .reward, checkpoint: origin.checkpoint.url.path), padTokenId: Int(ChatStage.padID(origin.tokenizer)),
+                             head: .normal(std: 1 / Float(origin.model.hiddenSize).squareRoot(), seed: UInt64(recipe.train.seed)))
         }
         let margin = Float(p.section.margin), context = recipe.context, pad = Int32(rm.padTokenId), data = p.data
         let loader = try PairLoader(count: data.train.count, batch: recipe.train.batchSize, context: context,
