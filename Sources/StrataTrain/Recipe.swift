@@ -87,7 +87,7 @@ public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
             case .nLayer: return "Transformer blocks."
             case .nHead: return "Attention heads per block; must divide n_embd."
             case .nEmbd: return "Width of the residual stream."
-            case .nPositions: return "Longest context the model can see (learned position table size)."
+            case .nPositions: return "Longest context the model can see (gpt2: the learned position table size; llama: max_position_embeddings)."
             case .vocabSize: return "Vocabulary size, or from_tokenizer to take the tokenizer's."
             case .dropout: return "Dropout probability on embeddings, attention and residual paths (0 = off)."
             }
