@@ -18,6 +18,8 @@ public enum ModelFamily: String, Codable, CaseIterable, Sendable {
 
     /// The transformers class of the language model (config.json `architectures`).
     public var causalLMArchitecture: String { self == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM" }
+    /// The transformers class of a one-label reward model on this trunk (`score.weight` head).
+    public var sequenceClassificationArchitecture: String { self == .gpt2 ? "GPT2ForSequenceClassification" : "LlamaForSequenceClassification" }
 
     /// Reads `model_type` from config.json (GPT-2 when absent, as older GPT-2 configs omit it).
     public static func of(configAt url: URL) throws -> ModelFamily {
@@ -73,6 +75,10 @@ public protocol CausalLM: AnyObject {
     func freshCopy(seed: UInt64) -> any CausalLM
     /// Every projection a LoRA adapter may target, in parameter order.
     var linears: [Linear] { get }
+    /// The parameters the final hidden states depend on: all but an untied LM head (a reward model's trunk).
+    var trunkParameters: [Tensor] { get }
+    /// config.json eos_token_id (the first one when it lists several).
+    var eosTokenID: Int? { get }
     /// config.json bytes as this family writes them.
     func configData() throws -> Data
     /// config.json `architectures`.
@@ -102,6 +108,14 @@ extension CausalLM {
     public func save(directory: URL) throws { try save(directory: directory, metadata: [:], writeConfig: true) }
 }
 
+/// A randomly initialised model of the family and config that config.json at `url` describes.
+public func initCausalLM(configAt url: URL, seed: UInt64) throws -> any CausalLM {
+    switch try ModelFamily.of(configAt: url) {
+    case .gpt2: return GPT2(try GPT2Config.read(from: url), seed: seed)
+    case .llama: return Llama(try LlamaConfig.read(from: url), seed: seed)
+    }
+}
+
 /// Loads a decoder checkpoint directory (config.json + model.safetensors) as the family its model_type names.
 public func loadCausalLM(directory: URL) throws -> any CausalLM {
     switch try ModelFamily.of(configAt: directory.appendingPathComponent("config.json")) {
@@ -123,6 +137,8 @@ extension GPT2: CausalLM {
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { GPT2(config, seed: seed) }
     public var linears: [Linear] { blocks.flatMap { [$0.attn, $0.attnProj, $0.fc, $0.fcProj] } }
+    public var trunkParameters: [Tensor] { parameters }
+    public var eosTokenID: Int? { config.eosTokenId }
     public func configData() throws -> Data { try StrataJSON.encode(config) }
     public var architectures: [String] { config.architectures }
     public var dropoutRates: [(name: String, rate: Float)] { [("resid_pdrop", config.residPdrop), ("embd_pdrop", config.embdPdrop)] }
@@ -146,6 +162,8 @@ extension Llama: CausalLM {
     public func resizingVocabulary(to newSize: Int) throws -> any CausalLM { try growingVocabulary(to: newSize) }
     public func freshCopy(seed: UInt64) -> any CausalLM { Llama(config, seed: seed) }
     public var linears: [Linear] { blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } }
+    public var trunkParameters: [Tensor] { [embed] + blocks.flatMap(\.parameters) + norm.parameters }
+    public var eosTokenID: Int? { config.eosTokenId?.ids.first }
     public func configData() throws -> Data { try StrataJSON.encode(config) }
     public var architectures: [String] { config.architectures }
     public var dropoutRates: [(name: String, rate: Float)] { [("residual dropout", blocks.first?.residDrop ?? 0)] }

@@ -2,7 +2,7 @@
 // checkpoints whose config, lineage recipe and model card name the family, resumes bit
 // exactly, continues, fine-tunes (full and LoRA) with chat tokens added to both the
 // embedding and the untied head, evaluates and generates; DPO runs from the Llama SFT
-// checkpoint, and GRPO; the reward stage refuses a Llama by name (its head is GPT-2 only).
+// checkpoint, and GRPO, the reward stage (LlamaForSequenceClassification) and PPO with it.
 
 import XCTest
 import Foundation
@@ -131,7 +131,7 @@ final class LlamaStagesTests: WorldTestCase {
         return try SFT.run(options(try stageRecipe("sft", steps: 2, section: try sftSection()), from: base.url.path)).lastCheckpoint!.url.path
     }
 
-    func testDPOAndGRPORunOnALlamaAndTheRewardStageRefusesItByName() throws {
+    func testDPOGRPORewardAndPPORunOnALlama() throws {
         let sft = try llamaSFTCheckpoint()
         for (src, dst) in [("preferences.jsonl", "pairs.jsonl"), ("preferences_test.jsonl", "pairs_test.jsonl")] {
             let lines = try String(contentsOf: dir.appendingPathComponent("world/" + src), encoding: .utf8).split(separator: "\n")
@@ -160,10 +160,31 @@ final class LlamaStagesTests: WorldTestCase {
         XCTAssertTrue(rlLoaded.model is Llama)
         XCTAssertEqual(rlLoaded.lineage.entries.map(\.stage.rawValue), ["pretrain", "sft", "grpo"])
 
-        XCTAssertThrowsError(try Reward.run(options(try stageRecipe("rm", steps: 2, section: pairs), from: sft))) { e in
-            let msg = String(describing: e)
-            XCTAssertTrue(msg.contains("llama") && msg.contains("GPT2ForSequenceClassification"), msg)
-        }
+        // Reward model: LlamaForSequenceClassification (score.weight, no lm_head), then PPO with it as reward and value init.
+        let rm = try Reward.run(options(try stageRecipe("rm", steps: 2, section: pairs), from: sft)).lastCheckpoint!
+        let rmLoaded = try TrainingCheckpoint.load(rm)
+        let reward = try XCTUnwrap(rmLoaded.reward, "config.json marks it LlamaForSequenceClassification")
+        XCTAssertTrue(reward.trunk is Llama)
+        let rmConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: rm.url(for: "config.json"))) as! [String: Any]
+        XCTAssertEqual(rmConfig["architectures"] as? [String], ["LlamaForSequenceClassification"])
+        let names = try SafeTensors.read(rm.url(for: "model.safetensors")).names
+        XCTAssertTrue(names.contains("score.weight") && !names.contains("lm_head.weight"), "\(names)")
+
+        let ppo = """
+        ppo:
+          prompts: \(dir.path)/prompts.jsonl
+          prompts_per_batch: 4
+          ppo_epochs: 1
+          minibatches: 1
+          sampling: {max_new_tokens: 3, temperature: 1.0, seed: 11}
+          rewards:
+            - {type: reward_model, checkpoint: \(rm.url.path), weight: 1.0, name: rm}
+        """
+        let ppoRun = try PPO.run(options(try stageRecipe("ppo", steps: 2, section: ppo).replacingBatch(), from: sft))
+        let ppoLoaded = try TrainingCheckpoint.load(ppoRun.lastCheckpoint!)
+        XCTAssertTrue(ppoLoaded.model is Llama)
+        XCTAssertEqual(ppoLoaded.lineage.entries.map(\.stage.rawValue), ["pretrain", "sft", "ppo"])
+        XCTAssertTrue(ppoRun.losses.allSatisfy(\.isFinite), "\(ppoRun.losses)")
     }
 }
 

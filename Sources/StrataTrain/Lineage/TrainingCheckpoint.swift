@@ -66,7 +66,7 @@ public enum TrainingCheckpoint {
         public var tokenizer: BPETokenizer
         public var lineage: Lineage
         public var state: TrainerState?
-        /// The reward model, when the checkpoint is one (config.json architectures GPT2ForSequenceClassification);
+        /// The reward model, when the checkpoint is one (config.json architectures GPT2/LlamaForSequenceClassification);
         /// `model` is then its trunk.
         public var reward: RewardModel?
         /// sha256 of model.safetensors, from the manifest (the checkpoint's content hash).
@@ -75,9 +75,7 @@ public enum TrainingCheckpoint {
     }
 
     public static func load(_ ckpt: Checkpoint) throws -> Loaded {
-        let family = try ModelFamily.of(configAt: ckpt.url(for: "config.json"))
-        let reward = try family == .gpt2 && GPT2Config.read(from: ckpt.url(for: "config.json")).architectures.contains(RewardModel.architecture)
-            ? RewardModel.load(directory: ckpt.url) : nil
+        let reward = try RewardModel.isRewardCheckpoint(configAt: ckpt.url(for: "config.json")) ? RewardModel.load(directory: ckpt.url) : nil
         let model: any CausalLM = try reward?.trunk ?? loadCausalLM(directory: ckpt.url)
         let tokenizer = try BPETokenizer(contentsOf: ckpt.url(for: "tokenizer.json"))
         let lineage = try lineageWithEvaluations(ckpt.url)

@@ -50,7 +50,7 @@ public enum ModelCard {
     static func overview(_ lineage: Lineage, config: JSONValue?) -> String {
         var model = isRewardModel(config) ? "A GPT-2 reward model (GPT2ForSequenceClassification)" : "A GPT-2 language model"
         if let c = config, c["model_type"]?.stringValue == "llama" {   // a Llama names its family and shape in its own fields
-            model = "A Llama language model (LlamaForCausalLM)"
+            model = isRewardModel(config) ? "A Llama reward model (LlamaForSequenceClassification)" : "A Llama language model (LlamaForCausalLM)"
             if let l = c["num_hidden_layers"]?.intValue, let d = c["hidden_size"]?.intValue, let h = c["num_attention_heads"]?.intValue {
                 model += " with \(l) layers, width \(d), \(h) heads (\(c["num_key_value_heads"]?.intValue ?? h) key/value)"
             }

@@ -124,18 +124,18 @@ public enum PPO: TrainingStage {
         let value: RewardModel
         let rmEntry = p.rewards.first { $0.type == "reward_model" }
         if start.isResume {
-            let cfg = try GPT2Config.read(from: origin.checkpoint.url.appendingPathComponent(valueConfigFile))
-            value = RewardModel(trunk: GPT2(cfg, seed: 0), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
+            let trunk = try initCausalLM(configAt: origin.checkpoint.url.appendingPathComponent(valueConfigFile), seed: 0)
+            value = RewardModel(trunk: trunk, padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
         } else if p.valueInit != .policy, let path = rmEntry?.checkpoint {
             value = try RewardModel.load(directory: try TrainingCheckpoint.resolve(path).url)   // a copy: the scorer stays frozen
         } else if p.valueInit == .rewardModel {
             throw StrataError.config("ppo.value_init", "is reward_model but ppo.rewards lists no reward_model with a checkpoint",
                                      fix: "add {type: reward_model, checkpoint: runs/rm} to ppo.rewards, or use value_init: auto or policy")
         } else {
-            value = RewardModel(trunk: try GPT2.load(directory: origin.checkpoint.url), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
+            value = RewardModel(trunk: try loadCausalLM(directory: origin.checkpoint.url), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
         }
-        guard value.config.vocabSize >= origin.model.vocabSize else {
-            throw StrataError.config("ppo value model", "its vocabulary (\(value.config.vocabSize)) is smaller than the policy's (\(origin.model.vocabSize))",
+        guard value.trunk.vocabSize >= origin.model.vocabSize else {
+            throw StrataError.config("ppo value model", "its vocabulary (\(value.trunk.vocabSize)) is smaller than the policy's (\(origin.model.vocabSize))",
                                      fix: "use a reward model trained from the policy's SFT checkpoint, or value_init: policy")
         }
         for t in value.parameters { t.name = valuePrefix + t.name! }
@@ -151,7 +151,7 @@ public enum PPO: TrainingStage {
             }
         }
         return [.safetensors(valueWeightsFile, sources: sources, metadata: ["format": "pt"]),
-                .data(valueConfigFile, try StrataJSON.encode(value.config))]
+                .data(valueConfigFile, try value.trunk.configData())]
     }
 
     static func restoreValue(_ value: RewardModel, from dir: URL) throws {

@@ -257,17 +257,6 @@ public enum StageRunner {
         return [TrainingEvent(step: 0, kind: .config, detail: detail)]
     }
 
-    /// Stages whose model pieces exist for GPT-2 only (the reward and value heads, GPT2ForSequenceClassification)
-    /// refuse other families by name instead of misreading their checkpoints.
-    static func requireGPT2(_ model: any CausalLM, for stage: Stage, checkpoint: String) throws -> GPT2 {
-        guard let gpt2 = model as? GPT2 else {
-            throw StrataError.config(stage.rawValue, "\(checkpoint) is a \(model.family.rawValue) model; strata \(stage.rawValue) builds its "
-                                     + "reward/value head on GPT-2 only (GPT2ForSequenceClassification)",
-                                     fix: "start \(stage.rawValue) from a GPT-2 checkpoint (model.family: gpt2); the \(model.family.rawValue) sequence-classification head is not implemented yet")
-        }
-        return gpt2
-    }
-
     /// The recipe's context must fit the checkpoint's positions.
     static func requireFits(_ recipe: Recipe, _ model: any CausalLM, checkpoint: String) throws {
         if recipe.context > model.contextLength {
