@@ -177,3 +177,34 @@ final class LlamaLoRATests: XCTestCase {
         }
     }
 }
+
+final class LlamaRewardParityTests: XCTestCase {
+    struct RewardBatch: Decodable { let rows: Int, time: Int, ids: [Int32] }
+
+    func testLlamaForSequenceClassificationRewardsAndGradientsMatchTransformers() throws {
+        let dir = fixtureDir("llama_reward")
+        let rm = try RewardModel.load(directory: dir)
+        XCTAssertTrue(rm.trunk is Llama)
+        XCTAssertEqual(rm.architectureName, "LlamaForSequenceClassification")
+        let batch = try StrataJSON.read(RewardBatch.self, at: dir.appendingPathComponent("batch.json"))
+        let expected = try SafeTensors.read(dir.appendingPathComponent("expected.safetensors"))
+        let tape = Tape()
+        let r = try rm.rewards(batch.ids, rows: batch.rows, time: batch.time, tape: tape)
+        XCTAssertLessThan(scaledError(r.ptr, expected.tensor("rewards")!.values), 1e-5, "rewards \(r.toArray())")
+        tape.backward(tape.sum(r))
+        XCTAssertEqual(rm.parameters.count, expected.names.filter { $0.hasPrefix("grad.") }.count, "no lm_head in the reward model")
+        for p in rm.parameters {
+            let ref = try XCTUnwrap(expected.tensor("grad." + p.name!), p.name!)
+            XCTAssertLessThan(scaledError(p.grad!.ptr, ref.values), 1e-4, "gradient of \(p.name!)")
+        }
+        // Saved by Strata, it loads back with the same rewards and the transformers config fields.
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("strata-llama-rm-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try rm.save(directory: out)
+        let back = try RewardModel.load(directory: out)
+        XCTAssertEqual(try back.rewards(batch.ids, rows: batch.rows, time: batch.time, tape: Tape.noGrad()).toArray(), r.toArray())
+        let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as! [String: Any]
+        XCTAssertEqual(cfg["architectures"] as? [String], ["LlamaForSequenceClassification"])
+        XCTAssertEqual(cfg["pad_token_id"] as? Int, 0)
+    }
+}
