@@ -204,3 +204,26 @@ private extension String {
         return self
     }
 }
+
+final class LlamaRecipeTests: XCTestCase {
+    func refusal(_ model: String) -> String {
+        do {
+            let yaml = "model: \(model)\ndata: {sources: [{name: a, path: a.jsonl}]}\ntrain: {steps: 200}\n"
+            let recipe = try RecipeLoader.load(yaml: yaml, file: "t.yaml", overrides: [])
+            try Pretrain.checkFamilyKeys(recipe.model)
+            return "accepted"
+        } catch { return String(describing: error) }
+    }
+
+    func testFamilyKeysAreCheckedInTheRecipesOwnNames() {
+        XCTAssertEqual(refusal("{family: llama, n_head: 4, n_kv_head: 2, n_embd: 32}"), "accepted")
+        let kv = refusal("{family: llama, n_head: 4, n_kv_head: 3, n_embd: 32}")
+        XCTAssertTrue(kv.contains("model.n_kv_head (3) must divide n_head (4)") && kv.contains("1, 2, 4"), kv)
+        let gpt2 = refusal("{family: gpt2, n_kv_head: 2}")
+        XCTAssertTrue(gpt2.contains("model.n_kv_head") && gpt2.contains("family llama"), gpt2)
+        let odd = refusal("{family: llama, n_head: 4, n_embd: 12}")
+        XCTAssertTrue(odd.contains("head size of 3"), odd)
+        let family = refusal("{family: mistral}")
+        XCTAssertTrue(family.contains("mistral") && family.contains("llama"), family)
+    }
+}

@@ -43,12 +43,34 @@ public enum Pretrain: TrainingStage {
     /// The Llama configuration a recipe describes (model.family: llama), with the tokenizer's vocabulary and end-of-text id.
     public static func llamaConfig(_ recipe: Recipe, tokenizer: BPETokenizer) throws -> LlamaConfig {
         let m = recipe.model
+        try checkFamilyKeys(m)
         var cfg = m.llamaConfig(vocab: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), bos: tokenizer.eosID,
                                 eos: tokenizer.eosID)
         try requireVocabulary(cfg.vocabSize, tokenizer)
         cfg.architectures = [ModelFamily.llama.causalLMArchitecture]
         try cfg.validate(source: "recipe model section")
         return cfg
+    }
+
+    /// The model keys' rules that depend on the family, in the recipe's own key names.
+    static func checkFamilyKeys(_ m: ModelConfig) throws {
+        func bad(_ key: String, _ why: String, _ fix: String) -> StrataError { .config("recipe", "model.\(key) \(why)", fix: fix) }
+        switch m.family {
+        case .gpt2:
+            if let kv = m.nKVHead { throw bad("n_kv_head", "(\(kv)) applies to model.family llama, but the family is gpt2", "remove n_kv_head or set model.family: llama") }
+        case .llama:
+            guard m.nHead > 0, m.nEmbd % m.nHead == 0 else {
+                throw bad("n_embd", "(\(m.nEmbd)) must be a multiple of n_head (\(m.nHead))", "pick n_embd = n_head · head size")
+            }
+            if (m.nEmbd / m.nHead) % 2 != 0 {
+                throw bad("n_embd", "/ n_head gives a head size of \(m.nEmbd / m.nHead); rotary embeddings need an even head size", "pick an even head size")
+            }
+            if let kv = m.nKVHead, kv <= 0 || m.nHead % kv != 0 {
+                throw bad("n_kv_head", "(\(kv)) must divide n_head (\(m.nHead)): each key/value head serves a whole group of query heads",
+                          "use a divisor of n_head, e.g. \((1...m.nHead).filter { m.nHead % $0 == 0 }.map(String.init).joined(separator: ", "))")
+            }
+            if !(m.ropeTheta > 0 && m.ropeTheta.isFinite) { throw bad("rope_theta", "must be positive, got \(m.ropeTheta)", "use 10000 (Llama 2) or 500000 (Llama 3)") }
+        }
     }
 
     static func requireVocabulary(_ size: Int, _ tokenizer: BPETokenizer) throws {
@@ -64,10 +86,7 @@ public enum Pretrain: TrainingStage {
         var cfg = GPT2Config(vocabSize: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), nPositions: m.nPositions,
                              nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead, bosTokenId: tokenizer.eosID, eosTokenId: tokenizer.eosID)
         cfg.residPdrop = Float(m.dropout); cfg.embdPdrop = Float(m.dropout); cfg.attnPdrop = 0; cfg.nInner = m.nInner
-        if let kv = m.nKVHead {
-            throw StrataError.config("recipe", "model.n_kv_head (\(kv)) applies to model.family llama, but the family is gpt2",
-                                     fix: "remove n_kv_head or set model.family: llama")
-        }
+        try checkFamilyKeys(m)
         try requireVocabulary(cfg.vocabSize, tokenizer)
         try cfg.validate(source: "recipe model section")
         return cfg
