@@ -65,3 +65,26 @@ private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: S
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
 }
+
+final class EncoderOpsTests: XCTestCase {
+    func testErfGELUGradientMatchesFiniteDifferences() {
+        var rng = StrataRNG(seed: 5)
+        let x = randomTensor([3, 7], &rng, scale: 2)
+        gradCheck([x], eps: 1e-2, tol: 2e-2) { t, i in t.geluErf(i[0]) }
+        XCTAssertEqual(Tape.noGrad().geluErf(Tensor([1], shape: [1])).item(), 0.841_344_7, accuracy: 1e-6)
+    }
+
+    func testBidirectionalAttentionGradientsMatchFiniteDifferences() {
+        var rng = StrataRNG(seed: 6)
+        let q = randomTensor([2 * 4, 2 * 3], &rng), k = randomTensor([2 * 4, 2 * 3], &rng), v = randomTensor([2 * 4, 2 * 3], &rng)
+        let mask = [true, true, true, false, true, true, true, true]   // row 0's last token is padding
+        gradCheck([q, k, v], eps: 1e-2, tol: 2e-2) { t, i in t.bidirectionalAttention(i[0], i[1], i[2], heads: 2, time: 4, keyMask: mask) }
+    }
+
+    func testPaddedKeysGetNoWeightAndEarlierTokensSeeLaterOnes() {
+        // One head, D = 1: q = 0 gives uniform weights over the attendable keys.
+        let q = Tensor(zeros: [3, 1]), k = Tensor([1, 2, 3], shape: [3, 1]), v = Tensor([10, 20, 90], shape: [3, 1])
+        let y = Tape.noGrad().bidirectionalAttention(q, k, v, heads: 1, time: 3, keyMask: [true, true, false]).toArray()
+        XCTAssertEqual(y, [15, 15, 15])   // position 0 reads position 1; nobody reads the padded 90
+    }
+}
