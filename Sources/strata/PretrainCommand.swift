@@ -1,4 +1,4 @@
-// `strata pretrain` and `strata generate`: thin commands over RunOptions and GPT2.generate.
+// `strata pretrain` and `strata generate`: thin commands over RunOptions and CausalLM.generate.
 import ArgumentParser
 import Foundation
 import StrataCore
@@ -8,7 +8,7 @@ import StrataTokenizer
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pretrain",
-        abstract: "Pretrain a GPT-2 from random weights as a YAML recipe describes, or resume a run.")
+        abstract: "Pretrain a model (model.family: gpt2 or llama) from random weights as a YAML recipe describes, or resume a run.")
 
     @OptionGroup var options: StageArguments
 

@@ -68,6 +68,8 @@ final class LlamaStagesTests: WorldTestCase {
         XCTAssertEqual(cfg["model_type"] as? String, "llama")
         XCTAssertEqual(cfg["architectures"] as? [String], ["LlamaForCausalLM"])
         XCTAssertEqual(base.lineage.head?.recipe.value(at: "model.family")?.stringValue, "llama")
+        let summary = Lineage.recipeSummary(base.lineage.head!.recipe, randomInit: true) ?? ""
+        XCTAssertTrue(summary.hasPrefix("llama: 2 layers × d 32, 4 heads (2 key/value)"), summary)
         let card = try String(contentsOf: base.checkpoint.url(for: ModelCard.fileName), encoding: .utf8)
         XCTAssertTrue(card.contains("A Llama language model (LlamaForCausalLM)"), card)
         XCTAssertTrue(pre.losses.allSatisfy(\.isFinite) && pre.losses.last! < pre.losses.first!, "\(pre.losses)")
