@@ -11,6 +11,8 @@
 //     (columns past a row's length are masked to zero weight);
 //   per row (anything else, or `batchedAttention` off): dot products per row and head.
 // Shapes: cache per layer [B, H, T_max, D]; a call feeds N new tokens over rows.
+// The cache itself and the path choice serve the Llama family too (Llama+Decode.swift),
+// whose cache holds its key/value heads only (H = Hkv there).
 // Leaves out: paged or shared-prefix caches, evicting old positions (a row that
 // reaches n_positions stops).
 
