@@ -72,7 +72,7 @@ public enum SFTBenchmark {
     }
 
     /// One training step; returns its wall time in seconds.
-    static func step(_ model: GPT2, _ optimizer: AdamW, _ b: StepBatch) -> Double {
+    static func step(_ model: any CausalLM, _ optimizer: AdamW, _ b: StepBatch) -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let tape = Tape(seed: 1)
         tape.backward(model.loss(b, tape: tape, normalizer: Float(max(1, b.trainedTokens))), seed: 1)

@@ -63,7 +63,7 @@ public enum BehaviourEval {
     }
 
     /// Generate a greedy reply to every prompt and score them.
-    public static func evaluate(model: GPT2, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate = .chatML,
+    public static func evaluate(model: any CausalLM, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate = .chatML,
                                 prompts: [BehaviourPrompt], config: Config = Config()) throws -> BehaviourReport {
         let tasks = prompts.map { InstructionTask(kind: .fact, messages: $0.messages, expected: $0.expected ?? "") }
         let replies = try InstructionEval.generateReplies(
@@ -74,7 +74,7 @@ public enum BehaviourEval {
     }
 
     /// `evaluate` with a BPE tokenizer that knows the template's special tokens.
-    public static func evaluate(model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate = .chatML,
+    public static func evaluate(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML,
                                 prompts: [BehaviourPrompt], config: Config = Config()) throws -> BehaviourReport {
         try evaluate(model: model, codec: tokenizer, chat: InstructionEval.chatTokenizer(tokenizer, template: template),
                      template: template, prompts: prompts, config: config)

@@ -17,7 +17,7 @@ import StrataTokenizer
 public enum ChatKnowledge {
     /// Metrics "chat_rank_acc", "chat_rank_acc.<period>", "chat_rank_count" over up to `limit` test questions
     /// (seeded choice), with `batch` rows per forward pass.
-    public static func evaluate(model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate = .chatML, qa: [SyntheticWorld.QAPair],
+    public static func evaluate(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML, qa: [SyntheticWorld.QAPair],
                                 limit: Int, seed: UInt64 = 0, batch: Int = 32) throws -> [String: Double] {
         let chat = try InstructionEval.chatTokenizer(tokenizer, template: template)
         guard let end = chat.specialID(template.messageEnd) else { return [:] }
@@ -42,7 +42,7 @@ public enum ChatKnowledge {
         return out
     }
 
-    static func scores(model: GPT2, prompt: [Int32], responses: [[Int32]], pad: Int32, batch: Int) throws -> [Float] {
+    static func scores(model: any CausalLM, prompt: [Int32], responses: [[Int32]], pad: Int32, batch: Int) throws -> [Float] {
         var out: [Float] = []
         for start in stride(from: 0, to: responses.count, by: batch) {
             let chunk = Array(responses[start..<min(responses.count, start + batch)])

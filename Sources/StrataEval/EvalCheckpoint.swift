@@ -13,7 +13,7 @@ import StrataTokenizer
 
 public struct EvalCheckpoint {
     public var url: URL
-    public var model: GPT2
+    public var model: any CausalLM
     public var tokenizer: BPETokenizer
     /// The checkpoint id from lineage.json, or the directory's last two path components.
     public var label: String
@@ -29,7 +29,7 @@ public struct EvalCheckpoint {
             throw StrataError.io("load checkpoint \(directory.path)", "\(f) is missing",
                                  fix: "pass a checkpoint directory (model.safetensors, config.json, tokenizer.json)")
         }
-        let model = try GPT2.load(directory: directory)
+        let model = try loadCausalLM(directory: directory)
         let tokenizer = try BPETokenizer(contentsOf: directory.appendingPathComponent("tokenizer.json"))
         let lineage = try LineageSketch.read(directory.appendingPathComponent("lineage.json"))
         let fallback = directory.pathComponents.suffix(2).joined(separator: "/")

@@ -55,7 +55,7 @@ public enum Evaluation {
     }
 
     /// Everything measured for one model: probes (if given) and loss per source.
-    public static func evaluate(model: GPT2, codec: some TextCodec, label: String, checkpoint: String? = nil, probes: [Probe]?,
+    public static func evaluate(model: any CausalLM, codec: some TextCodec, label: String, checkpoint: String? = nil, probes: [Probe]?,
                                 sources: [(name: String, shard: Shard)], probeConfig: ProbeEval.Config = ProbeEval.Config(),
                                 validationConfig: ValidationLoss.Config = ValidationLoss.Config()) throws -> EvalReport {
         let probeReport = try probes.map { try ProbeEval.evaluate(model: model, codec: codec, probes: $0, config: probeConfig) }
@@ -136,7 +136,7 @@ public enum Evaluation {
             let shard = try Shard(contentsOf: url)
             for c in checkpoints { try checkTokenizer(shard, name: name, checkpoint: c) }
             // A discovered shard too short for one window is skipped with a note; one the user named is an error later.
-            let context = config.validation.context ?? checkpoints.map(\.model.config.nPositions).min() ?? 1
+            let context = config.validation.context ?? checkpoints.map(\.model.contextLength).min() ?? 1
             if discovered && shard.count < context + 1 {
                 log("skipping validation shard \(name): \(shard.count) tokens is too short for one window")
                 return nil

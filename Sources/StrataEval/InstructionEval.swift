@@ -27,14 +27,14 @@ public enum InstructionEval {
     }
 
     /// Generate a greedy reply to every task and score them.
-    public static func evaluate(model: GPT2, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate = .chatML,
+    public static func evaluate(model: any CausalLM, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate = .chatML,
                                 tasks: [InstructionTask], config: Config = Config()) throws -> InstructionReport {
         let replies = try generateReplies(model: model, codec: codec, chat: chat, template: template, tasks: tasks, config: config)
         return try score(replies: replies.map(\.text), tasks: tasks, replyTokens: replies.map(\.tokens), keepResults: config.keepResults)
     }
 
     /// `evaluate` with a BPE tokenizer that knows the template's special tokens.
-    public static func evaluate(model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate = .chatML,
+    public static func evaluate(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML,
                                 tasks: [InstructionTask], config: Config = Config()) throws -> InstructionReport {
         try evaluate(model: model, codec: tokenizer, chat: chatTokenizer(tokenizer, template: template), template: template,
                      tasks: tasks, config: config)
@@ -59,12 +59,12 @@ public enum InstructionEval {
     }
 
     /// Greedy replies (decoded, trimmed) and their generated token counts, in task order.
-    public static func generateReplies(model: GPT2, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate,
+    public static func generateReplies(model: any CausalLM, codec: some TextCodec, chat: ChatTokenizer, template: ChatTemplate,
                                        tasks: [InstructionTask], config: Config) throws -> [(text: String, tokens: Int)] {
         guard config.maxNewTokens > 0 else {
             throw StrataError.config("instruction eval", "maxNewTokens is \(config.maxNewTokens)", fix: "give a positive token budget")
         }
-        let n = model.config.nPositions
+        let n = model.contextLength
         let prompts = try tasks.enumerated().map { i, t -> [Int32] in
             let ids = try template.promptTokens(t.messages, chat).map { Int32($0) }
             try ProbeEval.checkVocabulary(ids, model: model, what: "instruction task \(i + 1) prompt")

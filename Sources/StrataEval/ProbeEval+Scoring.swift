@@ -24,14 +24,14 @@ public struct ScoredSequence: Equatable, Sendable {
 
     /// `context` + `continuation`, with the context cut from the left if the model's context is too short.
     /// `what` names the sequence in errors.
-    public init(context: [Int32], continuation: [Int32], model: GPT2, what: String) throws {
+    public init(context: [Int32], continuation: [Int32], model: any CausalLM, what: String) throws {
         let op = "probe eval"
         guard !context.isEmpty else { throw StrataError.data(op, "\(what): the prompt encodes to no tokens", fix: "give the probe a prompt") }
         guard !continuation.isEmpty else { throw StrataError.data(op, "\(what): the candidate encodes to no tokens") }
         try ProbeEval.checkVocabulary(context + continuation, model: model, what: what)
-        let room = model.config.nPositions + 1          // inputs are all tokens but the last
+        let room = model.contextLength + 1          // inputs are all tokens but the last
         guard continuation.count < room else {
-            throw StrataError.data(op, "\(what): the candidate has \(continuation.count) tokens; the model's context is \(model.config.nPositions)",
+            throw StrataError.data(op, "\(what): the candidate has \(continuation.count) tokens; the model's context is \(model.contextLength)",
                                    fix: "shorten the candidate")
         }
         let kept = context.suffix(min(context.count, room - continuation.count))
@@ -41,7 +41,7 @@ public struct ScoredSequence: Equatable, Sendable {
 
 extension ProbeEval {
     /// Summed log-probability of each sequence's scored tokens, in input order.
-    public static func sequenceLogProbs(model: GPT2, sequences: [ScoredSequence], config: Config = Config()) -> [Double] {
+    public static func sequenceLogProbs(model: any CausalLM, sequences: [ScoredSequence], config: Config = Config()) -> [Double] {
         var out = [Double](repeating: 0, count: sequences.count)
         for chunk in batches(sequences.map { $0.tokens.count - 1 }, config: config) {
             let sums = batchLogProbs(model: model, chunk.map { sequences[$0] })
@@ -67,8 +67,8 @@ extension ProbeEval {
     }
 
     /// One forward pass over `rows` padded to a common length.
-    static func batchLogProbs(model: GPT2, _ rows: [ScoredSequence]) -> [Double] {
-        let b = rows.count, t = rows.map { $0.tokens.count - 1 }.max()!, c = model.config.nEmbd
+    static func batchLogProbs(model: any CausalLM, _ rows: [ScoredSequence]) -> [Double] {
+        let b = rows.count, t = rows.map { $0.tokens.count - 1 }.max()!, c = model.hiddenSize
         var ids = [Int32](repeating: 0, count: b * t)
         var picks: [Int] = [], targets: [Int32] = [], owners: [Int] = []
         for (r, s) in rows.enumerated() {

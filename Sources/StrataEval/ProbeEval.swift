@@ -29,7 +29,7 @@ public enum ProbeEval {
     }
 
     /// Rank every probe's candidates and (unless turned off) check greedy completions.
-    public static func evaluate(model: GPT2, codec: some TextCodec, probes: [Probe], config: Config = Config()) throws -> ProbeReport {
+    public static func evaluate(model: any CausalLM, codec: some TextCodec, probes: [Probe], config: Config = Config()) throws -> ProbeReport {
         let scores = try candidateScores(model: model, codec: codec, probes: probes, config: config)
         let completions = config.exactMatch ? try greedyCompletions(model: model, codec: codec, probes: probes, config: config) : nil
         let results = probes.indices.map { i in
@@ -39,7 +39,7 @@ public enum ProbeEval {
     }
 
     /// For each probe, each candidate's (summed log-probability, token count), the answer first.
-    public static func candidateScores(model: GPT2, codec: some TextCodec, probes: [Probe],
+    public static func candidateScores(model: any CausalLM, codec: some TextCodec, probes: [Probe],
                                        config: Config = Config()) throws -> [[(logProb: Double, tokens: Int)]] {
         var sequences: [ScoredSequence] = []
         var owner: [Int] = []
@@ -59,8 +59,8 @@ public enum ProbeEval {
 
     /// The greedy completion of each prompt (the answer's token count + `completionSlack` tokens at most,
     /// stopping at end of text), decoded and trimmed.
-    public static func greedyCompletions(model: GPT2, codec: some TextCodec, probes: [Probe], config: Config = Config()) throws -> [String] {
-        let n = model.config.nPositions
+    public static func greedyCompletions(model: any CausalLM, codec: some TextCodec, probes: [Probe], config: Config = Config()) throws -> [String] {
+        let n = model.contextLength
         let budgets = probes.map { max(1, codec.textTokens(" " + $0.answer).count + max(0, config.completionSlack)) }
         let prompts = try probes.enumerated().map { i, p -> [Int32] in
             let ids = codec.textTokens(p.context)
@@ -108,8 +108,8 @@ public enum ProbeEval {
                            exactMatch: completion.map { isExactMatch(completion: $0, answer: p.answer) } ?? false)
     }
 
-    static func checkVocabulary(_ ids: [Int32], model: GPT2, what: String) throws {
-        let v = model.config.vocabSize
+    static func checkVocabulary(_ ids: [Int32], model: any CausalLM, what: String) throws {
+        let v = model.vocabSize
         if let bad = ids.first(where: { $0 < 0 || Int($0) >= v }) {
             throw StrataError.data("probe eval", "\(what): token id \(bad) is outside the model's vocabulary of \(v)",
                                    fix: "evaluate with the tokenizer the checkpoint was trained with (its tokenizer.json)")

@@ -42,17 +42,17 @@ public enum ValidationLoss {
     }
 
     /// Loss of `model` on the first `config.windows` windows of `shard`.
-    public static func evaluate(model: GPT2, shard: Shard, name: String, config: Config = Config()) throws -> SourceLoss {
+    public static func evaluate(model: any CausalLM, shard: Shard, name: String, config: Config = Config()) throws -> SourceLoss {
         let op = "validation loss of '\(name)' (\(shard.url.path))"
-        let t = config.context ?? model.config.nPositions
-        guard t >= 1, t <= model.config.nPositions else {
-            throw StrataError.config(op, "context \(t) is outside 1...\(model.config.nPositions) (the model's n_positions)")
+        let t = config.context ?? model.contextLength
+        guard t >= 1, t <= model.contextLength else {
+            throw StrataError.config(op, "context \(t) is outside 1...\(model.contextLength) (the model's n_positions)")
         }
         guard config.windows >= 1, config.batch >= 1 else {
             throw StrataError.config(op, "windows (\(config.windows)) and batch (\(config.batch)) must be positive")
         }
-        guard shard.vocabSize <= model.config.vocabSize else {
-            throw StrataError.data(op, "the shard was written for a vocabulary of \(shard.vocabSize), the model has \(model.config.vocabSize)",
+        guard shard.vocabSize <= model.vocabSize else {
+            throw StrataError.data(op, "the shard was written for a vocabulary of \(shard.vocabSize), the model has \(model.vocabSize)",
                                    fix: "evaluate on shards prepared with the checkpoint's tokenizer")
         }
         let windows = min(config.windows, (shard.count - 1) / t)
@@ -69,8 +69,8 @@ public enum ValidationLoss {
                 let window = shard.tokens(in: (w + r) * t ..< (w + r) * t + t + 1)
                 for j in 0..<t { inputs[r * t + j] = window[j]; targets[r * t + j] = window[j + 1] }
             }
-            if let bad = (inputs + targets).first(where: { Int($0) >= model.config.vocabSize }) {
-                throw StrataError.data(op, "token \(bad) is outside the model's vocabulary of \(model.config.vocabSize)",
+            if let bad = (inputs + targets).first(where: { Int($0) >= model.vocabSize }) {
+                throw StrataError.data(op, "token \(bad) is outside the model's vocabulary of \(model.vocabSize)",
                                        fix: "evaluate on shards prepared with the checkpoint's tokenizer")
             }
             let loss = model.loss(inputs, targets: targets, batch: b, time: t, tape: .noGrad()).item()
@@ -81,7 +81,7 @@ public enum ValidationLoss {
     }
 
     /// Loss on every source, in the given order.
-    public static func evaluate(model: GPT2, sources: [(name: String, shard: Shard)], config: Config = Config()) throws -> [SourceLoss] {
+    public static func evaluate(model: any CausalLM, sources: [(name: String, shard: Shard)], config: Config = Config()) throws -> [SourceLoss] {
         try sources.map { try evaluate(model: model, shard: $0.shard, name: $0.name, config: config) }
     }
 

@@ -1,10 +1,10 @@
-// Sampling from GPT-2 with the KV cache: greedy, temperature, top-k and top-p
+// Sampling from any CausalLM (GPT-2, Llama) with its KV cache: greedy, temperature, top-k and top-p
 // (nucleus), stop tokens, batched prompts of different lengths (prefilled
 // together in groups of bounded token count; rows sampled in parallel). Each prompt gets
 // its own StrataRNG stream derived from the seed and its index (or a seed given
 // per row, for RL rollouts seeded by step and row), so a prompt samples the same
 // tokens whether it runs alone or in a batch. `SamplingConfig.validate`
-// and `GPT2.checkPrompt` are the one place user-supplied sampling options and prompts are
+// and `CausalLM.checkPrompt` are the one place user-supplied sampling options and prompts are
 // checked (generate and chat both call them) before anything is allocated.
 // Leaves out: beam search, repetition penalties, speculative decoding.
 
@@ -52,26 +52,25 @@ extension SamplingConfig {
     }
 }
 
-extension GPT2 {
+extension CausalLM {
     /// Checks a prompt before generation: not empty, every id in the vocabulary, and shorter than the
     /// context so at least one token can be generated. `label` names the prompt in the error.
     public func checkPrompt(_ ids: [Int32], label: String = "the prompt") throws {
         let op = "generate"
         guard !ids.isEmpty else { throw StrataError.config(op, "\(label) encodes to no tokens", fix: "give a non-empty prompt") }
-        if let (i, id) = ids.enumerated().first(where: { $0.element < 0 || Int($0.element) >= config.vocabSize }) {
-            throw StrataError.config(op, "\(label) has token id \(id) at position \(i), outside the vocabulary (0..<\(config.vocabSize))",
-                                     fix: "use ids below vocab_size \(config.vocabSize)")
+        if let (i, id) = ids.enumerated().first(where: { $0.element < 0 || Int($0.element) >= vocabSize }) {
+            throw StrataError.config(op, "\(label) has token id \(id) at position \(i), outside the vocabulary (0..<\(vocabSize))",
+                                     fix: "use ids below vocab_size \(vocabSize)")
         }
-        guard ids.count < config.nPositions else {
-            throw StrataError.config(op, "\(label) is \(ids.count) tokens but the model's context (n_positions) is \(config.nPositions), "
-                                     + "so no token can follow it", fix: "shorten the prompt to fewer than \(config.nPositions) tokens")
+        guard ids.count < contextLength else {
+            throw StrataError.config(op, "\(label) is \(ids.count) tokens but the model's context (n_positions) is \(contextLength), "
+                                     + "so no token can follow it", fix: "shorten the prompt to fewer than \(contextLength) tokens")
         }
     }
 
     /// Bytes of the KV cache and logits that generating `rows` sequences at once needs.
     public func generationBytes(rows: Int) -> Double {
-        let c = Double(config.nEmbd), l = Double(config.nLayer), t = Double(config.nPositions)
-        return Double(rows) * 4 * (2 * l * t * c + 2 * Double(config.vocabSize))
+        Double(rows) * (Double(contextLength) * kvBytesPerPosition + 4 * 2 * Double(vocabSize))
     }
 }
 
@@ -87,7 +86,7 @@ public struct Completion: Equatable, Sendable {
     public var stopLogProb: Float? = nil
 }
 
-extension GPT2 {
+extension CausalLM {
     /// Continue each prompt; `onToken(row, token)` is called as tokens are produced (for streaming).
     public func generate(prompts: [[Int32]], sampling: SamplingConfig, onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
         generate(prompts: prompts, sampling: sampling,
@@ -100,7 +99,7 @@ extension GPT2 {
                          onToken: ((Int, Int32) -> Void)? = nil) -> [Completion] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
         precondition(rowSeeds.count == prompts.count, "generate: one seed per prompt")
-        let cache = KVCache(model: self, batch: prompts.count)
+        let cache = makeCache(batch: prompts.count)
         var rngs = rowSeeds.map { StrataRNG(seed: $0) }
         var out = prompts.map { _ in Completion(tokens: [], logProbs: [], finish: .maxTokens) }
         var active = [Int](), pending = [[Int32]]()
@@ -147,7 +146,7 @@ extension GPT2 {
     /// stream `rngs[active[i]]`; rows run in parallel (their streams are independent, so the draws are the
     /// same as one after another).
     private func sampleRows(_ logits: Tensor, active: [Int], _ sampling: SamplingConfig, _ rngs: inout [StrataRNG]) -> [(Int32, Float)] {
-        let v = config.vocabSize
+        let v = vocabSize
         var picks = [(Int32, Float)](repeating: (0, 0), count: active.count)
         picks.withUnsafeMutableBufferPointer { pk in
             rngs.withUnsafeMutableBufferPointer { rg in
@@ -166,16 +165,16 @@ extension GPT2 {
     }
 
     /// Row r of a batch samples with seed + r · rowSeedStride.
-    static let rowSeedStride: UInt64 = 0x9E37_79B9_7F4A_7C15
+    static var rowSeedStride: UInt64 { 0x9E37_79B9_7F4A_7C15 }
 
     /// Most prompt tokens fed to one prefill call (bounds the activations of long batched prompts).
-    static let prefillTokens = 4096
+    static var prefillTokens: Int { 4096 }
 
     /// Consecutive indices of `pending`, grouped so each group holds at most `prefillTokens` tokens (or one row).
     private func prefillGroups(_ pending: [[Int32]]) -> [[Int]] {
         var groups: [[Int]] = [], current: [Int] = [], tokens = 0
         for (i, p) in pending.enumerated() {
-            if !current.isEmpty && tokens + p.count > GPT2.prefillTokens { groups.append(current); current = []; tokens = 0 }
+            if !current.isEmpty && tokens + p.count > Self.prefillTokens { groups.append(current); current = []; tokens = 0 }
             current.append(i); tokens += p.count
         }
         return groups + [current]
@@ -183,7 +182,7 @@ extension GPT2 {
 
     /// Rows of several [n_i, V] logit tensors stacked into one [Σ n_i, V].
     private func stackRows(_ parts: [Tensor]) -> Tensor {
-        let v = config.vocabSize
+        let v = vocabSize
         let t = Tensor(uninitialized: [parts.reduce(0) { $0 + $1.count / v }, v])
         var offset = 0
         for r in parts { (t.ptr + offset).update(from: r.ptr, count: r.count); offset += r.count }

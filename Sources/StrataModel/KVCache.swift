@@ -11,6 +11,8 @@
 //     (columns past a row's length are masked to zero weight);
 //   per row (anything else, or `batchedAttention` off): dot products per row and head.
 // Shapes: cache per layer [B, H, T_max, D]; a call feeds N new tokens over rows.
+// The cache itself and the path choice serve the Llama family too (Llama+Decode.swift),
+// whose cache holds its key/value heads only (H = Hkv there).
 // Leaves out: paged or shared-prefix caches, evicting old positions (a row that
 // reaches n_positions stops).
 
@@ -26,17 +28,24 @@ public final class KVCache {
     /// dot-product path (the reference the batched paths are tested against).
     public var batchedAttention = true
 
-    public init(model: GPT2, batch: Int, capacity: Int? = nil) {
+    public convenience init(model: GPT2, batch: Int, capacity: Int? = nil) {
         let cfg = model.config
+        self.init(layers: cfg.nLayer, heads: cfg.nHead, headSize: cfg.headSize, positions: cfg.nPositions,
+                  batch: batch, capacity: capacity, batched: model.batchedDecoding)
+    }
+
+    /// A cache of `heads` key/value heads of size `headSize` per layer (for grouped-query attention, the
+    /// key/value heads), holding at most min(capacity, positions) positions per row.
+    init(layers: Int, heads: Int, headSize: Int, positions: Int, batch: Int, capacity: Int?, batched: Bool) {
         self.batch = batch
-        self.capacity = min(capacity ?? cfg.nPositions, cfg.nPositions)
-        heads = cfg.nHead; headSize = cfg.headSize
+        self.capacity = min(capacity ?? positions, positions)
+        self.heads = heads; self.headSize = headSize
         // Zeroed: the batched step reads (with zero weight) slots past a row's length, which must not hold NaNs.
-        let shape = [batch, cfg.nHead, min(capacity ?? cfg.nPositions, cfg.nPositions), cfg.headSize]
-        keys = (0..<cfg.nLayer).map { _ in Tensor(zeros: shape) }
-        values = (0..<cfg.nLayer).map { _ in Tensor(zeros: shape) }
+        let shape = [batch, heads, self.capacity, headSize]
+        keys = (0..<layers).map { _ in Tensor(zeros: shape) }
+        values = (0..<layers).map { _ in Tensor(zeros: shape) }
         lengths = [Int](repeating: 0, count: batch)
-        batchedAttention = model.batchedDecoding
+        batchedAttention = batched
     }
 
     func advance(_ row: Int, by n: Int) { lengths[row] += n }

@@ -21,23 +21,22 @@ extension LoRA {
     public static let checkpointConfigFile = "lora_adapter_config.json"
 
     /// The model's weights with every adapter folded in, as `LoRA.merge` would leave them.
-    public static func mergedWeightSources(_ model: GPT2) -> [TensorSource] {
+    public static func mergedWeightSources(_ model: any CausalLM) -> [TensorSource] {
         let adaptedByWeight = Dictionary(uniqueKeysWithValues: adapted(model).map { ($0.weight.name!, $0) })
         return model.parameters.map { p in
             guard let linear = adaptedByWeight[p.name!] else {
                 return TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
             }
             return TensorSource(name: p.name!, shape: p.shape) { body in
-                let d = linear.adapter!.delta(), w = linear.weight.ptr, pd = d.ptr
-                var merged = [Float](repeating: 0, count: d.count)
-                for k in 0..<d.count { merged[k] = w[k] + pd[k] }
+                var merged = linear.weight.toArray()
+                merged.withUnsafeMutableBufferPointer { linear.addUpdate(linear.adapter!.delta(), into: $0.baseAddress!) }
                 try merged.withUnsafeBufferPointer { try body($0) }
             }
         }
     }
 
     /// PEFT's adapter tensors (transposed to its [r, in] / [out, r] layout) and adapter_config.json bytes.
-    public static func adapterFiles(_ model: GPT2, baseModel: String? = nil) throws -> (sources: [TensorSource], config: Data) {
+    public static func adapterFiles(_ model: any CausalLM, baseModel: String? = nil) throws -> (sources: [TensorSource], config: Data) {
         guard let config = config(of: model) else {
             throw StrataError(.state, "save LoRA adapters", "the model carries no LoRA adapters", fix: "attach adapters (LoRA.attach) first")
         }
@@ -47,11 +46,13 @@ extension LoRA {
             sources.append(transposedSource(names.a, ad.a))
             sources.append(transposedSource(names.b, ad.b))
         }
-        return (sources, try StrataJSON.encode(PEFTAdapterConfig(config, baseModel: baseModel)))
+        var peft = PEFTAdapterConfig(config, baseModel: baseModel)
+        peft.fanInFanOut = !(adapted(model).first?.outFirst ?? false)   // PEFT: true for Conv1D targets, false for nn.Linear
+        return (sources, try StrataJSON.encode(peft))
     }
 
     /// The unmerged base weights of the adapted modules, under their transformers names.
-    public static func baseSources(_ model: GPT2) -> [TensorSource] {
+    public static func baseSources(_ model: any CausalLM) -> [TensorSource] {
         adapted(model).map { l in
             TensorSource(name: l.weight.name!, shape: l.weight.shape) { body in
                 try body(UnsafeBufferPointer(start: l.weight.ptr, count: l.weight.count))
@@ -60,7 +61,7 @@ extension LoRA {
     }
 
     /// Overwrite the adapted modules' base weights from a `lora_base.safetensors` file.
-    public static func restoreBase(_ model: GPT2, from url: URL) throws {
+    public static func restoreBase(_ model: any CausalLM, from url: URL) throws {
         let file = try SafeTensors.read(url)
         for l in adapted(model) {
             _ = try file.require(l.weight.name!, shape: l.weight.shape)
@@ -74,7 +75,7 @@ extension LoRA {
     /// Re-attach a checkpoint's adapter to `model` (loaded from that checkpoint's merged weights) and put the
     /// unmerged base weights back, leaving the model exactly as it was in training. Returns the adapter tensors.
     @discardableResult
-    public static func restoreBaseAndAttach(_ model: GPT2, checkpoint dir: URL) throws -> [Tensor] {
+    public static func restoreBaseAndAttach(_ model: any CausalLM, checkpoint dir: URL) throws -> [Tensor] {
         let params = try load(into: model, from: dir, files: (checkpointWeightsFile, checkpointConfigFile))
         try restoreBase(model, from: dir.appendingPathComponent(baseFile))
         return params

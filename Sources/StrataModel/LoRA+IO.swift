@@ -84,7 +84,7 @@ extension LoRA {
     }
 
     /// Write the attached adapters (only they, never the base) to `directory`.
-    public static func save(_ model: GPT2, to directory: URL, baseModel: String? = nil) throws {
+    public static func save(_ model: any CausalLM, to directory: URL, baseModel: String? = nil) throws {
         let op = "save LoRA adapters to \(directory.path)"
         let (sources, json) = try adapterFiles(model, baseModel: baseModel)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -97,7 +97,7 @@ extension LoRA {
     /// Read adapter_config.json and adapter_model.safetensors from `directory`, attach matching adapters to
     /// `model` (which must carry none) and return the trainable adapter tensors.
     @discardableResult
-    public static func load(into model: GPT2, from directory: URL, files: (weights: String, config: String) = (weightsFile, configFile))
+    public static func load(into model: any CausalLM, from directory: URL, files: (weights: String, config: String) = (weightsFile, configFile))
         throws -> [Tensor] {
         let (weightsFile, configFile) = files
         let configURL = directory.appendingPathComponent(configFile)
@@ -114,7 +114,7 @@ extension LoRA {
         return parameters(of: model)
     }
 
-    static func copyWeights(into model: GPT2, from url: URL, op: String) throws {
+    static func copyWeights(into model: any CausalLM, from url: URL, op: String) throws {
         let file = try SafeTensors.read(url)
         var expected = Set<String>()
         for linear in adapted(model) {

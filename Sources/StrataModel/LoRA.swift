@@ -1,4 +1,4 @@
-// LoRA (low-rank adaptation) for GPT-2's Linear layers: a targeted layer computes
+// LoRA (low-rank adaptation) for a decoder's Linear layers (GPT-2's Conv1D, Llama's nn.Linear): a targeted layer computes
 //   y = x·W + b + (alpha/r) · dropout(x)·A·B
 // with A [in, r] and B [r, out] (Strata keeps the Conv1D orientation in memory).
 // A starts Kaiming-uniform as PEFT does (U(−1/√in, 1/√in)), B starts at zero, so
@@ -81,32 +81,30 @@ public final class LoRAAdapter {
     }
 }
 
-/// Attaching, listing, merging and removing adapters on a GPT-2.
+/// Attaching, listing, merging and removing adapters on a decoder (any CausalLM).
 public enum LoRA {
     /// Every Linear in the model, in parameter order.
-    public static func linears(of model: GPT2) -> [Linear] {
-        model.blocks.flatMap { [$0.attn, $0.attnProj, $0.fc, $0.fcProj] }
-    }
+    public static func linears(of model: any CausalLM) -> [Linear] { model.linears }
 
     /// The Linears that carry an adapter.
-    public static func adapted(_ model: GPT2) -> [Linear] { linears(of: model).filter { $0.adapter != nil } }
+    public static func adapted(_ model: any CausalLM) -> [Linear] { linears(of: model).filter { $0.adapter != nil } }
 
     /// Whether any adapter is attached.
-    public static func isAttached(_ model: GPT2) -> Bool { !adapted(model).isEmpty }
+    public static func isAttached(_ model: any CausalLM) -> Bool { !adapted(model).isEmpty }
 
     /// The trainable adapter tensors (A then B per adapted layer, in layer order).
-    public static func parameters(of model: GPT2) -> [Tensor] { adapted(model).flatMap { $0.adapter!.parameters } }
+    public static func parameters(of model: any CausalLM) -> [Tensor] { adapted(model).flatMap { $0.adapter!.parameters } }
 
     /// The config of the attached adapters (nil when none are attached).
-    public static func config(of model: GPT2) -> LoRAConfig? { adapted(model).first?.adapter?.config }
+    public static func config(of model: any CausalLM) -> LoRAConfig? { adapted(model).first?.adapter?.config }
 
     /// Zero the adapters' gradients (GPT2.zeroGrad covers only base parameters).
-    public static func zeroGrad(_ model: GPT2) { for p in parameters(of: model) { p.zeroGrad() } }
+    public static func zeroGrad(_ model: any CausalLM) { for p in parameters(of: model) { p.zeroGrad() } }
 
     /// Attach fresh adapters to every Linear `config.targets` matches, freeze all base parameters and
     /// return the adapter tensors (what the optimizer should train). Same seed → same A on every machine.
     @discardableResult
-    public static func attach(to model: GPT2, config: LoRAConfig, seed: UInt64) throws -> [Tensor] {
+    public static func attach(to model: any CausalLM, config: LoRAConfig, seed: UInt64) throws -> [Tensor] {
         let op = "attach LoRA adapters"
         try config.validate(op: op)
         guard !isAttached(model) else {
@@ -114,12 +112,13 @@ public enum LoRA {
         }
         let all = linears(of: model)
         for t in config.targets where !all.contains(where: { $0.moduleName == t || $0.moduleName.hasSuffix("." + t) }) {
-            throw StrataError.config(op, "target '\(t)' matches no Linear layer of this GPT-2",
-                                     fix: "use c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj or a full module name")
+            let names = Set(all.map { String($0.moduleName.split(separator: ".").last!) }).sorted()
+            throw StrataError.config(op, "target '\(t)' matches no Linear layer of this \(model.family.rawValue) model",
+                                     fix: "use one of \(names.joined(separator: ", ")), a dotted suffix such as \(model.family == .gpt2 ? "attn.c_proj" : "self_attn.q_proj") or a full module name")
         }
         var rng = StrataRNG(seed: seed)
         for linear in all where config.matches(linear.moduleName) {
-            linear.adapter = LoRAAdapter(inFeatures: linear.weight.shape[0], outFeatures: linear.weight.shape[1],
+            linear.adapter = LoRAAdapter(inFeatures: linear.inFeatures, outFeatures: linear.outFeatures,
                                          module: linear.moduleName, config: config, rng: &rng)
         }
         setBaseTrainable(model, false)
@@ -128,21 +127,20 @@ public enum LoRA {
 
     /// Fold every adapter into its base weight (W += (alpha/r)·A·B), remove the adapters and make the base
     /// parameters trainable again. The result is a plain GPT-2 (`model.save` writes a transformers checkpoint).
-    public static func merge(into model: GPT2) {
+    public static func merge(into model: any CausalLM) {
         for linear in adapted(model) {
-            let d = linear.adapter!.delta(), w = linear.weight.ptr, pd = d.ptr
-            for k in 0..<d.count { w[k] += pd[k] }
+            linear.addUpdate(linear.adapter!.delta(), into: linear.weight.ptr)
         }
         detach(from: model)
     }
 
     /// Remove the adapters without merging (the base is as it was) and unfreeze the base parameters.
-    public static func detach(from model: GPT2) {
+    public static func detach(from model: any CausalLM) {
         for linear in linears(of: model) { linear.adapter = nil }
         setBaseTrainable(model, true)
     }
 
-    static func setBaseTrainable(_ model: GPT2, _ trainable: Bool) {
+    static func setBaseTrainable(_ model: any CausalLM, _ trainable: Bool) {
         for p in model.parameters {
             p.requiresGrad = trainable
             if !trainable { p.grad = nil }

@@ -65,7 +65,7 @@ public enum ChatEvaluation {
     }
 
     /// The safety report of one checkpoint, with the brittleness probe when asked.
-    static func safety(_ c: Config, attacks: AttackSet, model: GPT2, tokenizer: BPETokenizer, checkpoint: String,
+    static func safety(_ c: Config, attacks: AttackSet, model: any CausalLM, tokenizer: BPETokenizer, checkpoint: String,
                        log: (String) -> Void) throws -> SafetyReport {
         if let b = c.brittleness, !FileManager.default.fileExists(atPath: b.data) {
             throw StrataError.io("brittleness probe", "no benign chat file at \(b.data)",
@@ -75,7 +75,7 @@ public enum ChatEvaluation {
         let eval = BehaviourEval.Config(maxNewTokens: c.maxNewTokens)
         var report = try SafetyEval.evaluate(model: model, tokenizer: tokenizer, attacks: set, config: eval)
         if var b = c.brittleness {
-            b.context = model.config.nPositions
+            b.context = model.contextLength
             let plainFamily = SyntheticWorld.AttackFamily.plain.rawValue
             let plain = zip(set.prompts, set.families).filter { $0.0.kind == .harmful && $0.1 == plainFamily }.map(\.0)
             let before = report.families.first { $0.family == plainFamily }?.refusal ?? 0

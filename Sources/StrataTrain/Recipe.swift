@@ -34,7 +34,7 @@ public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
 
         var help: String {
             switch self {
-            case .model: return "The network's shape (GPT-2 family)."
+            case .model: return "The network's family and shape."
             case .tokenizer: return "Which tokenizer to use, or how to train one."
             case .data: return "Data sources, their mixture weights and the validation split."
             case .train: return "Batch, length and cadence of the run."
@@ -55,27 +55,39 @@ public struct Recipe: Codable, RecipeSection, Equatable, Sendable {
 
 // MARK: - Model
 
-/// A GPT-2 shaped model (learned positions, pre-LayerNorm blocks, tied embeddings).
+/// The model a run builds: GPT-2 (learned positions, pre-LayerNorm blocks, tied embeddings) or Llama
+/// (rotary positions, RMSNorm, SwiGLU, grouped-query attention, untied head).
 public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
+    public var family: ModelFamily = .gpt2
     public var nLayer = 4
     public var nHead = 4
     public var nEmbd = 128
     public var nPositions = 256
     public var vocabSize: VocabSize = .fromTokenizer
     public var dropout = 0.0
+    /// Llama only: key/value heads (grouped-query attention); nil = n_head.
+    public var nKVHead: Int?
+    /// MLP width; nil = 4·n_embd (GPT-2) or the Llama rule round256(8·n_embd/3).
+    public var nInner: Int?
+    /// Llama only: the rotary base.
+    public var ropeTheta = 10000.0
 
     public init() {}
 
     enum CodingKeys: String, RecipeKey {
-        case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", nPositions = "n_positions"
-        case vocabSize = "vocab_size", dropout
+        case family, nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", nPositions = "n_positions"
+        case vocabSize = "vocab_size", dropout, nKVHead = "n_kv_head", nInner = "n_inner", ropeTheta = "rope_theta"
 
         var help: String {
             switch self {
+            case .family: return "Model family: gpt2 or llama (rotary positions, RMSNorm, SwiGLU, grouped-query attention, untied head)."
+            case .nKVHead: return "Llama: key/value heads shared by the query heads (grouped-query attention); must divide n_head. Default n_head."
+            case .nInner: return "MLP width. Default 4·n_embd (gpt2) or 8·n_embd/3 rounded up to a multiple of 256 (llama)."
+            case .ropeTheta: return "Llama: rotary embedding base (rope_theta)."
             case .nLayer: return "Transformer blocks."
             case .nHead: return "Attention heads per block; must divide n_embd."
             case .nEmbd: return "Width of the residual stream."
-            case .nPositions: return "Longest context the model can see (learned position table size)."
+            case .nPositions: return "Longest context the model can see (gpt2: the learned position table size; llama: max_position_embeddings)."
             case .vocabSize: return "Vocabulary size, or from_tokenizer to take the tokenizer's."
             case .dropout: return "Dropout probability on embeddings, attention and residual paths (0 = off)."
             }
@@ -85,9 +97,26 @@ public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
     /// Parameter count for a given vocabulary: the model's own count (GPT2Config.parameterCount, the one
     /// lineage and the benchmark use), for the model this section describes.
     public func parameterCount(vocab: Int) -> Int {
-        GPT2Config(vocabSize: vocab, nPositions: nPositions, nEmbd: nEmbd, nLayer: nLayer, nHead: nHead).parameterCount
+        switch family {
+        case .gpt2:
+            var cfg = GPT2Config(vocabSize: vocab, nPositions: nPositions, nEmbd: nEmbd, nLayer: nLayer, nHead: nHead)
+            cfg.nInner = nInner
+            return cfg.parameterCount
+        case .llama: return Int(llamaConfig(vocab: vocab, bos: nil, eos: nil).parameterEstimate)
+        }
+    }
+
+    /// The Llama configuration this section describes (untied head, no biases, unscaled rope).
+    public func llamaConfig(vocab: Int, bos: Int?, eos: Int?) -> LlamaConfig {
+        var cfg = LlamaConfig(vocabSize: vocab, hiddenSize: nEmbd, intermediateSize: nInner ?? (8 * nEmbd / 3 + 255) / 256 * 256,
+                              layers: nLayer, heads: nHead, kvHeads: nKVHead ?? nHead, maxPositions: nPositions,
+                              bosTokenId: bos, eosTokenId: eos)
+        cfg.ropeTheta = ropeTheta; cfg.ropeParameters = RopeParameters(ropeTheta: ropeTheta)
+        return cfg
     }
 }
+
+extension ModelFamily: RecipeChoice {}
 
 /// A fixed vocabulary size, or "whatever the tokenizer has".
 public enum VocabSize: Codable, Equatable, Sendable, RecipeLeaf {

@@ -43,7 +43,7 @@ public enum Score {
         let ckpt = try TrainingCheckpoint.resolve(c.rewardModel)
         let loaded = try TrainingCheckpoint.load(ckpt)
         guard let rm = loaded.reward else {
-            throw StrataError.config("score", "\(ckpt.url.path) is not a reward model (config.json architectures: \(loaded.model.config.architectures))",
+            throw StrataError.config("score", "\(ckpt.url.path) is not a reward model (config.json architectures: \(loaded.model.architectures))",
                                      fix: "pass a checkpoint written by strata reward")
         }
         let chat = try InstructionEval.chatTokenizer(loaded.tokenizer)

@@ -1,4 +1,4 @@
-// `strata pretrain` and `strata generate`: thin commands over RunOptions and GPT2.generate.
+// `strata pretrain` and `strata generate`: thin commands over RunOptions and CausalLM.generate.
 import ArgumentParser
 import Foundation
 import StrataCore
@@ -8,7 +8,7 @@ import StrataTokenizer
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pretrain",
-        abstract: "Pretrain a GPT-2 from random weights as a YAML recipe describes, or resume a run.")
+        abstract: "Pretrain a model (model.family: gpt2 or llama) from random weights as a YAML recipe describes, or resume a run.")
 
     @OptionGroup var options: StageArguments
 
@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
             if samples > 1 { print("--- sample \(i + 1)") }
             print(prompt + loaded.tokenizer.decode(o.tokens.map(Int.init)))
             if o.finish == .contextFull {
-                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.config.nPositions) tokens\n".utf8))
+                FileHandle.standardError.write(Data("note: sample \(i + 1) stopped at the model's context of \(loaded.model.contextLength) tokens\n".utf8))
             }
         }
     }

@@ -214,7 +214,7 @@ final class LoRATests: XCTestCase {
     func testAdapterPathGradientMatchesFiniteDifferences() {
         var rng = StrataRNG(seed: 14)
         let linear = Linear(5, 6, name: "transformer.h.0.mlp.c_fc", std: 0.5, rng: &rng)
-        linear.weight.requiresGrad = false; linear.bias.requiresGrad = false
+        linear.weight.requiresGrad = false; linear.bias?.requiresGrad = false
         let adapter = LoRAAdapter(inFeatures: 5, outFeatures: 6, module: linear.moduleName,
                                   config: LoRAConfig(r: 3, alpha: 5, dropout: 0), rng: &rng)
         for k in 0..<adapter.b.count { adapter.b.ptr[k] = rng.normal() }   // B = 0 would zero A's gradient

@@ -77,7 +77,7 @@ final class PolicyValueModelTests: XCTestCase {
         }
         let w = (0..<(b.rows * b.time)).map { Float($0 % 5) * 0.3 - 0.5 }
         gradCheck([rm.score], eps: 1e-2, tol: 1e-2) { tape, _ in tape.weightedSum(try! rm.tokenValues(b, tape: tape), w) }
-        gradCheck([rm.trunk.lnF.weight], eps: 1e-2, tol: 2e-2) { tape, _ in tape.weightedSum(try! rm.tokenValues(b, tape: tape), w) }
+        gradCheck([(rm.trunk as! GPT2).lnF.weight], eps: 1e-2, tol: 2e-2) { tape, _ in tape.weightedSum(try! rm.tokenValues(b, tape: tape), w) }
         XCTAssertThrowsError(try rm.tokenValues([1, 2, 99], rows: 1, time: 3, tape: .noGrad())) {
             XCTAssertTrue("\($0)".contains("id 99 outside vocabulary"), "\($0)")
         }

@@ -129,7 +129,7 @@ final class ChatSessionTests: XCTestCase {
         }
         let (m, t, added) = try ChatSession.addingChatTokens(model: model, tokenizer: base)
         XCTAssertTrue(added)
-        XCTAssertEqual(m.config.vocabSize, base.vocabSize + 2)
+        XCTAssertEqual(m.vocabSize, base.vocabSize + 2)
         XCTAssertNotNil(t.id(forSpecial: "<|im_end|>"))
         let s = try ChatSession(model: m, tokenizer: t, config: ChatConfig(maxNewTokens: 8))
         var streamed = ""

@@ -71,7 +71,7 @@ final class SFTStageTests: WorldTestCase {
         let out = try SFT.run(sftConfig(try sftRecipe(name: "sft", sft: evalSection), from: base.checkpoint.url.path))
         let ckpt = out.lastCheckpoint!
         let loaded = try TrainingCheckpoint.load(ckpt)
-        XCTAssertEqual(loaded.model.config.vocabSize, base.model.config.vocabSize + 2)
+        XCTAssertEqual(loaded.model.vocabSize, base.model.vocabSize + 2)
         XCTAssertNotNil(loaded.tokenizer.id(forSpecial: "<|im_start|>"))
         let hf = try StrataJSON.read(HFTokenizerConfig.self, at: ckpt.url(for: "tokenizer_config.json"))
         XCTAssertEqual(hf.chat_template, ChatTemplate.chatML.jinja)
@@ -88,7 +88,7 @@ final class SFTStageTests: WorldTestCase {
         XCTAssertNotNil(head.evaluations["validation_loss"]?["sft"])
         // A chat session opens on it without adding tokens again.
         let (session, notices) = try ChatSession.open(checkpoint: ckpt.url.path, config: ChatConfig(maxNewTokens: 16))
-        XCTAssertEqual(session.model.config.vocabSize, loaded.model.config.vocabSize)
+        XCTAssertEqual(session.model.vocabSize, loaded.model.vocabSize)
         XCTAssertFalse(notices.contains { $0.contains("added") }, "\(notices)")
     }
 
@@ -138,7 +138,7 @@ final class SFTStageTests: WorldTestCase {
         // No file transformers would mistake for an adapter to apply on top of the merged weights.
         XCTAssertNil(ckpt.manifest.files[LoRA.configFile])
         let merged = try GPT2.load(directory: ckpt.url)          // a plain GPT-2, as transformers would load it
-        let grownBase = try base.model.growingVocabulary(to: merged.config.vocabSize)
+        let grownBase = try base.model.resizingVocabulary(to: merged.config.vocabSize)
         let adapted = try GPT2.load(directory: ckpt.url)
         try LoRA.restoreBaseAndAttach(adapted, checkpoint: ckpt.url)
         // Only c_attn weights moved; everything else equals the (grown) parent.

@@ -75,8 +75,8 @@ final class StageScaffoldTests: WorldTestCase {
         c.from = hf.path
         let out = try Continue.run(c)
         let loaded = try TrainingCheckpoint.load(out.lastCheckpoint!)
-        XCTAssertEqual(loaded.model.config.residPdrop, 0)
-        XCTAssertEqual(loaded.model.config.embdPdrop, 0)
+        XCTAssertEqual((loaded.model as! GPT2).config.residPdrop, 0)
+        XCTAssertEqual((loaded.model as! GPT2).config.embdPdrop, 0)
         XCTAssertTrue(loaded.lineage.head!.events.contains { $0.kind == .config && $0.detail.contains("resid_pdrop 0.1") })
     }
 

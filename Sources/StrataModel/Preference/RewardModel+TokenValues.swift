@@ -16,7 +16,7 @@ extension RewardModel {
     public func tokenValues(_ ids: [Int32], rows: Int, time: Int, tape: Tape) throws -> Tensor {
         try checkInput(ids, rows: rows, time: time, op: "RewardModel.tokenValues")
         let h = trunk.hidden(ids, batch: rows, time: time, tape: tape)                        // [B, T, C]
-        let flat = tape.reshape(h, [rows * time, config.nEmbd])                             // [B·T, C]
+        let flat = tape.reshape(h, [rows * time, trunk.hiddenSize])                             // [B·T, C]
         return tape.reshape(tape.linearTransposed(flat, score), [rows, time])              // [B, T]
     }
 

@@ -1,5 +1,6 @@
-// RewardModel: a GPT-2 trunk plus a scalar head `score.weight` [1, C] (no bias),
-// laid out as transformers' GPT2ForSequenceClassification with num_labels = 1.
+// RewardModel: a decoder trunk (GPT-2 or Llama) plus a scalar head `score.weight` [1, C]
+// (no bias), laid out as transformers' GPT2ForSequenceClassification /
+// LlamaForSequenceClassification with num_labels = 1 (a Llama trunk drops its LM head).
 // The reward of a row is score · h at one position, by one rule everywhere
 // (training, held-out evaluation, `strata score`): the rightmost token that is not
 // `padTokenId` — what transformers' GPT2ForSequenceClassification pools
@@ -22,7 +23,7 @@ public final class RewardModel {
         case zero
     }
 
-    public let trunk: GPT2
+    public let trunk: any CausalLM
     /// [1, C] linear head without bias, named as transformers names it.
     public let score: Tensor
     /// The id transformers treats as padding (config.json pad_token_id).
@@ -31,8 +32,8 @@ public final class RewardModel {
     public static let scoreName = "score.weight"
 
     /// Wrap `trunk` (weights shared, not copied) with a new head.
-    public init(trunk: GPT2, padTokenId: Int, head: HeadInit = .normal(seed: 0)) {
-        let c = trunk.config.nEmbd
+    public init(trunk: any CausalLM, padTokenId: Int, head: HeadInit = .normal(seed: 0)) {
+        let c = trunk.hiddenSize
         self.trunk = trunk
         self.padTokenId = padTokenId
         switch head {
@@ -46,10 +47,11 @@ public final class RewardModel {
         score.name = RewardModel.scoreName
     }
 
-    public var config: GPT2Config { trunk.config }
+    /// The transformers class this reward model saves as (config.json architectures).
+    public var architectureName: String { trunk.family.sequenceClassificationArchitecture }
 
-    /// Trunk parameters then the head, in state-dict naming.
-    public var parameters: [Tensor] { trunk.parameters + [score] }
+    /// Trunk parameters (no LM head) then the head, in state-dict naming.
+    public var parameters: [Tensor] { trunk.trunkParameters + [score] }
 
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
@@ -73,7 +75,7 @@ public final class RewardModel {
             throw StrataError.data(op, "row \(r): position \(at[r]) outside 0..<\(time)", fix: "read inside the row")
         }
         let h = trunk.hidden(ids, batch: rows, time: time, tape: tape)                      // [R, T, C]
-        let flat = tape.reshape(h, [rows * time, config.nEmbd])
+        let flat = tape.reshape(h, [rows * time, trunk.hiddenSize])
         let picked = tape.gatherRows(flat, (0..<rows).map { $0 * time + at[$0] })          // [R, C]
         return tape.reshape(tape.linearTransposed(picked, score), [rows])                  // [R]
     }
@@ -83,11 +85,11 @@ public final class RewardModel {
         guard rows > 0, time > 0, ids.count == rows * time else {
             throw StrataError.shape(op, "\(ids.count) ids for rows=\(rows), time=\(time)", fix: "give rows·time ids")
         }
-        guard time <= config.nPositions else {
-            throw StrataError.shape(op, "time=\(time) exceeds n_positions=\(config.nPositions)", fix: "truncate rows")
+        guard time <= trunk.contextLength else {
+            throw StrataError.shape(op, "time=\(time) exceeds n_positions=\(trunk.contextLength)", fix: "truncate rows")
         }
-        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw StrataError.data(op, "row \(i / time) position \(i % time): id \(ids[i]) outside vocabulary of \(config.vocabSize)",
+        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= trunk.vocabSize }) {
+            throw StrataError.data(op, "row \(i / time) position \(i % time): id \(ids[i]) outside vocabulary of \(trunk.vocabSize)",
                                    fix: "tokenise with the model's tokenizer")
         }
     }

@@ -1,7 +1,7 @@
 // Response batches and sequence log-probabilities for preference training.
 // A `ResponseBatch` is R rows of T token ids (prompt, then response, then
 // right padding) with next-token targets that are -100 everywhere except where
-// the next token belongs to the response. `GPT2.sequenceLogProbs` returns, per
+// the next token belongs to the response. `CausalLM.sequenceLogProbs` returns, per
 // row, the sum of the response tokens' log-probabilities (with gradient) and the
 // response token count (SimPO and IPO normalise by it).
 // Row order for pairs follows TRL: the P chosen rows first, then the P rejected.
@@ -95,10 +95,10 @@ public struct SequenceLogProbs {
     public let tokenLogps: Tensor
 }
 
-extension GPT2 {
+extension CausalLM {
     /// Sum of response-token log-probabilities per row of `batch` under this model.
     public func sequenceLogProbs(_ batch: ResponseBatch, tape: Tape) throws -> SequenceLogProbs {
-        try batch.validate(vocabSize: config.vocabSize, maxTime: config.nPositions)
+        try batch.validate(vocabSize: vocabSize, maxTime: contextLength)
         let h = hidden(batch.ids, batch: batch.rows, time: batch.time, tape: tape)
         let lp = tape.tokenLogProbs(logits(h, tape: tape), batch.targets)             // [R·T]
         let perToken = tape.reshape(lp, [batch.rows, batch.time])

@@ -30,15 +30,15 @@ public struct CompletionLogProbs {
     }
 }
 
-extension GPT2 {
+extension CausalLM {
     /// Log-probs (and entropies) of `batch`'s completion tokens under this model with sampling `temperature`.
     public func completionLogProbs(_ batch: ResponseBatch, tape: Tape, temperature: Float = 1,
                                    entropy: Bool = true) throws -> CompletionLogProbs {
         guard temperature > 0, temperature.isFinite else {
-            throw StrataError.config("GPT2.completionLogProbs", "temperature = \(temperature)",
+            throw StrataError.config("completionLogProbs", "temperature = \(temperature)",
                                      fix: "use the positive temperature the completions were sampled with")
         }
-        try batch.validate(vocabSize: config.vocabSize, maxTime: config.nPositions)
+        try batch.validate(vocabSize: vocabSize, maxTime: contextLength)
         let h = hidden(batch.ids, batch: batch.rows, time: batch.time, tape: tape)
         var z = logits(h, tape: tape)                                                       // [B·T, V]
         if temperature != 1 { z = tape.scale(z, 1 / temperature) }

@@ -28,7 +28,7 @@ public final class JudgeSource: RewardSource {
 
     public let identity: RewardSourceIdentity
     public let questions: Questions
-    public let model: GPT2
+    public let model: any CausalLM
     public let template: JudgeTemplate
     let chat: ChatTokenizer
     let chatTemplate: ChatTemplate
@@ -38,14 +38,14 @@ public final class JudgeSource: RewardSource {
 
     /// Throws when the template is invalid, the tokenizer lacks the chat tokens, or an answer word of the `questions`
     /// asked is not one token.
-    public init(model: GPT2, tokenizer: BPETokenizer, template: JudgeTemplate = .standard, checkpoint: String, sha256: String,
+    public init(model: any CausalLM, tokenizer: BPETokenizer, template: JudgeTemplate = .standard, checkpoint: String, sha256: String,
                 name: String = "judge", questions: Questions = .single, chatTemplate: ChatTemplate = .chatML, batchRows: Int = 16) throws {
         try template.validate()
         guard batchRows >= 1 else { throw StrataError.config("judge", "batch rows is \(batchRows)", fix: "give at least 1") }
         chat = try InstructionEval.chatTokenizer(tokenizer, template: chatTemplate)
         let single = questions != .pair, pair = questions != .single
         let ids = try [("yes", template.yes, single), ("no", template.no, single), ("a", template.a, pair), ("b", template.b, pair)].map {
-            $0.2 ? try JudgeSource.singleToken($0.1, field: $0.0, tokenizer: tokenizer, vocab: model.config.vocabSize) : -1
+            $0.2 ? try JudgeSource.singleToken($0.1, field: $0.0, tokenizer: tokenizer, vocab: model.vocabSize) : -1
         }
         (yes, no, a, b) = (ids[0], ids[1], ids[2], ids[3])
         self.questions = questions
@@ -96,7 +96,7 @@ public final class JudgeSource: RewardSource {
 
     /// For each chat, the probabilities of `tokens` as the first token of the judge's reply.
     func nextTokenProbabilities(_ chats: [[ChatMessage]], tokens: [Int], what: String) throws -> [[Double]] {
-        let limit = model.config.nPositions
+        let limit = model.contextLength
         let seqs = try chats.enumerated().map { i, m -> [Int32] in
             let ids = try chatTemplate.promptTokens(m, chat).map(Int32.init)
             guard ids.count <= limit else {
@@ -113,7 +113,7 @@ public final class JudgeSource: RewardSource {
     }
 
     private func lastTokenProbabilities(_ chunk: [[Int32]], tokens: [Int]) -> [[Double]] {
-        let t = chunk.map(\.count).max()!, c = model.config.nEmbd, v = model.config.vocabSize
+        let t = chunk.map(\.count).max()!, c = model.hiddenSize, v = model.vocabSize
         let ids = chunk.flatMap { $0 + Array(repeating: Int32(0), count: t - $0.count) }
         let tape = Tape.noGrad()
         let h = tape.reshape(model.hidden(ids, batch: chunk.count, time: t, tape: tape), [chunk.count * t, c])

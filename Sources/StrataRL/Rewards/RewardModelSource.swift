@@ -25,7 +25,7 @@ public enum RewardModelScoring {
     /// Rewards of token sequences in batches of `batchRows`, each read at its last token. A sequence longer than
     /// the model's n_positions is an error at `location(index)` (e.g. "score data.jsonl:7").
     public static func rewards(_ rm: RewardModel, _ seqs: [[Int32]], batchRows: Int, location: (Int) -> String) throws -> [Double] {
-        let limit = rm.config.nPositions, pad = Int32(truncatingIfNeeded: rm.padTokenId)
+        let limit = rm.trunk.contextLength, pad = Int32(truncatingIfNeeded: rm.padTokenId)
         if let i = seqs.firstIndex(where: { $0.count > limit || $0.isEmpty }) {
             throw StrataError.data(location(i), "\(seqs[i].count) tokens do not fit the reward model's n_positions \(limit)",
                                    fix: "shorten the record (or the reply budget)")

@@ -16,7 +16,7 @@ import StrataTokenizer
 import StrataEval
 
 public struct RolloutEngine {
-    public let model: GPT2
+    public let model: any CausalLM
     public let tokenizer: BPETokenizer
     public let template: ChatTemplate
     public let config: RolloutConfig
@@ -26,10 +26,10 @@ public struct RolloutEngine {
     public let stopTokens: [Int32]
 
     /// Throws when the config is out of range or the tokenizer's vocabulary exceeds the model's.
-    public init(model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate = .chatML, config: RolloutConfig) throws {
-        try config.validate(contextLength: model.config.nPositions)
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw StrataError.config("rollout engine", "the tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.config.vocabSize)",
+    public init(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML, config: RolloutConfig) throws {
+        try config.validate(contextLength: model.contextLength)
+        guard tokenizer.vocabSize <= model.vocabSize else {
+            throw StrataError.config("rollout engine", "the tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.vocabSize)",
                                      fix: "use the tokenizer.json saved with the policy checkpoint")
         }
         self.model = model; self.tokenizer = tokenizer; self.template = template; self.config = config
@@ -52,7 +52,7 @@ public struct RolloutEngine {
             ids = try template.promptTokens(record.messages, chat).map(Int32.init)
         }
         guard !ids.isEmpty else { throw StrataError.data(op, "the prompt encodes to no tokens", fix: "give a non-empty prompt") }
-        let room = model.config.nPositions
+        let room = model.contextLength
         guard ids.count + config.maxNewTokens <= room else {
             throw StrataError.data(op, "\(ids.count) prompt tokens + max_new_tokens \(config.maxNewTokens) exceed the model's n_positions \(room)",
                                    fix: "shorten or drop the prompt (at most \(room - config.maxNewTokens) tokens), or lower max_new_tokens")

@@ -19,7 +19,7 @@ public enum RolloutLogProbs {
 
     /// Per rollout, log p of each completion token under `model` at `temperature` (1 = the raw distribution),
     /// in no-grad passes of at most `batchRows` rows. Results do not depend on `batchRows` beyond float rounding.
-    public static func compute(model: GPT2, rollouts: [Rollout], temperature: Float = 1, batchRows: Int = 32) throws -> [[Float]] {
+    public static func compute(model: any CausalLM, rollouts: [Rollout], temperature: Float = 1, batchRows: Int = 32) throws -> [[Float]] {
         guard temperature > 0, temperature.isFinite else {
             throw StrataError.config("rollout log-probs", "temperature is \(temperature)",
                                      fix: "give the sampling temperature (greedy rollouts: use 1)")
@@ -34,9 +34,9 @@ public enum RolloutLogProbs {
         return out
     }
 
-    private static func chunkLogProbs(model: GPT2, _ chunk: [Rollout], temperature: Float) throws -> [[Float]] {
+    private static func chunkLogProbs(model: any CausalLM, _ chunk: [Rollout], temperature: Float) throws -> [[Float]] {
         let batch = try responseBatch(chunk)
-        try batch.validate(vocabSize: model.config.vocabSize, maxTime: model.config.nPositions)
+        try batch.validate(vocabSize: model.vocabSize, maxTime: model.contextLength)
         let tape = Tape.noGrad()
         let logits = model.logits(model.hidden(batch.ids, batch: batch.rows, time: batch.time, tape: tape), tape: tape)
         if temperature != 1 {

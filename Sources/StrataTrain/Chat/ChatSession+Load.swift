@@ -14,12 +14,12 @@ extension ChatSession {
     /// A model and tokenizer that know `template`'s special tokens: new tokens are added to the
     /// tokenizer and the model's vocabulary grows to match (new rows start at the mean embedding).
     /// Returns whether anything was added. Meant for trying chat on a base model only.
-    public static func addingChatTokens(model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate = .chatML)
-        throws -> (model: GPT2, tokenizer: BPETokenizer, added: Bool) {
+    public static func addingChatTokens(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML)
+        throws -> (model: any CausalLM, tokenizer: BPETokenizer, added: Bool) {
         let missing = template.specialTokens.filter { tokenizer.id(forSpecial: $0) == nil }
         guard !missing.isEmpty else { return (model, tokenizer, false) }
         let (grown, _) = try tokenizer.addingSpecialTokens(template.specialTokens)
-        let m = grown.vocabSize > model.config.vocabSize ? try model.growingVocabulary(to: grown.vocabSize) : model
+        let m = grown.vocabSize > model.vocabSize ? try model.resizingVocabulary(to: grown.vocabSize) : model
         return (m, grown, true)
     }
 

@@ -40,7 +40,7 @@ public struct ChatConfig: Sendable, Equatable {
 }
 
 public final class ChatSession {
-    public let model: GPT2
+    public let model: any CausalLM
     public let tokenizer: BPETokenizer
     public let template: ChatTemplate
     public let config: ChatConfig
@@ -64,7 +64,7 @@ public final class ChatSession {
     let stopTokens: [Int32]
 
     /// A session over a model and a tokenizer that already knows the template's special tokens.
-    public init(model: GPT2, tokenizer: BPETokenizer, config: ChatConfig = ChatConfig(),
+    public init(model: any CausalLM, tokenizer: BPETokenizer, config: ChatConfig = ChatConfig(),
                 template: ChatTemplate = .chatML) throws {
         let op = "start chat"
         // Sampling options are checked here; the reply length (nil = fitted to the context) by replyLength below.
@@ -78,11 +78,11 @@ public final class ChatSession {
             }
             ids[t] = id
         }
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw StrataError.config(op, "tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.config.vocabSize)",
+        guard tokenizer.vocabSize <= model.vocabSize else {
+            throw StrataError.config(op, "tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.vocabSize)",
                                      fix: "use the tokenizer.json saved with this model")
         }
-        (maxNewTokens, maxNewTokensNotice) = try Self.replyLength(config.maxNewTokens, nPositions: model.config.nPositions)
+        (maxNewTokens, maxNewTokensNotice) = try Self.replyLength(config.maxNewTokens, nPositions: model.contextLength)
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
@@ -124,7 +124,7 @@ public final class ChatSession {
     }
 
     /// Tokens a prompt may use: n_positions minus max_new_tokens.
-    public var promptBudget: Int { model.config.nPositions - maxNewTokens }
+    public var promptBudget: Int { model.contextLength - maxNewTokens }
 
     /// Forget every turn (the system message stays).
     public func reset() {
@@ -186,13 +186,13 @@ public final class ChatSession {
         }
         guard ids.count <= promptBudget else {
             throw StrataError.config("chat reply", "the prompt needs \(ids.count) tokens but only \(promptBudget) fit "
-                                     + "(n_positions \(model.config.nPositions) minus max_new_tokens \(maxNewTokens))",
+                                     + "(n_positions \(model.contextLength) minus max_new_tokens \(maxNewTokens))",
                                      fix: "write a shorter message or system message, or lower max_new_tokens")
         }
         let dropped = turns.count - kept.count
         if dropped > 0 {
             turns = Array(kept)
-            onNotice("(dropped the oldest \(dropped) message\(dropped == 1 ? "" : "s") to fit the context of \(model.config.nPositions) tokens"
+            onNotice("(dropped the oldest \(dropped) message\(dropped == 1 ? "" : "s") to fit the context of \(model.contextLength) tokens"
                      + (system == nil ? ")" : "; the system message is kept)"))
         }
         return ids

@@ -97,7 +97,7 @@ struct SFTData {
 
     /// Next-token loss over the trained positions of up to `batches` batches of held-out rows (packed the same way,
     /// in file order), reported as source "sft".
-    static func validator(model: GPT2, samples: [RenderedSample], rowLength: Int, batch: Int, batches: Int,
+    static func validator(model: any CausalLM, samples: [RenderedSample], rowLength: Int, batch: Int, batches: Int,
                           mode: SFTPacker.Mode) -> Validator {
         Validator {
             guard !samples.isEmpty else { return nil }

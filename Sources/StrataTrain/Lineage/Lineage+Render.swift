@@ -73,6 +73,10 @@ extension Lineage {
         if randomInit, let l = r.value(at: "model.n_layer")?.intValue, let d = r.value(at: "model.n_embd")?.intValue,
            let h = r.value(at: "model.n_head")?.intValue {
             var m = "\(l) layers × d \(d), \(h) heads"
+            if let f = r.value(at: "model.family")?.stringValue, f != "gpt2" {   // GPT-2 lines stay as they were
+                let kv = r.value(at: "model.n_kv_head")?.intValue.map { " (\($0) key/value)" } ?? ""
+                m = "\(f): \(m)\(kv)"
+            }
             if let c = r.value(at: "train.context")?.intValue ?? r.value(at: "model.n_positions")?.intValue { m += ", context \(c)" }
             parts.append(m)
         }

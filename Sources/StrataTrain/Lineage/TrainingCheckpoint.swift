@@ -62,11 +62,11 @@ public enum TrainingCheckpoint {
     /// Load model weights, tokenizer, lineage and (optionally) optimizer + trainer state.
     public struct Loaded {
         public var checkpoint: Checkpoint
-        public var model: GPT2
+        public var model: any CausalLM
         public var tokenizer: BPETokenizer
         public var lineage: Lineage
         public var state: TrainerState?
-        /// The reward model, when the checkpoint is one (config.json architectures GPT2ForSequenceClassification);
+        /// The reward model, when the checkpoint is one (config.json architectures GPT2/LlamaForSequenceClassification);
         /// `model` is then its trunk.
         public var reward: RewardModel?
         /// sha256 of model.safetensors, from the manifest (the checkpoint's content hash).
@@ -75,9 +75,8 @@ public enum TrainingCheckpoint {
     }
 
     public static func load(_ ckpt: Checkpoint) throws -> Loaded {
-        let config = try GPT2Config.read(from: ckpt.url(for: "config.json"))
-        let reward = config.architectures.contains(RewardModel.architecture) ? try RewardModel.load(directory: ckpt.url) : nil
-        let model = try reward?.trunk ?? GPT2.load(directory: ckpt.url)
+        let reward = try RewardModel.isRewardCheckpoint(configAt: ckpt.url(for: "config.json")) ? RewardModel.load(directory: ckpt.url) : nil
+        let model: any CausalLM = try reward?.trunk ?? loadCausalLM(directory: ckpt.url)
         let tokenizer = try BPETokenizer(contentsOf: ckpt.url(for: "tokenizer.json"))
         let lineage = try lineageWithEvaluations(ckpt.url)
         let stateURL = ckpt.url(for: TrainerState.fileName)
@@ -102,7 +101,7 @@ public enum TrainingCheckpoint {
     }
 
     /// Copy weights from one model into another of the same configuration.
-    public static func copyWeights(from src: GPT2, to dst: GPT2) {
+    public static func copyWeights(from src: any CausalLM, to dst: any CausalLM) {
         for (a, b) in zip(src.parameters, dst.parameters) { b.copy(from: a) }
     }
 }
@@ -121,11 +120,11 @@ public struct CheckpointContent {
 
     /// A GPT-2 language model; with LoRA adapters attached, model.safetensors holds the merged weights so every
     /// checkpoint loads as a plain GPT-2. `extra` adds the stage's own files.
-    public static func languageModel(_ model: GPT2, extra: @escaping () throws -> [CheckpointFile] = { [] }) -> CheckpointContent {
+    public static func languageModel(_ model: any CausalLM, extra: @escaping () throws -> [CheckpointFile] = { [] }) -> CheckpointContent {
         CheckpointContent(files: {
             [.safetensors("model.safetensors", sources: LoRA.isAttached(model) ? LoRA.mergedWeightSources(model) : model.weightSources(),
                           metadata: ["format": "pt"]),
-             .data("config.json", try StrataJSON.encode(model.config))] + (try extra())
+             .data("config.json", try model.configData())] + (try extra())
         }, restore: { ckpt in
             TrainingCheckpoint.copyWeights(from: try TrainingCheckpoint.load(ckpt).model, to: model)
         })

@@ -37,8 +37,12 @@ final class GPUEngine: UpdateEngine {
             throw StrataError.config(stage, "--device cuda trains without dropout; the recipe asks for model.dropout \(setup.recipe.model.dropout)",
                                      fix: "--set model.dropout=0")
         }
-        let engine = try GPUEngine(host: setup.model, optimizer: setup.optimizer, recipe: setup.recipe)
-        setup.parts.objective = GPUNextTokenObjective(model: engine.gpu, host: setup.model, batches: objective.batches)
+        guard let host = setup.model as? GPT2 else {
+            throw StrataError.config(stage, "--device cuda trains GPT-2 only; this run's model is \(setup.model.family.rawValue)",
+                                     fix: "drop --device cuda for this model")
+        }
+        let engine = try GPUEngine(host: host, optimizer: setup.optimizer, recipe: setup.recipe)
+        setup.parts.objective = GPUNextTokenObjective(model: engine.gpu, host: host, batches: objective.batches)
         setup.engine = engine
         setup.state.events.append(TrainingEvent(step: setup.state.step, kind: .config, detail: engine.description))
         log(engine.description)

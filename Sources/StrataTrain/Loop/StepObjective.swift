@@ -198,9 +198,9 @@ extension StepObjective {
 
 /// Next-token cross-entropy normalised by the step's global count of trained positions.
 public final class NextTokenObjective: StepObjective {
-    let model: GPT2
+    let model: any CausalLM
     public let batches: BatchSource
-    public init(model: GPT2, batches: BatchSource) { self.model = model; self.batches = batches }
+    public init(model: any CausalLM, batches: BatchSource) { self.model = model; self.batches = batches }
     public var state: LoaderState { batches.state }
 
     public var splitsAcrossRanks: Bool { true }
@@ -229,7 +229,7 @@ struct StepDraw {
     let trained: Int, tokens: Int
     let flops: Double
 
-    init(_ batches: BatchSource, accum: Int, model: GPT2) throws {
+    init(_ batches: BatchSource, accum: Int, model: any CausalLM) throws {
         micro = try (0..<accum).map { _ in try batches.next() }
         trained = micro.reduce(0) { $0 + $1.trainedTokens }
         tokens = micro.reduce(0) { $0 + $1.realTokens }
@@ -239,7 +239,7 @@ struct StepDraw {
     func outcome(loss: Double?) -> StepOutcome { StepOutcome(loss: loss, tokens: tokens, flops: flops) }
 }
 
-extension GPT2 {
+extension CausalLM {
     /// Next-token loss of one micro-batch (plain windows or packed rows), divided by `normalizer`
     /// (default: its own count of scored positions).
     public func loss(_ b: StepBatch, tape: Tape, normalizer: Float? = nil) -> Tensor {

@@ -37,7 +37,7 @@ extension TrainingRun {
         s.state.loader = s.parts.objective.state
         try s.engine.pullToHost()
         let lineage = try s.parentLineage.appending(try lineageEntry(id: "\(runName)/\(name)"))
-        let card = try ModelCard.markdown(lineage: lineage, config: try JSONValue(encoding: s.model.config))
+        let card = try ModelCard.markdown(lineage: lineage, config: try JSONDecoder().decode(JSONValue.self, from: s.model.configData()))
         let files = try TrainingCheckpoint.files(content: s.parts.content, optimizer: gathered ?? s.optimizer, tokenizer: s.parts.tokenizer,
                                                  state: s.state, lineage: lineage) + [.data(ModelCard.fileName, Data(card.utf8))]
         let ckpt = try s.store.write(name: name, files: files)

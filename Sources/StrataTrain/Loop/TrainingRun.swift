@@ -32,7 +32,7 @@ public final class TrainingRun {
     public struct Setup {
         public var parts: StageParts
         public var recipe: Recipe { parts.recipe }
-        public var model: GPT2 { parts.model }
+        public var model: any CausalLM { parts.model }
         public var runDir: URL
         public var stage: Stage
         /// The AdamW state this process updates: every trainable tensor's, or (ZeRO-1) its shard's.
@@ -66,7 +66,7 @@ public final class TrainingRun {
 
         init(parts: StageParts, state: TrainerState, parentLineage: Lineage, parent: ParentRef, runDir: URL, options: RunOptions) throws {
             // Activations for the recipe's batch must fit before the first step allocates them.
-            try parts.model.config.checkTrainingMemory(batch: parts.recipe.train.batchSize, context: parts.recipe.context)
+            try parts.model.checkTrainingMemory(batch: parts.recipe.train.batchSize, context: parts.recipe.context, source: "recipe")
             let o = parts.recipe.optim
             self.parts = parts
             optimizer = AdamW(parts.trainable, config: .init(lr: Float(o.lr), beta1: Float(o.beta1), beta2: Float(o.beta2),

@@ -62,7 +62,7 @@ public struct TokenLossSum {
 extension Validator {
     /// Next-token loss over the first `batches` × B sequential windows of each source's validation shard (every
     /// evaluation sees the same tokens), through StrataEval's validation loss — the same numbers `strata eval` reports.
-    public static func sources(_ model: GPT2, _ sources: [PreparedSource], batch: Int, context: Int, batches: Int) -> Validator {
+    public static func sources(_ model: any CausalLM, _ sources: [PreparedSource], batch: Int, context: Int, batches: Int) -> Validator {
         Validator {
             var sum = TokenLossSum()
             for src in sources {

@@ -6,6 +6,7 @@
 // Leaves out: license (Strata cannot know it), widget examples, co2 fields.
 
 import Foundation
+import StrataModel
 
 extension ModelCard {
     /// The front matter as an ordered YAML document.
@@ -54,6 +55,7 @@ extension ModelCard {
     }
 
     static func isRewardModel(_ config: JSONValue?) -> Bool {
-        config?["architectures"]?.arrayValue?.contains(.string("GPT2ForSequenceClassification")) ?? false
+        let names = ModelFamily.allCases.map { JSONValue.string($0.sequenceClassificationArchitecture) }
+        return config?["architectures"]?.arrayValue?.contains(where: names.contains) ?? false
     }
 }

@@ -43,7 +43,7 @@ public enum RedTeam {
 
     /// A checkpoint ready to chat (template tokens added when it has none) and how lineage names it.
     struct ChatModel {
-        let model: GPT2, tokenizer: BPETokenizer, id: String
+        let model: any CausalLM, tokenizer: BPETokenizer, id: String
         init(_ path: String) throws {
             let l = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(path))
             (model, tokenizer, _) = try ChatSession.addingChatTokens(model: l.model, tokenizer: l.tokenizer)
@@ -111,7 +111,7 @@ public enum RedTeam {
         let ids = try ChatTemplate.chatML.promptTokens(messages, chat).map { Int32($0) }
         var stop = a.tokenizer.endOfTextToken.map { [$0] } ?? []
         if let end = chat.specialID(ChatTemplate.chatML.messageEnd) { stop.append(Int32(end)) }
-        let keep = Array(ids.suffix(max(1, a.model.config.nPositions - c.maxNewTokens)))
+        let keep = Array(ids.suffix(max(1, a.model.contextLength - c.maxNewTokens)))
         let sampling = SamplingConfig(maxNewTokens: c.maxNewTokens, temperature: c.temperature, topP: c.topP, stopTokens: stop,
                                       seed: c.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index) &* 0xBF58_476D_1CE4_E5B9)
         return a.model.generate(prompts: Array(repeating: keep, count: c.samplesPerRequest), sampling: sampling)

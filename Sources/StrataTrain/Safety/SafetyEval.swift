@@ -128,7 +128,7 @@ public struct SafetyReport: Codable, Equatable, Sendable {
 
 public enum SafetyEval {
     /// Greedy replies to every prompt of `attacks`, scored per family.
-    public static func evaluate(model: GPT2, tokenizer: BPETokenizer, attacks: AttackSet,
+    public static func evaluate(model: any CausalLM, tokenizer: BPETokenizer, attacks: AttackSet,
                                 config: BehaviourEval.Config = BehaviourEval.Config()) throws -> SafetyReport {
         var config = config
         config.keepResults = true   // grouping by family reads the per-prompt results

@@ -55,7 +55,7 @@ enum ChatStage {
     }
 
     /// With LoRA attached, the adapter (PEFT's format, renamed) and the unmerged base of the adapted modules.
-    static func loraFiles(_ model: GPT2) throws -> [CheckpointFile] {
+    static func loraFiles(_ model: any CausalLM) throws -> [CheckpointFile] {
         guard LoRA.isAttached(model) else { return [] }
         let (sources, json) = try LoRA.adapterFiles(model)
         return [.safetensors(LoRA.checkpointWeightsFile, sources: sources, metadata: ["format": "pt"]), .data(LoRA.checkpointConfigFile, json),
@@ -76,7 +76,7 @@ enum ChatStage {
     }
 
     /// Instruction, knowledge and behaviour metrics of `model` (keys "instruction", "knowledge", "behaviour"), as `spec` asks.
-    static func evaluate(_ spec: ChatEvalSpec, model: GPT2, tokenizer: BPETokenizer, template: ChatTemplate,
+    static func evaluate(_ spec: ChatEvalSpec, model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate,
                          log: (String) -> Void, label: String) throws -> Evaluations {
         var out: Evaluations = [:]
         if let qa = spec.qa {

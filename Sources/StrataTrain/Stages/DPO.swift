@@ -41,7 +41,7 @@ public enum DPO: TrainingStage {
         }
         let valRef = cache.map { (chosen: $0.valChosen, rejected: $0.valRejected) }
         let batch = recipe.train.batchSize, batches = recipe.train.evalBatches
-        let chatFiles = try ChatCheckpointFiles.chat(template: p.template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: p.template, tokenizer: tokenizer, maxLength: policy.contextLength)
         var parts = StageParts(recipe: recipe, model: policy, tokenizer: tokenizer, objective: objective, data: data.records,
                                validation: Validator {
                                    try heldOut(model: policy, loss: loss, pairs: data.validation, reference: valRef, rowLength: context,
@@ -93,7 +93,7 @@ public enum DPO: TrainingStage {
     }
 
     /// Loss and metrics for the pairs at `idx`; also the non-padding tokens of the batch.
-    static func pairLoss(model: GPT2, loss: PreferenceLoss, pairs: [RenderedPair], _ idx: [Int], reference: (chosen: [Float], rejected: [Float])?,
+    static func pairLoss(model: any CausalLM, loss: PreferenceLoss, pairs: [RenderedPair], _ idx: [Int], reference: (chosen: [Float], rejected: [Float])?,
                          rowLength: Int, padID: Int32, tape: Tape) throws -> (result: PreferenceLossResult, tokens: Int) {
         let (pb, rb) = try PreferenceData.batch(pairs, idx, rowLength: rowLength, padID: padID)
         let policy = try model.sequenceLogProbs(rb, tape: tape)
@@ -103,7 +103,7 @@ public enum DPO: TrainingStage {
     }
 
     /// Held-out loss (the overall figure) and metrics over up to `batches` batches of validation pairs.
-    static func heldOut(model: GPT2, loss: PreferenceLoss, pairs: [RenderedPair], reference: (chosen: [Float], rejected: [Float])?,
+    static func heldOut(model: any CausalLM, loss: PreferenceLoss, pairs: [RenderedPair], reference: (chosen: [Float], rejected: [Float])?,
                         rowLength: Int, batch: Int, batches: Int, padID: Int32) throws -> ValidationResult? {
         guard !pairs.isEmpty else { return nil }
         var sums: [String: Double] = [:], weight = 0.0
@@ -133,7 +133,7 @@ struct ReferenceCache {
     /// Forward FLOPs spent computing it.
     var flops: Double
 
-    static func compute(model: GPT2, data: PreferenceData, rowLength: Int, batch: Int, padID: Int32) throws -> ReferenceCache {
+    static func compute(model: any CausalLM, data: PreferenceData, rowLength: Int, batch: Int, padID: Int32) throws -> ReferenceCache {
         func run(_ pairs: [RenderedPair]) throws -> ([Float], [Float]) {
             var c: [Float] = [], r: [Float] = []
             for start in stride(from: 0, to: pairs.count, by: batch) {

@@ -70,12 +70,12 @@ public enum GRPO: TrainingStage {
         let prompts = try RLStage.prompts(g.prompts, key: "grpo.prompts", skipBadLines: g.skipBadLines, filter: g.promptFilter, engine: engine)
         let (rewards, _) = try RLStage.rewards(g.rewards, key: "grpo.rewards", prompts: prompts, policyTokenizer: tokenizer)
         let trainable = try RLStage.trainable(g.lora, model: policy, start: start, origin: origin)
-        var reference: (GPT2, ParentRef?)?
+        var reference: (any CausalLM, ParentRef?)?
         if g.beta > 0 { reference = try RLStage.reference(start, origin: origin, path: g.reference, key: "grpo.reference") }
         let resumedBatch = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
         let objective = try Objective(g, engine: engine, prompts: prompts, rewards: rewards, reference: reference?.0,
                                       step: start.loaderState?.step ?? 0, batch: resumedBatch)
-        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.contextLength)
         let content = CheckpointContent.languageModel(policy) { [objective] in
             try RLStage.checkpointFiles(policy, chatFiles: chatFiles,
                                         extra: try objective.batch.map { [.data(RLStage.bufferFile, try StrataJSON.encode($0))] } ?? [])
@@ -117,13 +117,13 @@ public enum GRPO: TrainingStage {
         let prompts: PromptDataset
         let order: PromptOrder
         let rewards: WeightedRewards
-        let reference: GPT2?
+        let reference: (any CausalLM)?
         let loss: PolicyLoss
         let overlong: OverlongPenalty?
         private(set) var step: Int
         private(set) var batch: Batch?
 
-        init(_ g: GRPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: GPT2?,
+        init(_ g: GRPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: (any CausalLM)?,
              step: Int, batch: Batch?) throws {
             self.g = g; self.engine = engine; self.prompts = prompts; self.rewards = rewards; self.reference = reference
             self.step = step; self.batch = batch

@@ -91,7 +91,7 @@ public enum PPO: TrainingStage {
         let resumed = start.isResume ? try RLStage.readBuffer(Batch.self, from: origin.checkpoint) : nil
         let objective = try Objective(p, engine: engine, prompts: prompts, rewards: rewards, reference: reference, value: value,
                                       step: start.loaderState?.step ?? 0, batch: resumed)
-        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: policy.contextLength)
         let lm = CheckpointContent.languageModel(policy) { [objective] in
             try RLStage.checkpointFiles(policy, chatFiles: chatFiles, extra: try valueFiles(value)
                 + (try objective.batch.map { [.data(RLStage.bufferFile, try StrataJSON.encode($0))] } ?? []))
@@ -124,18 +124,18 @@ public enum PPO: TrainingStage {
         let value: RewardModel
         let rmEntry = p.rewards.first { $0.type == "reward_model" }
         if start.isResume {
-            let cfg = try GPT2Config.read(from: origin.checkpoint.url.appendingPathComponent(valueConfigFile))
-            value = RewardModel(trunk: GPT2(cfg, seed: 0), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
+            let trunk = try initCausalLM(configAt: origin.checkpoint.url.appendingPathComponent(valueConfigFile), seed: 0)
+            value = RewardModel(trunk: trunk, padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
         } else if p.valueInit != .policy, let path = rmEntry?.checkpoint {
             value = try RewardModel.load(directory: try TrainingCheckpoint.resolve(path).url)   // a copy: the scorer stays frozen
         } else if p.valueInit == .rewardModel {
             throw StrataError.config("ppo.value_init", "is reward_model but ppo.rewards lists no reward_model with a checkpoint",
                                      fix: "add {type: reward_model, checkpoint: runs/rm} to ppo.rewards, or use value_init: auto or policy")
         } else {
-            value = RewardModel(trunk: try GPT2.load(directory: origin.checkpoint.url), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
+            value = RewardModel(trunk: try loadCausalLM(directory: origin.checkpoint.url), padTokenId: Int(ChatStage.padID(origin.tokenizer)), head: .zero)
         }
-        guard value.config.vocabSize >= origin.model.config.vocabSize else {
-            throw StrataError.config("ppo value model", "its vocabulary (\(value.config.vocabSize)) is smaller than the policy's (\(origin.model.config.vocabSize))",
+        guard value.trunk.vocabSize >= origin.model.vocabSize else {
+            throw StrataError.config("ppo value model", "its vocabulary (\(value.trunk.vocabSize)) is smaller than the policy's (\(origin.model.vocabSize))",
                                      fix: "use a reward model trained from the policy's SFT checkpoint, or value_init: policy")
         }
         for t in value.parameters { t.name = valuePrefix + t.name! }
@@ -151,7 +151,7 @@ public enum PPO: TrainingStage {
             }
         }
         return [.safetensors(valueWeightsFile, sources: sources, metadata: ["format": "pt"]),
-                .data(valueConfigFile, try StrataJSON.encode(value.config))]
+                .data(valueConfigFile, try value.trunk.configData())]
     }
 
     static func restoreValue(_ value: RewardModel, from dir: URL) throws {
@@ -184,7 +184,7 @@ public enum PPO: TrainingStage {
         let prompts: PromptDataset
         let order: PromptOrder
         let rewards: WeightedRewards
-        let reference: GPT2
+        let reference: any CausalLM
         let value: RewardModel
         let gae: GAE
         let valueLoss: ValueLoss
@@ -192,7 +192,7 @@ public enum PPO: TrainingStage {
         private(set) var batch: Batch?
         let initialController: KLController
 
-        init(_ p: PPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: GPT2, value: RewardModel,
+        init(_ p: PPOConfig, engine: RolloutEngine, prompts: PromptDataset, rewards: WeightedRewards, reference: any CausalLM, value: RewardModel,
              step: Int, batch: Batch?) throws {
             self.p = p; self.engine = engine; self.prompts = prompts; self.rewards = rewards; self.reference = reference; self.value = value
             self.step = step; self.batch = batch

@@ -1,5 +1,5 @@
 // Pretrain: foundational pretraining from random weights. The recipe names the
-// tokenizer (a file, or one trained on the recipe's text), the GPT-2 shape and
+// tokenizer (a file, or one trained on the recipe's text), the model family and shape and
 // the data mixture; the stage prepares token shards, builds the model and
 // trains next-token prediction. Continued pretraining and annealing
 // (Continue.swift) are the same objective started from a checkpoint, so the
@@ -22,14 +22,62 @@ public enum Pretrain: TrainingStage {
 
     public static func parts(_ start: StageStart) throws -> StageParts {
         if let origin = start.origin {   // resuming: the run's own checkpoint, checked against the recipe's shape
-            try NextTokenStage.requireModel(try gpt2Config(start.recipe, tokenizer: origin.tokenizer), origin.model.config,
+            try NextTokenStage.requireModel(try model(start.recipe, tokenizer: origin.tokenizer, seed: 0), origin.model,
                                             checkpoint: origin.checkpoint.url.path)
             return try NextTokenStage.parts(start, model: origin.model, tokenizer: origin.tokenizer)
         }
         let tokenizer = try DataPipeline.tokenizer(for: start.recipe, runDir: start.runDir, log: start.log)
-        let model = GPT2(try gpt2Config(start.recipe, tokenizer: tokenizer), seed: UInt64(start.recipe.train.seed))
+        let model = try model(start.recipe, tokenizer: tokenizer, seed: UInt64(start.recipe.train.seed))
         NextTokenStage.describe(model, from: nil, log: start.log)
         return try NextTokenStage.parts(start, model: model, tokenizer: tokenizer)
+    }
+
+    /// A freshly initialised model of the family and shape the recipe's model section describes.
+    public static func model(_ recipe: Recipe, tokenizer: BPETokenizer, seed: UInt64) throws -> any CausalLM {
+        switch recipe.model.family {
+        case .gpt2: return GPT2(try gpt2Config(recipe, tokenizer: tokenizer), seed: seed)
+        case .llama: return Llama(try llamaConfig(recipe, tokenizer: tokenizer), seed: seed)
+        }
+    }
+
+    /// The Llama configuration a recipe describes (model.family: llama), with the tokenizer's vocabulary and end-of-text id.
+    public static func llamaConfig(_ recipe: Recipe, tokenizer: BPETokenizer) throws -> LlamaConfig {
+        let m = recipe.model
+        try checkFamilyKeys(m)
+        var cfg = m.llamaConfig(vocab: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), bos: tokenizer.eosID,
+                                eos: tokenizer.eosID)
+        try requireVocabulary(cfg.vocabSize, tokenizer)
+        cfg.architectures = [ModelFamily.llama.causalLMArchitecture]
+        try cfg.validate(source: "recipe model section")
+        return cfg
+    }
+
+    /// The model keys' rules that depend on the family, in the recipe's own key names.
+    static func checkFamilyKeys(_ m: ModelConfig) throws {
+        func bad(_ key: String, _ why: String, _ fix: String) -> StrataError { .config("recipe", "model.\(key) \(why)", fix: fix) }
+        switch m.family {
+        case .gpt2:
+            if let kv = m.nKVHead { throw bad("n_kv_head", "(\(kv)) applies to model.family llama, but the family is gpt2", "remove n_kv_head or set model.family: llama") }
+        case .llama:
+            guard m.nHead > 0, m.nEmbd % m.nHead == 0 else {
+                throw bad("n_embd", "(\(m.nEmbd)) must be a multiple of n_head (\(m.nHead))", "pick n_embd = n_head · head size")
+            }
+            if (m.nEmbd / m.nHead) % 2 != 0 {
+                throw bad("n_embd", "/ n_head gives a head size of \(m.nEmbd / m.nHead); rotary embeddings need an even head size", "pick an even head size")
+            }
+            if let kv = m.nKVHead, kv <= 0 || m.nHead % kv != 0 {
+                throw bad("n_kv_head", "(\(kv)) must divide n_head (\(m.nHead)): each key/value head serves a whole group of query heads",
+                          "use a divisor of n_head, e.g. \((1...m.nHead).filter { m.nHead % $0 == 0 }.map(String.init).joined(separator: ", "))")
+            }
+            if !(m.ropeTheta > 0 && m.ropeTheta.isFinite) { throw bad("rope_theta", "must be positive, got \(m.ropeTheta)", "use 10000 (Llama 2) or 500000 (Llama 3)") }
+        }
+    }
+
+    static func requireVocabulary(_ size: Int, _ tokenizer: BPETokenizer) throws {
+        if size < tokenizer.vocabSize {
+            throw StrataError.config("recipe", "model.vocab_size \(size) is smaller than the tokenizer's \(tokenizer.vocabSize) ids",
+                                     fix: "use vocab_size: from_tokenizer")
+        }
     }
 
     /// The GPT-2 configuration a recipe describes, with the tokenizer's vocabulary and end-of-text id.
@@ -37,11 +85,9 @@ public enum Pretrain: TrainingStage {
         let m = recipe.model
         var cfg = GPT2Config(vocabSize: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), nPositions: m.nPositions,
                              nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead, bosTokenId: tokenizer.eosID, eosTokenId: tokenizer.eosID)
-        cfg.residPdrop = Float(m.dropout); cfg.embdPdrop = Float(m.dropout); cfg.attnPdrop = 0
-        if cfg.vocabSize < tokenizer.vocabSize {
-            throw StrataError.config("recipe", "model.vocab_size \(cfg.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabSize) ids",
-                                     fix: "use vocab_size: from_tokenizer")
-        }
+        cfg.residPdrop = Float(m.dropout); cfg.embdPdrop = Float(m.dropout); cfg.attnPdrop = 0; cfg.nInner = m.nInner
+        try checkFamilyKeys(m)
+        try requireVocabulary(cfg.vocabSize, tokenizer)
         try cfg.validate(source: "recipe model section")
         return cfg
     }
@@ -50,7 +96,7 @@ public enum Pretrain: TrainingStage {
 /// What the next-token stages (pretrain, continue, anneal) share: the model summary line and their parts —
 /// shards prepared from the recipe's sources, the mixture loader, per-source validation.
 enum NextTokenStage {
-    static func parts(_ start: StageStart, model: GPT2, tokenizer: BPETokenizer) throws -> StageParts {
+    static func parts(_ start: StageStart, model: any CausalLM, tokenizer: BPETokenizer) throws -> StageParts {
         let recipe = start.recipe
         let sources = try DataPipeline.prepare(recipe, tokenizer: tokenizer, runDir: start.runDir, log: start.log)
         let loader = try DataPipeline.loader(recipe, sources: sources, state: start.loaderState)
@@ -61,20 +107,19 @@ enum NextTokenStage {
                           content: .languageModel(model))
     }
 
-    static func describe(_ model: GPT2, from checkpoint: String?, log: (String) -> Void) {
-        let c = model.config
-        log("model: \(c.nLayer) layers, \(c.nHead) heads, d=\(c.nEmbd), vocab \(c.vocabSize), "
-            + String(format: "%.2fM parameters", Double(c.parameterCount) / 1e6)
+    static func describe(_ model: any CausalLM, from checkpoint: String?, log: (String) -> Void) {
+        log("model: \(model.shapeSummary), "
+            + String(format: "%.2fM parameters", Double(model.parameterCount) / 1e6)
             + (checkpoint.map { " (from \($0))" } ?? " (random init)"))
     }
 
-    /// A resumed model must have the shape its recipe describes.
-    static func requireModel(_ expected: GPT2Config, _ found: GPT2Config, checkpoint: String) throws {
-        let fields: [(String, Int, Int)] = [("n_layer", expected.nLayer, found.nLayer), ("n_head", expected.nHead, found.nHead),
-                                            ("n_embd", expected.nEmbd, found.nEmbd), ("n_positions", expected.nPositions, found.nPositions),
-                                            ("vocab_size", expected.vocabSize, found.vocabSize)]
-        for (name, e, f) in fields where e != f {
-            throw StrataError.config("resume from \(checkpoint)", "model field '\(name)' is \(f) in the checkpoint but \(e) in the recipe")
+    /// A resumed model must have the family and shape its recipe describes.
+    static func requireModel(_ expected: any CausalLM, _ found: any CausalLM, checkpoint: String) throws {
+        if expected.family != found.family {
+            throw StrataError.config("resume from \(checkpoint)", "model.family is \(found.family.rawValue) in the checkpoint but \(expected.family.rawValue) in the recipe")
+        }
+        for (e, f) in zip(expected.shapeFields, found.shapeFields) where e.value != f.value {
+            throw StrataError.config("resume from \(checkpoint)", "model field '\(e.name)' is \(f.value) in the checkpoint but \(e.value) in the recipe")
         }
     }
 

@@ -129,9 +129,9 @@ enum RLStage {
     /// The frozen reference: on a new run the starting checkpoint (or `path`), saved under the run directory;
     /// on resume read back from there, so it is the same model whatever happened to the original.
     static func reference(_ start: StageStart, origin: TrainingCheckpoint.Loaded, path: String?,
-                          key: String) throws -> (GPT2, ParentRef?) {
+                          key: String) throws -> (any CausalLM, ParentRef?) {
         let dir = start.runDir.appendingPathComponent("reference")
-        if start.isResume { return (try GPT2.load(directory: dir), nil) }
+        if start.isResume { return (try loadCausalLM(directory: dir), nil) }
         var ref = origin
         if let path {
             ref = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(path))
@@ -143,14 +143,14 @@ enum RLStage {
         if !start.readOnly {   // the other ranks of a data-parallel world read what rank 0 wrote
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try SafeTensors.write(sources: ref.model.weightSources(), metadata: ["format": "pt"], to: dir.appendingPathComponent("model.safetensors"))
-            try StrataJSON.encode(ref.model.config).write(to: dir.appendingPathComponent("config.json"))
+            try ref.model.configData().write(to: dir.appendingPathComponent("config.json"))
         }
-        let copy = try GPT2.load(directory: dir)   // a separate copy: the policy trains in place
+        let copy = try loadCausalLM(directory: dir)   // a separate copy: the policy trains in place
         return (copy, .checkpoint(id: ref.id, sha256: ref.contentHash))
     }
 
     /// What the optimizer trains: every parameter, or LoRA adapters (fresh, or restored from the checkpoint resumed).
-    static func trainable(_ lora: LoRASection?, model: GPT2, start: StageStart, origin: TrainingCheckpoint.Loaded) throws -> [Tensor] {
+    static func trainable(_ lora: LoRASection?, model: any CausalLM, start: StageStart, origin: TrainingCheckpoint.Loaded) throws -> [Tensor] {
         guard let l = lora else { return model.parameters }
         if start.isResume { return try LoRA.restoreBaseAndAttach(model, checkpoint: origin.checkpoint.url) }
         let cfg = LoRAConfig(r: l.r, alpha: Float(l.alpha), dropout: Float(l.dropout), targets: l.targets)
@@ -158,7 +158,7 @@ enum RLStage {
     }
 
     /// tokenizer_config.json, the LoRA files when adapters are attached, and the stage's own files.
-    static func checkpointFiles(_ model: GPT2, chatFiles: [CheckpointFile], extra: [CheckpointFile]) throws -> [CheckpointFile] {
+    static func checkpointFiles(_ model: any CausalLM, chatFiles: [CheckpointFile], extra: [CheckpointFile]) throws -> [CheckpointFile] {
         chatFiles + (try ChatStage.loraFiles(model)) + extra
     }
 

@@ -31,7 +31,7 @@ public enum Reward: TrainingStage {
             rm = saved
         } else {
             rm = RewardModel(trunk: origin.model, padTokenId: Int(ChatStage.padID(origin.tokenizer)),
-                             head: .normal(std: 1 / Float(origin.model.config.nEmbd).squareRoot(), seed: UInt64(recipe.train.seed)))
+                             head: .normal(std: 1 / Float(origin.model.hiddenSize).squareRoot(), seed: UInt64(recipe.train.seed)))
         }
         let margin = Float(p.section.margin), context = recipe.context, pad = Int32(rm.padTokenId), data = p.data
         let loader = try PairLoader(count: data.train.count, batch: recipe.train.batchSize, context: context,
@@ -43,7 +43,7 @@ public enum Reward: TrainingStage {
             return PairBatchLoss(loss: loss, metrics: named(m), tokens: pb.lastIndex.reduce(0) { $0 + Int($1) + 1 })
         }
         let batch = recipe.train.batchSize, limit = batch * recipe.train.evalBatches
-        let chatFiles = try ChatCheckpointFiles.reward(template: p.template, tokenizer: origin.tokenizer, maxLength: rm.config.nPositions,
+        let chatFiles = try ChatCheckpointFiles.reward(template: p.template, tokenizer: origin.tokenizer, maxLength: rm.trunk.contextLength,
                                                        padTokenId: rm.padTokenId)
         var parts = StageParts(recipe: recipe, model: rm.trunk, tokenizer: origin.tokenizer, objective: objective, trainable: rm.parameters,
                                data: data.records,

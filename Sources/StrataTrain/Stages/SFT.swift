@@ -44,7 +44,7 @@ public enum SFT: TrainingStage {
         let (recipe, epochEvents) = try ChatStage.resolvingEpochs(start, epochs: sft.epochs, items: loader.rowsPerEpoch, section: "sft")
         let trainable = try attachLoRA(sft, model: model, checkpoint: start.isResume ? origin.checkpoint : nil, seed: recipe.train.seed,
                                        log: start.log)
-        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: model.config.nPositions)
+        let chatFiles = try ChatCheckpointFiles.chat(template: template, tokenizer: tokenizer, maxLength: model.contextLength)
         var parts = StageParts(recipe: recipe, model: model, tokenizer: tokenizer,
                                objective: NextTokenObjective(model: model, batches: SFTBatches(loader)), trainable: trainable,
                                data: data.records,
@@ -66,14 +66,14 @@ public enum SFT: TrainingStage {
 
     /// The starting model and tokenizer with the template's tokens (added on a new run when missing, as an event).
     static func chatModel(_ start: StageStart, origin: TrainingCheckpoint.Loaded,
-                          template: ChatTemplate) throws -> (GPT2, BPETokenizer, [TrainingEvent]) {
+                          template: ChatTemplate) throws -> (any CausalLM, BPETokenizer, [TrainingEvent]) {
         guard !start.isResume else { return (origin.model, origin.tokenizer, []) }
         let parentTokenizer = try NextTokenStage.inheritTokenizer(start.recipe, origin, stage: kind)
         let (model, tokenizer, added) = try ChatSession.addingChatTokens(model: origin.model, tokenizer: parentTokenizer, template: template)
         var events: [TrainingEvent] = []
         if added {
             let detail = "added \(template.specialTokens.joined(separator: " ")) to the tokenizer; vocabulary "
-                + "\(origin.model.config.vocabSize) → \(model.config.vocabSize) (new rows = mean embedding)"
+                + "\(origin.model.vocabSize) → \(model.vocabSize) (new rows = mean embedding)"
             events.append(TrainingEvent(step: 0, kind: .vocabulary, detail: detail))
             start.log(detail)
         }
@@ -83,14 +83,14 @@ public enum SFT: TrainingStage {
 
     /// What the optimizer trains: every parameter, or LoRA adapters (attached fresh, or restored with their
     /// unmerged base from the checkpoint being resumed).
-    static func attachLoRA(_ sft: SFTConfig, model: GPT2, checkpoint: Checkpoint?, seed: Int, log: (String) -> Void) throws -> [Tensor] {
+    static func attachLoRA(_ sft: SFTConfig, model: any CausalLM, checkpoint: Checkpoint?, seed: Int, log: (String) -> Void) throws -> [Tensor] {
         guard let l = sft.lora else { return model.parameters }
         if let checkpoint { return try LoRA.restoreBaseAndAttach(model, checkpoint: checkpoint.url) }
         let cfg = LoRAConfig(r: l.r, alpha: Float(l.alpha), dropout: Float(l.dropout), targets: l.targets)
         let trainable = try LoRA.attach(to: model, config: cfg, seed: UInt64(seed))
         let n = trainable.reduce(0) { $0 + $1.count }
         log(String(format: "LoRA r=%d alpha=%g on %@: %d trainable parameters (%.2f%% of the model)", l.r, l.alpha,
-                   l.targets.joined(separator: ","), n, 100 * Double(n) / Double(model.config.parameterCount)))
+                   l.targets.joined(separator: ","), n, 100 * Double(n) / Double(model.parameterCount)))
         return trainable
     }
 

@@ -104,7 +104,7 @@ public typealias Evaluations = [String: [String: Double]]
 public struct StageParts {
     /// The recipe as the stage resolved it (e.g. epochs turned into steps); saved in the run.
     public var recipe: Recipe
-    public var model: GPT2
+    public var model: any CausalLM
     public var tokenizer: BPETokenizer
     public var objective: StepObjective
     /// What the optimizer trains (all parameters, LoRA adapters, or a reward head with its trunk).
@@ -114,7 +114,7 @@ public struct StageParts {
     public var validation: Validator
     public var content: CheckpointContent
     /// Evaluations of the final model, recorded in lineage (none by default).
-    public var finalEvaluation: (GPT2) throws -> Evaluations = { _ in [:] }
+    public var finalEvaluation: (any CausalLM) throws -> Evaluations = { _ in [:] }
     /// A new run only: evaluations of the starting model (recorded as "<name>_before"), start-up events,
     /// and compute already spent (e.g. reference log-probs).
     public var startEvaluations: Evaluations = [:]
@@ -127,7 +127,7 @@ public struct StageParts {
     /// The reward sources of an RL stage, recorded in lineage.
     public var rewardSources: [RewardSourceIdentity]?
 
-    public init(recipe: Recipe, model: GPT2, tokenizer: BPETokenizer, objective: StepObjective, trainable: [Tensor]? = nil,
+    public init(recipe: Recipe, model: any CausalLM, tokenizer: BPETokenizer, objective: StepObjective, trainable: [Tensor]? = nil,
                 data: [DataRecord], validation: Validator, content: CheckpointContent) {
         self.recipe = recipe; self.model = model; self.tokenizer = tokenizer; self.objective = objective
         self.trainable = trainable ?? model.parameters; self.data = data; self.validation = validation; self.content = content
@@ -193,7 +193,7 @@ public enum StageRunner {
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
         var startEvents: [TrainingEvent] = []
         if let origin {
-            try requireFits(recipe, origin.model.config, checkpoint: origin.checkpoint.url.path)
+            try requireFits(recipe, origin.model, checkpoint: origin.checkpoint.url.path)
             startEvents += applyDropout(recipe, to: origin, log: options.log)
         }
         var start = StageStart(recipe: recipe, recipeFile: file, runDir: runDir, origin: origin, resumed: nil, log: options.log, kind: S.kind)
@@ -248,18 +248,19 @@ public enum StageRunner {
     /// The recipe's model.dropout is what a stage trains with, whatever the starting checkpoint's config.json says
     /// (a Hugging Face config carries 0.1); a change is logged and recorded.
     static func applyDropout(_ recipe: Recipe, to origin: TrainingCheckpoint.Loaded, log: (String) -> Void) -> [TrainingEvent] {
-        let p = Float(recipe.model.dropout), c = origin.model.config
-        guard c.residPdrop != p || c.embdPdrop != p else { return [] }
+        let p = Float(recipe.model.dropout), rates = origin.model.dropoutRates
+        guard rates.contains(where: { $0.rate != p }) else { return [] }
         origin.model.setDropout(p)
-        let detail = "dropout \(p) from the recipe (model.dropout) replaces the checkpoint's resid_pdrop \(c.residPdrop), embd_pdrop \(c.embdPdrop)"
+        let detail = "dropout \(p) from the recipe (model.dropout) replaces the checkpoint's "
+            + rates.map { "\($0.name) \($0.rate)" }.joined(separator: ", ")
         log(detail)
         return [TrainingEvent(step: 0, kind: .config, detail: detail)]
     }
 
     /// The recipe's context must fit the checkpoint's positions.
-    static func requireFits(_ recipe: Recipe, _ cfg: GPT2Config, checkpoint: String) throws {
-        if recipe.context > cfg.nPositions {
-            throw StrataError.config("recipe", "train.context \(recipe.context) exceeds the checkpoint's n_positions \(cfg.nPositions) (\(checkpoint))")
+    static func requireFits(_ recipe: Recipe, _ model: any CausalLM, checkpoint: String) throws {
+        if recipe.context > model.contextLength {
+            throw StrataError.config("recipe", "train.context \(recipe.context) exceeds the checkpoint's n_positions \(model.contextLength) (\(checkpoint))")
         }
     }
 }
