@@ -2,8 +2,10 @@
 // C API 2.x). Every product Strata computes — linear layers, the tied LM head,
 // batched attention scores and their backward forms — is a strided (batched)
 // matmul here; transposes are expressed as strides, never copied. Primitives are
-// created once per (shapes, strides, bias, accumulate) key and cached.
-// Leaves out: bf16 (later), Accelerate on Apple platforms, GPU engines.
+// created once per (shapes, strides, bias, accumulate, dtype) key and cached.
+// bf16 products (operands narrowed, fp32 accumulation and output) are switched on
+// per scope: Backend+BF16.swift.
+// Leaves out: Accelerate on Apple platforms, GPU engines.
 
 import Foundation
 import CDNNL
@@ -36,7 +38,9 @@ public final class Backend: @unchecked Sendable {
     private var engine: dnnl_engine_t?
     private var stream: dnnl_stream_t?
     private var cache: [Key: CachedMatmul] = [:]
-    private let lock = NSLock()
+    let lock = NSLock()
+    /// Precision, registered weights and their bf16 copies (Backend+BF16.swift); guarded by `lock`.
+    var bf16 = BF16State()
     /// Floating-point operations issued through matmul (for MFU accounting).
     public private(set) var flops: Double = 0
     /// Wall time spent inside matmul calls.
@@ -44,7 +48,7 @@ public final class Backend: @unchecked Sendable {
 
     private struct Key: Hashable {
         let a: [Int], b: [Int], c: [Int]
-        let bias: Bool, accumulate: Bool
+        let bias: Bool, accumulate: Bool, bf16: Bool
     }
 
     private final class CachedMatmul {
@@ -78,12 +82,18 @@ public final class Backend: @unchecked Sendable {
         if m == 0 || n == 0 { return }
         let t0 = DispatchTime.now().uptimeNanoseconds
         lock.lock()
-        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate)
+        let inBF16 = productInBF16(a)
+        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate, bf16: inBF16)
         let mm: CachedMatmul
-        if let hit = cache[key] { mm = hit } else { mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate); cache[key] = mm }
+        if let hit = cache[key] { mm = hit } else {
+            mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate, operands: inBF16 ? dnnl_bf16 : dnnl_f32)
+            cache[key] = mm
+        }
         lock.unlock()
-        dnnl_memory_set_data_handle(mm.src, a.ptr)
-        dnnl_memory_set_data_handle(mm.weights, b.ptr)
+        var scratch: [BF16Buffer] = []   // narrowed operands, alive until the product is done
+        defer { withExtendedLifetime(scratch) {} }
+        dnnl_memory_set_data_handle(mm.src, inBF16 ? bf16Operand(a, scratch: &scratch) : UnsafeMutableRawPointer(a.ptr))
+        dnnl_memory_set_data_handle(mm.weights, inBF16 ? bf16Operand(b, scratch: &scratch) : UnsafeMutableRawPointer(b.ptr))
         dnnl_memory_set_data_handle(mm.dst, c.ptr)
         var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SRC), memory: mm.src),
                     dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: mm.weights),
@@ -109,8 +119,9 @@ public final class Backend: @unchecked Sendable {
         matmul(av, bv, into: cv, bias: bias, accumulate: accumulate)
     }
 
-    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool) -> CachedMatmul {
-        var amd = memoryDesc(a.dims, a.strides), bmd = memoryDesc(b.dims, b.strides), cmd = memoryDesc(c.dims, c.strides)
+    /// A matmul primitive with `operands` (f32 or bf16) for A and B; C and bias are always f32.
+    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool, operands: dnnl_data_type_t) -> CachedMatmul {
+        var amd = memoryDesc(a.dims, a.strides, operands), bmd = memoryDesc(b.dims, b.strides, operands), cmd = memoryDesc(c.dims, c.strides)
         var biasDims = [Int](repeating: 1, count: c.dims.count); biasDims[biasDims.count - 1] = c.dims.last!
         var biasStrides = [Int](repeating: c.dims.last!, count: c.dims.count); biasStrides[biasStrides.count - 1] = 1
         var bmdBias = memoryDesc(biasDims, biasStrides)
@@ -142,10 +153,10 @@ public final class Backend: @unchecked Sendable {
         return CachedMatmul(primitive: prim!, src: mem(&amd), weights: mem(&bmd), dst: mem(&cmd), bias: bias ? mem(&bmdBias) : nil)
     }
 
-    private func memoryDesc(_ dims: [Int], _ strides: [Int]) -> dnnl_memory_desc_t {
+    private func memoryDesc(_ dims: [Int], _ strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }, s = strides.map { Int64($0) }
-        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, dnnl_f32, s), "dnnl_memory_desc_init_by_strides(\(dims), \(strides))")
+        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, type, s), "dnnl_memory_desc_init_by_strides(\(dims), \(strides))")
         return md
     }
 
