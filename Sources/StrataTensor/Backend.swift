@@ -45,6 +45,8 @@ public final class Backend: @unchecked Sendable {
     public private(set) var flops: Double = 0
     /// Wall time spent inside matmul calls.
     public private(set) var matmulSeconds: Double = 0
+    /// Part of `matmulSeconds` spent narrowing operands to bf16 (activations per product, weights once per update).
+    public internal(set) var bf16ConversionSeconds: Double = 0
 
     private struct Key: Hashable {
         let a: [Int], b: [Int], c: [Int]
@@ -71,7 +73,7 @@ public final class Backend: @unchecked Sendable {
         check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
     }
 
-    public func resetCounters() { lock.lock(); flops = 0; matmulSeconds = 0; lock.unlock() }
+    public func resetCounters() { lock.lock(); flops = 0; matmulSeconds = 0; bf16ConversionSeconds = 0; lock.unlock() }
 
     /// C = A·B (+ bias broadcast over rows) (+ C when `accumulate`), with batch dims broadcast.
     /// A: [..., M, K], B: [..., K, N], C: [..., M, N]; bias: [N].
@@ -92,8 +94,16 @@ public final class Backend: @unchecked Sendable {
         lock.unlock()
         var scratch: [BF16Buffer] = []   // narrowed operands, alive until the product is done
         defer { withExtendedLifetime(scratch) {} }
-        dnnl_memory_set_data_handle(mm.src, inBF16 ? bf16Operand(a, scratch: &scratch) : UnsafeMutableRawPointer(a.ptr))
-        dnnl_memory_set_data_handle(mm.weights, inBF16 ? bf16Operand(b, scratch: &scratch) : UnsafeMutableRawPointer(b.ptr))
+        if inBF16 {
+            let c0 = DispatchTime.now().uptimeNanoseconds
+            dnnl_memory_set_data_handle(mm.src, bf16Operand(a, scratch: &scratch))
+            dnnl_memory_set_data_handle(mm.weights, bf16Operand(b, scratch: &scratch))
+            let dc = Double(DispatchTime.now().uptimeNanoseconds - c0) * 1e-9
+            lock.lock(); bf16ConversionSeconds += dc; lock.unlock()
+        } else {
+            dnnl_memory_set_data_handle(mm.src, a.ptr)
+            dnnl_memory_set_data_handle(mm.weights, b.ptr)
+        }
         dnnl_memory_set_data_handle(mm.dst, c.ptr)
         var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SRC), memory: mm.src),
                     dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: mm.weights),
