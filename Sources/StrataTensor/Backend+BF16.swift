@@ -8,7 +8,8 @@
 // after `invalidateBF16Weights()` (the loop calls it after every optimizer update
 // and whenever the host changes the weights), so micro-batches reuse it; any other
 // operand (activations, gradients, unregistered frozen weights) is narrowed per
-// product into a scratch buffer (round to nearest even, Kernels+BF16.swift).
+// product into a scratch buffer (round to nearest even, Kernels+BF16.swift), or
+// once per `sharingNarrowed` scope where one op's products read it twice.
 // Batched products (attention's scores and mixes) stay fp32 unless
 // `bf16BatchedProducts` is on: their operands are strided views into the fused qkv
 // buffer, so narrowing them converts ~3× the elements they use (measured in
@@ -77,7 +78,7 @@ extension Backend {
         let saved = bf16
         bf16 = BF16State(precision: precision)
         bf16.batched = saved.batched
-        for w in weights where bf16.weights[w.ptr] == nil { bf16.weights[w.ptr] = BF16State.Weight(tensor: w) }
+        for w in weights where bf16.weights[w.ptr] == nil { bf16.weights[w.ptr] = BF16State.Weight(w.ptr, count: w.count, owner: w) }
         lock.unlock()
         defer { lock.lock(); bf16 = saved; lock.unlock() }
         return try body()
@@ -92,11 +93,49 @@ extension Backend {
         set { lock.lock(); bf16.batched = newValue; lock.unlock() }
     }
 
+    /// Within `body`, each span (pointer, element count) that products read is narrowed at most once, however
+    /// many products read it (a backward pass reads the output gradient and the input twice); the copies are freed
+    /// after. The spans must not change inside `body`. In fp32 it just runs `body`.
+    public func sharingNarrowed<R>(_ spans: [(UnsafeMutablePointer<Float>, Int)], _ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        guard bf16.precision == .bf16 else { lock.unlock(); return try body() }
+        var added: [UnsafeMutablePointer<Float>] = []
+        for (p, n) in spans where bf16.weights[p] == nil {
+            bf16.weights[p] = BF16State.Weight(p, count: n, owner: nil)
+            added.append(p)
+        }
+        lock.unlock()
+        defer { lock.lock(); for p in added { bf16.weights[p] = nil }; lock.unlock() }
+        return try body()
+    }
+
     /// Marks every cached bf16 weight copy stale: call after the fp32 weights changed (optimizer update, load, rollback).
     public func invalidateBF16Weights() { lock.lock(); bf16.generation += 1; lock.unlock() }
 
     /// Weight conversions made so far in this precision scope (tests check the cache converts once per update).
     public var bf16WeightConversions: Int { lock.lock(); defer { lock.unlock() }; return bf16.conversions }
+
+    /// dst = bf16(src) through a oneDNN reorder primitive (made per call): the alternative to BF16.narrow that
+    /// `strata bench kernels` times against it.
+    public func reorderToBF16(_ src: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int) {
+        var dims: [Int64] = [Int64(count)], strides: [Int64] = [1]
+        var smd = dnnl_memory_desc_t(), dmd = dnnl_memory_desc_t()
+        reorderCheck(dnnl_memory_desc_init_by_strides(&smd, 1, &dims, dnnl_f32, &strides), "memory_desc f32")
+        reorderCheck(dnnl_memory_desc_init_by_strides(&dmd, 1, &dims, dnnl_bf16, &strides), "memory_desc bf16")
+        var pd: dnnl_primitive_desc_t?, prim: dnnl_primitive_t?, sm: dnnl_memory_t?, dm: dnnl_memory_t?
+        reorderCheck(dnnl_reorder_primitive_desc_create(&pd, &smd, engine, &dmd, engine, nil), "reorder_primitive_desc_create")
+        reorderCheck(dnnl_primitive_create(&prim, pd), "primitive_create(reorder)")
+        reorderCheck(dnnl_memory_create(&sm, &smd, engine, src), "memory_create")
+        reorderCheck(dnnl_memory_create(&dm, &dmd, engine, dst), "memory_create")
+        var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_FROM), memory: sm), dnnl_exec_arg_t(arg: Int32(DNNL_ARG_TO), memory: dm)]
+        reorderCheck(dnnl_primitive_execute(prim, stream, 2, &args), "execute(reorder)")
+        reorderCheck(dnnl_stream_wait(stream), "stream_wait")
+        dnnl_memory_destroy(sm); dnnl_memory_destroy(dm); dnnl_primitive_destroy(prim); dnnl_primitive_desc_destroy(pd)
+    }
+
+    private func reorderCheck(_ status: dnnl_status_t, _ what: String) {
+        if status != dnnl_success { fatalError("oneDNN reorder f32→bf16: \(what) failed with status \(status.rawValue)") }
+    }
 
     /// Whether a product with these operands runs in bf16 now (caller holds the lock).
     func productInBF16(_ a: MatView) -> Bool {
@@ -108,12 +147,12 @@ extension Backend {
     func bf16Operand(_ v: MatView, scratch: inout [BF16Buffer]) -> UnsafeMutableRawPointer {
         let extent = 1 + zip(v.dims, v.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
         lock.lock()
-        if let w = bf16.weights[v.ptr], extent <= w.tensor.count {
+        if let w = bf16.weights[v.ptr], extent <= w.count {
             if w.copy == nil || w.generation != bf16.generation {
-                if w.copy == nil { w.copy = BF16Buffer(count: w.tensor.count) }
-                BF16.narrow(w.tensor.ptr, into: w.copy!.ptr, count: w.tensor.count)
+                if w.copy == nil { w.copy = BF16Buffer(count: w.count) }
+                BF16.narrow(w.ptr, into: w.copy!.ptr, count: w.count)
                 w.generation = bf16.generation
-                bf16.conversions += 1
+                if w.owner != nil { bf16.conversions += 1 }
             }
             let p = UnsafeMutableRawPointer(w.copy!.ptr)
             lock.unlock()
@@ -128,11 +167,15 @@ extension Backend {
 
 /// A backend's bf16 state: the precision, the registered weights and their copies' generation.
 struct BF16State {
+    /// A span with a shared bf16 copy: a registered weight (`owner` keeps it alive for the scope) or, with no
+    /// owner, a span shared for one `sharingNarrowed` call.
     final class Weight {
-        let tensor: Tensor
+        let ptr: UnsafeMutablePointer<Float>
+        let count: Int
+        let owner: Tensor?
         var copy: BF16Buffer?
         var generation = -1
-        init(tensor: Tensor) { self.tensor = tensor }
+        init(_ ptr: UnsafeMutablePointer<Float>, count: Int, owner: Tensor?) { self.ptr = ptr; self.count = count; self.owner = owner }
     }
     var precision: MatmulPrecision = .fp32
     var batched = false

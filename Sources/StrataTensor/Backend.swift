@@ -35,8 +35,8 @@ public final class Backend: @unchecked Sendable {
     /// One process-wide oneDNN CPU engine: oneDNN's own thread pool (OpenMP) is process-wide too.
     public static let shared = Backend()
 
-    private var engine: dnnl_engine_t?
-    private var stream: dnnl_stream_t?
+    var engine: dnnl_engine_t?
+    var stream: dnnl_stream_t?
     private var cache: [Key: CachedMatmul] = [:]
     let lock = NSLock()
     /// Precision, registered weights and their bf16 copies (Backend+BF16.swift); guarded by `lock`.
