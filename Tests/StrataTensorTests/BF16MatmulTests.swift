@@ -129,6 +129,30 @@ final class BF16MatmulTests: XCTestCase {
         XCTAssertEqual(Tape.noGrad().linearTransposed(x, e).toArray(), before, "fp32 after the scope is bit-identical to before")
     }
 
+    func testChunkedLMHeadInBF16MatchesFullLogitsInBF16() throws {
+        try requireNativeBF16()
+        let (n, c, v) = (12, 16, 40)
+        var rng = StrataRNG(seed: 9)
+        let hv = (0..<(n * c)).map { _ in rng.normal() }, wv = (0..<(v * c)).map { _ in rng.normal() * 0.3 }
+        let targets = (0..<n).map { _ in Int32(rng.int(below: v)) }
+        func run(chunked: Bool) -> (loss: Float, dh: [Float], dw: [Float]) {
+            let h = Tensor(hv, shape: [n, c], requiresGrad: true), w = Tensor(wv, shape: [v, c], requiresGrad: true)
+            let tape = Tape()
+            let loss = chunked ? tape.lmHeadCrossEntropy(h, w, targets, chunkElements: 5 * v)   // 3 chunks of 5, 5, 2 rows
+                               : tape.crossEntropy(tape.linearTransposed(h, w), targets)
+            tape.backward(loss)
+            return (loss.item(), h.grad!.toArray(), w.grad!.toArray())
+        }
+        let fp32 = run(chunked: false)
+        let (full, chunked) = Backend.shared.withPrecision(.bf16, cachedWeights: []) { (run(chunked: false), run(chunked: true)) }
+        XCTAssertNotEqual(full.loss, fp32.loss, "the products ran in bf16")
+        // Same bf16 operands either way; only fp32 summation order differs (dW sums over chunks).
+        XCTAssertEqual(chunked.loss, full.loss, accuracy: 1e-5)
+        for (a, b) in zip(chunked.dh, full.dh) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        for (a, b) in zip(chunked.dw, full.dw) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(chunked.loss, fp32.loss, accuracy: 0.01 * fp32.loss, "bf16 loss within 1% of fp32")
+    }
+
     func testBF16IsRefusedWhereTheCPUWouldEmulateIt() {
         let avx2 = CPUMatmulFeatures(isa: "avx2", nativeBF16: false)
         XCTAssertThrowsError(try avx2.requireNativeBF16("pretrain: train.precision bf16")) { error in
