@@ -29,8 +29,8 @@ public struct TrainStepBenchmark {
         public var chunkedLMHead = true
         /// The arithmetic of the products (fp32, or bf16 with fp32 accumulation and fp32 master weights).
         public var precision: MatmulPrecision = .fp32
-        /// With bf16: attention's batched products in bf16 too (off by default; see Backend+BF16.swift).
-        public var bf16Attention = false
+        /// With bf16: attention's batched products in bf16 too (the default, as in training; see Backend+BF16.swift).
+        public var bf16Attention = true
         public init() {}
     }
 

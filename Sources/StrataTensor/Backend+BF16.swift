@@ -10,10 +10,10 @@
 // operand (activations, gradients, unregistered frozen weights) is narrowed per
 // product into a scratch buffer (round to nearest even, Kernels+BF16.swift), or
 // once per `sharingNarrowed` scope where one op's products read it twice.
-// Batched products (attention's scores and mixes) stay fp32 unless
-// `bf16BatchedProducts` is on: their operands are strided views into the fused qkv
-// buffer, so narrowing them converts ~3× the elements they use (measured in
-// docs/benchmarks.md).
+// Batched products (attention's scores and mixes) run in bf16 too unless
+// `bf16BatchedProducts` is off; their operands are strided views into the fused qkv
+// buffer, which the attention op narrows once for all its products (a view is
+// found inside a shared span that contains it).
 // Leaves out: keeping activations in bf16 between ops, oneDNN's blocked weight
 // layouts (weights are passed row-major; oneDNN packs them per call).
 
@@ -87,7 +87,7 @@ extension Backend {
     /// The precision products run in now.
     public var precision: MatmulPrecision { lock.lock(); defer { lock.unlock() }; return bf16.precision }
 
-    /// Whether batched (attention) products run in bf16 too while the precision is bf16 (default off).
+    /// Whether batched (attention) products run in bf16 too while the precision is bf16 (default on).
     public var bf16BatchedProducts: Bool {
         get { lock.lock(); defer { lock.unlock() }; return bf16.batched }
         set { lock.lock(); bf16.batched = newValue; lock.unlock() }
@@ -147,14 +147,17 @@ extension Backend {
     func bf16Operand(_ v: MatView, scratch: inout [BF16Buffer]) -> UnsafeMutableRawPointer {
         let extent = 1 + zip(v.dims, v.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
         lock.lock()
-        if let w = bf16.weights[v.ptr], extent <= w.count {
+        // The span that starts at the operand, else one that contains it (attention's q, k, v inside qkv).
+        let span = bf16.weights[v.ptr].flatMap { extent <= $0.count ? $0 : nil }
+            ?? bf16.weights.values.first { $0.ptr <= v.ptr && v.ptr + extent <= $0.ptr + $0.count }
+        if let w = span {
             if w.copy == nil || w.generation != bf16.generation {
                 if w.copy == nil { w.copy = BF16Buffer(count: w.count) }
                 BF16.narrow(w.ptr, into: w.copy!.ptr, count: w.count)
                 w.generation = bf16.generation
                 if w.owner != nil { bf16.conversions += 1 }
             }
-            let p = UnsafeMutableRawPointer(w.copy!.ptr)
+            let p = UnsafeMutableRawPointer(w.copy!.ptr + (v.ptr - w.ptr))
             lock.unlock()
             return p
         }
@@ -178,7 +181,7 @@ struct BF16State {
         init(_ ptr: UnsafeMutablePointer<Float>, count: Int, owner: Tensor?) { self.ptr = ptr; self.count = count; self.owner = owner }
     }
     var precision: MatmulPrecision = .fp32
-    var batched = false
+    var batched = true
     var weights: [UnsafeMutablePointer<Float>: Weight] = [:]
     var generation = 0
     var conversions = 0

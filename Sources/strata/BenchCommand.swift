@@ -69,7 +69,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Attention kernel: auto (default: materialized while B·H·T² floats fit 64 MiB, tiled beyond), tiled (online softmax) or materialized (full T×T scores).") var attention = "auto"
     @Option(help: "LM head + loss: chunked (fused in row chunks, default) or full ([N, V] logits materialised).") var lmHead = "chunked"
     @Option(help: "Matrix products: fp32, or bf16 (bf16 operands, fp32 accumulation and master weights; needs AVX-512 BF16 or AMX).") var precision = "fp32"
-    @Flag(help: "With --precision bf16: attention's batched products in bf16 too.") var bf16Attention = false
+    @Flag(help: "With --precision bf16: keep attention's batched products in fp32 (to compare).") var fp32Attention = false
 
     func run() throws {
         var cfg = TrainStepBenchmark.Config()
@@ -77,7 +77,7 @@ struct BenchTrain: ParsableCommand {
             throw ValidationError("--precision is '\(precision)'; expected fp32 or bf16")
         }
         if p == .bf16 { try CPUMatmulFeatures.detected.requireNativeBF16("strata bench --precision bf16") }
-        cfg.precision = p; cfg.bf16Attention = bf16Attention
+        cfg.precision = p; cfg.bf16Attention = !fp32Attention
         guard let kernel = TrainStepBenchmark.AttentionChoice(rawValue: attention) else {
             throw ValidationError("--attention is '\(attention)'; expected one of: \(TrainStepBenchmark.AttentionChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -153,6 +153,28 @@ final class BF16MatmulTests: XCTestCase {
         XCTAssertEqual(chunked.loss, fp32.loss, accuracy: 0.01 * fp32.loss, "bf16 loss within 1% of fp32")
     }
 
+    func testAttentionInBF16StaysWithinBF16ToleranceOfFP32() throws {
+        try requireNativeBF16()
+        let (b, t, c, h) = (2, 8, 16, 2)
+        var rng = StrataRNG(seed: 4)
+        let qv = (0..<(b * t * 3 * c)).map { _ in rng.normal() }, gv = (0..<(b * t * c)).map { _ in rng.normal() }
+        func run() -> (y: [Float], dqkv: [Float]) {
+            let qkv = Tensor(qv, shape: [b, t, 3 * c], requiresGrad: true)
+            let tape = Tape()
+            let y = tape.attentionMaterialized(qkv, heads: h)
+            tape.backward(tape.sum(tape.mul(y, Tensor(gv, shape: [b, t, c]))))
+            return (y.toArray(), qkv.grad!.toArray())
+        }
+        let fp32 = run()
+        let bf16 = Backend.shared.withPrecision(.bf16, cachedWeights: []) { run() }
+        XCTAssertNotEqual(bf16.y, fp32.y, "the batched products ran in bf16")
+        // Stated tolerance: 3% of the largest magnitude (bf16 keeps 8 significant bits; four products in a chain).
+        for (got, want) in [(bf16.y, fp32.y), (bf16.dqkv, fp32.dqkv)] {
+            let scale = want.map(abs).max()!
+            for (x, y) in zip(got, want) { XCTAssertEqual(x, y, accuracy: 0.03 * scale) }
+        }
+    }
+
     func testBF16IsRefusedWhereTheCPUWouldEmulateIt() {
         let avx2 = CPUMatmulFeatures(isa: "avx2", nativeBF16: false)
         XCTAssertThrowsError(try avx2.requireNativeBF16("pretrain: train.precision bf16")) { error in
