@@ -86,3 +86,27 @@ final class BF16TrainingTests: WorldTestCase {
             resume: { try Pretrain.run(config(nil, resume: runDir("split").path)) })
     }
 }
+
+/// `strata pretrain --set train.precision=bf16` through the CLI, alone and on 2 MPI ranks (each rank's engine is
+/// wrapped for bf16 too): one process with grad_accum 2 and 2 ranks give the same bits.
+final class BF16DataParallelTests: MPIRunTestCase {
+    override func setUpWithError() throws {
+        let cpu = CPUMatmulFeatures.detected
+        try XCTSkipUnless(cpu.nativeBF16, "bf16 training needs AVX-512 BF16 or AMX; oneDNN dispatches to \(cpu.isa) here")
+        try super.setUpWithError()
+    }
+
+    func testBF16OnTwoRanksEqualsOneProcessWithGradAccum2() throws {
+        _ = try mpirun()
+        let args = ["pretrain", "--config", try recipe(name: "r", steps: 8), "--set", "train.precision=bf16", "--set", "train.grad_accum=2"]
+        let one = try strata(ranks: nil, args + ["--set", "run.name=one"])
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try strata(ranks: 2, args + ["--set", "run.name=two"])
+        XCTAssertEqual(two.status, 0, two.output)
+        XCTAssertEqual(try losses("one").count, 8)
+        XCTAssertEqual(try losses("one"), try losses("two"))
+        let x = try finalTensors("one"), y = try finalTensors("two")
+        XCTAssertEqual(x.keys.sorted(), y.keys.sorted())
+        for k in x.keys.sorted() { XCTAssertEqual(x[k], y[k], "\(k) differs") }
+    }
+}
