@@ -145,7 +145,7 @@ extension Backend {
     /// A bf16 image of `v`'s memory with the same strides: the registered weight's cached copy
     /// (narrowed now if stale), or a fresh narrowing appended to `scratch` (which the caller keeps alive).
     func bf16Operand(_ v: MatView, scratch: inout [BF16Buffer]) -> UnsafeMutableRawPointer {
-        let extent = 1 + zip(v.dims, v.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
+        let extent = v.dims.contains(0) ? 0 : 1 + zip(v.dims, v.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
         lock.lock()
         // The span that starts at the operand, else one that contains it (attention's q, k, v inside qkv).
         let span = bf16.weights[v.ptr].flatMap { extent <= $0.count ? $0 : nil }
