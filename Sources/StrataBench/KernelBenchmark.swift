@@ -4,6 +4,9 @@
 // full [N, V] logits), at the nano width. The variants are timed round-robin —
 // one repeat of each in turn — and the fastest repeat of each is reported, so
 // load on a shared machine hits every variant alike and the minimum filters it.
+// Also: narrowing fp32 to bf16 (the per-product operand conversion of bf16
+// training) in Swift's vectorised loop against a oneDNN reorder, at the sizes of
+// a nano layer's activations and of an LM-head gradient chunk.
 // Leaves out: the rest of the training step (`strata bench` times that).
 
 import Foundation
@@ -95,6 +98,27 @@ public enum KernelBenchmark {
             let what = "LM head + cross-entropy fwd+bwd N=\(n) C=\(c) V=\(v)"
             log(String(format: "%@  %-18@ %8.1f ms (matmul %6.1f ms)", what, name, ms, mm))
             lines.append(Line(what: what, variant: name, bestMs: ms, matmulMs: mm))
+        }
+        lines += narrowing(cfg, log: log)
+        return lines
+    }
+
+    /// BF16.narrow (Swift, vectorised, split over the cores) against oneDNN's f32→bf16 reorder.
+    static func narrowing(_ cfg: Config, log: (String) -> Void) -> [Line] {
+        var lines = [Line]()
+        for count in [cfg.lmHeadRows * cfg.embd, cfg.lmHeadRows * cfg.vocab] {
+            let src = Tensor(uninitialized: [count])
+            for i in 0..<count { src.ptr[i] = Float(i % 1000) * 0.001 - 0.5 }
+            let dst = BF16Buffer(count: count)
+            let variants: [(String, () -> Void)] = [
+                ("swift", { BF16.narrow(src.ptr, into: dst.ptr, count: count) }),
+                ("onednn reorder", { Backend.shared.reorderToBF16(src.ptr, into: dst.ptr, count: count) }),
+            ]
+            for (name, ms, _) in roundRobin(variants, repeats: cfg.repeats) {
+                let what = "narrow fp32→bf16 \(count) values"
+                log(String(format: "%@  %-18@ %8.2f ms (%.1f GB/s read+written)", what, name, ms, Double(count * 6) / ms / 1e6))
+                lines.append(Line(what: what, variant: name, bestMs: ms, matmulMs: 0))
+            }
         }
         return lines
     }

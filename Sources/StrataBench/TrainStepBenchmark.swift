@@ -1,7 +1,9 @@
 // The training-step benchmark behind `strata bench`: full forward, backward,
 // gradient clipping and AdamW update of a GPT-2 on random tokens, timed after
 // warm-up, with the share of time spent in matmul, peak RSS, and MFU against a
-// oneDNN matmul peak measured in the same process.
+// oneDNN matmul peak measured in the same process. `precision: .bf16` runs the
+// products as `train.precision: bf16` does (bf16 operands, fp32 accumulation,
+// weight copies refreshed after each update) and measures the bf16 peak too.
 // Leaves out: data loading and tokenisation (the pretraining loop adds those).
 
 import Foundation
@@ -25,6 +27,10 @@ public struct TrainStepBenchmark {
         public var attention: AttentionChoice = .auto
         /// Whether the LM head and cross-entropy run fused in row chunks (default) or over full [N, V] logits.
         public var chunkedLMHead = true
+        /// The arithmetic of the products (fp32, or bf16 with fp32 accumulation and fp32 master weights).
+        public var precision: MatmulPrecision = .fp32
+        /// With bf16: attention's batched products in bf16 too (the default, as in training; see Backend+BF16.swift).
+        public var bf16Attention = true
         public init() {}
     }
 
@@ -49,27 +55,39 @@ public struct TrainStepBenchmark {
         public var achievedGFLOPS: Double
         public var mfu: Double
         public var finalLoss: Float
+        public var precision: MatmulPrecision
+        /// 2048³ (peakSize³) bf16 matmul through the same path (bf16 operands, fp32 output), when the CPU has native bf16.
+        public var bf16PeakGFLOPS: Double?
+        /// Share of the step spent narrowing operands to bf16 (inside matmulShare).
+        public var bf16ConversionShare: Double
         /// Milliseconds per step by op and direction (plus "clip", "adamw", "zero_grad"), when profiled.
         public var breakdownMs: [String: Double]
     }
 
-    public static func measurePeak(size n: Int, backend: Backend = .shared) -> Double {
+    /// The best of 5 n³ products in `precision`. In bf16, B is a registered weight (narrowed once, as a model's
+    /// weights are per update) and A is narrowed per product, as activations are.
+    public static func measurePeak(size n: Int, precision: MatmulPrecision = .fp32, backend: Backend = .shared) -> Double {
         let a = Tensor(uninitialized: [n, n]), b = Tensor(uninitialized: [n, n]), c = Tensor(uninitialized: [n, n])
         a.fill(0.5); b.fill(0.25)
-        backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)  // warm-up (JIT, caches)
-        var best = Double.infinity
-        for _ in 0..<5 {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        return backend.withPrecision(precision, cachedWeights: [b]) {
+            backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)  // warm-up (JIT, caches)
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                backend.gemm(m: n, n: n, k: n, a: a.ptr, b: b.ptr, c: c.ptr)
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+            }
+            return 2 * Double(n * n * n) / best / 1e9
         }
-        return 2 * Double(n * n * n) / best / 1e9
     }
 
     public static func run(_ cfg: Config, log: (String) -> Void = { print($0) }) -> Result {
         let backend = Backend.shared
         let peakBefore = measurePeak(size: cfg.peakSize)
         log(String(format: "oneDNN f32 matmul peak (%d³): %.0f GFLOP/s", cfg.peakSize, peakBefore))
+        let native = CPUMatmulFeatures.detected.nativeBF16
+        let bf16Peak = native ? measurePeak(size: cfg.peakSize, precision: .bf16) : nil
+        if let bf16Peak { log(String(format: "oneDNN bf16 matmul peak (%d³, fp32 output): %.0f GFLOP/s", cfg.peakSize, bf16Peak)) }
         let model = GPT2(cfg.model, seed: 1)
         let opt = AdamW(model.parameters, config: .init(lr: 3e-4))
         var rng = StrataRNG(seed: 2)
@@ -91,19 +109,24 @@ public struct TrainStepBenchmark {
             let l = model.loss(ids, targets: targets, batch: cfg.batch, time: cfg.context, tape: tape)
             tape.backward(l)
             timed("clip") { AdamW.clipGradNorm(model.parameters, maxNorm: 1) }
-            timed("adamw") { opt.update() }
+            timed("adamw") { opt.update(); backend.invalidateBF16Weights() }
             timed("zero_grad") { model.zeroGrad() }
             loss = l.item()
         }
-        for _ in 0..<cfg.warmupSteps { step() }
-        backend.resetCounters()
-        profile?.reset()
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for i in 0..<cfg.steps {
-            step()
-            log(String(format: "step %d/%d loss %.4f", i + 1, cfg.steps, loss))
+        let savedBatched = backend.bf16BatchedProducts
+        backend.bf16BatchedProducts = cfg.bf16Attention
+        defer { backend.bf16BatchedProducts = savedBatched }
+        let seconds = backend.withPrecision(cfg.precision, cachedWeights: model.parameters) { () -> Double in
+            for _ in 0..<cfg.warmupSteps { step() }
+            backend.resetCounters()
+            profile?.reset()
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<cfg.steps {
+                step()
+                log(String(format: "step %d/%d loss %.4f", i + 1, cfg.steps, loss))
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         // The machine's speed can drift during a run (shared hosts): take the better of two peak readings.
         let peakAfter = measurePeak(size: cfg.peakSize)
         if peakAfter > peakBefore { log(String(format: "peak re-measured after the steps: %.0f GFLOP/s", peakAfter)) }
@@ -112,7 +135,8 @@ public struct TrainStepBenchmark {
         let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
         return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
                       matmulShare: backend.matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
-                      achievedGFLOPS: achieved, mfu: achieved / peak, finalLoss: loss,
+                      achievedGFLOPS: achieved, mfu: achieved / (cfg.precision == .bf16 ? bf16Peak ?? peak : peak), finalLoss: loss, precision: cfg.precision,
+                      bf16PeakGFLOPS: bf16Peak, bf16ConversionShare: backend.bf16ConversionSeconds / seconds,
                       breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })
     }
 

@@ -3,7 +3,9 @@
 // through `decays`; `AdamW.defaultDecay` follows GPT-2/nanoGPT practice: matrices
 // and embeddings (rank ≥ 2) decay, biases and LayerNorm gains (rank 1) do not.
 // Moments are plain tensors keyed by parameter name so checkpoints can save them.
-// Leaves out: AMSGrad, fused multi-tensor kernels, fp32 master weights for bf16.
+// With bf16 products the parameters updated here are the fp32 master weights; the
+// bf16 copies the products read live in the backend (Backend+BF16.swift).
+// Leaves out: AMSGrad, fused multi-tensor kernels.
 
 import Foundation
 import StrataCore

@@ -2,8 +2,10 @@
 // C API 2.x). Every product Strata computes — linear layers, the tied LM head,
 // batched attention scores and their backward forms — is a strided (batched)
 // matmul here; transposes are expressed as strides, never copied. Primitives are
-// created once per (shapes, strides, bias, accumulate) key and cached.
-// Leaves out: bf16 (later), Accelerate on Apple platforms, GPU engines.
+// created once per (shapes, strides, bias, accumulate, dtype) key and cached.
+// bf16 products (operands narrowed, fp32 accumulation and output) are switched on
+// per scope: Backend+BF16.swift.
+// Leaves out: Accelerate on Apple platforms, GPU engines.
 
 import Foundation
 import CDNNL
@@ -33,18 +35,22 @@ public final class Backend: @unchecked Sendable {
     /// One process-wide oneDNN CPU engine: oneDNN's own thread pool (OpenMP) is process-wide too.
     public static let shared = Backend()
 
-    private var engine: dnnl_engine_t?
-    private var stream: dnnl_stream_t?
+    var engine: dnnl_engine_t?
+    var stream: dnnl_stream_t?
     private var cache: [Key: CachedMatmul] = [:]
-    private let lock = NSLock()
+    let lock = NSLock()
+    /// Precision, registered weights and their bf16 copies (Backend+BF16.swift); guarded by `lock`.
+    var bf16 = BF16State()
     /// Floating-point operations issued through matmul (for MFU accounting).
     public private(set) var flops: Double = 0
     /// Wall time spent inside matmul calls.
     public private(set) var matmulSeconds: Double = 0
+    /// Part of `matmulSeconds` spent narrowing operands to bf16 (activations per product, weights once per update).
+    public internal(set) var bf16ConversionSeconds: Double = 0
 
     private struct Key: Hashable {
         let a: [Int], b: [Int], c: [Int]
-        let bias: Bool, accumulate: Bool
+        let bias: Bool, accumulate: Bool, bf16: Bool
     }
 
     private final class CachedMatmul {
@@ -67,7 +73,7 @@ public final class Backend: @unchecked Sendable {
         check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
     }
 
-    public func resetCounters() { lock.lock(); flops = 0; matmulSeconds = 0; lock.unlock() }
+    public func resetCounters() { lock.lock(); flops = 0; matmulSeconds = 0; bf16ConversionSeconds = 0; lock.unlock() }
 
     /// C = A·B (+ bias broadcast over rows) (+ C when `accumulate`), with batch dims broadcast.
     /// A: [..., M, K], B: [..., K, N], C: [..., M, N]; bias: [N].
@@ -78,12 +84,26 @@ public final class Backend: @unchecked Sendable {
         if m == 0 || n == 0 { return }
         let t0 = DispatchTime.now().uptimeNanoseconds
         lock.lock()
-        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate)
+        let inBF16 = productInBF16(a)
+        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate, bf16: inBF16)
         let mm: CachedMatmul
-        if let hit = cache[key] { mm = hit } else { mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate); cache[key] = mm }
+        if let hit = cache[key] { mm = hit } else {
+            mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate, operands: inBF16 ? dnnl_bf16 : dnnl_f32)
+            cache[key] = mm
+        }
         lock.unlock()
-        dnnl_memory_set_data_handle(mm.src, a.ptr)
-        dnnl_memory_set_data_handle(mm.weights, b.ptr)
+        var scratch: [BF16Buffer] = []   // narrowed operands, alive until the product is done
+        defer { withExtendedLifetime(scratch) {} }
+        if inBF16 {
+            let c0 = DispatchTime.now().uptimeNanoseconds
+            dnnl_memory_set_data_handle(mm.src, bf16Operand(a, scratch: &scratch))
+            dnnl_memory_set_data_handle(mm.weights, bf16Operand(b, scratch: &scratch))
+            let dc = Double(DispatchTime.now().uptimeNanoseconds - c0) * 1e-9
+            lock.lock(); bf16ConversionSeconds += dc; lock.unlock()
+        } else {
+            dnnl_memory_set_data_handle(mm.src, a.ptr)
+            dnnl_memory_set_data_handle(mm.weights, b.ptr)
+        }
         dnnl_memory_set_data_handle(mm.dst, c.ptr)
         var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SRC), memory: mm.src),
                     dnnl_exec_arg_t(arg: Int32(DNNL_ARG_WEIGHTS), memory: mm.weights),
@@ -109,8 +129,9 @@ public final class Backend: @unchecked Sendable {
         matmul(av, bv, into: cv, bias: bias, accumulate: accumulate)
     }
 
-    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool) -> CachedMatmul {
-        var amd = memoryDesc(a.dims, a.strides), bmd = memoryDesc(b.dims, b.strides), cmd = memoryDesc(c.dims, c.strides)
+    /// A matmul primitive with `operands` (f32 or bf16) for A and B; C and bias are always f32.
+    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool, operands: dnnl_data_type_t) -> CachedMatmul {
+        var amd = memoryDesc(a.dims, a.strides, operands), bmd = memoryDesc(b.dims, b.strides, operands), cmd = memoryDesc(c.dims, c.strides)
         var biasDims = [Int](repeating: 1, count: c.dims.count); biasDims[biasDims.count - 1] = c.dims.last!
         var biasStrides = [Int](repeating: c.dims.last!, count: c.dims.count); biasStrides[biasStrides.count - 1] = 1
         var bmdBias = memoryDesc(biasDims, biasStrides)
@@ -142,10 +163,10 @@ public final class Backend: @unchecked Sendable {
         return CachedMatmul(primitive: prim!, src: mem(&amd), weights: mem(&bmd), dst: mem(&cmd), bias: bias ? mem(&bmdBias) : nil)
     }
 
-    private func memoryDesc(_ dims: [Int], _ strides: [Int]) -> dnnl_memory_desc_t {
+    private func memoryDesc(_ dims: [Int], _ strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let d = dims.map { Int64($0) }, s = strides.map { Int64($0) }
-        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, dnnl_f32, s), "dnnl_memory_desc_init_by_strides(\(dims), \(strides))")
+        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), d, type, s), "dnnl_memory_desc_init_by_strides(\(dims), \(strides))")
         return md
     }
 

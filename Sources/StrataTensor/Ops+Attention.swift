@@ -10,6 +10,7 @@
 // too; by default (`.standard`) the materialised one while its probabilities
 // fit a memory budget (it is faster with oneDNN 2.6, see docs/benchmarks.md),
 // the tiled one beyond. The materialised kernel is also the tiled one's reference.
+// In bf16 (Backend+BF16.swift) its products narrow qkv, dO and dS once each.
 // Leaves out: attention dropout.
 
 import Foundation
@@ -35,20 +36,26 @@ extension Tape {
         let probs = Tensor(uninitialized: [b, h, t, t])
         let out = Tensor(uninitialized: [b, t, c])
         let q = qkv.ptr
-        backend.matmul(v.heads(q, rowStride: 3 * c), v.headsT(q + c), into: v.square(probs.ptr))
-        AttentionKernels.causalSoftmax(probs.ptr, rows: b * h * t, t: t, heads: h, scale: scale, docStart: docStart)
-        backend.matmul(v.square(probs.ptr), v.heads(q + 2 * c, rowStride: 3 * c), into: v.heads(out.ptr, rowStride: c))
+        backend.sharingNarrowed([(q, qkv.count)]) {   // bf16 (Backend+BF16.swift): qkv narrowed once for Q, K, V
+            backend.matmul(v.heads(q, rowStride: 3 * c), v.headsT(q + c), into: v.square(probs.ptr))
+            AttentionKernels.causalSoftmax(probs.ptr, rows: b * h * t, t: t, heads: h, scale: scale, docStart: docStart)
+            backend.matmul(v.square(probs.ptr), v.heads(q + 2 * c, rowStride: 3 * c), into: v.heads(out.ptr, rowStride: c))
+        }
         if tracks(qkv, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
                 let dqkv = qkv.gradBuffer().ptr
                 let dP = Tensor(uninitialized: [b, h, t, t])
                 let gv = v.heads(g.ptr, rowStride: c)
-                backend.matmul(gv, v.headsT(q + 2 * c), into: v.square(dP.ptr))                                      // dP = dO·Vᵀ
-                backend.matmul(v.squareT(probs.ptr), gv, into: v.heads(dqkv + 2 * c, rowStride: 3 * c), accumulate: true)  // dV += Pᵀ·dO
-                AttentionKernels.softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: b * h * t, t: t, scale: scale)   // dS in dP
-                backend.matmul(v.square(dP.ptr), v.heads(q + c, rowStride: 3 * c), into: v.heads(dqkv, rowStride: 3 * c), accumulate: true)  // dQ += dS·K
-                backend.matmul(v.squareT(dP.ptr), v.heads(q, rowStride: 3 * c), into: v.heads(dqkv + c, rowStride: 3 * c), accumulate: true) // dK += dSᵀ·Q
+                backend.sharingNarrowed([(q, qkv.count), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
+                    backend.matmul(gv, v.headsT(q + 2 * c), into: v.square(dP.ptr))                                      // dP = dO·Vᵀ
+                    backend.matmul(v.squareT(probs.ptr), gv, into: v.heads(dqkv + 2 * c, rowStride: 3 * c), accumulate: true)  // dV += Pᵀ·dO
+                    AttentionKernels.softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: b * h * t, t: t, scale: scale)   // dS in dP
+                    backend.sharingNarrowed([(dP.ptr, dP.count)]) {
+                        backend.matmul(v.square(dP.ptr), v.heads(q + c, rowStride: 3 * c), into: v.heads(dqkv, rowStride: 3 * c), accumulate: true)  // dQ += dS·K
+                        backend.matmul(v.squareT(dP.ptr), v.heads(q, rowStride: 3 * c), into: v.heads(dqkv + c, rowStride: 3 * c), accumulate: true) // dK += dSᵀ·Q
+                    }
+                }
             }
         }
         return out

@@ -38,12 +38,19 @@ extension Tape {
             let r1 = min(n, r0 + rowsPerChunk), rows = r1 - r0
             if !targets[r0..<r1].contains(where: { $0 != ignoreIndex }) { continue }
             let h = hidden.ptr + r0 * c
-            backend.gemm(transB: true, m: rows, n: v, k: c, a: h, b: w.ptr, c: z.ptr)                      // Z = H·Wᵀ
-            total += LMHeadKernels.lossAndGradient(z.ptr, rows: rows, v: v, targets: targets, from: r0, ignoreIndex: ignoreIndex,
-                                                   scale: grads ? 1 / denom : nil)
-            guard grads else { continue }
-            if let dH { backend.gemm(m: rows, n: c, k: v, a: z.ptr, b: w.ptr, c: dH.ptr + r0 * c) }              // dH = G·W
-            if let dW { backend.gemm(transA: true, m: v, n: c, k: rows, a: z.ptr, b: h, c: dW.ptr, accumulate: true) } // dW += Gᵀ·H
+            // bf16 (Backend+BF16.swift): the chunk's H and G are each narrowed once for the products that read them.
+            let chunkLoss = backend.sharingNarrowed([(h, rows * c)]) { () -> Double in
+                backend.gemm(transB: true, m: rows, n: v, k: c, a: h, b: w.ptr, c: z.ptr)                      // Z = H·Wᵀ
+                let l = LMHeadKernels.lossAndGradient(z.ptr, rows: rows, v: v, targets: targets, from: r0, ignoreIndex: ignoreIndex,
+                                                      scale: grads ? 1 / denom : nil)
+                guard grads else { return l }
+                backend.sharingNarrowed([(z.ptr, rows * v)]) {
+                    if let dH { backend.gemm(m: rows, n: c, k: v, a: z.ptr, b: w.ptr, c: dH.ptr + r0 * c) }              // dH = G·W
+                    if let dW { backend.gemm(transA: true, m: v, n: c, k: rows, a: z.ptr, b: h, c: dW.ptr, accumulate: true) } // dW += Gᵀ·H
+                }
+                return l
+            }
+            total += chunkLoss
         }
         out.ptr[0] = denom > 0 ? Float(total / Double(denom)) : 0
         if grads {

@@ -1,7 +1,8 @@
 // Matrix-product ops on the tape: linear layers in Hugging Face Conv1D layout
 // (y = x·W + b with W stored [in, out]), the tied LM head (y = x·Eᵀ with E stored
 // [V, C]), and embedding lookup. Products go through Backend (oneDNN); gradients
-// accumulate straight into the gradient buffers (the matmul's sum post-op).
+// accumulate straight into the gradient buffers (the matmul's sum post-op). In bf16
+// (Backend+BF16.swift) a backward node narrows the output gradient once for its two products.
 // Leaves out: nn.Linear's [out, in] layout (LoRA adapters use Conv1D layout too).
 
 import StrataCore
@@ -17,11 +18,13 @@ extension Tape {
         if tracks(x, w, b, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ
-                    backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
-                }
-                if w.requiresGrad {  // dw[in,out] += xᵀ · g
-                    backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
+                    if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ
+                        backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
+                    }
+                    if w.requiresGrad {  // dw[in,out] += xᵀ · g
+                        backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                    }
                 }
                 if let b, b.requiresGrad { Kernels.sumRepeats(g.ptr, count: g.count, into: b.gradBuffer().ptr, period: outF) }
             }
@@ -38,11 +41,13 @@ extension Tape {
         if tracks(x, w, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                if x.requiresGrad {  // dx[N,K] += g[N,R] · w[R,K]
-                    backend.gemm(m: n, n: k, k: r, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
-                }
-                if w.requiresGrad {  // dw[R,K] += gᵀ · x
-                    backend.gemm(transA: true, m: r, n: k, k: n, a: g.ptr, b: x.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
+                    if x.requiresGrad {  // dx[N,K] += g[N,R] · w[R,K]
+                        backend.gemm(m: n, n: k, k: r, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
+                    }
+                    if w.requiresGrad {  // dw[R,K] += gᵀ · x
+                        backend.gemm(transA: true, m: r, n: k, k: n, a: g.ptr, b: x.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@
 // that produced a tensor lives on the Tape.
 // Shape legend used across Strata: B batch, T time, C channels (n_embd),
 // V vocab, L layers, H heads, D head size (C / H), N = B*T rows.
-// Leaves out: other dtypes (bf16 later), non-contiguous views, broadcasting rules
+// Leaves out: other dtypes (bf16 exists only as matmul operands: Backend+BF16.swift), non-contiguous views, broadcasting rules
 // beyond what the ops document.
 
 import Foundation

@@ -43,7 +43,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
             case .checkpointInterval: return "Save a checkpoint every this many steps (the last step is always saved)."
             case .keepLast: return "Checkpoints kept in the run directory (oldest deleted; stable ones preferred); at least 2."
             case .logInterval: return "Write a metrics line and progress every this many steps."
-            case .precision: return "Matrix products in fp32, or bf16 with fp32 accumulation and fp32 master weights (--device cuda only for now)."
+            case .precision: return "Matrix products in fp32, or bf16 with fp32 accumulation and fp32 master weights (CPU: needs AVX-512 BF16 or AMX; or --device cuda)."
             case .allowTF32: return "With --device cuda and fp32: let fp32 matrix products use TF32 tensor cores (10-bit mantissa inputs)."
             case .zeroStage: return "Under mpirun: 0 = every rank keeps all AdamW moments; 1 = ZeRO-1, each rank keeps and updates the moments of its share of the parameters (one process: no effect)."
             }

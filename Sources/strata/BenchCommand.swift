@@ -4,6 +4,7 @@ import Foundation
 import StrataBench
 import StrataCore
 import StrataModel
+import StrataTensor
 import StrataTrain
 
 struct Bench: ParsableCommand {
@@ -53,7 +54,7 @@ struct BenchDataParallel: ParsableCommand {
 
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train",
-        abstract: "Time full training steps of the nano GPT-2 (6L, 6H, d=384, T=256, V=8192, B=8, fp32, AdamW).")
+        abstract: "Time full training steps of the nano GPT-2 (6L, 6H, d=384, T=256, V=8192, B=8, fp32 or bf16, AdamW).")
 
     @Option(help: "Timed steps.") var steps = 10
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
@@ -67,9 +68,16 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Also print where the time goes, op by op.") var profile = false
     @Option(help: "Attention kernel: auto (default: materialized while B·H·T² floats fit 64 MiB, tiled beyond), tiled (online softmax) or materialized (full T×T scores).") var attention = "auto"
     @Option(help: "LM head + loss: chunked (fused in row chunks, default) or full ([N, V] logits materialised).") var lmHead = "chunked"
+    @Option(help: "Matrix products: fp32, or bf16 (bf16 operands, fp32 accumulation and master weights; needs AVX-512 BF16 or AMX).") var precision = "fp32"
+    @Flag(help: "With --precision bf16: keep attention's batched products in fp32 (to compare).") var fp32Attention = false
 
     func run() throws {
         var cfg = TrainStepBenchmark.Config()
+        guard let p = MatmulPrecision(rawValue: precision) else {
+            throw ValidationError("--precision is '\(precision)'; expected fp32 or bf16")
+        }
+        if p == .bf16 { try CPUMatmulFeatures.detected.requireNativeBF16("strata bench --precision bf16") }
+        cfg.precision = p; cfg.bf16Attention = !fp32Attention
         guard let kernel = TrainStepBenchmark.AttentionChoice(rawValue: attention) else {
             throw ValidationError("--attention is '\(attention)'; expected one of: \(TrainStepBenchmark.AttentionChoice.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -92,10 +100,11 @@ struct BenchTrain: ParsableCommand {
             tokens/s: %.0f   ms/step: %.1f
             time in matmul: %.0f%%, everything else: %.0f%%
             peak RSS: %.0f MiB
-            achieved %.0f GFLOP/s of %.0f measured peak: MFU %.0f%%
+            achieved %.0f GFLOP/s: MFU %.0f%% of the measured %@ peak (f32 %.0f GFLOP/s, bf16 %@)
             """, layers, heads, embd, context, vocab, batch, Double(cfg.model.parameterCount) / 1e6,
             r.tokensPerSecond, r.msPerStep, r.matmulShare * 100, (1 - r.matmulShare) * 100, r.peakRSSMiB,
-            r.achievedGFLOPS, r.peakGFLOPS, r.mfu * 100))
+            r.achievedGFLOPS, r.mfu * 100, p.rawValue, r.peakGFLOPS, r.bf16PeakGFLOPS.map { String(format: "%.0f GFLOP/s", $0) } ?? "n/a"))
+        if p == .bf16 { print(String(format: "precision bf16: narrowing operands to bf16 took %.0f%% of the step", r.bf16ConversionShare * 100)) }
         if profile {
             print("time per step by op (ms):")
             for (k, v) in r.breakdownMs.sorted(by: { $0.value > $1.value }) { print(String(format: "  %8.1f  %@", v, k)) }

@@ -7,6 +7,7 @@
 import XCTest
 import Foundation
 import StrataCore
+import StrataTensor
 import StrataModel
 import StrataCheckpoint
 @testable import StrataTrain
@@ -133,12 +134,16 @@ final class StageScaffoldTests: WorldTestCase {
         }
     }
 
-    func testBF16PrecisionOnTheCPUIsRefusedWithTheFix() throws {
+    func testBF16PrecisionOnTheCPURunsWhereNativeElseIsRefusedWithTheFix() throws {
         var o = config(try recipe(name: "bf16", steps: 4))
         o.overrides = ["train.precision=bf16"]
-        XCTAssertThrowsError(try Pretrain.run(o)) {
-            let m = String(describing: $0)
-            XCTAssertTrue(m.contains("train.precision bf16") && m.contains("--device cuda") && m.contains("train.precision=fp32"), m)
+        if CPUMatmulFeatures.detected.nativeBF16 {
+            XCTAssertEqual(try Pretrain.run(o).step, 4, "bf16 trains on a CPU with AVX-512 BF16 or AMX")
+        } else {
+            XCTAssertThrowsError(try Pretrain.run(o)) {
+                let m = String(describing: $0)
+                XCTAssertTrue(m.contains("train.precision bf16") && m.contains("--device cuda") && m.contains("train.precision=fp32"), m)
+            }
         }
         o.overrides = ["train.precision=fp16"]
         XCTAssertThrowsError(try Pretrain.run(o)) { XCTAssertTrue(String(describing: $0).contains("fp32, bf16"), "\($0)") }

@@ -12,7 +12,11 @@
 // from values all ranks share (summed losses and gradients, an interrupt raised on
 // any rank, rank 0's view of the checkpoint store), and rank 0 alone writes
 // metrics and checkpoints while the others wait at a barrier.
-// Leaves out: mixed precision on the CPU.
+// train.precision bf16 on the CPU: the whole run (steps, validation, evaluations)
+// computes its matrix products in bf16 with fp32 accumulation, over bf16 copies of
+// the fp32 master weights refreshed after each update (CPUBF16Engine); checkpoints
+// hold the fp32 master weights.
+// Leaves out: fp16 and loss scaling.
 
 import Foundation
 import StrataCore
@@ -107,6 +111,10 @@ public final class TrainingRun {
 
     public init(_ setup: Setup) throws {
         s = setup
+        if setup.recipe.train.precision == .bf16 && !(setup.engine is GPUEngine) {
+            try CPUMatmulFeatures.detected.requireNativeBF16("\(setup.stage.rawValue): train.precision bf16")
+            s.engine = CPUBF16Engine(inner: setup.engine)
+        }
         metrics = setup.writes ? try MetricsLog(url: setup.runDir.appendingPathComponent("metrics.jsonl")) : nil
         tensorboard = setup.writes && setup.recipe.run.tensorboard
             ? try TensorBoardWriter(directory: setup.runDir.appendingPathComponent("tensorboard")) : nil
@@ -118,6 +126,12 @@ public final class TrainingRun {
     }
 
     public func run() throws -> Outcome {
+        guard s.engine is CPUBF16Engine else { return try runSteps() }
+        // Every parameter the run computes with keeps a cached bf16 copy (frozen ones too: LoRA's base weights).
+        return try Backend.shared.withPrecision(.bf16, cachedWeights: s.model.parameters + s.parts.trainable) { try runSteps() }
+    }
+
+    private func runSteps() throws -> Outcome {
         let total = s.state.totalSteps
         try s.engine.pushFromHost()
         if rootSays(s.state.step == 0 && lastCheckpointName() == nil) {

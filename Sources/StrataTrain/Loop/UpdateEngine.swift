@@ -6,6 +6,10 @@
 // host tensors themselves; on a GPU (GPUEngine.swift) they are copies.
 // Data parallel engines (Distributed/) sum the gradients over the ranks; a ZeRO-1
 // engine also keeps only its shard of the moments and gathers them for checkpoints.
+// With train.precision bf16 on the CPU, `CPUBF16Engine` wraps whichever CPU engine
+// the run has: its products run in bf16 (Backend+BF16.swift) and every change to
+// the fp32 master weights (update, push from the host) marks their cached bf16
+// copies stale, so each is narrowed once per update, not once per micro-batch.
 // Leaves out: several GPUs.
 
 import StrataCore
@@ -48,4 +52,26 @@ final class CPUEngine: UpdateEngine {
     var optimizerStep: Int { optimizer.step }
     func pullToHost() throws {}
     func pushFromHost() throws {}
+}
+
+/// A CPU engine (one process, data parallel or ZeRO-1) whose matrix products run in bf16: the fp32 master weights
+/// and AdamW state are the inner engine's; after anything that changes the weights, the backend's bf16 copies are stale.
+final class CPUBF16Engine: UpdateEngine {
+    let inner: UpdateEngine
+    let backend: Backend
+    init(inner: UpdateEngine, backend: Backend = .shared) { self.inner = inner; self.backend = backend }
+
+    func gradientNorm(clip: Float?) throws -> Double { try inner.gradientNorm(clip: clip) }
+    func update(lr: Float) throws {
+        try inner.update(lr: lr)
+        backend.invalidateBF16Weights()
+    }
+    func zeroGrad() throws { try inner.zeroGrad() }
+    var optimizerStep: Int { inner.optimizerStep }
+    func pullToHost() throws { try inner.pullToHost() }
+    func pushFromHost() throws {
+        try inner.pushFromHost()
+        backend.invalidateBF16Weights()
+    }
+    func checkpointOptimizer() throws -> AdamW? { try inner.checkpointOptimizer() }
 }

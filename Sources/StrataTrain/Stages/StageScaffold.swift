@@ -168,10 +168,7 @@ public enum StageRunner {
         var setup = setup
         switch options.device {
         case .cpu:
-            if setup.recipe.train.precision == .bf16 {
-                throw StrataError.config(setup.stage.rawValue, "train.precision bf16 runs on a GPU only for now (the CPU trains in fp32)",
-                                         fix: "add --device cuda, or --set train.precision=fp32")
-            }
+            break   // fp32, or bf16 products (TrainingRun checks the CPU and wraps the engine)
         case .cuda:
             try GPUEngine.attach(to: &setup, log: options.log)
         }
