@@ -20,7 +20,7 @@ class WorldTestCase: XCTestCase {
         _ = try SyntheticWorld.generate(cfg).write(to: dir.appendingPathComponent("world"))
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override func tearDownWithError() throws { if ProcessInfo.processInfo.environment["KEEPDIR"] == nil { try? FileManager.default.removeItem(at: dir) } else { print("KEPT", dir.path) } }
 
     func recipe(name: String, steps: Int = 12, extra: String = "",
                 tokenizer: String = "tokenizer: {train: {vocab_size: 300}}",

@@ -1,6 +1,6 @@
 // The synthetic world's instruction tasks as prompt files for RL stages:
 // each task becomes a conversational prompt record with its kind, gold answer
-// and (for fact tasks) period and fact id as columns, so rule rewards check
+// and (for fact tasks) period, fact id and reference reply sentence as columns, so rule rewards check
 // replies with the same checkers as the instruction evaluation. The test file
 // holds exactly the held-out evaluation tasks (`InstructionTasks.build`), the
 // train file tasks from the QA train split; the two never share a prompt.
@@ -18,6 +18,8 @@ public enum InstructionPrompts {
         public static let answer = "answer"
         public static let period = "period"
         public static let factID = "fact_id"
+        /// Fact tasks: the reference reply sentence (subject restated, then the answer); its lead is accepted before the answer.
+        public static let reply = "reply"
     }
 
     public static let trainFile = "prompts_train.jsonl"
@@ -41,6 +43,7 @@ public enum InstructionPrompts {
         var columns: [String: PromptValue] = [Column.kind: .string(task.kind.rawValue), Column.answer: .string(task.expected)]
         if let p = task.period { columns[Column.period] = .string(p) }
         if let f = task.factID { columns[Column.factID] = .string(f) }
+        if let r = task.sentence { columns[Column.reply] = .string(r) }
         return .chat(task.messages, columns: columns)
     }
 
@@ -50,7 +53,7 @@ public enum InstructionPrompts {
             return nil
         }
         return InstructionTask(kind: kind, messages: record.messages, expected: answer, period: record.text(Column.period),
-                               factID: record.text(Column.factID))
+                               factID: record.text(Column.factID), sentence: record.text(Column.reply))
     }
 
     /// Train and test prompt records from the world's QA pairs.

@@ -212,9 +212,7 @@ enum RLMonitors {
     /// wrong; nil when the prompt carries no answer.
     static func goldScore(_ item: RewardItem) -> Double? {
         guard let answer = item.prompt.text(InstructionPrompts.Column.answer) else { return nil }
-        if let k = item.prompt.text(InstructionPrompts.Column.kind), let kind = InstructionKind(rawValue: k) {
-            return InstructionChecker.check(kind, reply: item.reply, expected: answer) ? 1 : 0
-        }
+        if let task = InstructionPrompts.task(item.prompt) { return task.check(item.reply) ? 1 : 0 }
         return InstructionChecker.normalize(item.reply) == InstructionChecker.normalize(answer) ? 1 : 0
     }
 
