@@ -52,7 +52,8 @@ public struct InstructionTask: Codable, Sendable, Equatable {
 
     /// What the reference sentence says before the answer ("Ilse Marno was born in"), if it has one.
     public var lead: String? {
-        guard let sentence, let a = sentence.range(of: expected), a.lowerBound > sentence.startIndex else { return nil }
+        // The last occurrence: the answer follows the restated subject, which may itself contain the answer's text.
+        guard let sentence, let a = sentence.range(of: expected, options: .backwards), a.lowerBound > sentence.startIndex else { return nil }
         return sentence[..<a.lowerBound].trimmingCharacters(in: .whitespaces)
     }
 
