@@ -5,6 +5,8 @@
 // answer ranked first, overall and by period. Unlike exact match it does not need
 // the model to have learnt the reply format, so it separates "knows the fact"
 // from "answers in the asked-for way" — before and after SFT or DPO.
+// Questions whose prompt and longest candidate reply exceed the model's context are
+// skipped and counted (chat_rank_skipped).
 // Leaves out: length normalisation (candidates are short names, years and words).
 
 import Foundation
@@ -25,11 +27,13 @@ public enum ChatKnowledge {
         var rng = StrataRNG(seed: seed)
         rng.shuffle(&pool)
         let questions = Array(pool.prefix(limit))
-        var correct: [String: (Int, Int)] = [:]
+        var correct: [String: (Int, Int)] = [:], skipped = 0
         for q in questions {
             let promptIDs = try template.promptTokens([ChatMessage(.user, q.question)], chat).map { Int32($0) }
             let candidates = [q.answer] + q.distractors
             let responses = candidates.map { tokenizer.encode(q.reply(answering: $0)).map(Int32.init) + [Int32(end)] }
+            // A question whose prompt and longest reply do not fit the model's context is skipped and counted.
+            guard promptIDs.count + (responses.map(\.count).max() ?? 0) <= model.contextLength else { skipped += 1; continue }
             let rows = try scores(model: model, prompt: promptIDs, responses: responses, pad: Int32(tokenizer.eosID ?? 0), batch: batch)
             let best = rows.indices.max { rows[$0] < rows[$1] }!
             for key in ["all", q.period] {
@@ -37,7 +41,8 @@ public enum ChatKnowledge {
                 if best == 0 { correct[key, default: (0, 0)].0 += 1 }
             }
         }
-        var out: [String: Double] = ["chat_rank_count": Double(questions.count)]
+        var out: [String: Double] = ["chat_rank_count": Double(questions.count - skipped)]
+        if skipped > 0 { out["chat_rank_skipped"] = Double(skipped) }
         for (k, (ok, n)) in correct where n > 0 { out[k == "all" ? "chat_rank_acc" : "chat_rank_acc." + k] = Double(ok) / Double(n) }
         return out
     }
