@@ -105,8 +105,11 @@ public final class RuleRewardSource: RewardSource {
         case .instruction, .format:
             let kind = try kind(of: item.prompt, location: location)
             let answer = try column(answerColumn, of: item.prompt, location: location)
-            let pass = config.type == .instruction ? InstructionChecker.check(kind, reply: reply, expected: answer)
-                                                   : InstructionChecker.followsFormat(kind, reply: reply, expected: answer)
+            // World fact prompts carry their reference sentence ("reply" column): its lead may come before the answer.
+            let lead = InstructionTask(kind: kind, messages: [], expected: answer,
+                                       sentence: item.prompt.text(InstructionPrompts.Column.reply)).lead
+            let pass = config.type == .instruction ? InstructionChecker.check(kind, reply: reply, expected: answer, lead: lead)
+                                                   : InstructionChecker.followsFormat(kind, reply: reply, expected: answer, lead: lead)
             return pass ? 1 : 0
         case .regex:
             let range = NSRange(reply.startIndex..., in: reply)
