@@ -18,10 +18,18 @@ extension GPT2 {
         cfg.vocabSize = newSize
         let grown = GPT2(cfg, seed: 0)
         for (src, dst) in zip(parameters, grown.parameters) where src.name != wte.name { dst.copy(from: src) }
-        grown.wte.ptr.update(from: wte.ptr, count: old * c)
-        var mean = [Double](repeating: 0, count: c)
-        for r in 0..<old { for j in 0..<c { mean[j] += Double(wte.ptr[r * c + j]) } }
-        for r in old..<newSize { for j in 0..<c { grown.wte.ptr[r * c + j] = Float(mean[j] / Double(max(old, 1))) } }
+        VocabularyRows.grow(grown.wte, from: wte, oldRows: old, newRows: newSize, width: c)
         return grown
+    }
+}
+
+/// The row rule both families use when a vocabulary grows.
+enum VocabularyRows {
+    /// `dst` [newRows, width] gets `src`'s `oldRows` rows, then rows oldRows..<newRows set to their mean.
+    static func grow(_ dst: Tensor, from src: Tensor, oldRows old: Int, newRows: Int, width c: Int) {
+        dst.ptr.update(from: src.ptr, count: old * c)
+        var mean = [Double](repeating: 0, count: c)
+        for r in 0..<old { for j in 0..<c { mean[j] += Double(src.ptr[r * c + j]) } }
+        for r in old..<newRows { for j in 0..<c { dst.ptr[r * c + j] = Float(mean[j] / Double(max(old, 1))) } }
     }
 }

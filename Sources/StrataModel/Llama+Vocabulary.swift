@@ -19,10 +19,7 @@ extension Llama {
         let resized: Set<String> = [embed.name!, head.name!]
         for (src, dst) in zip(parameters, grown.parameters) where !resized.contains(src.name!) { dst.copy(from: src) }
         for (src, dst) in config.tieWordEmbeddings ? [(embed, grown.embed)] : [(embed, grown.embed), (head, grown.head)] {
-            dst.ptr.update(from: src.ptr, count: old * c)
-            var mean = [Double](repeating: 0, count: c)
-            for r in 0..<old { for j in 0..<c { mean[j] += Double(src.ptr[r * c + j]) } }
-            for r in old..<newSize { for j in 0..<c { dst.ptr[r * c + j] = Float(mean[j] / Double(max(old, 1))) } }
+            VocabularyRows.grow(dst, from: src, oldRows: old, newRows: newSize, width: c)
         }
         return grown
     }
