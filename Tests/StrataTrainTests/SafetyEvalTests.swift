@@ -83,6 +83,26 @@ final class SafetyEvalTests: WorldTestCase {
     }
 }
 
+final class InstructionReportJSONTests: WorldTestCase {
+    func testTheInstructionReportJSONHoldsEveryTasksReplyAndAgreesWithTheMetrics() throws {
+        let ckpt = try tinySFTCheckpoint(positions: 64, context: 64, pretrainSteps: 2, sftSteps: 2, perKind: 2)
+        var c = ChatEvaluation.Config(checkpoint: ckpt)
+        c.qa = dir.appendingPathComponent("world/qa.jsonl").path
+        c.perKind = 3; c.maxNewTokens = 4
+        let json = dir.appendingPathComponent("instructions.json")
+        c.instructionsJSON = json.path
+        let out = try ChatEvaluation.run(c, log: { _ in })
+        let report = try StrataJSON.read(InstructionReport.self, at: json)
+        let m = try XCTUnwrap(out["instruction"])
+        XCTAssertEqual(Double(report.results.count), m["instr_count"], "one result per task")
+        XCTAssertEqual(report.overall.accuracy, m["instr_acc"])
+        XCTAssertGreaterThan(report.results.filter { $0.kind == .fact }.count, 0)
+        XCTAssertTrue(report.results.allSatisfy { !$0.instruction.isEmpty && !$0.expected.isEmpty })
+        XCTAssertTrue(report.results.filter { $0.kind == .fact }.allSatisfy { $0.period != nil }, "fact results carry their period")
+        XCTAssertEqual(report.results.filter(\.correct).count, Int((m["instr_acc"] ?? -1) * Double(report.results.count) + 0.5))
+    }
+}
+
 final class RedTeamTests: WorldTestCase {
     func testRedTeamKeepsOnlyRewritesTheTargetCompliedWithAndResumesToTheSameFile() throws {
         let ckpt = try tinySFTCheckpoint(positions: 64, context: 64, pretrainSteps: 4, sftSteps: 4, perKind: 4)
