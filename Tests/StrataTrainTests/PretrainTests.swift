@@ -31,6 +31,15 @@ final class PretrainTests: WorldTestCase {
         XCTAssertNotNil(loaded.lineage.head?.evaluations["validation_loss"]?["world"])
     }
 
+    func testEvalIntervalZeroEvaluatesOnlyAtTheEnd() throws {
+        var c = config(try recipe(name: "final-eval", steps: 6))
+        c.overrides = ["train.eval_interval=0"]   // the key's help: 0 = only at the end (it once divided by zero)
+        let out = try Pretrain.run(c)
+        XCTAssertEqual(out.step, 6)
+        let metrics = try MetricsLog.read(runDir("final-eval").appendingPathComponent("metrics.jsonl"))
+        XCTAssertEqual(metrics.filter { $0.valLoss != nil }.map(\.step), [6])
+    }
+
     func testResumeIsBitExact() throws {
         let straight = try Pretrain.run(config(try recipe(name: "straight")))
         // Interrupt after step 6 (the flag is checked before each step), then resume.

@@ -83,7 +83,7 @@ final class SFTStageTests: WorldTestCase {
         XCTAssertEqual(head.recipe.value(at: "sft.template")?.stringValue, "chatml")
         XCTAssertNotNil(head.evaluations["instruction_before"]?["instr_acc"])
         XCTAssertNotNil(head.evaluations["instruction"]?["instr_acc"])
-        XCTAssertEqual(head.evaluations["instruction"]?["instr_count"], 10)
+        XCTAssertEqual(head.evaluations["instruction"]?["instr_count"], 12, "2 per kind; fact questions 2 per period")
         XCTAssertTrue(head.events.contains { $0.kind.rawValue == "vocabulary" })
         XCTAssertNotNil(head.evaluations["validation_loss"]?["sft"])
         // A chat session opens on it without adding tokens again.

@@ -141,7 +141,8 @@ public final class TrainingRun {
             if let sig = interruptSignal() { return try stopForSignal(sig) }
             try step()
             let st = s.state.step
-            if st % s.recipe.train.evalInterval == 0 || st == total { try evaluate() }
+            let every = s.recipe.train.evalInterval   // 0: only at the end
+            if (every > 0 && st % every == 0) || st == total { try evaluate() }
             if st == total && s.writes {
                 progress?.end()
                 try s.engine.pullToHost()
