@@ -9,7 +9,8 @@
 // Shapes: B batch, T time, C hidden_size, F intermediate_size, V vocab, H heads, N = B·T.
 // Leaves out: token types other than 0, relative position embeddings, dropout,
 // the pooler and sequence-classification heads, the CausalLM protocol (an encoder
-// has no next-token loss or KV cache), training stages (see MaskedLM.swift).
+// has no next-token loss or KV cache: Roberta+LanguageModel.swift conforms it for
+// training and evaluation only), the masking rule (MaskedLM.swift).
 
 import Foundation
 import StrataCore
@@ -236,11 +237,21 @@ extension Roberta {
         }
     }
 
-    public func save(directory: URL) throws {
+    /// Write model.safetensors (HF names; the tied decoder is not stored) and config.json unless `writeConfig` is false.
+    public func save(directory: URL, metadata: [String: String] = [:], writeConfig: Bool = true) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SafeTensors.write(sources: parameters.map { p in
-            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
-        }, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
-        try StrataJSON.encode(config).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        try SafeTensors.write(sources: weightSources(), metadata: ["format": "pt"].merging(metadata) { $1 },
+                              to: directory.appendingPathComponent("model.safetensors"))
+        if writeConfig { try configData().write(to: directory.appendingPathComponent("config.json"), options: .atomic) }
     }
+
+    /// The parameters as zero-copy sources for a safetensors writer.
+    public func weightSources() -> [TensorSource] {
+        parameters.map { p in
+            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
+        }
+    }
+
+    /// config.json bytes as transformers writes a RobertaForMaskedLM's.
+    public func configData() throws -> Data { try StrataJSON.encode(config) }
 }
