@@ -29,7 +29,8 @@ struct FillMaskCommand: ParsableCommand {
             if json { print(p.jsonLine); continue }
             print("mask at position \(p.position):")
             for (i, c) in p.candidates.enumerated() {
-                print(String(format: "  %2d. %-20@ id %6d  logit %8.3f", i + 1, "\"\(c.token)\"" as NSString, c.id, c.logit))
+                let shown = "\"\(c.token)\"".padding(toLength: max(20, c.token.count + 2), withPad: " ", startingAt: 0)
+                print(String(format: "  %2d. ", i + 1) + shown + String(format: " id %6d  logit %8.3f", c.id, c.logit))
             }
         }
     }
