@@ -16,9 +16,9 @@ public struct RobertaProcessing: Sendable, Equatable {
     public var cls: String, clsID: Int
     public var sep: String, sepID: Int
     public var trimOffsets = true
-    public var addPrefixSpace = false
+    public var addPrefixSpace = true
 
-    public init(cls: (String, Int), sep: (String, Int), trimOffsets: Bool = true, addPrefixSpace: Bool = false) {
+    public init(cls: (String, Int), sep: (String, Int), trimOffsets: Bool = true, addPrefixSpace: Bool = true) {
         self.cls = cls.0; clsID = cls.1; self.sep = sep.0; sepID = sep.1
         self.trimOffsets = trimOffsets; self.addPrefixSpace = addPrefixSpace
     }
@@ -79,6 +79,6 @@ extension TokenizerJSONReader {
         }
         return RobertaProcessing(cls: try pair("cls"), sep: try pair("sep"),
                                  trimOffsets: try flag(d, "trim_offsets", "post_processor", default: true),
-                                 addPrefixSpace: try flag(d, "add_prefix_space", "post_processor", default: false))
+                                 addPrefixSpace: try flag(d, "add_prefix_space", "post_processor", default: true))
     }
 }
