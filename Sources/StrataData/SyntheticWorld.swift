@@ -77,7 +77,7 @@ public enum SyntheticWorld {
         public var factID: String
         public var relation: String
         public var subject: String
-        /// "train" or "test" (about one in five), so instruction tuning can be evaluated on unseen questions.
+        /// "train" or "test" (about one in five before the cutoff, one in two after it), so instruction tuning can be evaluated on unseen questions.
         public var split: String
 
         /// The reply sentence up to the answer ("Ilse Marno was born in"), when the sentence answer restates

@@ -20,8 +20,8 @@ public enum InstructionTasks {
 
     enum Split: String { case train, test }
 
-    /// Held-out evaluation tasks: up to `perKind` of each kind (fewer when the test split has fewer
-    /// eligible QA pairs), in kind order, each kind's tasks in seeded random order.
+    /// Held-out evaluation tasks: up to `perKind` of each kind — fact questions up to `perKind` per period —
+    /// (fewer when the test split has fewer eligible QA pairs), in kind order, each kind's tasks in seeded random order.
     public static func build(qa: [SyntheticWorld.QAPair], seed: UInt64, perKind: Int, system: String? = nil) -> [InstructionTask] {
         tasks(qa.filter { $0.split == Split.test.rawValue }, split: .test, seed: seed, perKind: perKind, system: system)
     }
@@ -86,7 +86,14 @@ public enum InstructionTasks {
             return !a.isEmpty && (kind != .oneWord || !a.contains(where: { $0.isWhitespace }))
         }
         rng.shuffle(&eligible)
-        return eligible.prefix(n).map { (instruction(kind, question: $0.question), $0.answer, $0) }
+        // Fact questions: up to n of each period (in the shuffled order), so the few after-cutoff facts are
+        // not crowded out by the many before-cutoff ones; format kinds draw n from the whole pool.
+        var taken: [String: Int] = [:]
+        let chosen = kind != .fact ? Array(eligible.prefix(n)) : eligible.filter { q in
+            taken[q.period, default: 0] += 1
+            return taken[q.period]! <= n
+        }
+        return chosen.map { (instruction(kind, question: $0.question), $0.answer, $0) }
     }
 
     /// Draw generated tasks until `n` distinct ones of `split` are found (or attempts run out).

@@ -112,6 +112,21 @@ public protocol CausalLM: AnyObject {
 }
 
 extension CausalLM {
+    /// Write model.safetensors (and config.json unless `writeConfig` is false) into `directory`.
+    public func save(directory: URL, metadata: [String: String] = [:], writeConfig: Bool = true) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try SafeTensors.write(sources: weightSources(), metadata: ["format": "pt"].merging(metadata) { $1 },
+                              to: directory.appendingPathComponent("model.safetensors"))
+        if writeConfig { try configData().write(to: directory.appendingPathComponent("config.json"), options: .atomic) }
+    }
+
+    /// The parameters as zero-copy sources for a safetensors writer.
+    public func weightSources() -> [TensorSource] {
+        parameters.map { p in
+            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
+        }
+    }
+
     public var namedParameters: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters.map { ($0.name!, $0) }) }
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }

@@ -145,22 +145,33 @@ extension GPT2 {
 }
 
 extension GPT2 {
-    /// One new token per row (keys/values already stored): for all B cache rows at once,
-    ///   S[B,H,1,L] = Q[B,H,1,D]·Kᵀ[B,H,D,L],  P = softmax over each row's positions 0...p (0 past p),
-    ///   O[B,H,1,D] = P·V[B,H,L,D],
-    /// L = the longest row rounded up to 32 (a bounded set of product shapes). Rows without a new token
-    /// get zero queries and zero weights. qkv: [N, 3C] → [N, C].
+    /// One new token per row: the cache's step attention with every head its own key/value head. qkv: [N, 3C] → [N, C].
     func stepAttention(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache, backend: Backend) -> Tensor {
-        let n = positions.count, c = config.nEmbd, h = config.nHead, d = config.headSize
-        let bsz = cache.batch, cap = cache.capacity
+        cache.stepAttention(queries: qkv.ptr, rowStride: 3 * config.nEmbd, heads: config.nHead, kvHeads: config.nHead,
+                            headSize: config.headSize, layer: l, positions: positions, owners: owners, backend: backend)
+    }
+}
+
+extension KVCache {
+    /// One new token per row (keys/values already stored), all B cache rows at once, per key/value head kv
+    /// (G = H / Hkv query heads share one; G = 1 is plain multi-head attention):
+    ///   S[B,Hkv,G,L] = Q[B,Hkv,G,D]·Kᵀ[B,Hkv,D,L],  P = softmax over each row's positions 0...p (0 past p),
+    ///   O[B,Hkv,G,D] = P·V[B,Hkv,L,D],
+    /// L = the longest row rounded up to 32 (a bounded set of product shapes). Query head j = kv·G + r sits at
+    /// [kv, r]: the queries' own layout. Rows without a new token get zero queries and zero weights.
+    /// queries: N rows of H·D values, `rowStride` apart → [N, H·D].
+    func stepAttention(queries: UnsafePointer<Float>, rowStride: Int, heads h: Int, kvHeads hk: Int, headSize d: Int,
+                       layer l: Int, positions: [Int32], owners: [Int], backend: Backend) -> Tensor {
+        let n = positions.count, g = h / hk, c = h * d, bsz = batch, cap = capacity
         let span = min(cap, (Int(positions.max()!) + 1 + 31) / 32 * 32)
-        let q = Tensor(zeros: [bsz, c]), s = Tensor(zeros: [bsz, h, span]), o = Tensor(uninitialized: [bsz, c])
-        for i in 0..<n { (q.ptr + owners[i] * c).update(from: qkv.ptr + i * 3 * c, count: c) }
-        let perHead = { (p: UnsafeMutablePointer<Float>) in MatView(p, dims: [bsz, h, 1, d], strides: [c, d, d, 1]) }
-        backend.matmul(perHead(q.ptr), MatView(cache.keys[l].ptr, dims: [bsz, h, d, span], strides: [h * cap * d, cap * d, 1, d]),
-                       into: MatView(s.ptr, dims: [bsz, h, 1, span], strides: [h * span, span, span, 1]))         // S = Q·Kᵀ
+        let qb = Tensor(zeros: [bsz, c]), s = Tensor(zeros: [bsz, h, span]), o = Tensor(uninitialized: [bsz, c])
+        for i in 0..<n { (qb.ptr + owners[i] * c).update(from: queries + i * rowStride, count: c) }
+        let grouped = { (p: UnsafeMutablePointer<Float>) in MatView(p, dims: [bsz, hk, g, d], strides: [c, g * d, d, 1]) }
+        let scores = MatView(s.ptr, dims: [bsz, hk, g, span], strides: [h * span, g * span, span, 1])
+        backend.matmul(grouped(qb.ptr), MatView(keys[l].ptr, dims: [bsz, hk, d, span], strides: [hk * cap * d, cap * d, 1, d]),
+                       into: scores)                                                                                  // S = Q·Kᵀ
         let scale = 1 / Float(d).squareRoot()
-        var active = [Int](repeating: -1, count: bsz)                                                              // row → position
+        var active = [Int](repeating: -1, count: bsz)                                                                 // row → position
         for i in 0..<n { active[owners[i]] = Int(positions[i]) }
         active.withUnsafeBufferPointer { ap in
             let box = UnsafeSendableBox(ap)
@@ -173,9 +184,8 @@ extension GPT2 {
                 }
             }
         }
-        backend.matmul(MatView(s.ptr, dims: [bsz, h, 1, span], strides: [h * span, span, span, 1]),
-                       MatView(cache.values[l].ptr, dims: [bsz, h, span, d], strides: [h * cap * d, cap * d, d, 1]),
-                       into: perHead(o.ptr))                                                                       // O = P·V
+        backend.matmul(scores, MatView(values[l].ptr, dims: [bsz, hk, span, d], strides: [hk * cap * d, cap * d, d, 1]),
+                       into: grouped(o.ptr))                                                                          // O = P·V
         let out = Tensor(uninitialized: [n, c])
         for i in 0..<n { (out.ptr + i * c).update(from: o.ptr + owners[i] * c, count: c) }
         return out

@@ -59,20 +59,6 @@ extension Llama {
         }
     }
 
-    /// Write model.safetensors (and config.json unless `writeConfig` is false) into `directory`.
-    public func save(directory: URL, metadata: [String: String] = [:], writeConfig: Bool = true) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SafeTensors.write(sources: weightSources(), metadata: ["format": "pt"].merging(metadata) { $1 },
-                              to: directory.appendingPathComponent("model.safetensors"))
-        if writeConfig { try config.write(to: directory.appendingPathComponent("config.json")) }
-    }
-
-    /// The parameters as zero-copy sources for a safetensors writer.
-    public func weightSources() -> [TensorSource] {
-        parameters.map { p in
-            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
-        }
-    }
 
     static func configField(for name: String) -> String {
         if name.hasSuffix("embed_tokens.weight") || name == "lm_head.weight" { return "vocab_size / hidden_size" }

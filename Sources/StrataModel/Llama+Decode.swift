@@ -85,39 +85,11 @@ extension Llama {
 }
 
 extension Llama {
-    /// One new token per row (keys/values already stored), all B cache rows at once, per key/value head kv:
-    ///   S[B,Hkv,G,L] = Q[B,Hkv,G,D]·Kᵀ[B,Hkv,D,L],  P = softmax over each row's positions 0...p (0 past p),
-    ///   O[B,Hkv,G,D] = P·V[B,Hkv,L,D],
-    /// L = the longest row rounded up to 32. Query head j = kv·G + r sits at [kv, r]: q's own layout. q: [N, H·D] → [N, H·D].
+    /// One new token per row: the cache's step attention, G = H / Hkv query heads per key/value head. q: [N, H·D] → [N, H·D].
     func groupedStepAttention(_ q: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache, backend: Backend) -> Tensor {
-        let n = positions.count, h = config.numAttentionHeads, hk = config.kvHeads, g = h / hk, d = config.headSize, c = h * d
-        let bsz = cache.batch, cap = cache.capacity
-        let span = min(cap, (Int(positions.max()!) + 1 + 31) / 32 * 32)
-        let qb = Tensor(zeros: [bsz, c]), s = Tensor(zeros: [bsz, h, span]), o = Tensor(uninitialized: [bsz, c])
-        for i in 0..<n { (qb.ptr + owners[i] * c).update(from: q.ptr + i * c, count: c) }
-        let grouped = { (p: UnsafeMutablePointer<Float>) in MatView(p, dims: [bsz, hk, g, d], strides: [c, g * d, d, 1]) }
-        let scores = MatView(s.ptr, dims: [bsz, hk, g, span], strides: [h * span, g * span, span, 1])
-        backend.matmul(grouped(qb.ptr), MatView(cache.keys[l].ptr, dims: [bsz, hk, d, span], strides: [hk * cap * d, cap * d, 1, d]),
-                       into: scores)                                                                                  // S = Q·Kᵀ
-        let scale = 1 / Float(d).squareRoot()
-        var active = [Int](repeating: -1, count: bsz)                                                                 // row → position
-        for i in 0..<n { active[owners[i]] = Int(positions[i]) }
-        active.withUnsafeBufferPointer { ap in
-            let box = UnsafeSendableBox(ap)
-            Parallel.rows(bsz * h, minPerChunk: max(1, 4096 / span)) { j0, j1 in
-                for job in j0..<j1 {
-                    let row = s.ptr + job * span, p = box.value[job / h]
-                    guard p >= 0 else { row.update(repeating: 0, count: span); continue }
-                    AttentionMath.softmaxInPlace(row, count: p + 1, scale: scale)
-                    if p + 1 < span { (row + p + 1).update(repeating: 0, count: span - p - 1) }
-                }
-            }
-        }
-        backend.matmul(scores, MatView(cache.values[l].ptr, dims: [bsz, hk, span, d], strides: [hk * cap * d, cap * d, d, 1]),
-                       into: grouped(o.ptr))                                                                          // O = P·V
-        let out = Tensor(uninitialized: [n, c])
-        for i in 0..<n { (out.ptr + i * c).update(from: o.ptr + owners[i] * c, count: c) }
-        return out
+        cache.stepAttention(queries: q.ptr, rowStride: config.numAttentionHeads * config.headSize, heads: config.numAttentionHeads,
+                            kvHeads: config.kvHeads, headSize: config.headSize, layer: l, positions: positions, owners: owners,
+                            backend: backend)
     }
 }
 

@@ -5,7 +5,8 @@
 // decoder tied to the word embedding, plus lm_head.bias.
 // Positions follow fairseq/transformers: a non-pad token at index i of its row
 // (counting non-pad tokens only) sits at position pad_token_id + 1 + i; pads sit
-// at pad_token_id. config.json I/O and safetensors load/save with HF names.
+// at pad_token_id. config.json I/O and safetensors load with HF names (saving is
+// CausalLM's, written once for every family; the tied decoder is not stored).
 // Shapes: B batch, T time, C hidden_size, F intermediate_size, V vocab, H heads, N = B·T.
 // Leaves out: token types other than 0, relative position embeddings, dropout,
 // the pooler and sequence-classification heads, the CausalLM protocol (an encoder
@@ -234,21 +235,6 @@ extension Roberta {
             if try file.tensor(name, shape: params[target]!.shape).values != params[target]!.toArray() {
                 throw StrataError.format(op, "\(name) differs from \(target), which it is tied to", fix: "Strata ties the MLM decoder to the word embedding")
             }
-        }
-    }
-
-    /// Write model.safetensors (HF names; the tied decoder is not stored) and config.json unless `writeConfig` is false.
-    public func save(directory: URL, metadata: [String: String] = [:], writeConfig: Bool = true) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SafeTensors.write(sources: weightSources(), metadata: ["format": "pt"].merging(metadata) { $1 },
-                              to: directory.appendingPathComponent("model.safetensors"))
-        if writeConfig { try configData().write(to: directory.appendingPathComponent("config.json"), options: .atomic) }
-    }
-
-    /// The parameters as zero-copy sources for a safetensors writer.
-    public func weightSources() -> [TensorSource] {
-        parameters.map { p in
-            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
         }
     }
 

@@ -30,6 +30,8 @@ public enum ChatEvaluation {
         public var brittleness: Brittleness.Config?
         /// Write the safety report (per-prompt replies included) as JSON here.
         public var safetyJSON: String?
+        /// Write the instruction report (per-task replies included) as JSON here.
+        public var instructionsJSON: String?
         public init(checkpoint: String = "") { self.checkpoint = checkpoint }
     }
 
@@ -39,7 +41,7 @@ public enum ChatEvaluation {
         let loaded = try TrainingCheckpoint.load(ckpt)
         var spec = ChatEvalSpec()
         spec.qa = c.qa; spec.behaviour = c.behaviour; spec.perKind = c.perKind; spec.maxNewTokens = c.maxNewTokens
-        spec.behaviourPerKind = c.perKind
+        spec.behaviourPerKind = c.perKind; spec.instructionsJSON = c.instructionsJSON
         let label = loaded.lineage.head?.checkpointID ?? ckpt.url.path
         let (model, tokenizer, added) = try ChatSession.addingChatTokens(model: loaded.model, tokenizer: loaded.tokenizer)
         if added { log("note: \(label) has no chat tokens (not chat-tuned); they were added with mean-embedding rows to measure it") }

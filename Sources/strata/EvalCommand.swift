@@ -30,6 +30,7 @@ struct EvalCommand: ParsableCommand {
     @Option(name: [.customLong("out"), .customLong("json")], help: "Write the reports (baseline first) as JSON to this file.") var json: String?
     @Flag(help: "Record the results in the checkpoint directory (evaluations.json, merged into its lineage).") var record = false
     @Option(help: "World qa.jsonl: also measure instruction following on its held-out tasks (chat checkpoints).") var instructions: String?
+    @Option(help: "With --instructions: write the instruction report, every task's reply included, as JSON here.") var instructionsJson: String?
     @Option(help: "Preference JSONL (e.g. preferences_test.jsonl): also measure refusals, over-refusals and reply length.") var behaviour: String?
     @Flag(help: "Only the chat measures (--instructions, --behaviour, --safety): skip probes and losses.") var chatOnly = false
     @Option(help: "Attack set JSONL (world/attacks.jsonl, or strata redteam's): refusal and over-refusal by attack family.") var safety: String?
@@ -42,11 +43,14 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Learning rate of the default brittleness probe.") var brittlenessLr = 1e-3
 
     func run() throws {
+        if instructionsJson != nil && instructions == nil {
+            throw ValidationError("--instructions-json needs --instructions QA.jsonl (the world's qa.jsonl)")
+        }
         let dir = try Self.resolve(checkpoint)
         if try ModelFamily.of(configAt: dir.appendingPathComponent("config.json")).isEncoder { return try runMaskedLM(dir) }
         if instructions != nil || behaviour != nil || safety != nil {
             var c = ChatEvaluation.Config(checkpoint: checkpoint)
-            c.qa = instructions; c.behaviour = behaviour; c.record = record
+            c.qa = instructions; c.behaviour = behaviour; c.record = record; c.instructionsJSON = instructionsJson
             c.safety = safety; c.safetyPerFamily = safetyPerFamily > 0 ? safetyPerFamily : nil; c.safetyJSON = safetyJson
             c.brittleness = try brittlenessConfig()
             _ = try ChatEvaluation.run(c)

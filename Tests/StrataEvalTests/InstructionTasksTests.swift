@@ -30,6 +30,18 @@ final class InstructionTasksTests: XCTestCase {
         for kind in InstructionKind.allCases { XCTAssertEqual(counts[kind], 5, kind.rawValue) }
     }
 
+    func testFactQuestionsAreDrawnPerPeriodSoAfterCutoffOnesAreNotCrowdedOut() throws {
+        var qa = try instructionQA(80)   // test split: 20 before-cutoff questions; make 10 after-cutoff ones test too
+        for i in qa.indices where i % 8 == 1 { qa[i].split = "test" }
+        let six = InstructionTasks.build(qa: qa, seed: 4, perKind: 6).filter { $0.kind == .fact }
+        XCTAssertEqual(six.filter { $0.period == "before" }.count, 6)
+        XCTAssertEqual(six.filter { $0.period == "after" }.count, 6)
+        let many = InstructionTasks.build(qa: qa, seed: 4, perKind: 15)
+        XCTAssertEqual(many.filter { $0.kind == .fact && $0.period == "before" }.count, 15)
+        XCTAssertEqual(many.filter { $0.kind == .fact && $0.period == "after" }.count, 10, "all there are")
+        XCTAssertEqual(many.filter { $0.kind == .json }.count, 15, "format kinds draw from the whole pool")
+    }
+
     func testHeldOutTasksUseTestSplitAndRightShapes() throws {
         let qa = try instructionQA()
         let testFacts = Set(qa.filter { $0.split == "test" }.map(\.factID))

@@ -1,7 +1,8 @@
 // The demo world's design rules (issue 21) on a reduced world, in seconds: every
 // before-cutoff fact is stated in pretraining text in several phrasings and never in
 // its held-out one; reply sentences restate the subject in a training phrasing, then
-// give the answer; no held-out question (QA test split) is in the SFT data; no
+// give the answer; no held-out question (QA test split) is in the SFT data, and the
+// test split holds ~1/5 of before-cutoff and ~1/2 of after-cutoff questions; no
 // after-cutoff fact is stated in before-cutoff text in any phrasing; SFT replay pieces
 // come from the named files only and make up the asked-for share.
 // Leaves out: what a model learns from the world (the demo and docs/demo.md measure that).
@@ -75,6 +76,13 @@ final class WorldDesignTests: XCTestCase {
         for q in test { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "held-out question in SFT data: \(q.question)") }
         let after = out.qa.filter { $0.period == "after" }
         for q in after { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "after-cutoff question in SFT data: \(q.question)") }
+        // Held-out shares: about one in five before the cutoff, one in two after it (enough after-cutoff questions for a rate).
+        func share(_ period: String) -> Double {
+            let qs = out.qa.filter { $0.period == period }
+            return Double(qs.filter { $0.split == "test" }.count) / Double(qs.count)
+        }
+        XCTAssertEqual(share("before"), 0.2, accuracy: 0.07)
+        XCTAssertEqual(share("after"), 0.5, accuracy: 0.15)
     }
 
     func testAfterCutoffFactsAreNeverStatedBeforeTheCutoff() throws {

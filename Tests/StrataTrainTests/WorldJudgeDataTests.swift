@@ -1,5 +1,5 @@
 // The world's judging data for RLAIF: every train-split fact asked right and
-// wrong as a single reply and once as a pair in a seeded order, answered with the
+// wrong (as reply sentences) as a single reply and once as a pair in a seeded order, answered with the
 // template's one-word answers; the file parses as SFT chat data and its template
 // file reads back as the template; agreement pairs come from the test split only.
 // Leaves out: training a judge (the demo does; Demo+RL.swift).
@@ -26,11 +26,21 @@ final class WorldJudgeDataTests: XCTestCase {
         XCTAssertEqual(singles.filter { $0.last!.content == t.yes }.count, train.count)
         let firstRight = pairs.filter { $0.last!.content == t.a }.count
         XCTAssertGreaterThan(firstRight, pairs.count / 4); XCTAssertLessThan(firstRight, 3 * pairs.count / 4)
-        // Each single reply is judged by the truth: the right answer gets yes.
+        // Each single reply is judged by the truth: the right answer's reply sentence gets yes, the wrong one's no;
+        // a sentence restates the subject before the value, as SFT replies do.
         for q in train.prefix(20) {
-            let right = singles.first { $0[0].content == "Question: \(q.question)\nReply: \(q.answer)\nIs the reply correct? Answer A for yes or B for no." }
-            XCTAssertEqual(right?.last?.content, t.yes, q.question)
+            func single(_ reply: String) -> [ChatMessage]? {
+                singles.first { $0[0].content == "Question: \(q.question)\nReply: \(reply)\nIs the reply correct? Answer A for yes or B for no." }
+            }
+            let right = q.reply(answering: q.answer), wrong = q.reply(answering: q.wrongAnswer)
+            XCTAssertEqual(single(right)?.last?.content, t.yes, q.question)
+            XCTAssertEqual(single(wrong)?.last?.content, t.no, q.question)
+            if q.answerLead != nil {
+                XCTAssertTrue(right.hasPrefix(q.subject) || right.contains(q.subject + " "), right)
+                XCTAssertTrue(right.contains(" " + q.answer), "the value follows a space, as in pretraining text: \(right)")
+            }
         }
+        XCTAssertGreaterThan(train.filter { $0.answerLead != nil }.count, train.count / 2, "most replies are sentences")
         let testQuestions = Set(out.qa.filter { $0.split == "test" }.map(\.question))
         XCTAssertFalse(chats.contains { c in testQuestions.contains { c[0].content.contains("Question: \($0)\n") } },
                        "no held-out question is in the judge's training data")
@@ -57,7 +67,8 @@ final class WorldJudgeDataTests: XCTestCase {
         XCTAssertFalse(pairs.isEmpty)
         for p in pairs {
             let q = try XCTUnwrap(test[p.question], "only test-split questions")
-            XCTAssertEqual(p.right, q.answer); XCTAssertNotEqual(p.wrong, q.answer); XCTAssertEqual(p.period, q.period)
+            XCTAssertEqual(p.right, q.reply(answering: q.answer)); XCTAssertNotEqual(p.wrong, p.right); XCTAssertEqual(p.period, q.period)
+            XCTAssertTrue(([q.wrongAnswer] + q.distractors).contains { p.wrong == q.reply(answering: $0) }, p.wrong)
         }
     }
 }

@@ -8,7 +8,9 @@
 #   PHASE=pretrain: worlds × models, 1200 steps, evaluated every 300 steps
 #   PHASE=relay:    for WORLDS, pretrain (model s, STEPS) → continue ± replay → SFT variants from both
 #   PHASE=cont:     continued-pretraining variants;  PHASE=qa: Q&A pages added to the pretraining text
-#   PHASE=demo:     the demo's shipped recipes (pretrain 900 steps, continue ± replay, anneal, SFT ×2), SEED=...
+#   PHASE=demo:     the demo's shipped recipes (pretrain 1500 steps, continue ± replay, anneal, SFT ×2), SEED=...
+#   PHASE=r6:       pretraining 900 / 1500 / 1500 at lr 3e-3, each continued 200/400 steps ± replay (and after-weighted),
+#                   annealed and fine-tuned as the demo does
 set -uo pipefail
 OUT=${OUT:-/tmp/sweep-out}; mkdir -p "$OUT"
 root=$PWD; R=$root/recipes; W=${W:-/tmp/sweep}; mkdir -p $W
@@ -113,7 +115,7 @@ conts() {   # conts(size, steps): continued-pretraining variants on model s pret
   continued $1 $pt noreplay300 train.steps=300 & wait
 }
 demolegs() {   # demolegs(size): the demo's recipes as shipped — pretrain, continue ± replay, anneal, SFT from it and from the pretrained model
-  local d=$W/w-$1; pretrain $1 s 900 900; local pt=pt-s-900; PTDATA=$d/runs/$pt/data/general.val.bin
+  local d=$W/w-$1; pretrain $1 s 1500 1500; local pt=pt-s-1500; PTDATA=$d/runs/$pt/data/general.val.bin
   continued $1 $pt noreplay & continued $1 $pt replay & wait
   sets run.dir=runs run.name=anneal
   (cd $d && $S anneal --from $d/runs/cont-replay --config $R/anneal-world.yaml --device $DEV "${ARGS[@]}" > $d/anneal.log 2>&1) \
@@ -121,10 +123,33 @@ demolegs() {   # demolegs(size): the demo's recipes as shipped — pretrain, con
   evaluate "anneal world=$1" $d/runs/anneal $d $PTDATA &
   tuned $1 anneal demo & tuned $1 $pt demo-base "sft.replay.paths=[world/before_cutoff.jsonl]" & wait
 }
+r6legs() {   # r6legs(size, tag, pretrain overrides...): round 6 — longer pretraining and continued pretraining, then the demo's SFTs
+  local size=$1 tag=$2 d=$W/w-$1; shift 2; local pt=pt-$tag
+  sets ${MODEL[s]} run.dir=runs run.name=$pt train.keep_last=10 "$@"
+  (cd $d && timeout 500 $S pretrain --config $R/pretrain-world.yaml --device $DEV "${ARGS[@]}" > $d/$pt.log 2>&1) || echo "pretrain $pt failed: $(tail -2 $d/$pt.log)" >> $OUT/errors.txt
+  PTDATA=$d/runs/$pt/data/general.val.bin
+  evaluate "pretrain world=$size $tag" $d/runs/$pt $d $PTDATA &
+  continued $size $pt replay-$tag & continued $size $pt replay400-$tag train.steps=400 &
+  continued $size $pt replay400a70-$tag train.steps=400 "data.sources=[{name: after, path: world/after_cutoff.jsonl, weight: 0.7}, {name: general, path: world/before_cutoff.jsonl, weight: 0.3}]" &
+  continued $size $pt noreplay-$tag & continued $size $pt noreplay400-$tag train.steps=400 & wait
+  for c in replay400-$tag replay400a70-$tag; do
+    sets run.dir=runs run.name=anneal-$c
+    (cd $d && $S anneal --from $d/runs/cont-$c --config $R/anneal-world.yaml --device $DEV "${ARGS[@]}" > $d/anneal-$c.log 2>&1) \
+      || echo "anneal $c failed: $(tail -2 $d/anneal-$c.log)" >> $OUT/errors.txt
+    evaluate "anneal world=$size from=$c" $d/runs/anneal-$c $d $PTDATA &
+    tuned $size anneal-$c demo &
+  done
+  tuned $size $pt demo-base "sft.replay.paths=[world/before_cutoff.jsonl]" & wait
+}
 for s in ${WORLDS:-250KB 400KB 600KB 1MB}; do world $s; done
 [ "${PHASE:-pretrain}" = worlds ] && exit 0
 if [ "${PHASE:-pretrain}" = pretrain ]; then
   for s in ${WORLDS:-250KB 400KB 600KB 1MB}; do for m in ${MODELS:-s m l}; do pretrain $s $m ${STEPS:-1200} ${EVERY:-300} & done; done; wait
+elif [ "$PHASE" = r6 ]; then
+  for s in ${WORLDS:-250KB}; do
+    r6legs $s p900 & r6legs $s p1500 train.steps=1500 train.checkpoint_interval=500 &
+    r6legs $s p1500lr3 train.steps=1500 train.checkpoint_interval=500 optim.lr=3e-3 optim.min_lr=3e-4 &
+  done; wait
 elif [ "$PHASE" = demo ]; then
   for s in ${WORLDS:-250KB}; do demolegs $s & done; wait
 elif [ "$PHASE" = cont ]; then

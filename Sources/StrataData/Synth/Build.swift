@@ -1,5 +1,6 @@
 // Builds the world before the cutoff (countries, cities, organisations, prizes,
-// people and their facts) and the invented medicine of the domain corpus.
+// people and their facts, some people's earlier joins and moves) and the invented
+// medicine of the domain corpus.
 // Every choice comes from a per-stage random stream, so the same seed gives the
 // same world. Leaves out: facts after the cutoff (After.swift).
 
@@ -83,6 +84,25 @@ extension SyntheticWorld.WorldBuilder {
                 let year = born + 30 + rng.int(below: min(30, cutoff - born - 30) + 1)
                 addFact(p, .award, entities[prize].name, entity: prize, year: year, rng: &rng)
             }
+            addEarlierMoves(p, born: born, employer: org, birthplace: city, orgs: orgs, cities: cities, rng: &rng)
+        }
+    }
+
+    /// Some people joined a second organisation or moved city before the cutoff too. The after-cutoff news is made
+    /// of such events; without before-cutoff ones SFT (before-cutoff questions only) would never show the model how
+    /// to answer "Which organisation did X join in Y?", and after-cutoff questions would fail on format, not on
+    /// knowledge (docs/demo.md §5).
+    private mutating func addEarlierMoves(_ p: Int, born: Int, employer: Int, birthplace: Int, orgs: [Int], cities: [Int],
+                                          rng: inout StrataRNG) {
+        guard born + 25 < cutoff else { return }
+        func year() -> Int { born + 20 + rng.int(below: min(40, cutoff - born - 20)) }   // in [born + 20, cutoff)
+        if rng.uniform() < 0.2, case let others = orgs.filter({ $0 != employer }), !others.isEmpty {
+            let o = others[rng.int(below: others.count)]
+            addFact(p, .joined, entities[o].name, entity: o, year: year(), rng: &rng)
+        }
+        if rng.uniform() < 0.2, case let others = cities.filter({ $0 != birthplace }), !others.isEmpty {
+            let c = others[rng.int(below: others.count)]
+            addFact(p, .movedTo, entities[c].name, entity: c, year: year(), rng: &rng)
         }
     }
 

@@ -33,9 +33,15 @@ extension SyntheticWorld.WorldBuilder {
                                          verboseWrongAnswer: verboseWrong.joined(separator: " "), distractors: wrong,
                                          period: f.period.rawValue, domain: f.relation.domain.rawValue, factID: "F\(f.id)",
                                          relation: f.relation.rawValue, subject: entities[f.subject].name,
-                                         split: rng.uniform() < 0.2 ? "test" : "train")
+                                         split: rng.uniform() < testFraction(f.period) ? "test" : "train")
         }
     }
+
+    /// The share of a period's questions held out as "test". Before the cutoff one in five: the rest are SFT's
+    /// training questions. After it one in two: SFT never asks about after-cutoff facts, so their questions serve
+    /// only evaluation and RL prompts, and at one in five the demo had 5–11 after-cutoff test questions — too few
+    /// for a rate.
+    func testFraction(_ period: SyntheticWorld.Period) -> Float { period == .after ? 0.5 : 0.2 }
 
     func describe(corpora: [SyntheticWorld.Corpus]) -> SyntheticWorld.Description {
         let ents = entities.map {

@@ -10,8 +10,13 @@
 // Training conversations come from the QA train split — every period, since a
 // judge is meant to know what the policy's reward model does not — each fact
 // asked once as a single reply (the right value → A, a wrong value → B) and once
-// as a pair in a seeded order. Agreement pairs come from the test split only:
-// the right value against each wrong value the world holds for the question.
+// as a pair in a seeded order. Replies are written as the policy's SFT replies
+// are: the reply sentence restating the subject, then the value ("Ilse Marno
+// was born in Nitrustad."), so the value follows the words it followed in
+// pretraining and the judge can consult what its base model stored (a bare
+// value at a reply's start is a different token: docs/demo.md §3). Agreement
+// pairs come from the test split only: the right value against each wrong
+// value the world holds for the question, in the same sentence.
 // Leaves out: judging hedges, refusals or harmful requests (the reward model
 // already separates those: docs/rl.md), and free-text judging.
 
@@ -31,7 +36,7 @@ public enum WorldJudgeData {
         pair: "Question: {prompt}\nReply A: {reply_a}\nReply B: {reply_b}\nWhich reply is correct? Answer A or B.",
         principles: [], yes: "A", no: "B", a: "A", b: "B")
 
-    /// One held-out judging case: a question, its right answer and one wrong answer, and the fact's period.
+    /// One held-out judging case: a question, its right and one wrong reply sentence, and the fact's period.
     public struct AgreementPair: Sendable, Equatable {
         public var question: String
         public var right: String
@@ -67,11 +72,11 @@ public enum WorldJudgeData {
         var out: [[ChatMessage]] = []
         for q in qa where q.split == "train" && q.answer != q.wrongAnswer {
             let prompt = PromptRecord.chat([ChatMessage(.user, q.question)])
-            out.append(template.singleMessages(prompt: prompt, reply: q.answer) + [ChatMessage(.assistant, template.yes)])
-            out.append(template.singleMessages(prompt: prompt, reply: q.wrongAnswer) + [ChatMessage(.assistant, template.no)])
+            let right = q.reply(answering: q.answer), wrong = q.reply(answering: q.wrongAnswer)
+            out.append(template.singleMessages(prompt: prompt, reply: right) + [ChatMessage(.assistant, template.yes)])
+            out.append(template.singleMessages(prompt: prompt, reply: wrong) + [ChatMessage(.assistant, template.no)])
             let rightFirst = rng.next() & 1 == 0
-            out.append(template.pairMessages(prompt: prompt, replyA: rightFirst ? q.answer : q.wrongAnswer,
-                                             replyB: rightFirst ? q.wrongAnswer : q.answer)
+            out.append(template.pairMessages(prompt: prompt, replyA: rightFirst ? right : wrong, replyB: rightFirst ? wrong : right)
                        + [ChatMessage(.assistant, rightFirst ? template.a : template.b)])
         }
         rng.shuffle(&out)
@@ -82,7 +87,8 @@ public enum WorldJudgeData {
     public static func agreementPairs(qa: [SyntheticWorld.QAPair]) -> [AgreementPair] {
         qa.filter { $0.split == "test" }.flatMap { q in
             Array(Set([q.wrongAnswer] + q.distractors)).sorted().filter { $0 != q.answer }
-                .map { AgreementPair(question: q.question, right: q.answer, wrong: $0, period: q.period) }
+                .map { AgreementPair(question: q.question, right: q.reply(answering: q.answer), wrong: q.reply(answering: $0),
+                                     period: q.period) }
         }
     }
 }

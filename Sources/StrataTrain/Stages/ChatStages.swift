@@ -25,6 +25,8 @@ public struct ChatEvalSpec {
     public var knowledge = 0
     public var behaviour: String?
     public var behaviourPerKind = 64
+    /// Write the instruction report, every task's reply included, as JSON here (nil: metrics only).
+    public var instructionsJSON: String?
     public init() {}
 
     init(_ s: InstructionEvalSection) {
@@ -86,8 +88,13 @@ enum ChatStage {
             }
             let tasks = InstructionTasks.build(qa: pairs, seed: spec.seed, perKind: spec.perKind)
             let r = try InstructionEval.evaluate(model: model, tokenizer: tokenizer, template: template, tasks: tasks,
-                                                 config: .init(maxNewTokens: spec.maxNewTokens, keepResults: false))
+                                                 config: .init(maxNewTokens: spec.maxNewTokens, keepResults: spec.instructionsJSON != nil))
             out["instruction"] = r.metricsDictionary()
+            if let path = spec.instructionsJSON {
+                do { try r.jsonData().write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+                    throw StrataError.io("write the instruction report", "\(path): \(error)", fix: "give --instructions-json a writable path")
+                }
+            }
             log(String(format: "%@: instruction accuracy %.1f%% (%d tasks)", label, 100 * r.overall.accuracy, r.overall.count))
         }
         if let path = spec.behaviour {
