@@ -5,7 +5,11 @@
 // named parameters, config.json and safetensors I/O, vocabulary growth and the
 // FLOPs accounting. `ModelFamily` names the families and is the one place that
 // maps a config.json's model_type to a type (`loadCausalLM`, `CausalLMSpec`).
-// Leaves out: encoder (masked-LM) models.
+// The RoBERTa encoder (family roberta) conforms too, so the training loop, checkpoints
+// and evaluation take it as they are (Roberta+LanguageModel.swift): its loss is the
+// masked-LM loss and it does not decode; `requireDecoder` is what sampling, chat and
+// every stage after pretraining call to refuse it by name.
+// Leaves out: encoder-decoder models.
 
 import Foundation
 import StrataCore
@@ -14,12 +18,26 @@ import StrataCheckpoint
 
 /// The model families Strata builds; the raw value is config.json's model_type and a recipe's `model.family`.
 public enum ModelFamily: String, Codable, CaseIterable, Sendable {
-    case gpt2, llama
+    case gpt2, llama, roberta
 
-    /// The transformers class of the language model (config.json `architectures`).
-    public var causalLMArchitecture: String { self == .gpt2 ? "GPT2LMHeadModel" : "LlamaForCausalLM" }
+    /// The transformers class of the language model (config.json `architectures`; roberta: the masked-LM encoder).
+    public var causalLMArchitecture: String {
+        switch self {
+        case .gpt2: return "GPT2LMHeadModel"
+        case .llama: return "LlamaForCausalLM"
+        case .roberta: return "RobertaForMaskedLM"
+        }
+    }
     /// The transformers class of a one-label reward model on this trunk (`score.weight` head).
-    public var sequenceClassificationArchitecture: String { self == .gpt2 ? "GPT2ForSequenceClassification" : "LlamaForSequenceClassification" }
+    public var sequenceClassificationArchitecture: String {
+        switch self {
+        case .gpt2: return "GPT2ForSequenceClassification"
+        case .llama: return "LlamaForSequenceClassification"
+        case .roberta: return "RobertaForSequenceClassification"
+        }
+    }
+    /// Whether the family is a bidirectional encoder trained by masked-LM (it neither decodes nor takes later stages).
+    public var isEncoder: Bool { self == .roberta }
 
     /// Reads `model_type` from config.json (GPT-2 when absent, as older GPT-2 configs omit it).
     public static func of(configAt url: URL) throws -> ModelFamily {
@@ -128,6 +146,7 @@ public func initCausalLM(configAt url: URL, seed: UInt64) throws -> any CausalLM
     switch try ModelFamily.of(configAt: url) {
     case .gpt2: return GPT2(try GPT2Config.read(from: url), seed: seed)
     case .llama: return Llama(try LlamaConfig.read(from: url), seed: seed)
+    case .roberta: return Roberta(try RobertaConfig.read(from: url), seed: seed)
     }
 }
 
@@ -136,6 +155,16 @@ public func loadCausalLM(directory: URL) throws -> any CausalLM {
     switch try ModelFamily.of(configAt: directory.appendingPathComponent("config.json")) {
     case .gpt2: return try GPT2.load(directory: directory)
     case .llama: return try Llama.load(directory: directory)
+    case .roberta: return try Roberta.load(directory: directory)
+    }
+}
+
+extension CausalLM {
+    /// Refuses an encoder where a decoder is needed (sampling, chat, SFT, DPO, reward, RL), naming the family and the fix.
+    public func requireDecoder(for what: String, source: String) throws {
+        guard family.isEncoder else { return }
+        throw StrataError.config(what, "\(source) is a \(family.rawValue) masked-LM encoder; \(what) needs a decoder (gpt2 or llama)",
+                                 fix: "use the encoder with strata eval or strata fill-mask, or pass a gpt2/llama checkpoint")
     }
 }
 

@@ -5,6 +5,9 @@
 // hold the original token at selected positions and -100 elsewhere, so the loss
 // counts selected positions only. Seeded per (seed, row index), so a row is
 // corrupted the same way whatever batch it sits in and a resumed run replays it.
+// Also the row framing the encoder trains and is evaluated on: a window of T − 2
+// tokens between <s> and </s> (`MaskedLMTokens.frame`), and a whole micro-batch
+// corrupted under one seed (`corrupt(rows:)`).
 // Leaves out: whole-word masking, span masking, random tokens restricted to
 // non-special ids (like transformers, any id below the vocabulary size may be drawn).
 
@@ -44,5 +47,44 @@ public struct MaskingRule: Codable, Equatable, Sendable {
             else if u < maskFraction + randomFraction { inputs[i] = Int32(rng.int(below: vocabSize)) }
         }
         return (inputs, labels)
+    }
+}
+
+/// The encoder's special ids: row framing (<s>, </s>), padding and the mask token, and every id the rule never selects.
+public struct MaskedLMTokens: Codable, Equatable, Sendable {
+    public var bos: Int32, eos: Int32, pad: Int32, mask: Int32
+    /// Every special id (the four above, <unk>, a document separator...): never selected, never a label.
+    public var special: Set<Int32>
+
+    public init(bos: Int32, eos: Int32, pad: Int32, mask: Int32, special: Set<Int32> = []) {
+        self.bos = bos; self.eos = eos; self.pad = pad; self.mask = mask
+        self.special = special.union([bos, eos, pad, mask])
+    }
+
+    /// B rows of T ids: each row is <s>, the first T − 2 tokens of its window, </s> (windows hold at least T − 2 tokens).
+    public func frame(windows: [[Int32]], time t: Int) -> [Int32] {
+        precondition(t >= 3, "MaskedLMTokens.frame: rows need room for <s>, one token and </s>")
+        var out = [Int32](); out.reserveCapacity(windows.count * t)
+        for w in windows {
+            precondition(w.count >= t - 2, "MaskedLMTokens.frame: a window of \(w.count) tokens for rows of \(t)")
+            out.append(bos); out.append(contentsOf: w.prefix(t - 2)); out.append(eos)
+        }
+        return out
+    }
+}
+
+extension MaskingRule {
+    /// Corrupts B rows of T ids [B·T] under one seed: row r is `apply`'d with (seed, r), so the batch is a function of
+    /// (ids, seed) alone. Returns the corrupted inputs, the labels (-100 where not selected) and the count of labels.
+    public func corrupt(rows ids: [Int32], time t: Int, tokens: MaskedLMTokens, vocabSize: Int, seed: UInt64)
+        -> (inputs: [Int32], labels: [Int32], selected: Int) {
+        var inputs = [Int32](), labels = [Int32]()
+        inputs.reserveCapacity(ids.count); labels.reserveCapacity(ids.count)
+        for r in 0..<(ids.count / t) {
+            let row = apply(Array(ids[(r * t)..<((r + 1) * t)]), maskID: tokens.mask, vocabSize: vocabSize, special: tokens.special,
+                            seed: seed, row: UInt64(r))
+            inputs += row.inputs; labels += row.labels
+        }
+        return (inputs, labels, labels.reduce(0) { $0 + ($1 == -100 ? 0 : 1) })
     }
 }

@@ -5,11 +5,13 @@
 // decoder tied to the word embedding, plus lm_head.bias.
 // Positions follow fairseq/transformers: a non-pad token at index i of its row
 // (counting non-pad tokens only) sits at position pad_token_id + 1 + i; pads sit
-// at pad_token_id. config.json I/O and safetensors load/save with HF names.
+// at pad_token_id. config.json I/O and safetensors load with HF names (saving is
+// CausalLM's, written once for every family; the tied decoder is not stored).
 // Shapes: B batch, T time, C hidden_size, F intermediate_size, V vocab, H heads, N = B·T.
 // Leaves out: token types other than 0, relative position embeddings, dropout,
 // the pooler and sequence-classification heads, the CausalLM protocol (an encoder
-// has no next-token loss or KV cache), training stages (see MaskedLM.swift).
+// has no next-token loss or KV cache: Roberta+LanguageModel.swift conforms it for
+// training and evaluation only), the masking rule (MaskedLM.swift).
 
 import Foundation
 import StrataCore
@@ -236,11 +238,6 @@ extension Roberta {
         }
     }
 
-    public func save(directory: URL) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SafeTensors.write(sources: parameters.map { p in
-            TensorSource(name: p.name!, shape: p.shape) { body in try body(UnsafeBufferPointer(start: p.ptr, count: p.count)) }
-        }, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
-        try StrataJSON.encode(config).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
-    }
+    /// config.json bytes as transformers writes a RobertaForMaskedLM's.
+    public func configData() throws -> Data { try StrataJSON.encode(config) }
 }

@@ -23,6 +23,8 @@ public final class BPETokenizer: Sendable {
         public var fuseUnk = false
         /// Write a ByteLevel post_processor (GPT-2's published layout); it never changes ids.
         public var byteLevelPostProcessor = false
+        /// A RobertaProcessing post_processor (<s> … </s> in `encodeFramed`; PostProcessor.swift); nil: none.
+        public var roberta: RobertaProcessing? = nil
 
         public init() {}
     }

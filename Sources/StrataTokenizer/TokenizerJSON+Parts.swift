@@ -49,14 +49,16 @@ extension TokenizerJSONReader {
         return pattern
     }
 
-    /// Whether a ByteLevel post_processor is present (null is fine too).
-    func postProcessor(_ v: Any?) throws -> Bool {
-        guard let p = present(v) else { return false }
-        guard let d = p as? [String: Any], d["type"] as? String == "ByteLevel" else {
-            let t = (p as? [String: Any])?["type"] as? String ?? "?"
-            throw fail("post_processor \(t) is not supported (it would add or change tokens)", fix: "set post_processor to null or ByteLevel")
+    /// Whether a ByteLevel post_processor is present (null is fine too), or the RobertaProcessing one.
+    func postProcessor(_ v: Any?) throws -> (byteLevel: Bool, roberta: RobertaProcessing?) {
+        guard let p = present(v) else { return (false, nil) }
+        let d = p as? [String: Any]
+        if let d, d["type"] as? String == "RobertaProcessing" { return (false, try robertaProcessing(d)) }
+        guard d?["type"] as? String == "ByteLevel" else {
+            throw fail("post_processor \(d?["type"] as? String ?? "?") is not supported (it would add or change tokens)",
+                       fix: "set post_processor to null, ByteLevel or RobertaProcessing")
         }
-        return true
+        return (true, nil)
     }
 
     func checkDecoder(_ v: Any?) throws {

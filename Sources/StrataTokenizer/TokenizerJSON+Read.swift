@@ -21,6 +21,7 @@ extension BPETokenizer {
     public convenience init(jsonData: Data, source: String = "tokenizer.json") throws {
         let p = try TokenizerJSONReader(source: source).parse(jsonData)
         try self.init(vocab: p.vocab, merges: p.merges, addedTokens: p.added, options: p.options, source: source)
+        if let r = p.options.roberta { try checkPostProcessor(r, op: "read tokenizer \(source)") }
     }
 }
 
@@ -55,7 +56,7 @@ struct TokenizerJSONReader {
         options.pattern = pattern
         options.addPrefixSpace = addPrefix
         options.trimOffsets = trim
-        options.byteLevelPostProcessor = try postProcessor(root["post_processor"])
+        (options.byteLevelPostProcessor, options.roberta) = try postProcessor(root["post_processor"])
         try checkDecoder(root["decoder"])
         let vocab = try readVocab(model["vocab"])
         var index = [String: Int](minimumCapacity: vocab.count)

@@ -18,7 +18,7 @@ extension BPETokenizer {
         s += "  \"normalizer\": null,\n"
         s += "  \"pre_tokenizer\": \(TokenizerJSONWriter.preTokenizer(options)),\n"
         let post = TokenizerJSONWriter.byteLevel(addPrefixSpace: true, trimOffsets: false, useRegex: true)
-        s += "  \"post_processor\": \(options.byteLevelPostProcessor ? post : "null"),\n"
+        s += "  \"post_processor\": \(options.roberta?.json ?? (options.byteLevelPostProcessor ? post : "null")),\n"
         s += "  \"decoder\": \(TokenizerJSONWriter.byteLevel(addPrefixSpace: true, trimOffsets: true, useRegex: true)),\n"
         s += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n"
         s += "    \"unk_token\": \(options.unkToken.map(quoted) ?? "null"),\n"

@@ -21,6 +21,8 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
     public var precision = TrainPrecision.fp32
     public var allowTF32 = false
     public var zeroStage = 0
+    /// What pretraining predicts; nil = the family's own (causal_lm for gpt2/llama, masked_lm for roberta).
+    public var objective: TrainObjective?
 
     public init() {}
 
@@ -28,7 +30,7 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
         case batchSize = "batch_size", gradAccum = "grad_accum", context, steps, tokenBudget = "token_budget"
         case seed, evalInterval = "eval_interval", evalBatches = "eval_batches"
         case checkpointInterval = "checkpoint_interval", keepLast = "keep_last", logInterval = "log_interval"
-        case precision, allowTF32 = "allow_tf32", zeroStage = "zero_stage"
+        case precision, allowTF32 = "allow_tf32", zeroStage = "zero_stage", objective
 
         var help: String {
             switch self {
@@ -45,10 +47,16 @@ public struct TrainConfig: Codable, RecipeSection, Equatable, Sendable {
             case .logInterval: return "Write a metrics line and progress every this many steps."
             case .precision: return "Matrix products in fp32, or bf16 with fp32 accumulation and fp32 master weights (CPU: needs AVX-512 BF16 or AMX; or --device cuda)."
             case .allowTF32: return "With --device cuda and fp32: let fp32 matrix products use TF32 tensor cores (10-bit mantissa inputs)."
+            case .objective: return "What pretraining predicts: causal_lm (next token; gpt2, llama) or masked_lm (15% of tokens selected, 80/10/10 mask/random/kept; roberta). Absent: the family's own."
             case .zeroStage: return "Under mpirun: 0 = every rank keeps all AdamW moments; 1 = ZeRO-1, each rank keeps and updates the moments of its share of the parameters (one process: no effect)."
             }
         }
     }
+}
+
+/// The pretraining objective: next-token prediction (decoders) or masked-token prediction (the roberta encoder).
+public enum TrainObjective: String, RecipeChoice {
+    case causalLM = "causal_lm", maskedLM = "masked_lm"
 }
 
 /// The arithmetic of matrix products in training.

@@ -80,7 +80,7 @@ public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
 
         var help: String {
             switch self {
-            case .family: return "Model family: gpt2 or llama (rotary positions, RMSNorm, SwiGLU, grouped-query attention, untied head)."
+            case .family: return "Model family: gpt2, llama (rotary positions, RMSNorm, SwiGLU, grouped-query attention, untied head) or roberta (bidirectional masked-LM encoder; pretrain only)."
             case .nKVHead: return "Llama: key/value heads shared by the query heads (grouped-query attention); must divide n_head. Default n_head."
             case .nInner: return "MLP width. Default 4·n_embd (gpt2) or 8·n_embd/3 rounded up to a multiple of 256 (llama)."
             case .ropeTheta: return "Llama: rotary embedding base (rope_theta)."
@@ -103,6 +103,10 @@ public struct ModelConfig: Codable, RecipeSection, Equatable, Sendable {
             cfg.nInner = nInner
             return cfg.parameterCount
         case .llama: return Int(llamaConfig(vocab: vocab, bos: nil, eos: nil).parameterEstimate)
+        case .roberta:   // embeddings (words, positions, one token type) + LayerNorm, blocks, LM head (dense, LayerNorm, bias)
+            let c = nEmbd, f = nInner ?? 4 * nEmbd
+            let block = 4 * (c * c + c) + 2 * c + (c * f + f) + (f * c + c) + 2 * c
+            return (vocab + nPositions + 2 + 1) * c + 2 * c + nLayer * block + (c * c + c) + 2 * c + vocab
         }
     }
 

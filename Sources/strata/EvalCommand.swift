@@ -1,6 +1,7 @@
 // `strata eval`: probe accuracy, exact match, validation loss per source and
 // forgetting against a baseline, printed as a table and optionally written as
-// JSON. Thin: options map onto Evaluation.Config (StrataEval); checkpoint paths
+// JSON; for a RoBERTa encoder checkpoint, masked-LM loss, perplexity and accuracy
+// per source instead (MaskedLMEval). Thin: options map onto Evaluation.Config (StrataEval); checkpoint paths
 // resolve as `strata generate` resolves them. The checkpoint directory is left
 // untouched unless --record merges the results into its lineage (evaluations.json).
 // Leaves out: evaluation logic.
@@ -9,6 +10,7 @@ import ArgumentParser
 import Foundation
 import StrataCore
 import StrataEval
+import StrataModel
 import StrataTrain
 
 struct EvalCommand: ParsableCommand {
@@ -44,6 +46,8 @@ struct EvalCommand: ParsableCommand {
         if instructionsJson != nil && instructions == nil {
             throw ValidationError("--instructions-json needs --instructions QA.jsonl (the world's qa.jsonl)")
         }
+        let dir = try Self.resolve(checkpoint)
+        if try ModelFamily.of(configAt: dir.appendingPathComponent("config.json")).isEncoder { return try runMaskedLM(dir) }
         if instructions != nil || behaviour != nil || safety != nil {
             var c = ChatEvaluation.Config(checkpoint: checkpoint)
             c.qa = instructions; c.behaviour = behaviour; c.record = record; c.instructionsJSON = instructionsJson
@@ -68,6 +72,32 @@ struct EvalCommand: ParsableCommand {
            FileManager.default.fileExists(atPath: dir.appendingPathComponent("manifest.json").path) {
             try TrainingCheckpoint.recordEvaluation(dir, name: "eval", metrics: report.metricsDictionary())
             print("recorded the results in \(dir.appendingPathComponent(TrainingCheckpoint.evaluationsFile).path) (merged into its lineage)")
+        }
+        print("")
+        print(outcome.table, terminator: "")
+        if let json { print("wrote \(json)") }
+    }
+
+    /// The encoder's evaluation: masked-LM measures per source; the decoder-only options are refused by name.
+    func runMaskedLM(_ dir: URL) throws {
+        let decoderOnly = [("--baseline", baseline != nil), ("--probes", probes != nil), ("--max-probes", maxProbes != nil),
+                           ("--instructions", instructions != nil), ("--behaviour", behaviour != nil), ("--safety", safety != nil),
+                           ("--brittleness", brittleness != nil)]
+        if let (flag, _) = decoderOnly.first(where: { $0.1 }) {
+            throw ValidationError("\(flag) measures a decoder, but \(dir.path) is a roberta masked-LM encoder; "
+                                  + "leave it out (the encoder is evaluated by masked-LM loss and accuracy)")
+        }
+        var job = MaskedLMEval.Job(checkpoint: dir)
+        job.data = try data.map(Evaluation.DataSpec.parse)
+        if let windows { job.windows = windows }
+        job.context = context
+        let outcome = try MaskedLMEval.run(job)
+        if record, FileManager.default.fileExists(atPath: dir.appendingPathComponent("manifest.json").path) {
+            try TrainingCheckpoint.recordEvaluation(dir, name: "masked_lm", metrics: outcome.metrics)
+            print("recorded the results in \(dir.appendingPathComponent(TrainingCheckpoint.evaluationsFile).path) (merged into its lineage)")
+        }
+        if let json {
+            try StrataJSON.encode(outcome.scores + [outcome.overall]).write(to: URL(fileURLWithPath: json), options: .atomic)
         }
         print("")
         print(outcome.table, terminator: "")

@@ -33,6 +33,8 @@ struct JudgeCommand: ParsableCommand {
         if let limit { set.records = Array(set.records.prefix(max(0, limit))); set.lineNumbers = Array(set.lineNumbers.prefix(max(0, limit))) }
         let pol = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(policy))
         let jud = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(judge))
+        try pol.model.requireDecoder(for: "strata judge", source: "--policy \(policy)")
+        try jud.model.requireDecoder(for: "strata judge", source: "--judge \(judge)")
         let tpl = try template.map { try StrataJSON.read(JudgeTemplate.self, at: URL(fileURLWithPath: $0)) } ?? .standard
         let rollout = RolloutConfig(maxNewTokens: maxNewTokens, temperature: temperature, seed: seed)
         let engine = try RolloutEngine(model: pol.model, tokenizer: pol.tokenizer, config: rollout)

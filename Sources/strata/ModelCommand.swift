@@ -11,13 +11,13 @@ import StrataTensor
 import StrataTrain
 
 struct ModelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "Create and inspect GPT-2 and Llama checkpoints.",
+    static let configuration = CommandConfiguration(commandName: "model", abstract: "Create and inspect GPT-2, Llama and RoBERTa checkpoints.",
                                                     subcommands: [ModelInit.self, ModelLogits.self])
 }
 
 struct ModelInit: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Write a randomly initialised GPT-2 or Llama (model.safetensors + config.json).")
-    @Option(help: "Model family: gpt2 or llama.") var family: ModelFamily = .gpt2
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Write a randomly initialised GPT-2, Llama or RoBERTa encoder (model.safetensors + config.json).")
+    @Option(help: "Model family: gpt2, llama or roberta (masked-LM encoder; context = tokens per row).") var family: ModelFamily = .gpt2
     @Option(help: "Layers.") var layers = 2
     @Option(help: "Heads.") var heads = 4
     @Option(help: "Embedding width.") var embd = 64
@@ -43,6 +43,12 @@ struct ModelInit: ParsableCommand {
             let cfg = m.llamaConfig(vocab: vocab, bos: nil, eos: nil)
             try cfg.validate(source: "options")
             model = Llama(cfg, seed: seed)
+        case .roberta:   // the masked-LM encoder: pad id 1, so positions 2 … context + 1 (max_position_embeddings = context + 2)
+            if kvHeads != nil { throw ValidationError("--kv-heads applies to --family llama only") }
+            let cfg = RobertaConfig(vocabSize: vocab, hiddenSize: embd, layers: layers, heads: heads, intermediateSize: inner ?? 4 * embd,
+                                    maxPositions: context + 2)
+            try cfg.validate(source: "options")
+            model = Roberta(cfg, seed: seed)
         }
         try model.save(directory: URL(fileURLWithPath: out))
         print("wrote \(out) (\(model.parameterCount) parameters)")

@@ -36,6 +36,7 @@ struct GenerateCommand: ParsableCommand {
         guard samples >= 1 else { throw ValidationError("--samples is \(samples); it must be at least 1") }
         let ckpt = try TrainingCheckpoint.resolve(checkpoint)
         let loaded = try TrainingCheckpoint.load(ckpt)
+        try loaded.model.requireDecoder(for: "strata generate", source: "checkpoint \(ckpt.url.path)")
         let stop = loaded.tokenizer.eosID.map { [Int32($0)] } ?? []
         let sampling = SamplingConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, stopTokens: stop, seed: seed)
         try sampling.validate(op: "generate")

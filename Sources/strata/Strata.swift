@@ -17,7 +17,7 @@ struct Strata: ParsableCommand {
             PretrainCommand.self, ContinueCommand.self, AnnealCommand.self, SFTCommand.self, RewardCommand.self, DPOCommand.self, GRPOCommand.self, PPOCommand.self,
             // data, models and evaluation
             DataCommand.self, TokenizerCommand.self, ModelCommand.self, RecipeCommand.self, EvalCommand.self, ScoreCommand.self,
-            JudgeCommand.self, RedTeamCommand.self, GenerateCommand.self, ChatCommand.self,
+            JudgeCommand.self, RedTeamCommand.self, GenerateCommand.self, ChatCommand.self, FillMaskCommand.self,
             // what a run did
             LineageCommand.self, CardCommand.self, ReportCommand.self,
             Bench.self, GPUSelftestCommand.self,

@@ -28,6 +28,7 @@ extension ChatSession {
     public static func open(checkpoint path: String, config: ChatConfig) throws -> (ChatSession, [String]) {
         let ckpt = try TrainingCheckpoint.resolve(path)
         let loaded = try TrainingCheckpoint.load(ckpt)
+        try loaded.model.requireDecoder(for: "strata chat", source: "checkpoint \(ckpt.url.path)")
         var notices: [String] = []
         let configURL = ckpt.url.appendingPathComponent("tokenizer_config.json")
         if FileManager.default.fileExists(atPath: configURL.path) {

@@ -41,7 +41,9 @@ public enum DataPipeline {
         let files = try DataPrepare.expandInputs(spec.files.isEmpty ? recipe.data.sources.map(\.path) : spec.files)
         let docs = try TextSource.read(files)
         log("training a \(spec.vocabSize)-token byte-level BPE tokenizer on \(files.count) file(s)")
-        let cfg = BPETrainer.Config(vocabSize: spec.vocabSize, specialTokens: [endOfText])
+        // The encoder's special tokens take ids 0…4 as in RoBERTa (</s> then separates documents).
+        let specials = recipe.model.family.isEncoder ? ["<s>", "<pad>", "</s>", "<unk>", "<mask>"] : [endOfText]
+        let cfg = BPETrainer.Config(vocabSize: spec.vocabSize, specialTokens: specials)
         let (tok, _) = try BPETrainer.train(texts: docs.texts, config: cfg)
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
         try tok.write(to: saved)

@@ -12,10 +12,10 @@ extension ModelCard {
     /// The front matter as an ordered YAML document.
     public static func metadata(lineage: Lineage, config: JSONValue? = nil) throws -> YAMLNode {
         guard let head = lineage.head, let first = lineage.entries.first else { throw emptyLineage() }
-        let isReward = isRewardModel(config)
-        var pairs: [(String, YAMLNode)] = [("library_name", .string("strata")),
-                                           ("pipeline_tag", .string(isReward ? "text-classification" : "text-generation"))]
-        var tags = ["strata", "gpt2"]
+        let isReward = isRewardModel(config), isEncoder = isMaskedLM(config)
+        let task = isReward ? ("text-classification", "Text Classification") : isEncoder ? ("fill-mask", "Fill-Mask") : ("text-generation", "Text Generation")
+        var pairs: [(String, YAMLNode)] = [("library_name", .string("strata")), ("pipeline_tag", .string(task.0))]
+        var tags = ["strata", isEncoder ? "roberta" : "gpt2"]
         for e in lineage.entries where !tags.contains(e.stage.rawValue) { tags.append(e.stage.rawValue) }
         if isReward { tags.append("reward-model") }
         pairs.append(("tags", .list(tags.map(YAMLNode.string))))
@@ -23,7 +23,7 @@ extension ModelCard {
         var datasets = [String]()
         for e in lineage.entries { for d in e.data where looksLikeHubID(d.name) && !datasets.contains(d.name) { datasets.append(d.name) } }
         if !datasets.isEmpty { pairs.append(("datasets", .list(datasets.map(YAMLNode.string)))) }
-        let results = modelIndexResults(head, task: isReward ? ("text-classification", "Text Classification") : ("text-generation", "Text Generation"))
+        let results = modelIndexResults(head, task: task)
         if !results.isEmpty {
             pairs.append(("model-index", .list([.map([("name", .string(head.checkpointID)), ("results", .list(results))])])))
         }
@@ -53,6 +53,9 @@ extension ModelCard {
         return parts.allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy(legal.contains) && !$0.hasPrefix(".") }
             && !parts[1].hasPrefix("step-")
     }
+
+    /// A RoBERTa masked-LM encoder's config (model_type roberta): the card names it and its fill-mask task.
+    static func isMaskedLM(_ config: JSONValue?) -> Bool { config?["model_type"]?.stringValue == ModelFamily.roberta.rawValue }
 
     static func isRewardModel(_ config: JSONValue?) -> Bool {
         let names = ModelFamily.allCases.map { JSONValue.string($0.sequenceClassificationArchitecture) }

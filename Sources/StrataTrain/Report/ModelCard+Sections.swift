@@ -11,7 +11,11 @@ extension ModelCard {
     static func intervention(_ e: LineageEntry) -> String {
         let loss = e.recipe.value(at: "preference.loss")?.stringValue
         switch e.stage {
-        case .pretrain: return "pretraining: next-token prediction on raw text"
+        case .pretrain:
+            if e.recipe.value(at: "train.objective")?.stringValue == TrainObjective.maskedLM.rawValue {
+                return "pretraining: masked-token prediction on raw text (masked_lm: 15% of tokens selected; 80% <mask>, 10% random, 10% kept)"
+            }
+            return "pretraining: next-token prediction on raw text"
         case .continue: return "continued pretraining on new data (next-token prediction, with any replay listed in its data)"
         case .anneal: return "annealing: the learning rate decays to a floor while the mixture shifts toward quality data"
         case .sft: return "supervised fine-tuning on conversations, loss on the assistant's tokens"

@@ -49,7 +49,14 @@ public enum ModelCard {
     /// "A GPT-2 … trained from … in N stages: a → b."
     static func overview(_ lineage: Lineage, config: JSONValue?) -> String {
         var model = isRewardModel(config) ? "A GPT-2 reward model (GPT2ForSequenceClassification)" : "A GPT-2 language model"
-        if let c = config, c["model_type"]?.stringValue == "llama" {   // a Llama names its family and shape in its own fields
+        if let c = config, isMaskedLM(c) {   // the encoder: its own fields; context = positions after the pad id
+            model = "A RoBERTa masked-LM encoder (RobertaForMaskedLM)"
+            if let l = c["num_hidden_layers"]?.intValue, let d = c["hidden_size"]?.intValue, let h = c["num_attention_heads"]?.intValue {
+                model += " with \(l) layers, width \(d), \(h) heads"
+            }
+            if let p = c["max_position_embeddings"]?.intValue { model += ", rows of \(p - (c["pad_token_id"]?.intValue ?? 1) - 1) tokens" }
+            if let v = c["vocab_size"]?.intValue { model += ", vocabulary \(v)" }
+        } else if let c = config, c["model_type"]?.stringValue == "llama" {   // a Llama names its family and shape in its own fields
             model = isRewardModel(config) ? "A Llama reward model (LlamaForSequenceClassification)" : "A Llama language model (LlamaForCausalLM)"
             if let l = c["num_hidden_layers"]?.intValue, let d = c["hidden_size"]?.intValue, let h = c["num_attention_heads"]?.intValue {
                 model += " with \(l) layers, width \(d), \(h) heads (\(c["num_key_value_heads"]?.intValue ?? h) key/value)"

@@ -43,13 +43,21 @@ extension RunReport {
         return out
     }
 
+    /// The stage, and for the masked-LM encoder its family and objective ("pretrain (roberta, masked_lm)").
+    func stageText(_ head: LineageEntry?) -> String {
+        guard let head else { return "—" }
+        let objective = head.recipe.value(at: "train.objective")?.stringValue
+        guard objective == TrainObjective.maskedLM.rawValue else { return head.stage.rawValue }
+        return "\(head.stage.rawValue) (\(head.recipe.value(at: "model.family")?.stringValue ?? "roberta"), \(objective!))"
+    }
+
     func runsSection() -> String {
         var rows = ""
         for (i, run) in runs.enumerated() {
             let head = run.checkpoint?.lineage.head
             let last = run.metrics.last { $0.loss != nil }
             rows += "<tr><td><span class=\"swatch\" style=\"background:\(color(i))\"></span>\(HTML.escape(run.name))</td>"
-                + "<td>\(HTML.escape(head?.stage.rawValue ?? "—"))</td>"
+                + "<td>\(HTML.escape(stageText(head)))</td>"
                 + "<td>\(head.map { "<code>\(HTML.escape($0.checkpointID))</code>" } ?? "<em>missing</em>")</td>"
                 + "<td>\(head.map { "<code>\(HTML.escape(ModelCard.parentText($0.parent)))</code>" } ?? "—")</td>"
                 + "<td class=\"num\">\(run.metrics.last.map { String($0.step) } ?? "—")</td>"

@@ -1,7 +1,8 @@
 // Pretrain: foundational pretraining from random weights. The recipe names the
 // tokenizer (a file, or one trained on the recipe's text), the model family and shape and
 // the data mixture; the stage prepares token shards, builds the model and
-// trains next-token prediction. Continued pretraining and annealing
+// trains next-token prediction — or, for model.family roberta, masked-token prediction
+// (PretrainMaskedLM.swift). Continued pretraining and annealing
 // (Continue.swift) are the same objective started from a checkpoint, so the
 // parts of a next-token stage are built here once, under a shared name.
 // Leaves out: growing a model mid-run.
@@ -24,11 +25,18 @@ public enum Pretrain: TrainingStage {
         if let origin = start.origin {   // resuming: the run's own checkpoint, checked against the recipe's shape
             try NextTokenStage.requireModel(try model(start.recipe, tokenizer: origin.tokenizer, seed: 0), origin.model,
                                             checkpoint: origin.checkpoint.url.path)
-            return try NextTokenStage.parts(start, model: origin.model, tokenizer: origin.tokenizer)
+            return try stageParts(start, model: origin.model, tokenizer: origin.tokenizer)
         }
-        let tokenizer = try DataPipeline.tokenizer(for: start.recipe, runDir: start.runDir, log: start.log)
+        var tokenizer = try DataPipeline.tokenizer(for: start.recipe, runDir: start.runDir, log: start.log)
+        if start.recipe.model.family.isEncoder { tokenizer = try MaskedLMStage.prepareTokenizer(tokenizer) }
         let model = try model(start.recipe, tokenizer: tokenizer, seed: UInt64(start.recipe.train.seed))
         NextTokenStage.describe(model, from: nil, log: start.log)
+        return try stageParts(start, model: model, tokenizer: tokenizer)
+    }
+
+    /// Next-token parts for a decoder, masked-LM parts for the encoder.
+    static func stageParts(_ start: StageStart, model: any CausalLM, tokenizer: BPETokenizer) throws -> StageParts {
+        if let encoder = model as? Roberta { return try MaskedLMStage.parts(start, model: encoder, tokenizer: tokenizer) }
         return try NextTokenStage.parts(start, model: model, tokenizer: tokenizer)
     }
 
@@ -37,13 +45,14 @@ public enum Pretrain: TrainingStage {
         switch recipe.model.family {
         case .gpt2: return GPT2(try gpt2Config(recipe, tokenizer: tokenizer), seed: seed)
         case .llama: return Llama(try llamaConfig(recipe, tokenizer: tokenizer), seed: seed)
+        case .roberta: return Roberta(try MaskedLMStage.config(recipe, tokenizer: tokenizer), seed: seed)
         }
     }
 
     /// The Llama configuration a recipe describes (model.family: llama), with the tokenizer's vocabulary and end-of-text id.
     public static func llamaConfig(_ recipe: Recipe, tokenizer: BPETokenizer) throws -> LlamaConfig {
         let m = recipe.model
-        try checkFamilyKeys(m)
+        try checkFamilyKeys(m, objective: recipe.train.objective)
         var cfg = m.llamaConfig(vocab: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), bos: tokenizer.eosID,
                                 eos: tokenizer.eosID)
         try requireVocabulary(cfg.vocabSize, tokenizer)
@@ -52,9 +61,18 @@ public enum Pretrain: TrainingStage {
         return cfg
     }
 
-    /// The model keys' rules that depend on the family, in the recipe's own key names.
-    static func checkFamilyKeys(_ m: ModelConfig) throws {
+    /// The model keys' rules that depend on the family (and the objective it trains), in the recipe's own key names.
+    static func checkFamilyKeys(_ m: ModelConfig, objective: TrainObjective? = nil) throws {
         func bad(_ key: String, _ why: String, _ fix: String) -> StrataError { .config("recipe", "model.\(key) \(why)", fix: fix) }
+        switch (m.family.isEncoder, objective) {
+        case (true, .causalLM?):
+            throw StrataError.config("recipe", "train.objective is causal_lm, but model.family roberta is a bidirectional encoder",
+                                     fix: "set train.objective: masked_lm (or remove it), or pick model.family gpt2 or llama")
+        case (false, .maskedLM?):
+            throw StrataError.config("recipe", "train.objective is masked_lm, but model.family \(m.family.rawValue) is a causal decoder",
+                                     fix: "set model.family: roberta for masked-LM pretraining, or train.objective: causal_lm")
+        default: break
+        }
         switch m.family {
         case .gpt2:
             if let kv = m.nKVHead { throw bad("n_kv_head", "(\(kv)) applies to model.family llama, but the family is gpt2", "remove n_kv_head or set model.family: llama") }
@@ -70,6 +88,10 @@ public enum Pretrain: TrainingStage {
                           "use a divisor of n_head, e.g. \((1...m.nHead).filter { m.nHead % $0 == 0 }.map(String.init).joined(separator: ", "))")
             }
             if !(m.ropeTheta > 0 && m.ropeTheta.isFinite) { throw bad("rope_theta", "must be positive, got \(m.ropeTheta)", "use 10000 (Llama 2) or 500000 (Llama 3)") }
+        case .roberta:
+            if let kv = m.nKVHead { throw bad("n_kv_head", "(\(kv)) applies to model.family llama, but the family is roberta", "remove n_kv_head") }
+            if m.ropeTheta != ModelConfig().ropeTheta { throw bad("rope_theta", "applies to model.family llama, but the family is roberta", "remove rope_theta") }
+            if m.dropout != 0 { throw bad("dropout", "is \(m.dropout); the roberta encoder trains without dropout", "set model.dropout: 0") }
         }
     }
 
@@ -86,7 +108,7 @@ public enum Pretrain: TrainingStage {
         var cfg = GPT2Config(vocabSize: m.vocabSize.resolved(tokenizerSize: tokenizer.vocabSize), nPositions: m.nPositions,
                              nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead, bosTokenId: tokenizer.eosID, eosTokenId: tokenizer.eosID)
         cfg.residPdrop = Float(m.dropout); cfg.embdPdrop = Float(m.dropout); cfg.attnPdrop = 0; cfg.nInner = m.nInner
-        try checkFamilyKeys(m)
+        try checkFamilyKeys(m, objective: recipe.train.objective)
         try requireVocabulary(cfg.vocabSize, tokenizer)
         try cfg.validate(source: "recipe model section")
         return cfg

@@ -189,7 +189,12 @@ public enum StageRunner {
         if !options.readOnly { try refuseExisting(runDir, stage: name) }
         let origin = try options.from.map { try TrainingCheckpoint.load(try TrainingCheckpoint.resolve($0)) }
         var startEvents: [TrainingEvent] = []
+        if S.kind != .pretrain, recipe.train.objective == .maskedLM {
+            throw StrataError.config(name, "train.objective masked_lm is for strata pretrain (the roberta encoder stops at pretraining)",
+                                     fix: "remove train.objective from the \(name) recipe")
+        }
         if let origin {
+            try origin.model.requireDecoder(for: "strata \(name)", source: "checkpoint \(origin.checkpoint.url.path)")
             try requireFits(recipe, origin.model, checkpoint: origin.checkpoint.url.path)
             startEvents += applyDropout(recipe, to: origin, log: options.log)
         }
