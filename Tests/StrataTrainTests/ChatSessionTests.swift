@@ -162,17 +162,7 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(joined, String(decoding: broken.flatMap { $0 }, as: UTF8.self))
     }
 
-    /// The `strata` executable in the build folder holding this test bundle: on Linux the bundle
-    /// URL is that folder, on macOS it is the .xctest bundle inside it.
-    func strataBinary() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
-        guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw StrataError.io("find strata binary", "no executable at \(candidates.map(\.path))",
-                                 fix: "run `swift build` before the tests")
-        }
-        return url
-    }
+    func strataBinary() throws -> URL { try StrataBinary.url() }
 
     func testCommandThroughStdinMatchesTheSession() throws {
         let tok = try tokenizer()

@@ -17,11 +17,7 @@ class MPIRunTestCase: WorldTestCase {
                               "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"]
     static let mpirunOptions = ["--oversubscribe", "--bind-to", "none", "--mca", "btl", "self,vader", "-x", "STRATA_THREADS", "-x", "OMP_NUM_THREADS"]
 
-    func strataBinary() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "run `swift build` first")
-    }
+    func strataBinary() throws -> URL { try StrataBinary.url() }
 
     func mpirun() throws -> URL {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

@@ -12,20 +12,7 @@ import StrataEval
 @testable import StrataTrain
 
 final class MaskedLMCommandsTests: WorldTestCase {
-    func strata(_ args: [String]) throws -> (Int32, String) {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
-        let p = Process()
-        p.executableURL = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "run `swift build` first")
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out; p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
-    }
+    func strata(_ args: [String]) throws -> (Int32, String) { try StrataBinary.run(args, in: dir) }
 
     func testFillMaskEvalGenerateAndModelInitOnTheCommandLine() throws {
         let file = try recipe(name: "enc", steps: 4)

@@ -188,11 +188,7 @@ final class NewUserPathTests: XCTestCase {
         for c in ChatSlashCommand.all { XCTAssertTrue(ChatSlashCommand.helpText.contains(c.usage), c.usage) }
     }
 
-    func strataBinary() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "run `swift build` first")
-    }
+    func strataBinary() throws -> URL { try StrataBinary.url() }
 
     func runStrata(_ args: [String], input: String = "") throws -> (Int32, String) {
         let p = Process()

@@ -10,21 +10,7 @@ import StrataModel
 @testable import StrataTrain
 
 final class ReadOnlyCommandsTests: WorldTestCase {
-    func strata(_ args: [String], in cwd: URL) throws -> (Int32, String) {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("strata") }
-        let p = Process()
-        p.executableURL = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "run `swift build` first")
-        p.arguments = args
-        p.currentDirectoryURL = cwd
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
-    }
+    func strata(_ args: [String], in cwd: URL) throws -> (Int32, String) { try StrataBinary.run(args, in: cwd) }
 
     func listing(_ url: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
