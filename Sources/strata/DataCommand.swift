@@ -31,6 +31,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Output directory.") var out: String
         @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
         @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40
+        @Option(help: "Addition and list-reversal tasks each in prompts_generated.jsonl (GRPO's verifiable-reward prompts).")
+        var promptsGenerated = 2_000
 
         func run() throws {
             var config = SyntheticWorld.Config(seed: seed, size: try ByteSize.parse(size))
@@ -41,7 +43,8 @@ struct DataCommand: ParsableCommand {
             let output = try SyntheticWorld.generate(config)
             var files = try output.write(to: URL(fileURLWithPath: out))
             files.append(try WorldChatData.write(qa: output.qa, seed: seed, perKind: sftPerKind, to: URL(fileURLWithPath: out)))
-            let prompts = InstructionPrompts.Config(trainPerKind: promptsTrainPerKind, trainSeed: seed, testPerKind: promptsTestPerKind)
+            let prompts = InstructionPrompts.Config(trainPerKind: promptsTrainPerKind, trainSeed: seed, testPerKind: promptsTestPerKind,
+                                                    generatedPerKind: promptsGenerated)
             for f in try InstructionPrompts.write(qa: output.qa, to: URL(fileURLWithPath: out), config: prompts) {
                 let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(f.file).path)[.size]) as? Int
                 files.append((f.file, size ?? 0))

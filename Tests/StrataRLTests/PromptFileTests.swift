@@ -86,8 +86,9 @@ final class PromptFileTests: XCTestCase {
         cfg.minRenderings = 2; cfg.maxRenderings = 3
         let world = try SyntheticWorld.generate(cfg)
         let dir = try rlScratchDirectory()
-        let written = try InstructionPrompts.write(qa: world.qa, to: dir, config: .init(trainPerKind: 30, trainSeed: 1, testPerKind: 10))
-        XCTAssertEqual(written.map(\.file), [InstructionPrompts.trainFile, InstructionPrompts.testFile])
+        let written = try InstructionPrompts.write(qa: world.qa, to: dir,
+                                                   config: .init(trainPerKind: 30, trainSeed: 1, testPerKind: 10, generatedPerKind: 300))
+        XCTAssertEqual(written.map(\.file), [InstructionPrompts.trainFile, InstructionPrompts.testFile, InstructionPrompts.generatedFile])
         let train = try PromptDataset.load(dir.appendingPathComponent(InstructionPrompts.trainFile))
         let test = try PromptDataset.load(dir.appendingPathComponent(InstructionPrompts.testFile))
         XCTAssertEqual(test.records.compactMap(InstructionPrompts.task), InstructionTasks.build(qa: world.qa, seed: 0, perKind: 10))
@@ -98,6 +99,30 @@ final class PromptFileTests: XCTestCase {
             XCTAssertTrue(test.records.contains { $0.text("kind") == kind.rawValue }, kind.rawValue)
         }
         XCTAssertTrue(test.records.allSatisfy { $0.format == .conversational && $0.text("answer") != nil })
+    }
+
+    func testGeneratedPromptsAreManyDistinctAdditionsAndReversalsNeverHeldOut() throws {
+        var cfg = SyntheticWorld.Config(seed: 5, size: 60_000)
+        cfg.minRenderings = 2; cfg.maxRenderings = 3
+        let world = try SyntheticWorld.generate(cfg)
+        let dir = try rlScratchDirectory()
+        // The held-out set at its largest (every test-split task up to 400 a kind) against 1,500 generated a kind.
+        let written = try InstructionPrompts.write(qa: world.qa, to: dir, config: .init(testPerKind: 400, generatedPerKind: 1_500))
+        XCTAssertEqual(written.last?.file, InstructionPrompts.generatedFile)
+        let generated = try PromptDataset.load(dir.appendingPathComponent(InstructionPrompts.generatedFile))
+        let test = try PromptDataset.load(dir.appendingPathComponent(InstructionPrompts.testFile))
+        let kinds = Dictionary(grouping: generated.records) { $0.text("kind") ?? "?" }
+        XCTAssertEqual(Set(kinds.keys), ["add", "reverse"])
+        XCTAssertEqual(kinds["add"]?.count, 1_500)
+        XCTAssertEqual(kinds["reverse"]?.count, 1_500)
+        XCTAssertEqual(Set(generated.records.map(\.request)).count, 3_000, "every generated prompt is distinct")
+        XCTAssertTrue(Set(generated.records.map(\.request)).isDisjoint(with: test.records.map(\.request)))
+        XCTAssertGreaterThan(test.records.filter { $0.text("kind") == "add" }.count, 40, "the held-out additions are many too")
+        // Every generated prompt's answer is right by the same checker the reward uses.
+        for r in generated.records {
+            let task = try XCTUnwrap(InstructionPrompts.task(r))
+            XCTAssertTrue(task.check(task.referenceReply), task.instruction)
+        }
     }
 
     func testAPromptFilterKeepsTheListedValuesWithTheirLineNumbers() throws {

@@ -3,7 +3,9 @@
 // and (for fact tasks) period, fact id and reference reply sentence as columns, so rule rewards check
 // replies with the same checkers as the instruction evaluation. The test file
 // holds exactly the held-out evaluation tasks (`InstructionTasks.build`), the
-// train file tasks from the QA train split; the two never share a prompt.
+// train file tasks from the QA train split; the generated file many more addition
+// and list-reversal tasks (verifiable-reward RL: a few hundred get memorised, not
+// learnt); none of the three shares a prompt with the test file.
 // Leaves out: multi-turn prompts and prompts for the preference behaviours.
 
 import Foundation
@@ -24,17 +26,22 @@ public enum InstructionPrompts {
 
     public static let trainFile = "prompts_train.jsonl"
     public static let testFile = "prompts_test.jsonl"
+    public static let generatedFile = "prompts_generated.jsonl"
 
     /// How many tasks each file gets and which seeds choose them. The test defaults match the held-out
     /// instruction evaluation (seed 0, 40 per kind), so `prompts_test.jsonl` is the evaluation set.
+    /// `generatedPerKind`: addition and reversal tasks each in `prompts_generated.jsonl` (train split, the train seed).
     public struct Config: Codable, Equatable, Sendable {
         public var trainPerKind = 200
         public var trainSeed: UInt64 = 0
         public var testPerKind = 40
         public var testSeed: UInt64 = 0
-        public init(trainPerKind: Int = 200, trainSeed: UInt64 = 0, testPerKind: Int = 40, testSeed: UInt64 = 0) {
+        public var generatedPerKind = 2_000
+        public init(trainPerKind: Int = 200, trainSeed: UInt64 = 0, testPerKind: Int = 40, testSeed: UInt64 = 0,
+                    generatedPerKind: Int = 2_000) {
             self.trainPerKind = trainPerKind; self.trainSeed = trainSeed
             self.testPerKind = testPerKind; self.testSeed = testSeed
+            self.generatedPerKind = generatedPerKind
         }
     }
 
@@ -56,19 +63,24 @@ public enum InstructionPrompts {
                                factID: record.text(Column.factID), sentence: record.text(Column.reply))
     }
 
-    /// Train and test prompt records from the world's QA pairs.
-    public static func build(qa: [SyntheticWorld.QAPair], config: Config = Config()) -> (train: [PromptRecord], test: [PromptRecord]) {
+    /// Train, test and generated prompt records from the world's QA pairs.
+    public static func build(qa: [SyntheticWorld.QAPair], config: Config = Config())
+        -> (train: [PromptRecord], test: [PromptRecord], generated: [PromptRecord]) {
         let train = InstructionTasks.training(qa: qa, seed: config.trainSeed, perKind: config.trainPerKind).map(record)
         let test = InstructionTasks.build(qa: qa, seed: config.testSeed, perKind: config.testPerKind).map(record)
-        return (train, test)
+        // No QA pairs: only the generated kinds (add, reverse) have tasks.
+        let generated = InstructionTasks.training(qa: [], seed: config.trainSeed, perKind: config.generatedPerKind).map(record)
+        return (train, test, generated)
     }
 
-    /// Write prompts_train.jsonl and prompts_test.jsonl into `directory`; returns (file name, records) in write order.
+    /// Write prompts_train.jsonl, prompts_test.jsonl and prompts_generated.jsonl into `directory`;
+    /// returns (file name, records) in write order.
     @discardableResult
     public static func write(qa: [SyntheticWorld.QAPair], to directory: URL, config: Config = Config()) throws -> [(file: String, records: Int)] {
-        let (train, test) = build(qa: qa, config: config)
+        let (train, test, generated) = build(qa: qa, config: config)
         try PromptDataset.write(train, to: directory.appendingPathComponent(trainFile))
         try PromptDataset.write(test, to: directory.appendingPathComponent(testFile))
-        return [(trainFile, train.count), (testFile, test.count)]
+        try PromptDataset.write(generated, to: directory.appendingPathComponent(generatedFile))
+        return [(trainFile, train.count), (testFile, test.count), (generatedFile, generated.count)]
     }
 }
