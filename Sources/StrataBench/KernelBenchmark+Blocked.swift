@@ -7,7 +7,9 @@
 // (Conv1D layout [in, out]: forward x·W, dX = g·Wᵀ), and the tied head E[V,C]
 // in 4 chunks of 512 rows (forward h·Eᵀ, dX = g·E). The two variants alternate
 // call by call; best and median per shape, and their sum over one step's
-// products. Operand narrowing in bf16 is kept out of the timing (A is narrowed
+// products, in wall time and in process CPU time (which other processes on a
+// shared machine do not inflate; run with OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+// so that it counts only the product's work). Operand narrowing in bf16 is kept out of the timing (A is narrowed
 // once before, as a backward node shares it), so only the products compare.
 // Leaves out: dW products (their B is an activation), attention's batched products.
 
@@ -39,6 +41,9 @@ extension KernelBenchmark {
     public struct BlockedLine: Codable, Sendable {
         public var precision: String, product: String, direction: String, variant: String
         public var bestMs: Double, medianMs: Double, gflops: Double, callsPerStep: Int
+        /// Process CPU time (all threads) per call: robust to other processes taking the cores, but it counts
+        /// oneDNN's threads spinning at barriers too (compare with OMP_NUM_THREADS=1 for the work alone).
+        public var bestCPUMs: Double, medianCPUMs: Double
         public var layout: String
     }
 
@@ -63,11 +68,19 @@ extension KernelBenchmark {
                 let mine = lines.filter { $0.precision == p.rawValue && $0.variant == variant }
                 let best = mine.reduce(0) { $0 + $1.bestMs * Double($1.callsPerStep) }
                 let median = mine.reduce(0) { $0 + $1.medianMs * Double($1.callsPerStep) }
-                log(String(format: "%@ one nano step's weight products (fwd + dX, 6 layers + head), %@: best %.1f ms, median %.1f ms",
-                           p.rawValue, variant, best, median))
+                let cpuMedian = mine.reduce(0) { $0 + $1.medianCPUMs * Double($1.callsPerStep) }
+                log(String(format: "%@ one nano step's weight products (fwd + dX, 6 layers + head), %@: wall best %.1f ms, median %.1f ms; CPU median %.1f ms",
+                           p.rawValue, variant, best, median, cpuMedian))
             }
         }
         return lines
+    }
+
+    /// CPU time of this process, all threads (CLOCK_PROCESS_CPUTIME_ID).
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// Times one product both ways, alternating call by call, and logs both with the saving.
@@ -88,16 +101,18 @@ extension KernelBenchmark {
             backend.gemm(transB: transB, m: wp.rows, n: cCols, k: aCols, a: a.ptr, b: w.ptr, c: c.ptr,
                          bias: useBias ? bias.ptr : nil, accumulate: accumulate)
         }
-        var times: [[Double]] = [[], []]
+        var times: [[Double]] = [[], []], cpu: [[Double]] = [[], []]
         var layout = ""
         backend.withPrecision(precision, cachedWeights: [w]) {
             backend.sharingNarrowed([(a.ptr, a.count)]) {
-                for v in 0..<2 { backend.blockedWeights = v == 1; product() }   // warm-up: primitives, copies, narrowing
+                for v in 0..<2 { backend.blockedWeights = v == 1 ? .all : .off; product() }   // warm-up: primitives, copies, narrowing
                 layout = backend.blockedLayouts(of: w).joined(separator: ", ")
                 for _ in 0..<repeats {
                     for v in 0..<2 {
-                        backend.blockedWeights = v == 1
+                        backend.blockedWeights = v == 1 ? .all : .off
+                        let c0 = processCPUSeconds()
                         times[v].append(seconds(product) * 1000)
+                        cpu[v].append((processCPUSeconds() - c0) * 1000)
                     }
                 }
             }
@@ -105,14 +120,15 @@ extension KernelBenchmark {
         let flop = 2.0 * Double(wp.rows * aCols * cCols)
         let what = "\(wp.name) \(forward ? "fwd" : "dX ") A[\(wp.rows),\(aCols)]·\(transB ? "Wᵀ" : "W")[\(aCols),\(cCols)]"
         let lines = (0..<2).map { v -> BlockedLine in
-            let sorted = times[v].sorted()
+            let sorted = times[v].sorted(), cpuSorted = cpu[v].sorted()
             return BlockedLine(precision: precision.rawValue, product: wp.name, direction: forward ? "forward" : "dX",
                                variant: v == 0 ? "plain" : "blocked", bestMs: sorted[0], medianMs: sorted[sorted.count / 2],
-                               gflops: flop / sorted[0] / 1e6, callsPerStep: wp.callsPerStep, layout: v == 0 ? "plain strided" : layout)
+                               gflops: flop / sorted[0] / 1e6, callsPerStep: wp.callsPerStep,
+                               bestCPUMs: cpuSorted[0], medianCPUMs: cpuSorted[cpuSorted.count / 2], layout: v == 0 ? "plain strided" : layout)
         }
-        log(String(format: "%@ %-44@ plain %6.3f / %6.3f ms (%4.0f GFLOP/s)  blocked %6.3f / %6.3f ms (%4.0f GFLOP/s)  median saving %5.1f%%  layout %@",
-                   precision.rawValue, what, lines[0].bestMs, lines[0].medianMs, lines[0].gflops, lines[1].bestMs, lines[1].medianMs,
-                   lines[1].gflops, 100 * (1 - lines[1].medianMs / lines[0].medianMs), layout))
+        log(String(format: "%@ %-44@ wall best/median: plain %6.3f / %6.3f ms, blocked %6.3f / %6.3f ms; CPU median: plain %6.3f, blocked %6.3f ms (%+5.1f%%)  layout %@",
+                   precision.rawValue, what, lines[0].bestMs, lines[0].medianMs, lines[1].bestMs, lines[1].medianMs,
+                   lines[0].medianCPUMs, lines[1].medianCPUMs, 100 * (lines[1].medianCPUMs / lines[0].medianCPUMs - 1), layout))
         return lines
     }
 }

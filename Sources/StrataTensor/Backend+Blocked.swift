@@ -10,8 +10,10 @@
 // weight is read as W (forward) and as Wᵀ (dX), so it holds two. In bf16 they replace
 // the plain bf16 copy (together the size of the fp32 weight); in fp32 they add twice
 // the weight's size.
-// Off with `Backend.blockedWeights = false` or STRATA_BLOCKED_WEIGHTS=0 in the
-// environment. Leaves out: activations and gradients (always plain, strided),
+// Which products use it: `Backend.blockedWeights` (default `.bf16`: measured 12–19%
+// faster on the nano weight products in bf16, 3–5% in fp32, not worth twice the
+// weights' memory there — docs/benchmarks.md); STRATA_BLOCKED_WEIGHTS=0 / bf16 / all
+// in the environment sets it for the process. Leaves out: activations and gradients (always plain, strided),
 // batched (attention) products, products whose B is part of a weight.
 
 import Foundation
@@ -38,6 +40,21 @@ final class BlockedCopy {
     }
 }
 
+/// Which 2-D products read registered weights from blocked copies.
+public enum BlockedWeightPolicy: String, Sendable, CaseIterable {
+    /// None: every weight is passed plain (row-major or transposed by strides).
+    case off = "0"
+    /// Products running in bf16 only (the default).
+    case bf16
+    /// bf16 and fp32 products (fp32 copies add twice the weights' size).
+    case all
+
+    /// The process default: STRATA_BLOCKED_WEIGHTS when set to one of the cases, else `.bf16`.
+    static var fromEnvironment: BlockedWeightPolicy {
+        ProcessInfo.processInfo.environment["STRATA_BLOCKED_WEIGHTS"].flatMap(BlockedWeightPolicy.init(rawValue:)) ?? .bf16
+    }
+}
+
 /// Counters of the blocked-weight path (tests and the kernel benchmark read them).
 public struct BlockedWeightStats: Sendable, Equatable {
     /// Products whose B operand was read from a blocked copy.
@@ -49,11 +66,11 @@ public struct BlockedWeightStats: Sendable, Equatable {
 }
 
 extension Backend {
-    /// Whether products whose B is a registered weight read it from a copy in oneDNN's preferred layout
-    /// (default on; STRATA_BLOCKED_WEIGHTS=0 in the environment turns it off for the process).
-    public var blockedWeights: Bool {
-        get { lock.lock(); defer { lock.unlock() }; return blocked.enabled }
-        set { lock.lock(); blocked.enabled = newValue; lock.unlock() }
+    /// Which products whose B is a registered weight read it from a copy in oneDNN's preferred layout
+    /// (default `.bf16`, or STRATA_BLOCKED_WEIGHTS=0 / bf16 / all from the environment).
+    public var blockedWeights: BlockedWeightPolicy {
+        get { lock.lock(); defer { lock.unlock() }; return blocked.policy }
+        set { lock.lock(); blocked.policy = newValue; lock.unlock() }
     }
 
     /// The blocked path's counters since the last `resetBlockedWeightStats()`; `bytes` is what the current scope holds.
@@ -67,8 +84,8 @@ extension Backend {
     public func resetBlockedWeightStats() { lock.lock(); blocked.stats = BlockedWeightStats(); lock.unlock() }
 
     /// The registered weight that is exactly `b` (caller holds the lock), when the blocked path applies to A·B.
-    func blockedWeight(_ a: MatView, _ b: MatView) -> BF16State.Weight? {
-        guard blocked.enabled, a.dims.count == 2, b.dims.count == 2, let w = bf16.weights[b.ptr], w.owner != nil else { return nil }
+    func blockedWeight(_ a: MatView, _ b: MatView, inBF16: Bool) -> BF16State.Weight? {
+        guard blocked.policy == .all || (blocked.policy == .bf16 && inBF16), a.dims.count == 2, b.dims.count == 2, let w = bf16.weights[b.ptr], w.owner != nil else { return nil }
         // Exactly the whole weight, dense in one of its two orientations (row-major or transposed by strides).
         let rows = b.dims[0], cols = b.dims[1]
         guard rows * cols == w.count, b.strides == [cols, 1] || b.strides == [1, rows] else { return nil }
@@ -144,7 +161,7 @@ extension Backend {
 
 /// The blocked path's switch and counters (guarded by the backend's lock).
 struct BlockedState {
-    var enabled = ProcessInfo.processInfo.environment["STRATA_BLOCKED_WEIGHTS"] != "0"
+    var policy = BlockedWeightPolicy.fromEnvironment
     var stats = BlockedWeightStats()
 }
 

@@ -92,7 +92,7 @@ public final class Backend: @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         let inBF16 = productInBF16(a)
-        let weight = blockedWeight(a, b)
+        let weight = blockedWeight(a, b, inBF16: inBF16)
         let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate,
                       bf16: inBF16, blockedB: weight != nil)
         let mm: CachedMatmul

@@ -15,8 +15,10 @@ import StrataCore
 
 final class BlockedWeightTests: XCTestCase {
     let backend = Backend.shared
+    private var savedPolicy = BlockedWeightPolicy.bf16
 
-    override func tearDown() { backend.blockedWeights = true; super.tearDown() }
+    override func setUp() { super.setUp(); savedPolicy = backend.blockedWeights }
+    override func tearDown() { backend.blockedWeights = savedPolicy; super.tearDown() }
 
     private func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         var rng = StrataRNG(seed: seed)
@@ -51,7 +53,7 @@ final class BlockedWeightTests: XCTestCase {
     }
 
     private func run(_ t: Case, precision: MatmulPrecision, blocked: Bool) -> (out: [Float], stats: BlockedWeightStats, layouts: [String]) {
-        backend.blockedWeights = blocked
+        backend.blockedWeights = blocked ? .all : .off
         backend.resetBlockedWeightStats()
         return backend.withPrecision(precision, cachedWeights: [t.w, t.head]) {
             let out = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
@@ -95,7 +97,7 @@ final class BlockedWeightTests: XCTestCase {
 
     func testChangedWeightIsReorderedAfterInvalidationAndItsNewValuesUsed() {
         let t = Case()
-        backend.blockedWeights = true
+        backend.blockedWeights = .all
         backend.resetBlockedWeightStats()
         let before = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
         backend.withPrecision(.fp32, cachedWeights: [t.w, t.head]) {
@@ -107,7 +109,7 @@ final class BlockedWeightTests: XCTestCase {
             backend.invalidateBF16Weights()               // … and the loop says so
             let after = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
             XCTAssertEqual(backend.blockedWeightStats.reorders, 8, "each copy reordered once more")
-            backend.blockedWeights = false
+            backend.blockedWeights = .off
             let plainAfter = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
             let scale = plainAfter.map { abs($0) }.max()!
             for i in plainAfter.indices { XCTAssertEqual(after[i], plainAfter[i], accuracy: 1e-5 * scale, "output \(i) uses the new weights") }
@@ -118,7 +120,7 @@ final class BlockedWeightTests: XCTestCase {
     func testOperandsThatAreNotExactlyARegisteredWeightNeverReadABlockedCopy() {
         let t = Case()
         let other = random([48, 80], seed: 9)
-        backend.blockedWeights = true
+        backend.blockedWeights = .all
         backend.resetBlockedWeightStats()
         backend.withPrecision(.fp32, cachedWeights: [t.w]) {
             let y = Tensor(zeros: [37, 80]), top = Tensor(zeros: [37, 40]), gw = Tensor(zeros: [48, 80]), sq = Tensor(zeros: [48, 48])
@@ -138,11 +140,31 @@ final class BlockedWeightTests: XCTestCase {
     func testFP32WithNothingRegisteredIsBitIdenticalToTheSwitchOff() {
         let t = Case()
         backend.resetBlockedWeightStats()
-        backend.blockedWeights = true
+        backend.blockedWeights = .all
         let on = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
-        backend.blockedWeights = false
+        backend.blockedWeights = .off
         let off = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
         XCTAssertEqual(on, off)
         XCTAssertEqual(backend.blockedWeightStats.products, 0)
+    }
+
+    func testDefaultPolicyBlocksBF16ProductsOnlyAndLeavesFP32Plain() throws {
+        XCTAssertEqual(BlockedWeightPolicy(rawValue: "0"), .off, "STRATA_BLOCKED_WEIGHTS=0 turns it off")
+        let t = Case()
+        backend.blockedWeights = .bf16
+        backend.resetBlockedWeightStats()
+        backend.withPrecision(.fp32, cachedWeights: [t.w, t.head]) {
+            _ = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
+            XCTAssertEqual(backend.blockedWeightStats.products, 0, "fp32 products stay plain under .bf16")
+            XCTAssertEqual(backend.blockedWeightStats.bytes, 0)
+        }
+        let cpu = CPUMatmulFeatures.detected
+        try XCTSkipUnless(cpu.nativeBF16, "bf16 products need AVX-512 BF16 or AMX; oneDNN dispatches to \(cpu.isa) here")
+        backend.withPrecision(.bf16, cachedWeights: [t.w, t.head]) {
+            _ = products(x: t.x, w: t.w, bias: t.bias, g: t.g, head: t.head, hx: t.hx, hg: t.hg)
+            XCTAssertEqual(backend.blockedWeightStats.products, 4)
+            XCTAssertEqual(backend.bf16WeightConversions, 4, "each blocked bf16 copy counts as one weight conversion")
+            XCTAssertGreaterThanOrEqual(backend.blockedWeightStats.bytes, 2 * 2 * (t.w.count + t.head.count), "two bf16 copies per weight (blocks pad)")
+        }
     }
 }
