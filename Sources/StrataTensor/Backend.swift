@@ -101,7 +101,7 @@ public final class Backend: @unchecked Sendable {
             cache[key] = mm
         }
         // A blocked B is filled (reordered, narrowed in bf16) here once per weight generation, under the lock.
-        let blockedB = weight.map { blockedOperand($0, b, md: mm.weightsMD!) }
+        let blockedB = mm.weightsMD.flatMap { md in weight.map { blockedOperand($0, b, md: md) } }
         lock.unlock()
         var scratch: [BF16Buffer] = []   // narrowed operands, alive until the product is done
         defer { withExtendedLifetime(scratch) {} }
@@ -168,7 +168,11 @@ public final class Backend: @unchecked Sendable {
         defer { dnnl_primitive_desc_destroy(pd) }
         var prim: dnnl_primitive_t?
         check(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create(matmul)")
-        if blockedB { bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee }
+        if blockedB {
+            bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
+            // A layout the packer cannot write (not blocked, or offset): this product passes B plain instead.
+            if !BlockedCopy.packable(bmd) { dnnl_primitive_destroy(prim); return makeMatmul(a, b, c, bias: bias, accumulate: accumulate, operands: operands) }
+        }
         func mem(_ md: inout dnnl_memory_desc_t) -> dnnl_memory_t {
             var m: dnnl_memory_t?
             // DNNL_MEMORY_NONE: the handle is set on every call.
