@@ -27,13 +27,15 @@ import StrataCore
 /// costs a scheduler tick on a loaded machine: ~6 ms per weight, 15% of a nano bf16 step, measured.)
 final class BlockedCopy {
     let md: dnnl_memory_desc_t
+    /// The strides the weight is read with (W or Wᵀ): a square weight has both orientations in equal descs.
+    let sourceStrides: [Int]
     let buffer: UnsafeMutableRawPointer
     let bytes: Int
     let rowOffset: [Int], colOffset: [Int]
     var generation = -1
 
-    init(md: dnnl_memory_desc_t, rows: Int, cols: Int) {
-        self.md = md
+    init(md: dnnl_memory_desc_t, rows: Int, cols: Int, sourceStrides: [Int]) {
+        self.md = md; self.sourceStrides = sourceStrides
         var copy = md
         bytes = dnnl_memory_desc_get_size(&copy)
         var raw: UnsafeMutableRawPointer?
@@ -152,10 +154,11 @@ extension Backend {
     func blockedOperand(_ w: BF16State.Weight, _ b: MatView, md: dnnl_memory_desc_t) -> UnsafeMutableRawPointer {
         var md = md
         let copy: BlockedCopy
-        if let hit = w.blocked.first(where: { c in withUnsafePointer(to: c.md) { dnnl_memory_desc_equal($0, &md) != 0 } }) {
+        if let hit = w.blocked.first(where: { c in
+            c.sourceStrides == b.strides && withUnsafePointer(to: c.md) { dnnl_memory_desc_equal($0, &md) != 0 } }) {
             copy = hit
         } else {
-            copy = BlockedCopy(md: md, rows: b.dims[0], cols: b.dims[1])
+            copy = BlockedCopy(md: md, rows: b.dims[0], cols: b.dims[1], sourceStrides: b.strides)
             w.blocked.append(copy)
         }
         if copy.generation != bf16.generation {

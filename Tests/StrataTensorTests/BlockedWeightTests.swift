@@ -167,4 +167,18 @@ final class BlockedWeightTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(backend.blockedWeightStats.bytes, 2 * 2 * (t.w.count + t.head.count), "two bf16 copies per weight (blocks pad)")
         }
     }
+
+    func testSquareWeightKeepsSeparateCopiesForWAndWTransposed() throws {
+        // A square weight's W and Wᵀ layouts have equal memory descs; the copies must still differ.
+        let t = Case(inF: 64, outF: 64)
+        for precision in [MatmulPrecision.fp32, .bf16] {
+            if precision == .bf16 && !CPUMatmulFeatures.detected.nativeBF16 { continue }
+            let plain = run(t, precision: precision, blocked: false), blocked = run(t, precision: precision, blocked: true)
+            XCTAssertEqual(blocked.stats.reorders, 4, "\(precision): forward and dX copies of the square weight, two of the head")
+            let scale = plain.out.map { abs($0) }.max()!
+            let tol: Float = precision == .fp32 ? 1e-5 * scale : 1e-5 * 64 * scale
+            for i in plain.out.indices { XCTAssertEqual(blocked.out[i], plain.out[i], accuracy: tol, "\(precision) output \(i)") }
+        }
+        try XCTSkipUnless(CPUMatmulFeatures.detected.nativeBF16, "bf16 half needs AVX-512 BF16 or AMX; the fp32 half ran")
+    }
 }
