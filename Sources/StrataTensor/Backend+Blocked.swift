@@ -10,11 +10,13 @@
 // weight is read as W (forward) and as Wᵀ (dX), so it holds two. In bf16 they replace
 // the plain bf16 copy (together the size of the fp32 weight); in fp32 they add twice
 // the weight's size.
-// Which products use it: `Backend.blockedWeights` (default `.bf16`: measured 12–19%
-// faster on the nano weight products in bf16, 3–5% in fp32, not worth twice the
-// weights' memory there — docs/benchmarks.md); STRATA_BLOCKED_WEIGHTS=0 / bf16 / all
-// in the environment sets it for the process. Leaves out: activations and gradients (always plain, strided),
-// batched (attention) products, products whose B is part of a weight.
+// Which products use it: `Backend.blockedWeights` (default `.bf16`: the nano weight
+// products took 14–15% less CPU time in bf16, 5–28% per product, and 3–5% less in fp32,
+// not worth twice the weights' memory there; the whole loaded training step moved +2%,
+// inside the noise — docs/benchmarks.md); STRATA_BLOCKED_WEIGHTS=0 / bf16 / all in the
+// environment sets it for the process.
+// Leaves out: activations and gradients (always plain, strided), batched (attention)
+// products, products whose B is part of a weight.
 
 import Foundation
 import CDNNL
@@ -149,7 +151,7 @@ extension Backend {
         return w
     }
 
-    /// The buffer holding weight `w` (read as `b`) in layout `md`, reordered from the fp32 weight now if it is
+    /// The buffer holding weight `w` (read as `b`) in layout `md`, filled from the fp32 weight now if it is
     /// stale (caller holds the lock).
     func blockedOperand(_ w: BF16State.Weight, _ b: MatView, md: dnnl_memory_desc_t) -> UnsafeMutableRawPointer {
         var md = md
