@@ -7,6 +7,7 @@
 // Also: narrowing fp32 to bf16 (the per-product operand conversion of bf16
 // training) in Swift's vectorised loop against a oneDNN reorder, at the sizes of
 // a nano layer's activations and of an LM-head gradient chunk.
+// `--blocked` (plain against blocked weight layouts): KernelBenchmark+Blocked.swift.
 // Leaves out: the rest of the training step (`strata bench` times that).
 
 import Foundation

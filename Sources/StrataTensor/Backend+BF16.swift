@@ -14,8 +14,9 @@
 // `bf16BatchedProducts` is off; their operands are strided views into the fused qkv
 // buffer, which the attention op narrows once for all its products (a view is
 // found inside a shared span that contains it).
-// Leaves out: keeping activations in bf16 between ops, oneDNN's blocked weight
-// layouts (weights are passed row-major; oneDNN packs them per call).
+// Registered weights read whole by 2-D products are kept in oneDNN's preferred
+// (blocked) layout instead of a plain bf16 copy: Backend+Blocked.swift.
+// Leaves out: keeping activations in bf16 between ops.
 
 import Foundation
 import CDNNL
@@ -178,6 +179,8 @@ struct BF16State {
         let owner: Tensor?
         var copy: BF16Buffer?
         var generation = -1
+        /// The weight in the layouts 2-D products chose for it (Backend+Blocked.swift), each with its own generation.
+        var blocked: [BlockedCopy] = []
         init(_ ptr: UnsafeMutablePointer<Float>, count: Int, owner: Tensor?) { self.ptr = ptr; self.count = count; self.owner = owner }
     }
     var precision: MatmulPrecision = .fp32

@@ -4,7 +4,8 @@
 // matmul here; transposes are expressed as strides, never copied. Primitives are
 // created once per (shapes, strides, bias, accumulate, dtype) key and cached.
 // bf16 products (operands narrowed, fp32 accumulation and output) are switched on
-// per scope: Backend+BF16.swift.
+// per scope: Backend+BF16.swift. Registered weights read whole as B are kept in the
+// layout the primitive prefers: Backend+Blocked.swift.
 // Leaves out: Accelerate on Apple platforms, GPU engines.
 
 import Foundation
@@ -41,6 +42,8 @@ public final class Backend: @unchecked Sendable {
     let lock = NSLock()
     /// Precision, registered weights and their bf16 copies (Backend+BF16.swift); guarded by `lock`.
     var bf16 = BF16State()
+    /// The blocked-weight switch and counters (Backend+Blocked.swift); guarded by `lock`.
+    var blocked = BlockedState()
     /// Floating-point operations issued through matmul (for MFU accounting).
     public private(set) var flops: Double = 0
     /// Wall time spent inside matmul calls.
@@ -51,14 +54,18 @@ public final class Backend: @unchecked Sendable {
     private struct Key: Hashable {
         let a: [Int], b: [Int], c: [Int]
         let bias: Bool, accumulate: Bool, bf16: Bool
+        /// B is a registered weight read from a copy in the primitive's chosen layout (Backend+Blocked.swift).
+        let blockedB: Bool
     }
 
     private final class CachedMatmul {
         let primitive: dnnl_primitive_t
         let src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t
         let bias: dnnl_memory_t?
-        init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t, bias: dnnl_memory_t?) {
-            self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst; self.bias = bias
+        /// The weights layout the primitive chose (format `any`), for a blocked B; nil for plain strided B.
+        let weightsMD: dnnl_memory_desc_t?
+        init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t, bias: dnnl_memory_t?, weightsMD: dnnl_memory_desc_t?) {
+            self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst; self.bias = bias; self.weightsMD = weightsMD
         }
     }
 
@@ -85,24 +92,28 @@ public final class Backend: @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         let inBF16 = productInBF16(a)
-        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate, bf16: inBF16)
+        let weight = blockedWeight(a, b, inBF16: inBF16)
+        let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate,
+                      bf16: inBF16, blockedB: weight != nil)
         let mm: CachedMatmul
         if let hit = cache[key] { mm = hit } else {
-            mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate, operands: inBF16 ? dnnl_bf16 : dnnl_f32)
+            mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate, operands: inBF16 ? dnnl_bf16 : dnnl_f32, blockedB: weight != nil)
             cache[key] = mm
         }
+        // A blocked B is filled (reordered, narrowed in bf16) here once per weight generation, under the lock.
+        let blockedB = mm.weightsMD.flatMap { md in weight.map { blockedOperand($0, b, md: md) } }
         lock.unlock()
         var scratch: [BF16Buffer] = []   // narrowed operands, alive until the product is done
         defer { withExtendedLifetime(scratch) {} }
         if inBF16 {
             let c0 = DispatchTime.now().uptimeNanoseconds
             dnnl_memory_set_data_handle(mm.src, bf16Operand(a, scratch: &scratch))
-            dnnl_memory_set_data_handle(mm.weights, bf16Operand(b, scratch: &scratch))
+            dnnl_memory_set_data_handle(mm.weights, blockedB ?? bf16Operand(b, scratch: &scratch))
             let dc = Double(DispatchTime.now().uptimeNanoseconds - c0) * 1e-9
             lock.lock(); bf16ConversionSeconds += dc; lock.unlock()
         } else {
             dnnl_memory_set_data_handle(mm.src, a.ptr)
-            dnnl_memory_set_data_handle(mm.weights, b.ptr)
+            dnnl_memory_set_data_handle(mm.weights, blockedB ?? UnsafeMutableRawPointer(b.ptr))
         }
         dnnl_memory_set_data_handle(mm.dst, c.ptr)
         var args = [dnnl_exec_arg_t(arg: Int32(DNNL_ARG_SRC), memory: mm.src),
@@ -129,9 +140,12 @@ public final class Backend: @unchecked Sendable {
         matmul(av, bv, into: cv, bias: bias, accumulate: accumulate)
     }
 
-    /// A matmul primitive with `operands` (f32 or bf16) for A and B; C and bias are always f32.
-    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool, operands: dnnl_data_type_t) -> CachedMatmul {
-        var amd = memoryDesc(a.dims, a.strides, operands), bmd = memoryDesc(b.dims, b.strides, operands), cmd = memoryDesc(c.dims, c.strides)
+    /// A matmul primitive with `operands` (f32 or bf16) for A and B; C and bias are always f32. With `blockedB`,
+    /// B's layout is left to oneDNN (format `any`) and the one it chose is kept in `weightsMD`.
+    private func makeMatmul(_ a: MatView, _ b: MatView, _ c: MatView, bias: Bool, accumulate: Bool, operands: dnnl_data_type_t,
+                            blockedB: Bool = false) -> CachedMatmul {
+        var amd = memoryDesc(a.dims, a.strides, operands), cmd = memoryDesc(c.dims, c.strides)
+        var bmd = blockedB ? anyLayoutDesc(b.dims, operands) : memoryDesc(b.dims, b.strides, operands)
         var biasDims = [Int](repeating: 1, count: c.dims.count); biasDims[biasDims.count - 1] = c.dims.last!
         var biasStrides = [Int](repeating: c.dims.last!, count: c.dims.count); biasStrides[biasStrides.count - 1] = 1
         var bmdBias = memoryDesc(biasDims, biasStrides)
@@ -154,13 +168,27 @@ public final class Backend: @unchecked Sendable {
         defer { dnnl_primitive_desc_destroy(pd) }
         var prim: dnnl_primitive_t?
         check(dnnl_primitive_create(&prim, pd), "dnnl_primitive_create(matmul)")
+        if blockedB {
+            bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0)!.pointee
+            // A layout the packer cannot write (not blocked, or offset): this product passes B plain instead.
+            if !BlockedCopy.packable(bmd) { dnnl_primitive_destroy(prim); return makeMatmul(a, b, c, bias: bias, accumulate: accumulate, operands: operands) }
+        }
         func mem(_ md: inout dnnl_memory_desc_t) -> dnnl_memory_t {
             var m: dnnl_memory_t?
             // DNNL_MEMORY_NONE: the handle is set on every call.
             check(dnnl_memory_create(&m, &md, engine, nil), "dnnl_memory_create")
             return m!
         }
-        return CachedMatmul(primitive: prim!, src: mem(&amd), weights: mem(&bmd), dst: mem(&cmd), bias: bias ? mem(&bmdBias) : nil)
+        return CachedMatmul(primitive: prim!, src: mem(&amd), weights: mem(&bmd), dst: mem(&cmd), bias: bias ? mem(&bmdBias) : nil,
+                            weightsMD: blockedB ? bmd : nil)
+    }
+
+    /// A 2-D memory desc whose layout the primitive picks (`dnnl_format_tag_any`).
+    private func anyLayoutDesc(_ dims: [Int], _ type: dnnl_data_type_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }
+        check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), d, type, dnnl_format_tag_any), "dnnl_memory_desc_init_by_tag(\(dims), any)")
+        return md
     }
 
     private func memoryDesc(_ dims: [Int], _ strides: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {

@@ -48,9 +48,16 @@ struct BenchKernels: ParsableCommand {
 
     @Option(help: "Round-robin repeats after one warm-up round (the fastest of each variant is reported).") var repeats = 5
     @Flag(help: "Print the result as JSON.") var json = false
+    @Flag(help: "Only the nano weight products with plain against blocked (oneDNN-chosen layout) weights, fp32 and bf16, alternating call by call.")
+    var blocked = false
 
     func run() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1 (got \(repeats))") }
+        if blocked {
+            let lines = KernelBenchmark.blockedWeights(repeats: repeats, log: json ? { _ in } : { print($0) })
+            if json { print(String(decoding: try StrataJSON.encode(lines, pretty: false), as: UTF8.self)) }
+            return
+        }
         var c = KernelBenchmark.Config()
         c.repeats = repeats
         let lines = KernelBenchmark.run(c, log: json ? { _ in } : { print($0) })
