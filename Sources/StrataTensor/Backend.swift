@@ -2,7 +2,8 @@
 // C API 2.x). Every product Strata computes — linear layers, the tied LM head,
 // batched attention scores and their backward forms — is a strided (batched)
 // matmul here; transposes are expressed as strides, never copied. Primitives are
-// created once per (shapes, strides, bias, accumulate, dtype) key and cached.
+// created once per (shapes, strides, bias, accumulate, dtype) key and cached, the
+// least recently used evicted past `primitiveCacheCapacity`.
 // bf16 products (operands narrowed, fp32 accumulation and output) are switched on
 // per scope: Backend+BF16.swift. Registered weights read whole as B are kept in the
 // layout the primitive prefers: Backend+Blocked.swift.
@@ -39,6 +40,16 @@ public final class Backend: @unchecked Sendable {
     var engine: dnnl_engine_t?
     var stream: dnnl_stream_t?
     private var cache: [Key: CachedMatmul] = [:]
+    private var useClock: UInt64 = 0
+    /// Most matmul primitives kept. Training meets a few dozen shapes and reuses them every step, but rollouts and
+    /// evaluations meet new ones at nearly every decode length and batch size: unbounded, the cache held 1,014
+    /// primitives after 12 GRPO steps, each with its JIT code, and the run's RSS grew by ~30 MB a step
+    /// (docs/benchmarks.md). Past the capacity the least recently used quarter is destroyed.
+    public var primitiveCacheCapacity = 256 {
+        didSet { lock.lock(); evictIfFull(); lock.unlock() }
+    }
+    /// Matmul primitives cached now.
+    public var cachedPrimitives: Int { lock.lock(); defer { lock.unlock() }; return cache.count }
     let lock = NSLock()
     /// Precision, registered weights and their bf16 copies (Backend+BF16.swift); guarded by `lock`.
     var bf16 = BF16State()
@@ -64,8 +75,15 @@ public final class Backend: @unchecked Sendable {
         let bias: dnnl_memory_t?
         /// The weights layout the primitive chose (format `any`), for a blocked B; nil for plain strided B.
         let weightsMD: dnnl_memory_desc_t?
+        /// `useClock` at the last product that ran it (the LRU order).
+        var lastUse: UInt64 = 0
         init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t, bias: dnnl_memory_t?, weightsMD: dnnl_memory_desc_t?) {
             self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst; self.bias = bias; self.weightsMD = weightsMD
+        }
+        /// Runs when evicted and no product still holds it.
+        deinit {
+            dnnl_primitive_destroy(primitive)
+            for m in [src, weights, dst] + (bias.map { [$0] } ?? []) { dnnl_memory_destroy(m) }
         }
     }
 
@@ -76,6 +94,9 @@ public final class Backend: @unchecked Sendable {
         mallopt(M_MMAP_THRESHOLD, 512 << 20)
         mallopt(M_TRIM_THRESHOLD, 1 << 30)
         #endif
+        // oneDNN's own primitive cache (1,024 by default) would keep every evicted primitive's code alive; Strata's
+        // cache sits in front of it, so it only needs to catch the few primitives made per call (reorders).
+        check(dnnl_set_primitive_cache_capacity(32), "dnnl_set_primitive_cache_capacity")
         check(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
         check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "dnnl_stream_create")
     }
@@ -100,6 +121,9 @@ public final class Backend: @unchecked Sendable {
             mm = makeMatmul(a, b, c, bias: bias != nil, accumulate: accumulate, operands: inBF16 ? dnnl_bf16 : dnnl_f32, blockedB: weight != nil)
             cache[key] = mm
         }
+        useClock += 1
+        mm.lastUse = useClock
+        evictIfFull()
         // A blocked B is filled (reordered, narrowed in bf16) here once per weight generation, under the lock.
         let blockedB = mm.weightsMD.flatMap { md in weight.map { blockedOperand($0, b, md: md) } }
         lock.unlock()
@@ -128,6 +152,15 @@ public final class Backend: @unchecked Sendable {
         let batch = c.dims.dropLast(2).reduce(1, *)
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         lock.lock(); flops += 2.0 * Double(batch * m * n * k); matmulSeconds += dt; lock.unlock()
+    }
+
+    /// Past the capacity, drop the least recently used primitives down to three quarters of it (caller holds the
+    /// lock). A product running one keeps it alive until it finishes.
+    private func evictIfFull() {
+        guard cache.count > max(1, primitiveCacheCapacity) else { return }
+        let keep = max(1, primitiveCacheCapacity * 3 / 4)
+        let oldest = cache.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(cache.count - keep)
+        for (key, _) in oldest { cache[key] = nil }
     }
 
     /// Row-major GEMM in BLAS terms: C[M,N] = op(A)·op(B) (+ bias) (+ C).
