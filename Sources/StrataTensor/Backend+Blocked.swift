@@ -10,11 +10,11 @@
 // weight is read as W (forward) and as Wᵀ (dX), so it holds two. In bf16 they replace
 // the plain bf16 copy (together the size of the fp32 weight); in fp32 they add twice
 // the weight's size.
-// Which products use it: `Backend.blockedWeights` (default `.bf16`: the nano weight
+// Which products use it: `Backend.blockedWeights` (default `.off`: the nano weight
 // products took 14–15% less CPU time in bf16, 5–28% per product, and 3–5% less in fp32,
-// not worth twice the weights' memory there; the whole loaded training step moved +2%,
-// inside the noise — docs/benchmarks.md); STRATA_BLOCKED_WEIGHTS=0 / bf16 / all in the
-// environment sets it for the process.
+// but on the idle VM the whole bf16 training step ran 6–8% slower with it — 2,006 / 1,939
+// against 2,133 / 2,097 tokens/s, interleaved — docs/benchmarks.md); STRATA_BLOCKED_WEIGHTS=
+// 0 / bf16 / all in the environment sets it for the process.
 // Leaves out: activations and gradients (always plain, strided), batched (attention)
 // products, products whose B is part of a weight.
 
@@ -101,16 +101,16 @@ final class BlockedCopy {
 
 /// Which 2-D products read registered weights from blocked copies.
 public enum BlockedWeightPolicy: String, Sendable, CaseIterable {
-    /// None: every weight is passed plain (row-major or transposed by strides).
+    /// None: every weight is passed plain (row-major or transposed by strides). The default.
     case off = "0"
-    /// Products running in bf16 only (the default).
+    /// Products running in bf16 only.
     case bf16
     /// bf16 and fp32 products (fp32 copies add twice the weights' size).
     case all
 
-    /// The process default: STRATA_BLOCKED_WEIGHTS when set to one of the cases, else `.bf16`.
+    /// The process default: STRATA_BLOCKED_WEIGHTS when set to one of the cases, else `.off`.
     static var fromEnvironment: BlockedWeightPolicy {
-        ProcessInfo.processInfo.environment["STRATA_BLOCKED_WEIGHTS"].flatMap(BlockedWeightPolicy.init(rawValue:)) ?? .bf16
+        ProcessInfo.processInfo.environment["STRATA_BLOCKED_WEIGHTS"].flatMap(BlockedWeightPolicy.init(rawValue:)) ?? .off
     }
 }
 
@@ -126,7 +126,7 @@ public struct BlockedWeightStats: Sendable, Equatable {
 
 extension Backend {
     /// Which products whose B is a registered weight read it from a copy in oneDNN's preferred layout
-    /// (default `.bf16`, or STRATA_BLOCKED_WEIGHTS=0 / bf16 / all from the environment).
+    /// (default `.off`, or STRATA_BLOCKED_WEIGHTS=0 / bf16 / all from the environment).
     public var blockedWeights: BlockedWeightPolicy {
         get { lock.lock(); defer { lock.unlock() }; return blocked.policy }
         set { lock.lock(); blocked.policy = newValue; lock.unlock() }

@@ -148,7 +148,7 @@ final class BlockedWeightTests: XCTestCase {
         XCTAssertEqual(backend.blockedWeightStats.products, 0)
     }
 
-    func testDefaultPolicyBlocksBF16ProductsOnlyAndLeavesFP32Plain() throws {
+    func testBF16PolicyBlocksBF16ProductsOnlyAndLeavesFP32Plain() throws {
         XCTAssertEqual(BlockedWeightPolicy(rawValue: "0"), .off, "STRATA_BLOCKED_WEIGHTS=0 turns it off")
         let t = Case()
         backend.blockedWeights = .bf16
