@@ -30,12 +30,17 @@ final class BF16TrainingTests: WorldTestCase {
 
     /// 100 AdamW steps of a tiny GPT-2 (2 layers, d=32, T=16, V=64, batch 4) on a fixed learnable sequence, the way
     /// the loop runs them in bf16: products in bf16 over cached weight copies, invalidated after each update.
-    private func hundredSteps(_ precision: MatmulPrecision) -> [Float] {
+    /// The tiny GPT-2 (seed 3) and its fixed batch: a periodic, learnable sequence.
+    private func tinyModelAndBatch() -> (model: GPT2, ids: [Int32], targets: [Int32], b: Int, t: Int) {
         let model = GPT2(GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 32, nLayer: 2, nHead: 2), seed: 3)
-        let opt = AdamW(model.parameters, config: .init(lr: 3e-3, weightDecay: 0.1))
         let (b, t) = (4, 16)
-        let stream: [Int32] = (0..<(b * t + 1)).map { (i: Int) -> Int32 in Int32((i * 7 + i / 5) % 64) }   // periodic: learnable
-        let ids = Array(stream.prefix(b * t)), targets = Array(stream.dropFirst())
+        let stream: [Int32] = (0..<(b * t + 1)).map { (i: Int) -> Int32 in Int32((i * 7 + i / 5) % 64) }
+        return (model, Array(stream.prefix(b * t)), Array(stream.dropFirst()), b, t)
+    }
+
+    private func hundredSteps(_ precision: MatmulPrecision) -> [Float] {
+        let (model, ids, targets, b, t) = tinyModelAndBatch()
+        let opt = AdamW(model.parameters, config: .init(lr: 3e-3, weightDecay: 0.1))
         return Backend.shared.withPrecision(precision, cachedWeights: model.parameters) {
             (0..<100).map { step in
                 let tape = Tape(seed: UInt64(step))
@@ -64,12 +69,10 @@ final class BF16TrainingTests: WorldTestCase {
 
     /// One step's gradient of every parameter of the tiny GPT-2, in the given precision.
     private func oneStepGradients(_ precision: MatmulPrecision) -> [[Float]] {
-        let model = GPT2(GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 32, nLayer: 2, nHead: 2), seed: 3)
-        let (b, t) = (4, 16)
-        let stream: [Int32] = (0..<(b * t + 1)).map { (i: Int) -> Int32 in Int32((i * 7 + i / 5) % 64) }
+        let (model, ids, targets, b, t) = tinyModelAndBatch()
         return Backend.shared.withPrecision(precision, cachedWeights: model.parameters) {
             let tape = Tape(seed: 0)
-            tape.backward(model.loss(Array(stream.prefix(b * t)), targets: Array(stream.dropFirst()), batch: b, time: t, tape: tape))
+            tape.backward(model.loss(ids, targets: targets, batch: b, time: t, tape: tape))
             return model.parameters.map { $0.grad!.toArray() }
         }
     }
