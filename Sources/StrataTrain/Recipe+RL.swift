@@ -98,7 +98,7 @@ public struct RewardEntrySection: Codable, RecipeSection, Equatable, Sendable {
             case .weight: return "Weight of this source in the total reward (Σ weight · score)."
             case .name: return "Name in metrics (rewards/<name>/mean) and lineage; defaults to the type."
             case .checkpoint: return "reward_model, judge: the checkpoint (or run directory) to score with."
-            case .judgeTemplate: return "judge: a JSON judging template (any of system, single, pair, principles, yes, no, a, b); absent = the standard one."
+            case .judgeTemplate: return "judge: a JSON judging template (any of system, single, pair, principles, yes, no, a, b, answer_first, answer_tokens, verdict: answer_word or likelihood); absent = the standard one."
             case .url: return "http: the endpoint (JSON in: prompts and completions; out: one score per completion)."
             case .timeoutSeconds: return "http: seconds to wait for one reply."
             case .retries: return "http: further attempts after a timeout, 429 or 5xx."

@@ -50,7 +50,7 @@ struct DataCommand: ParsableCommand {
                 files.append((f.file, size ?? 0))
             }
             let judge = try WorldJudgeData.write(qa: output.qa, seed: seed, to: URL(fileURLWithPath: out))
-            for name in [judge.file, WorldJudgeData.templateFileName] {
+            for name in [judge.file, WorldJudgeData.testFileName, WorldJudgeData.templateFileName] {
                 let size = (try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: out).appendingPathComponent(name).path)[.size]) as? Int
                 files.append((name, size ?? 0))
             }

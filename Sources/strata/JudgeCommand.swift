@@ -2,8 +2,10 @@
 // policy checkpoint, has an AI judge (another chat checkpoint) pick the better
 // one from its next-token probabilities, and writes TRL preference JSONL plus a
 // sidecar (<out>.judge.json) recording the judge (checkpoint id, sha256,
-// template), the policy and the prompts. Thin: the work is StrataRL's
-// JudgeLabeling. Leaves out: relabelling existing preference files.
+// template), the policy and the prompts. With --pairs it measures the judge
+// instead: how often it prefers the chosen reply of a labelled preference file
+// (StrataRL's JudgeAgreement), per "type" label. Thin: the work is StrataRL's
+// JudgeLabeling and JudgeAgreement. Leaves out: relabelling existing preference files.
 
 import ArgumentParser
 import Foundation
@@ -14,20 +16,65 @@ import StrataTrain
 
 struct JudgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "judge",
-        abstract: "Label pairs of sampled replies with an AI judge; write TRL preference JSONL for strata reward / strata dpo.")
+        abstract: "Label pairs of sampled replies with an AI judge; write TRL preference JSONL for strata reward / strata dpo.",
+        discussion: "With --pairs FILE it labels nothing: it measures how often the judge prefers each pair's chosen reply.")
 
-    @Option(help: "Policy checkpoint (or run directory) that samples the replies.") var policy: String
+    @Option(help: "Policy checkpoint (or run directory) that samples the replies.") var policy: String?
     @Option(help: "Judge checkpoint (or run directory): a chat model.") var judge: String
-    @Option(help: "Prompt file: TRL prompt-only JSONL ({\"prompt\": ...}).") var prompts: String
-    @Option(help: "Output preference JSONL; the sidecar goes beside it as <name>.judge.json.") var out: String
-    @Option(help: "Judging template override (JSON: any of system, single, pair, principles, yes, no, a, b).") var template: String?
+    @Option(help: "Prompt file: TRL prompt-only JSONL ({\"prompt\": ...}).") var prompts: String?
+    @Option(help: "Output preference JSONL; the sidecar goes beside it as <name>.judge.json.") var out: String?
+    @Option(help: ArgumentHelp("Measure the judge instead: TRL preference JSONL whose chosen replies are the right ones; prints the share "
+            + "of pairs whose chosen reply the judge prefers, per \"type\" label (chance 50%).")) var pairs: String?
+    @Option(help: "With --pairs: also write the agreement rows as JSON to this file.") var report: String?
+    @Option(help: ArgumentHelp("Judging template override (JSON: any of system, single, pair, principles, yes, no, a, b, answer_first, "
+            + "answer_tokens, verdict).")) var template: String?
     @Option(help: "Use only the first N prompts.") var limit: Int?
     @Option(help: "Reply tokens at most.") var maxNewTokens = 48
     @Option(help: "Sampling temperature of the policy.") var temperature: Float = 1.0
     @Option(help: "Sampling seed.") var seed: UInt64 = 0
     @Option(help: "Drop pairs whose judge margin |P(A) − P(B)| is at most this.") var minMargin = 0.0
 
+    func validate() throws {
+        let labelling = [("--policy", policy), ("--prompts", prompts), ("--out", out)]
+        if pairs != nil {
+            if let given = labelling.first(where: { $0.1 != nil }) {
+                throw ValidationError("--pairs measures the judge on existing pairs; it samples nothing, so \(given.0) has no use here")
+            }
+        } else {
+            if let missing = labelling.first(where: { $0.1 == nil }) {
+                throw ValidationError("labelling needs \(missing.0) (with --policy, --prompts and --out), or give --pairs FILE to measure the judge")
+            }
+            if report != nil { throw ValidationError("--report goes with --pairs (it writes the judge's agreement)") }
+        }
+    }
+
     func run() throws {
+        if let pairs { return try measure(pairs) }
+        try label(policy: policy!, prompts: prompts!, out: out!)
+    }
+
+    /// --pairs: the judge's agreement with the file's labels, per type and overall.
+    private func measure(_ path: String) throws {
+        let set = try PreferenceDataset.load(URL(fileURLWithPath: path), margins: .use)
+        let jud = try TrainingCheckpoint.load(try TrainingCheckpoint.resolve(judge))
+        try jud.model.requireDecoder(for: "strata judge", source: "--judge \(judge)")
+        let tpl = try template.map { try StrataJSON.read(JudgeTemplate.self, at: URL(fileURLWithPath: $0)) } ?? .standard
+        let source = try JudgeSource(model: jud.model, tokenizer: jud.tokenizer, template: tpl, checkpoint: jud.id, sha256: jud.contentHash,
+                                     questions: .both)
+        let start = Date()
+        let rows = JudgeAgreement.rows(try JudgeAgreement.margins(judge: source, pairs: set.pairs), groups: set.pairs.map { $0.type ?? "-" })
+        print("type          pairs  judge (one reply)  judge (pair, both orders)")
+        for r in rows {
+            print(r.group.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "  %5d  %16.1f%%  %24.1f%%", r.pairs, 100 * r.single, 100 * r.pair))
+        }
+        print(String(format: "judge %@ on %@; %.1f s", jud.id, path, Date().timeIntervalSince(start)))
+        if let report {
+            try StrataJSON.encode(rows).write(to: URL(fileURLWithPath: report), options: .atomic)
+            print("wrote \(report)")
+        }
+    }
+
+    private func label(policy: String, prompts: String, out: String) throws {
         let promptURL = URL(fileURLWithPath: prompts)
         var set = try PromptDataset.load(promptURL)
         if let limit { set.records = Array(set.records.prefix(max(0, limit))); set.lineNumbers = Array(set.lineNumbers.prefix(max(0, limit))) }

@@ -1,7 +1,9 @@
-// The world's judging data for RLAIF: every train-split fact asked right and
-// wrong (as reply sentences) as a single reply and once as a pair in a seeded order, answered with the
-// template's one-word answers; the file parses as SFT chat data and its template
-// file reads back as the template; agreement pairs come from the test split only.
+// The world's judging data for RLAIF: every train-split fact asked first (the
+// judge answers with the right reply sentence), then right and wrong replies
+// (as reply sentences) as a single reply and once as a pair in a seeded order,
+// answered with the template's one-word answers; the file parses as SFT chat data,
+// its template file reads back as the template and the held-out pairs file as
+// preference data; agreement pairs come from the test split only.
 // Leaves out: training a judge (the demo does; Demo+RL.swift).
 
 import XCTest
@@ -19,10 +21,14 @@ final class WorldJudgeDataTests: XCTestCase {
         XCTAssertEqual(chats.count, 3 * train.count)
         let t = WorldJudgeData.template
         let answers = chats.map { $0.last!.content }
-        XCTAssertTrue(chats.allSatisfy { $0.last!.role == .assistant && $0.count == 2 })
+        XCTAssertEqual(chats.map { $0.map(\.role) }, Array(repeating: [.user, .assistant, .user, .assistant], count: chats.count))
         XCTAssertEqual(answers.filter { $0 == t.yes }.count + answers.filter { $0 == t.no }.count, chats.count, "only A or B")
+        // The judge's own answer is the question's right reply sentence.
+        let byQuestion = Dictionary(train.map { ($0.question, $0) }, uniquingKeysWith: { a, _ in a })
+        for c in chats { XCTAssertEqual(c[1].content, byQuestion[c[0].content].map { $0.reply(answering: $0.answer) }, c[0].content) }
         // Singles: half right (yes), half wrong (no); pairs: the right reply's position is seeded, not fixed.
-        let singles = chats.filter { !$0[0].content.contains("Reply A:") }, pairs = chats.filter { $0[0].content.contains("Reply A:") }
+        let singles = chats.filter { $0[2].content.hasPrefix("Reply: ") }, pairs = chats.filter { $0[2].content.hasPrefix("A: ") }
+        XCTAssertEqual(singles.count + pairs.count, chats.count)
         XCTAssertEqual(singles.filter { $0.last!.content == t.yes }.count, train.count)
         let firstRight = pairs.filter { $0.last!.content == t.a }.count
         XCTAssertGreaterThan(firstRight, pairs.count / 4); XCTAssertLessThan(firstRight, 3 * pairs.count / 4)
@@ -30,7 +36,7 @@ final class WorldJudgeDataTests: XCTestCase {
         // a sentence restates the subject before the value, as SFT replies do.
         for q in train.prefix(20) {
             func single(_ reply: String) -> [ChatMessage]? {
-                singles.first { $0[0].content == "Question: \(q.question)\nReply: \(reply)\nIs the reply correct? Answer A for yes or B for no." }
+                singles.first { $0[0].content == q.question && $0[2].content == "Reply: \(reply)\nCorrect? A for yes, B for no." }
             }
             let right = q.reply(answering: q.answer), wrong = q.reply(answering: q.wrongAnswer)
             XCTAssertEqual(single(right)?.last?.content, t.yes, q.question)
@@ -42,7 +48,7 @@ final class WorldJudgeDataTests: XCTestCase {
         }
         XCTAssertGreaterThan(train.filter { $0.answerLead != nil }.count, train.count / 2, "most replies are sentences")
         let testQuestions = Set(out.qa.filter { $0.split == "test" }.map(\.question))
-        XCTAssertFalse(chats.contains { c in testQuestions.contains { c[0].content.contains("Question: \($0)\n") } },
+        XCTAssertFalse(chats.contains { testQuestions.contains($0[0].content) },
                        "no held-out question is in the judge's training data")
         XCTAssertEqual(WorldJudgeData.conversations(qa: out.qa, seed: 3), chats, "deterministic by seed")
     }
@@ -58,6 +64,11 @@ final class WorldJudgeDataTests: XCTestCase {
         let template = try StrataJSON.read(JudgeTemplate.self, at: dir.appendingPathComponent(WorldJudgeData.templateFileName))
         XCTAssertEqual(template, WorldJudgeData.template)
         XCTAssertNoThrow(try template.validate())
+        let test = try PreferenceDataset.load(dir.appendingPathComponent(WorldJudgeData.testFileName))
+        let agreement = WorldJudgeData.agreementPairs(qa: out.qa)
+        XCTAssertEqual(test.pairs.map { $0.chosen[0].content }, agreement.map(\.right))
+        XCTAssertEqual(test.pairs.map { $0.rejected[0].content }, agreement.map(\.wrong))
+        XCTAssertEqual(test.pairs.map(\.type), agreement.map(\.period))
     }
 
     func testAgreementPairsAreHeldOutAndPairTheRightAnswerWithWrongOnes() throws {

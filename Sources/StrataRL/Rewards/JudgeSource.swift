@@ -4,9 +4,14 @@
 // after the assistant generation prompt — P(yes) − P(no), or P(A) − P(B) —
 // never from generated text. Construction refuses answer words that are not
 // single tokens of the judge's tokenizer. Pairs are asked in both orders and
-// averaged, so the judge's liking for a position cancels.
+// averaged, so the judge's liking for a position cancels. With a template that
+// answers first, the judge first answers each distinct prompt itself (greedy,
+// KV cache, batched) and is then asked about the reply after its own answer.
+// With verdict `likelihood` the score is instead the mean log-probability of the
+// reply's tokens (and its end-of-turn marker) as the judge's answer to the
+// question, and a pair's preference 2σ(ℓ_first − ℓ_second) − 1.
 // Leaves out: loading the checkpoint (callers pass model, tokenizer, identity),
-// chain-of-thought judging, calibration.
+// sampled or multi-step rationales, calibration.
 
 import Foundation
 import StrataCore
@@ -31,6 +36,7 @@ public final class JudgeSource: RewardSource {
     public let model: any CausalLM
     public let template: JudgeTemplate
     let chat: ChatTokenizer
+    let tokenizer: BPETokenizer
     let chatTemplate: ChatTemplate
     let batchRows: Int
     /// Token ids of the answer words yes, no, a, b (-1 for words of questions this judge is not asked).
@@ -43,12 +49,13 @@ public final class JudgeSource: RewardSource {
         try template.validate()
         guard batchRows >= 1 else { throw StrataError.config("judge", "batch rows is \(batchRows)", fix: "give at least 1") }
         chat = try InstructionEval.chatTokenizer(tokenizer, template: chatTemplate)
-        let single = questions != .pair, pair = questions != .single
+        let words = template.verdict == .answerWord
+        let single = words && questions != .pair, pair = words && questions != .single
         let ids = try [("yes", template.yes, single), ("no", template.no, single), ("a", template.a, pair), ("b", template.b, pair)].map {
             $0.2 ? try JudgeSource.singleToken($0.1, field: $0.0, tokenizer: tokenizer, vocab: model.vocabSize) : -1
         }
         (yes, no, a, b) = (ids[0], ids[1], ids[2], ids[3])
-        self.questions = questions
+        self.questions = questions; self.tokenizer = tokenizer
         self.model = model; self.template = template; self.chatTemplate = chatTemplate; self.batchRows = batchRows
         let templateJSON = (try? StrataJSON.encode(template, pretty: false)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         identity = RewardSourceIdentity(kind: .judge, name: name, checkpoint: checkpoint, sha256: sha256,
@@ -67,9 +74,10 @@ public final class JudgeSource: RewardSource {
     /// P(yes) − P(no) per item.
     public func score(_ items: [RewardItem]) throws -> [Double] {
         try require(.single, "score single replies")
-        let probs = try nextTokenProbabilities(items.map { template.singleMessages(prompt: $0.prompt, reply: $0.reply) },
-                                               tokens: [yes, no], what: "reply")
-        return probs.map { $0[0] - $0[1] }
+        if template.verdict == .likelihood { return try replyLikelihoods(items.map(\.prompt), items.map(\.reply)) }
+        let own = try ownAnswers(items.map(\.prompt))
+        let chats = items.indices.map { template.singleMessages(prompt: items[$0].prompt, reply: items[$0].reply, ownAnswer: own?[$0]) }
+        return try nextTokenProbabilities(chats, tokens: [yes, no], what: "reply").map { $0[0] - $0[1] }
     }
 
     /// Per pair, the judge's preference for the first reply in [-1, 1]: ½[(P(A) − P(B)) asked as (first, second)
@@ -80,8 +88,13 @@ public final class JudgeSource: RewardSource {
                                     fix: "give one prompt and two replies per pair")
         }
         try require(.pair, "compare pairs of replies")
-        let ab = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: first[$0], replyB: second[$0]) }
-        let ba = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: second[$0], replyB: first[$0]) }
+        if template.verdict == .likelihood {
+            let l1 = try replyLikelihoods(prompts, first), l2 = try replyLikelihoods(prompts, second)
+            return zip(l1, l2).map { 2 / (1 + exp($1 - $0)) - 1 }
+        }
+        let own = try ownAnswers(prompts)
+        let ab = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: first[$0], replyB: second[$0], ownAnswer: own?[$0]) }
+        let ba = prompts.indices.map { template.pairMessages(prompt: prompts[$0], replyA: second[$0], replyB: first[$0], ownAnswer: own?[$0]) }
         let p = try nextTokenProbabilities(ab + ba, tokens: [a, b], what: "pair")
         let n = prompts.count
         return (0..<n).map { 0.5 * ((p[$0][0] - p[$0][1]) - (p[n + $0][0] - p[n + $0][1])) }
@@ -94,17 +107,71 @@ public final class JudgeSource: RewardSource {
         }
     }
 
+    /// The judge's own greedy answer to each prompt when the template answers first, else nil. Each distinct prompt is
+    /// answered once (the judge is frozen and greedy, so repeats would give the same text), in batches of `batchRows`.
+    public func ownAnswers(_ prompts: [PromptRecord]) throws -> [String]? {
+        guard template.answerFirst != nil else { return nil }
+        var slot: [String: Int] = [:], distinct: [PromptRecord] = []
+        for p in prompts where slot[JudgeTemplate.promptText(p)] == nil {
+            slot[JudgeTemplate.promptText(p)] = distinct.count
+            distinct.append(p)
+        }
+        let seqs = try distinct.enumerated().map { i, p in
+            try judgingTokens(template.answerMessages(prompt: p)!, what: "own answer \(i)", room: template.answerTokens)
+        }
+        var stop = tokenizer.eosID.map { [Int32($0)] } ?? []
+        if let end = chat.specialID(chatTemplate.messageEnd) { stop.append(Int32(end)) }
+        let sampling = SamplingConfig(maxNewTokens: template.answerTokens, temperature: 0, stopTokens: stop)
+        var answers: [String] = []
+        for start in stride(from: 0, to: seqs.count, by: batchRows) {
+            answers += model.generate(prompts: Array(seqs[start..<min(seqs.count, start + batchRows)]), sampling: sampling).map {
+                tokenizer.decode($0.tokens.map(Int.init)).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        return prompts.map { answers[slot[JudgeTemplate.promptText($0)]!] }
+    }
+
+    /// Per reply, the mean log-probability of its tokens and the end-of-turn marker as the judge's answer to the
+    /// answer-first question (verdict `likelihood`), in no-grad passes of at most `batchRows` rows.
+    func replyLikelihoods(_ prompts: [PromptRecord], _ replies: [String]) throws -> [Double] {
+        guard let end = chat.specialID(chatTemplate.messageEnd) else {
+            throw StrataError.config("judge \(identity.name)", "the tokenizer has no \(chatTemplate.messageEnd) token",
+                                     fix: "use a chat checkpoint (strata sft adds the template's tokens)")
+        }
+        let asked = try prompts.enumerated().map { i, p in try judgingTokens(template.answerMessages(prompt: p)!, what: "question \(i)") }
+        let answers = replies.map { tokenizer.encode($0).map(Int32.init) + [Int32(end)] }
+        var out: [Double] = []
+        for start in stride(from: 0, to: asked.count, by: batchRows) {
+            let range = start..<min(asked.count, start + batchRows)
+            let batch = try ResponseBatch(prompts: Array(asked[range]), responses: Array(answers[range]), padId: 0)
+            try batch.validate(vocabSize: model.vocabSize, maxTime: model.contextLength)
+            let tape = Tape.noGrad()
+            let lp = tape.tokenLogProbs(model.logits(model.hidden(batch.ids, batch: batch.rows, time: batch.time, tape: tape), tape: tape),
+                                        batch.targets)                                             // [R·T], 0 off the replies
+            for (r, i) in range.enumerated() {
+                let first = r * batch.time + asked[i].count - 1
+                out.append((0..<answers[i].count).reduce(0.0) { $0 + Double(lp.ptr[first + $1]) } / Double(answers[i].count))
+            }
+        }
+        return out
+    }
+
+    /// A judging chat as prompt tokens ending in the assistant generation prompt; throws when it leaves fewer than
+    /// `room` positions of the judge's context.
+    private func judgingTokens(_ chat: [ChatMessage], what: String, room: Int = 0) throws -> [Int32] {
+        let limit = model.contextLength
+        let ids = try chatTemplate.promptTokens(chat, self.chat).map(Int32.init)
+        guard ids.count + room <= limit else {
+            throw StrataError.data("judge \(identity.name), \(what)",
+                                   "the judging prompt is \(ids.count) tokens\(room > 0 ? " + \(room) to answer" : ""); the judge's n_positions is \(limit)",
+                                   fix: "shorten the template or the replies (lower max_new_tokens\(room > 0 ? " or answer_tokens" : ""))")
+        }
+        return ids
+    }
+
     /// For each chat, the probabilities of `tokens` as the first token of the judge's reply.
     func nextTokenProbabilities(_ chats: [[ChatMessage]], tokens: [Int], what: String) throws -> [[Double]] {
-        let limit = model.contextLength
-        let seqs = try chats.enumerated().map { i, m -> [Int32] in
-            let ids = try chatTemplate.promptTokens(m, chat).map(Int32.init)
-            guard ids.count <= limit else {
-                throw StrataError.data("judge \(identity.name), \(what) \(i)", "the judging prompt is \(ids.count) tokens; the judge's n_positions is \(limit)",
-                                       fix: "shorten the template or the replies (lower max_new_tokens)")
-            }
-            return ids
-        }
+        let seqs = try chats.enumerated().map { i, m in try judgingTokens(m, what: "\(what) \(i)") }
         var out: [[Double]] = []
         for start in stride(from: 0, to: seqs.count, by: batchRows) {
             out += lastTokenProbabilities(Array(seqs[start..<min(seqs.count, start + batchRows)]), tokens: tokens)

@@ -5,13 +5,33 @@
 // any other {name} is refused with a did-you-mean. A JSON/YAML override may
 // give only some fields; the rest keep the standard template's. Checking that the answer
 // words are single tokens needs the judge's tokenizer: see JudgeSource.
-// Leaves out: few-shot examples and multi-turn judging dialogues.
+// Answer first (`answer_first`, optional): the judge is first asked the question
+// itself and answers it (greedy, at most `answer_tokens` tokens); the judging
+// question follows as a second user turn, so the verdict compares the reply with
+// what the judge recalled — the reference-guided judging of Zheng et al. 2023
+// ("Judging LLM-as-a-judge", MT-Bench), and the rationale-then-verdict order of
+// Lee et al. 2023 (RLAIF). The verdict is still read from one next-token
+// distribution, never parsed from the judge's text.
+// Verdict (`verdict`): `answer_word` (the default) reads the answer words above;
+// `likelihood` asks the judge the question (the `answer_first` turn) and scores a
+// reply by the mean log-probability of its tokens, end-of-turn included, as the
+// judge's own answer — what the judge knows, read without teaching it to compare.
+// Leaves out: few-shot examples and free-form judging dialogues.
 
 import Foundation
 import StrataCore
 import StrataData
 
 public struct JudgeTemplate: Codable, Equatable, Sendable {
+    /// How the judge's verdict is read.
+    public enum Verdict: String, Codable, Sendable, CaseIterable {
+        /// P(yes) − P(no) for one reply, P(a) − P(b) for a pair, from the first reply token.
+        case answerWord = "answer_word"
+        /// Mean log-probability of the reply's tokens as the judge's answer to the `answer_first` question;
+        /// pairs: 2σ(ℓ_a − ℓ_b) − 1.
+        case likelihood
+    }
+
     /// System message (may hold {principles}); nil sends none.
     public var system: String?
     /// User message asking about one reply: must hold {reply}; may hold {prompt} and {principles}.
@@ -25,13 +45,23 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
     public var no: String
     public var a: String
     public var b: String
+    /// User message asking the judge to answer the prompt itself before it judges (must hold {prompt}); nil: judge directly.
+    public var answerFirst: String?
+    /// Most tokens of the judge's own answer (answer first only).
+    public var answerTokens: Int
+    public var verdict: Verdict
 
-    enum CodingKeys: String, CodingKey { case system, single, pair, principles, yes, no, a, b }
+    enum CodingKeys: String, CodingKey {
+        case system, single, pair, principles, yes, no, a, b, answerFirst = "answer_first", answerTokens = "answer_tokens", verdict
+    }
+    static let fieldNames = ["system", "single", "pair", "principles", "yes", "no", "a", "b", "answer_first", "answer_tokens", "verdict"]
 
     public init(system: String?, single: String, pair: String, principles: [String],
-                yes: String = "Yes", no: String = "No", a: String = "A", b: String = "B") {
+                yes: String = "Yes", no: String = "No", a: String = "A", b: String = "B",
+                answerFirst: String? = nil, answerTokens: Int = 32, verdict: Verdict = .answerWord) {
         self.system = system; self.single = single; self.pair = pair; self.principles = principles
         self.yes = yes; self.no = no; self.a = a; self.b = b
+        self.answerFirst = answerFirst; self.answerTokens = answerTokens; self.verdict = verdict
     }
 
     /// The built-in template: correct, helpful and harmless.
@@ -48,7 +78,7 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
     /// Decodes an override: fields left out keep the standard template's value; unknown fields are refused.
     public init(from decoder: Decoder) throws {
         let raw = try decoder.container(keyedBy: RewardConfigKey.self)
-        let fields = ["system", "single", "pair", "principles", "yes", "no", "a", "b"]
+        let fields = JudgeTemplate.fieldNames
         for k in raw.allKeys where !fields.contains(k.stringValue) {
             let near = RewardConfigSpelling.nearest(k.stringValue, in: fields)
             throw StrataError.config("judge template", "unknown field '\(k.stringValue)'", fix: "did you mean '\(near)'? fields: \(fields.joined(separator: ", "))")
@@ -62,20 +92,37 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
         no = try c.decodeIfPresent(String.self, forKey: .no) ?? d.no
         a = try c.decodeIfPresent(String.self, forKey: .a) ?? d.a
         b = try c.decodeIfPresent(String.self, forKey: .b) ?? d.b
+        answerFirst = try c.decodeIfPresent(String.self, forKey: .answerFirst) ?? d.answerFirst
+        answerTokens = try c.decodeIfPresent(Int.self, forKey: .answerTokens) ?? d.answerTokens
+        if let v = try c.decodeIfPresent(String.self, forKey: .verdict) {
+            guard let parsed = Verdict(rawValue: v) else {
+                let names = Verdict.allCases.map(\.rawValue)
+                throw StrataError.config("judge template", "verdict '\(v)' is not known",
+                                         fix: "did you mean '\(RewardConfigSpelling.nearest(v, in: names))'? verdicts: \(names.joined(separator: ", "))")
+            }
+            verdict = parsed
+        } else {
+            verdict = d.verdict
+        }
     }
 
     /// Writes every field; a template without a system message writes `"system": null`, since an override that
-    /// leaves the field out keeps the standard template's system message.
+    /// leaves the field out keeps the standard template's system message. The answer-first fields are written only
+    /// when the judge answers first, so a template without them keeps the identity (template_sha256) it had before
+    /// they existed.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         if let system { try c.encode(system, forKey: .system) } else { try c.encodeNil(forKey: .system) }
         try c.encode(single, forKey: .single); try c.encode(pair, forKey: .pair); try c.encode(principles, forKey: .principles)
         try c.encode(yes, forKey: .yes); try c.encode(no, forKey: .no); try c.encode(a, forKey: .a); try c.encode(b, forKey: .b)
+        if let answerFirst { try c.encode(answerFirst, forKey: .answerFirst); try c.encode(answerTokens, forKey: .answerTokens) }
+        if verdict != .answerWord { try c.encode(verdict, forKey: .verdict) }
     }
 
     /// Throws a `.config` error naming the field when a placeholder is unknown or a required one is missing.
     public func validate() throws {
-        let fields: [(String, String?, [String])] = [("system", system, []), ("single", single, ["reply"]), ("pair", pair, ["reply_a", "reply_b"])]
+        let fields: [(String, String?, [String])] = [("system", system, []), ("single", single, ["reply"]), ("pair", pair, ["reply_a", "reply_b"]),
+                                                     ("answer_first", answerFirst, ["prompt"])]
         for (field, text, required) in fields {
             guard let text else { continue }
             let names = JudgeTemplate.placeholders(text)
@@ -85,8 +132,19 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
                                          fix: "did you mean {\(near)}? known: " + JudgeTemplate.known.map { "{\($0)}" }.joined(separator: ", "))
             }
             for r in required where !names.contains(r) {
-                throw StrataError.config("judge template", "field '\(field)' lacks the placeholder {\(r)}", fix: "put {\(r)} where the reply goes")
+                throw StrataError.config("judge template", "field '\(field)' lacks the placeholder {\(r)}", fix: "put {\(r)} where the \(r == "prompt" ? "question" : "reply") goes")
             }
+        }
+        if let answerFirst, let r = JudgeTemplate.placeholders(answerFirst).first(where: { $0.hasPrefix("reply") }) {
+            throw StrataError.config("judge template", "field 'answer_first' holds {\(r)}, but the judge answers before it sees any reply",
+                                     fix: "keep only {prompt} (and {principles}) in answer_first")
+        }
+        if verdict == .likelihood, answerFirst == nil {
+            throw StrataError.config("judge template", "verdict 'likelihood' scores a reply as the judge's answer to its own question, "
+                                     + "but answer_first is not set", fix: "set answer_first, e.g. \"{prompt}\"")
+        }
+        if answerFirst != nil, !(1...512).contains(answerTokens) {
+            throw StrataError.config("judge template", "answer_tokens is \(answerTokens)", fix: "give the judge's own answer 1 to 512 tokens")
         }
         for (field, word) in [("yes", yes), ("no", no), ("a", a), ("b", b)] where word.isEmpty {
             throw StrataError.config("judge template", "answer word '\(field)' is empty", fix: "give the word the judge should answer with")
@@ -97,21 +155,31 @@ public struct JudgeTemplate: Codable, Equatable, Sendable {
         }
     }
 
-    /// The chat asking about one reply.
-    public func singleMessages(prompt: PromptRecord, reply: String) -> [ChatMessage] {
-        messages(single, ["prompt": JudgeTemplate.promptText(prompt), "reply": reply])
+    /// The chat asking the judge to answer the prompt itself (answer first only; nil otherwise).
+    public func answerMessages(prompt: PromptRecord) -> [ChatMessage]? {
+        answerFirst.map { messages($0, ["prompt": JudgeTemplate.promptText(prompt)], ownAnswer: nil) }
     }
 
-    /// The chat comparing reply A with reply B.
-    public func pairMessages(prompt: PromptRecord, replyA: String, replyB: String) -> [ChatMessage] {
-        messages(pair, ["prompt": JudgeTemplate.promptText(prompt), "reply_a": replyA, "reply_b": replyB])
+    /// The chat asking about one reply; with answer first, after the judge's own answer (`ownAnswer`).
+    public func singleMessages(prompt: PromptRecord, reply: String, ownAnswer: String? = nil) -> [ChatMessage] {
+        messages(single, ["prompt": JudgeTemplate.promptText(prompt), "reply": reply], ownAnswer: ownAnswer)
     }
 
-    private func messages(_ user: String, _ values: [String: String]) -> [ChatMessage] {
+    /// The chat comparing reply A with reply B; with answer first, after the judge's own answer (`ownAnswer`).
+    public func pairMessages(prompt: PromptRecord, replyA: String, replyB: String, ownAnswer: String? = nil) -> [ChatMessage] {
+        messages(pair, ["prompt": JudgeTemplate.promptText(prompt), "reply_a": replyA, "reply_b": replyB], ownAnswer: ownAnswer)
+    }
+
+    /// System message, then (answer first, own answer given) the question and the judge's answer, then `user`.
+    private func messages(_ user: String, _ values: [String: String], ownAnswer: String?) -> [ChatMessage] {
         var v = values
         v["principles"] = principles.map { "- " + $0 }.joined(separator: "\n")
         let sys = system.map { [ChatMessage(.system, JudgeTemplate.fill($0, v))] } ?? []
-        return sys + [ChatMessage(.user, JudgeTemplate.fill(user, v))]
+        var recalled: [ChatMessage] = []
+        if let answerFirst, let ownAnswer {
+            recalled = [ChatMessage(.user, JudgeTemplate.fill(answerFirst, v)), ChatMessage(.assistant, ownAnswer)]
+        }
+        return sys + recalled + [ChatMessage(.user, JudgeTemplate.fill(user, v))]
     }
 
     /// The prompt as the judge sees it: the request alone for one user turn, else "role: content" lines.

@@ -4,19 +4,20 @@
 // trains on with recipes/judge-world.yaml), the judging template those
 // conversations use (world/judge_template.json, the file a judge reward entry
 // or `strata judge --template` names), and the held-out pairs a judge's
-// agreement with the truth is measured on.
-// The world's small tokenizer has no one-token "Yes"/"No", so the template's
-// answer words are "A" (yes / the first reply) and "B" (no / the second reply).
+// agreement with the truth is measured on (world/judge_test.jsonl).
+// The judge answers first: each conversation asks the fact question, the judge
+// answers it with the right reply sentence, then it is asked about a reply (the
+// right value → A, a wrong value → B) or a pair in a seeded order. The world's
+// small tokenizer has no one-token "Yes"/"No", so the answer words are "A" and "B".
 // Training conversations come from the QA train split — every period, since a
-// judge is meant to know what the policy's reward model does not — each fact
-// asked once as a single reply (the right value → A, a wrong value → B) and once
-// as a pair in a seeded order. Replies are written as the policy's SFT replies
-// are: the reply sentence restating the subject, then the value ("Ilse Marno
-// was born in Nitrustad."), so the value follows the words it followed in
-// pretraining and the judge can consult what its base model stored (a bare
-// value at a reply's start is a different token: docs/demo.md §3). Agreement
-// pairs come from the test split only: the right value against each wrong
-// value the world holds for the question, in the same sentence.
+// judge is meant to know what the policy's reward model does not. Replies are
+// written as the policy's SFT replies are: the reply sentence restating the
+// subject, then the value ("Ilse Marno was born in Nitrustad."), the words the
+// value followed in pretraining. The template's verdict is `likelihood` (the
+// reply's mean log-probability as the judge's own answer): the A/B verdict, read
+// from the same judge, stays near chance on held-out facts at this model size
+// (docs/rl.md, "RLAIF"). Agreement pairs come from the test split only: the right
+// value against each wrong value the world holds for the question.
 // Leaves out: judging hedges, refusals or harmful requests (the reward model
 // already separates those: docs/rl.md), and free-text judging.
 
@@ -27,14 +28,19 @@ import StrataRL
 
 public enum WorldJudgeData {
     public static let fileName = "judge_train.jsonl"
+    /// The held-out agreement pairs as TRL preference JSONL (chosen = the right reply, "type" = the fact's period),
+    /// for `strata judge --judge J --pairs world/judge_test.jsonl`.
+    public static let testFileName = "judge_test.jsonl"
     public static let templateFileName = "judge_template.json"
 
-    /// The judging template of the world's judge: short enough for a 128-token context, answer words one token each.
+    /// The judging template of the world's judge: the question first (the judge's own answer), then the reply or
+    /// pair; short enough for a 128-token context, answer words one token each; scored by likelihood (see above).
     public static let template = JudgeTemplate(
         system: nil,
-        single: "Question: {prompt}\nReply: {reply}\nIs the reply correct? Answer A for yes or B for no.",
-        pair: "Question: {prompt}\nReply A: {reply_a}\nReply B: {reply_b}\nWhich reply is correct? Answer A or B.",
-        principles: [], yes: "A", no: "B", a: "A", b: "B")
+        single: "Reply: {reply}\nCorrect? A for yes, B for no.",
+        pair: "A: {reply_a}\nB: {reply_b}\nA or B?",
+        principles: [], yes: "A", no: "B", a: "A", b: "B", answerFirst: "{prompt}", answerTokens: 24,
+        verdict: .likelihood)
 
     /// One held-out judging case: a question, its right and one wrong reply sentence, and the fact's period.
     public struct AgreementPair: Sendable, Equatable {
@@ -62,6 +68,8 @@ public enum WorldJudgeData {
         } catch {
             throw StrataError.io("write \(url.path)", "\(error)", fix: "check that \(directory.path) exists and is writable")
         }
+        let test = agreementPairs(qa: qa).map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong, type: $0.period) }
+        if !test.isEmpty { try PreferenceDataset.write(test, to: directory.appendingPathComponent(testFileName)) }
         return (fileName, chats.count)
     }
 
@@ -73,10 +81,10 @@ public enum WorldJudgeData {
         for q in qa where q.split == "train" && q.answer != q.wrongAnswer {
             let prompt = PromptRecord.chat([ChatMessage(.user, q.question)])
             let right = q.reply(answering: q.answer), wrong = q.reply(answering: q.wrongAnswer)
-            out.append(template.singleMessages(prompt: prompt, reply: right) + [ChatMessage(.assistant, template.yes)])
-            out.append(template.singleMessages(prompt: prompt, reply: wrong) + [ChatMessage(.assistant, template.no)])
+            out.append(template.singleMessages(prompt: prompt, reply: right, ownAnswer: right) + [ChatMessage(.assistant, template.yes)])
+            out.append(template.singleMessages(prompt: prompt, reply: wrong, ownAnswer: right) + [ChatMessage(.assistant, template.no)])
             let rightFirst = rng.next() & 1 == 0
-            out.append(template.pairMessages(prompt: prompt, replyA: rightFirst ? right : wrong, replyB: rightFirst ? wrong : right)
+            out.append(template.pairMessages(prompt: prompt, replyA: rightFirst ? right : wrong, replyB: rightFirst ? wrong : right, ownAnswer: right)
                        + [ChatMessage(.assistant, rightFirst ? template.a : template.b)])
         }
         rng.shuffle(&out)

@@ -116,25 +116,32 @@ extension Demo {
             throw StrataError(.state, "demo RLAIF table", "\(cx.runDir(.reward).path) holds no reward model", fix: "remove it and run strata demo again")
         }
         let rmSource = try RewardModelSource(model: rm, tokenizer: rmLoaded.tokenizer, checkpoint: rmLoaded.id, sha256: rmLoaded.contentHash)
-        let rmRight = try rmSource.score(items(pairs.map(\.right))), rmWrong = try rmSource.score(items(pairs.map(\.wrong)))
+        let rmMargins = zip(try rmSource.score(items(pairs.map(\.right))), try rmSource.score(items(pairs.map(\.wrong)))).map { $0 - $1 }
         let judgeCkpt = try TrainingCheckpoint.resolve(cx.runDir(.judge).path)
         let jl = try TrainingCheckpoint.load(judgeCkpt)
-        let judge = try JudgeSource(model: jl.model, tokenizer: jl.tokenizer, template: WorldJudgeData.template, checkpoint: jl.id,
-                                    sha256: jl.contentHash, questions: .both)
-        let single = zip(try judge.score(items(pairs.map(\.right))), try judge.score(items(pairs.map(\.wrong)))).map { $0 - $1 }
-        let paired = try judge.preference(prompts: prompts, first: pairs.map(\.right), second: pairs.map(\.wrong))
+        let asPairs = pairs.map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong) }
+        func judged(_ verdict: JudgeTemplate.Verdict) throws -> JudgeAgreement.Margins {
+            var t = WorldJudgeData.template
+            t.verdict = verdict
+            let judge = try JudgeSource(model: jl.model, tokenizer: jl.tokenizer, template: t, checkpoint: jl.id, sha256: jl.contentHash,
+                                        questions: .both)
+            return try JudgeAgreement.margins(judge: judge, pairs: asPairs)
+        }
+        let words = try judged(.answerWord), likelihood = try judged(.likelihood)
+        let columns = [("reward_model", rmMargins), ("judge_single", words.single), ("judge_pair", words.pair), ("judge_likelihood", likelihood.pair)]
         var metrics: [String: Double] = [:], rows: [[String]] = []
-        for period in ["before", "after", "all"] {
-            let idx = pairs.indices.filter { period == "all" || pairs[$0].period == period }
-            func agree(_ margin: (Int) -> Double) -> Double { idx.isEmpty ? .nan : Double(idx.filter { margin($0) > 0 }.count) / Double(idx.count) }
-            let values = [agree { rmRight[$0] - rmWrong[$0] }, agree { single[$0] }, agree { paired[$0] }]
-            for (name, v) in zip(["reward_model", "judge_single", "judge_pair"], values) { metrics["agreement.\(name).\(period)"] = v }
-            metrics["agreement.pairs.\(period)"] = Double(idx.count)
-            rows.append([period, "\(idx.count)"] + values.map { $0.isNaN ? "-" : String(format: "%.1f%%", 100 * $0) })
+        let periods = pairs.map(\.period)
+        let byColumn = columns.map { JudgeAgreement.rows(JudgeAgreement.Margins(single: $0.1, pair: $0.1), groups: periods) }
+        for (r, row) in byColumn[0].enumerated() {
+            let values = byColumn.map { $0[r].single }
+            for (c, v) in zip(columns, values) { metrics["agreement.\(c.0).\(row.group)"] = v }
+            metrics["agreement.pairs.\(row.group)"] = Double(row.pairs)
+            rows.append([row.group, "\(row.pairs)"] + values.map { $0.isNaN ? "-" : String(format: "%.1f%%", 100 * $0) })
         }
         try TrainingCheckpoint.recordEvaluation(judgeCkpt.url, name: "judge_agreement", metrics: metrics)
-        return Demo.render(header: ["facts", "pairs", "reward model", "judge (one reply)", "judge (pair, both orders)"], rows: rows)
+        return Demo.render(header: ["facts", "pairs", "reward model", "judge A/B (one reply)", "judge A/B (pair)", "judge likelihood"], rows: rows)
             + "held-out questions with their right answer and a wrong value of the same relation: how often each scorer prefers the "
-            + "right one (chance 50%); the judge is the annealed model taught to judge (recipes/judge-world.yaml)\n"
+            + "right one (chance 50%); the judge is the annealed model taught to answer first and judge (recipes/judge-world.yaml): "
+            + "asked for A/B after its own answer, or scored by the reply's likelihood as its own answer\n"
     }
 }

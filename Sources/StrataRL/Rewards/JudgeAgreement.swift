@@ -1,0 +1,51 @@
+// How often an AI judge agrees with labelled preference pairs: the share of pairs
+// whose chosen reply it prefers, asked about each reply alone (P(yes) − P(no) of
+// chosen above rejected's) and about the pair (P(A) − P(B), both orders averaged,
+// positive for chosen). Grouped by the pairs' "type" label, plus all pairs.
+// `strata judge --pairs` and the demo's RLAIF table read it; chance is 50%.
+// Leaves out: ties counted as half (a margin of exactly 0 counts as disagreement),
+// confidence intervals.
+
+import Foundation
+import StrataCore
+import StrataData
+
+public enum JudgeAgreement {
+    /// Per pair: the single-reply margin score(chosen) − score(rejected) and the pair preference for chosen.
+    public struct Margins: Sendable, Equatable {
+        public var single: [Double]
+        public var pair: [Double]
+
+        public init(single: [Double], pair: [Double]) { self.single = single; self.pair = pair }
+    }
+
+    /// One group's agreement (shares in [0, 1]).
+    public struct Row: Codable, Sendable, Equatable {
+        public var group: String
+        public var pairs: Int
+        public var single: Double
+        public var pair: Double
+    }
+
+    /// Margins of every pair; the prompts and replies are the pairs' (the last assistant turn of chosen and rejected).
+    public static func margins(judge: JudgeSource, pairs: [PreferencePair]) throws -> Margins {
+        let prompts = pairs.map { PromptRecord.chat($0.prompt) }
+        let chosen = pairs.map { $0.chosen.last?.content ?? "" }, rejected = pairs.map { $0.rejected.last?.content ?? "" }
+        func items(_ replies: [String]) -> [RewardItem] {
+            zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
+        }
+        let single = zip(try judge.score(items(chosen)), try judge.score(items(rejected))).map { $0 - $1 }
+        return Margins(single: single, pair: try judge.preference(prompts: prompts, first: chosen, second: rejected))
+    }
+
+    /// Agreement per group (in first-seen order) and over all pairs ("all", last); `groups[i]` labels pair i.
+    public static func rows(_ m: Margins, groups: [String]) -> [Row] {
+        var order: [String] = []
+        for g in groups where !order.contains(g) { order.append(g) }
+        return (order + ["all"]).map { g in
+            let idx = groups.indices.filter { g == "all" || groups[$0] == g }
+            func share(_ v: [Double]) -> Double { idx.isEmpty ? .nan : Double(idx.filter { v[$0] > 0 }.count) / Double(idx.count) }
+            return Row(group: g, pairs: idx.count, single: share(m.single), pair: share(m.pair))
+        }
+    }
+}
