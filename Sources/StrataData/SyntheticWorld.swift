@@ -19,6 +19,12 @@ public enum SyntheticWorld {
         /// Each fact is rendered this many times (uniform in the range) in its training corpus.
         public var minRenderings: Int = 6
         public var maxRenderings: Int = 14
+        /// Chance that a person joins a second organisation before the cutoff, and (drawn separately) that they move
+        /// city before it. These dated events are the only before-cutoff examples SFT sees of the relations every
+        /// after-cutoff question asks about (docs/demo.md §5, rounds 9–10).
+        public var earlierMoveChance: Double = 0.2
+        /// Chance that a person old enough wins a prize before the cutoff (such a person wins none after it).
+        public var earlierAwardChance: Double = 0.3
 
         public init(seed: UInt64 = 0, size: Int = 3_000_000) {
             self.seed = seed
@@ -31,6 +37,10 @@ public enum SyntheticWorld {
             }
             guard minRenderings >= 1, maxRenderings >= minRenderings, maxRenderings <= 100 else {
                 throw StrataError.config("synth", "renderings \(minRenderings)...\(maxRenderings) must satisfy 1 ≤ min ≤ max ≤ 100")
+            }
+            for (name, chance) in [("earlier move chance", earlierMoveChance), ("earlier award chance", earlierAwardChance)]
+            where !(0...1).contains(chance) {
+                throw StrataError.config("synth", "\(name) \(chance) is outside 0...1", fix: "give a probability, e.g. 0.6")
             }
             guard (1000...3000).contains(cutoffYear) else {
                 throw StrataError.config("synth", "cutoff year \(cutoffYear) is outside 1000...3000")

@@ -28,6 +28,9 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Most renderings of each fact.") var maxRenderings: Int = 14
         @Option(help: "SFT conversations per task kind in sft_before_cutoff.jsonl (fact questions: before-cutoff facts only).")
         var sftPerKind: Int = WorldChatData.defaultPerKind
+        @Option(help: "Chance that a person joins another organisation, and that they move city, before the cutoff.")
+        var earlierMoveChance = 0.2
+        @Option(help: "Chance that a person wins a prize before the cutoff.") var earlierAwardChance = 0.3
         @Option(help: "Output directory.") var out: String
         @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
         @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40
@@ -39,6 +42,8 @@ struct DataCommand: ParsableCommand {
             config.cutoffYear = cutoff
             config.minRenderings = minRenderings
             config.maxRenderings = maxRenderings
+            config.earlierMoveChance = earlierMoveChance
+            config.earlierAwardChance = earlierAwardChance
             let start = Date()
             let output = try SyntheticWorld.generate(config)
             var files = try output.write(to: URL(fileURLWithPath: out))

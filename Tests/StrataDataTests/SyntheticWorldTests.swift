@@ -1,8 +1,9 @@
 // Synthetic world tests: same seed → same bytes; every probe's subject and
 // answer co-occur in its own corpus at least as often as the fact's rendering
 // count, after-cutoff answers never co-occur with their subject before the
-// cutoff, held-out phrasings never appear in training text, distractors and QA
-// fields are well formed, names are unique, sizes parse and scale.
+// cutoff (also with more earlier joins, moves and prizes), held-out phrasings never
+// appear in training text, distractors and QA fields are well formed, names are
+// unique, sizes parse and scale.
 
 import Foundation
 import XCTest
@@ -59,7 +60,35 @@ final class SyntheticWorldTests: XCTestCase {
     }
 
     func testProbeAnswersAppearInTheirPeriodOnly() throws {
-        let out = try SyntheticWorld.generate(Self.config)
+        try assertProbeAnswersInTheirPeriodOnly(Self.config)
+    }
+
+    /// Three times the earlier joins, moves and prizes (docs/demo.md §5, round 10): many more before-cutoff dated
+    /// facts, and the split rules still hold (after-cutoff answers never next to their subject before the cutoff).
+    func testHigherEarlierEventChancesGiveMoreBeforeCutoffDatedFactsAndKeepTheSplit() throws {
+        var more = Self.config
+        more.earlierMoveChance = 0.6
+        more.earlierAwardChance = 0.6
+        func datedBefore(_ config: SyntheticWorld.Config) throws -> [String: Int] {
+            let facts = try SyntheticWorld.generate(config).world.facts
+            return Dictionary(grouping: facts.filter { $0.period == "before" && ["joined", "moved_to", "award"].contains($0.relation) },
+                              by: \.relation).mapValues(\.count)
+        }
+        let base = try datedBefore(Self.config), raised = try datedBefore(more)
+        for relation in ["joined", "moved_to", "award"] {
+            let b = base[relation] ?? 0, r = raised[relation] ?? 0
+            XCTAssertGreaterThanOrEqual(r, 2 * max(b, 1), "\(relation): \(r) before-cutoff facts at 0.6 against \(b) by default")
+        }
+        try assertProbeAnswersInTheirPeriodOnly(more)
+        var bad = Self.config
+        bad.earlierMoveChance = 1.5
+        XCTAssertThrowsError(try SyntheticWorld.generate(bad)) { error in
+            XCTAssertTrue("\(error)".contains("earlier move chance 1.5"), "\(error)")
+        }
+    }
+
+    private func assertProbeAnswersInTheirPeriodOnly(_ config: SyntheticWorld.Config) throws {
+        let out = try SyntheticWorld.generate(config)
         let before = TermIndex(corpus(out, "before_cutoff") + corpus(out, "textbook"))
         let after = TermIndex(corpus(out, "after_cutoff")), domain = TermIndex(corpus(out, "domain"))
         let renderings = Dictionary(uniqueKeysWithValues: out.world.facts.map { ($0.id, $0.renderings) })

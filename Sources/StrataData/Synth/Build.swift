@@ -79,7 +79,7 @@ extension SyntheticWorld.WorldBuilder {
             addFact(p, .profession, Templates.professions[rng.int(below: Templates.professions.count)], rng: &rng)
             let org = employer[p] ?? orgs[rng.int(below: orgs.count)]
             addFact(p, .employer, entities[org].name, entity: org, rng: &rng)
-            if rng.uniform() < 0.3, born + 30 <= cutoff {
+            if rng.uniform() < Float(config.earlierAwardChance), born + 30 <= cutoff {
                 let prize = prizes[rng.int(below: prizes.count)]
                 let year = born + 30 + rng.int(below: min(30, cutoff - born - 30) + 1)
                 addFact(p, .award, entities[prize].name, entity: prize, year: year, rng: &rng)
@@ -88,7 +88,8 @@ extension SyntheticWorld.WorldBuilder {
         }
     }
 
-    /// Some people joined a second organisation or moved city before the cutoff too. The after-cutoff news is made
+    /// Some people joined a second organisation or moved city before the cutoff too (each with
+    /// `config.earlierMoveChance`). The after-cutoff news is made
     /// of such events; without before-cutoff ones SFT (before-cutoff questions only) would never show the model how
     /// to answer "Which organisation did X join in Y?", and after-cutoff questions would fail on format, not on
     /// knowledge (docs/demo.md §5).
@@ -96,11 +97,11 @@ extension SyntheticWorld.WorldBuilder {
                                           rng: inout StrataRNG) {
         guard born + 25 < cutoff else { return }
         func year() -> Int { born + 20 + rng.int(below: min(40, cutoff - born - 20)) }   // in [born + 20, cutoff)
-        if rng.uniform() < 0.2, case let others = orgs.filter({ $0 != employer }), !others.isEmpty {
+        if rng.uniform() < Float(config.earlierMoveChance), case let others = orgs.filter({ $0 != employer }), !others.isEmpty {
             let o = others[rng.int(below: others.count)]
             addFact(p, .joined, entities[o].name, entity: o, year: year(), rng: &rng)
         }
-        if rng.uniform() < 0.2, case let others = cities.filter({ $0 != birthplace }), !others.isEmpty {
+        if rng.uniform() < Float(config.earlierMoveChance), case let others = cities.filter({ $0 != birthplace }), !others.isEmpty {
             let c = others[rng.int(below: others.count)]
             addFact(p, .movedTo, entities[c].name, entity: c, year: year(), rng: &rng)
         }
