@@ -1,10 +1,11 @@
 // The demo's reinforcement-learning legs, after preference tuning, all from the
 // SFT checkpoint:
-//   PPO against the demo's reward model twice — the recipe's KL penalty, and
-//     none (ppo-nokl) — read from each run's metrics (first vs last quarter of
-//     the rollouts: reward, gold accuracy where the world knows the answer, KL
-//     to the SFT model, reply length, hedging and refusals) and its held-out
-//     instruction accuracy before and after;
+//   PPO on the fact prompts against the demo's reward model twice — the
+//     recipe's KL penalty, and none (ppo-nokl) — and against the AI judge
+//     (ppo-judge, after the judge is trained), read from each run's metrics
+//     (first vs last quarter of the rollouts: reward, gold accuracy by the
+//     world's answers, KL to the SFT model, reply length, hedging and refusals)
+//     and its held-out instruction accuracy before and after;
 //   GRPO with verifiable rewards on addition and list reversal, with the
 //     recipe's token-mean loss and with the original per-sequence mean
 //     (grpo-seqmean): held-out accuracy by kind and reply length;
@@ -12,8 +13,7 @@
 //     and the reward model asked about the same held-out question with its
 //     right answer and a wrong one; agreement with the truth by period.
 // The runs are Demo.relay's; the tables read their metrics and lineage.
-// Leaves out: PPO with the judge as its reward (strata ppo does it with
-// {type: judge} in the reward list), LoRA variants.
+// Leaves out: GRPO with the judge as its reward, LoRA variants.
 
 import Foundation
 import StrataCore
@@ -25,7 +25,7 @@ extension Demo {
     /// The RL runs, in order; false when one was interrupted.
     static func rlRelay(_ cx: Context) throws -> Bool {
         try stage(.ppo, from: .sft, cx) && stage(.ppoNoKL, from: .sft, cx) && stage(.grpo, from: .sft, cx)
-            && stage(.grpoSequence, from: .sft, cx) && stage(.judge, from: .anneal, cx)
+            && stage(.grpoSequence, from: .sft, cx) && stage(.judge, from: .anneal, cx) && stage(.ppoJudge, from: .sft, cx)
     }
 
     /// A run's metrics lines (the `extra` values: the RL stages' monitors).
@@ -51,26 +51,28 @@ extension Demo {
         try CheckpointLineage.read(directory: try TrainingCheckpoint.resolve(cx.runDir(run).path).url).lineage.head?.evaluations ?? [:]
     }
 
-    /// PPO with and without the KL penalty.
+    /// PPO with and without the KL penalty, and against the AI judge.
     static func ppoTable(_ cx: Context) throws -> String {
         func arrow(_ p: (first: Double, last: Double)?, _ f: String) -> String {
             p.map { String(format: "\(f) → \(f)", $0.first, $0.last) } ?? "-"
         }
         var rows: [[String]] = []
-        for run in [DemoRun.ppo, .ppoNoKL] {
+        for run in [DemoRun.ppo, .ppoNoKL, .ppoJudge] {
             let m = try rlMetrics(cx, run), ev = try lineageEvaluations(cx, run)
+            let source = try cx.recipes.load(run).ppo?.rewards.first.map { $0.type == "judge" ? "judge" : "reward model" } ?? "-"
             let beta = try cx.recipes.load(run).ppo.map { $0.klCoef == 0 ? "0" : String(format: "%g%@", $0.klCoef, $0.klTarget == nil ? "" : " adaptive") } ?? "-"
             func pct(_ p: (first: Double, last: Double)?) -> (first: Double, last: Double)? { p.map { (100 * $0.first, 100 * $0.last) } }
             let acc = [ev["instruction_before"]?["instr_acc"], ev["instruction"]?["instr_acc"]].map { $0.map { String(format: "%.1f%%", 100 * $0) } ?? "-" }
-            rows.append([run.name, beta, arrow(firstLast(m, "reward"), "%.2f"), arrow(pct(firstLast(m, "gold_score")), "%.0f%%"),
+            rows.append([run.name, source, beta, arrow(firstLast(m, "reward"), "%.2f"), arrow(pct(firstLast(m, "gold_score")), "%.0f%%"),
                          arrow(firstLast(m, "objective/kl"), "%.1f"), arrow(firstLast(m, "completions/mean_length"), "%.1f"),
                          arrow(pct(firstLast(m, "hedging_rate")), "%.0f%%"), arrow(pct(firstLast(m, "refusal_rate")), "%.0f%%"),
                          "\(acc[0]) → \(acc[1])"])
         }
-        let header = ["run", "β", "reward", "gold", "KL", "reply tokens", "hedging", "refusals", "held-out instr acc"]
+        let header = ["run", "reward from", "β", "reward", "gold", "KL", "reply tokens", "hedging", "refusals", "held-out instr acc"]
         return Demo.render(header: header, rows: rows)
-            + "training rollouts, mean of the first → last quarter; reward = the reward model's score; gold = replies right by the "
-            + "world's answer; KL to the SFT model (nats per reply); held-out instr acc: greedy replies before → after\n"
+            + "training rollouts on the fact prompts, mean of the first → last quarter; reward = the score of the run's reward source "
+            + "(the judge's: a reply's mean log-probability as its own answer); gold = replies right by the world's answer; KL to the "
+            + "SFT model (nats per reply); held-out instr acc: greedy replies before → after\n"
     }
 
     /// GRPO on addition and list reversal: held-out accuracy by kind and reply length, per loss aggregation.

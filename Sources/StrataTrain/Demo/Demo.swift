@@ -126,7 +126,7 @@ public enum Demo {
             + (try instructionTable(sftRun: cx.runDir(.sft), baseRun: cx.runDir(.sftBase))))
         cx.log("\n== preference tuning on the SFT checkpoint (held-out prompts and pairs)\n" + (try preferenceTable(cx)))
         cx.log("\n== safety: refusals under attack, and after a few benign fine-tuning steps\n" + (try safetyTable(cx)))
-        cx.log("\n== RLHF with PPO against the reward model, with and without the KL penalty\n" + (try ppoTable(cx)))
+        cx.log("\n== RLHF with PPO on fact questions: the reward model (with and without the KL penalty) and the AI judge as reward\n" + (try ppoTable(cx)))
         cx.log("\n== GRPO with verifiable rewards (addition, list reversal), token-mean vs per-sequence loss\n" + (try grpoTable(cx)))
         cx.log("\n== RL from AI feedback: does the scorer prefer the right answer? (judge vs reward model)\n" + (try judgeTable(cx)))
         let file = cx.root.appendingPathComponent("report.html")

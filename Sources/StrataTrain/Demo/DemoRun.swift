@@ -18,6 +18,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
     case sftBase = "sft-base", reward, dpo
     case dpoSFT = "dpo-sft"
     case ppo, ppoNoKL = "ppo-nokl", grpo, grpoSequence = "grpo-seqmean", judge
+    case ppoJudge = "ppo-judge"
 
     public var name: String { rawValue }
 
@@ -31,7 +32,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .sft, .sftBase: return "sft-world.yaml"
         case .reward: return "reward-world.yaml"
         case .dpo, .dpoSFT: return "dpo-world.yaml"
-        case .ppo, .ppoNoKL: return "ppo-world.yaml"
+        case .ppo, .ppoNoKL, .ppoJudge: return "ppo-world.yaml"
         case .grpo, .grpoSequence: return "grpo-world.yaml"
         case .judge: return "judge-world.yaml"
         }
@@ -46,7 +47,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .sft, .sftBase: return SFT.self
         case .reward: return Reward.self
         case .dpo, .dpoSFT: return DPO.self
-        case .ppo, .ppoNoKL: return PPO.self
+        case .ppo, .ppoNoKL, .ppoJudge: return PPO.self
         case .grpo, .grpoSequence: return GRPO.self
         case .judge: return SFT.self
         }
@@ -60,6 +61,8 @@ public enum DemoRun: String, CaseIterable, Sendable {
         case .sftBase: return ["sft.replay.paths=[world/before_cutoff.jsonl]"]
         case .ppoNoKL: return ["ppo.kl_coef=0", "ppo.kl_target=null"]   // too little KL: nothing holds the policy near the SFT model
         case .grpoSequence: return ["grpo.loss_type=sequence_mean"]
+        // RLAIF: the same PPO with the demo's AI judge (read by likelihood, its template's verdict) as the reward.
+        case .ppoJudge: return ["ppo.rewards[0].type=judge", "ppo.rewards[0].judge_template=world/judge_template.json"]
         default: return []
         }
     }
@@ -68,6 +71,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
     func runLinks(_ runs: URL) -> [String] {
         switch self {
         case .ppo, .ppoNoKL: return ["ppo.rewards[0].checkpoint=\(DemoRecipes.quoted(runs.appendingPathComponent(DemoRun.reward.name).path))"]
+        case .ppoJudge: return ["ppo.rewards[0].checkpoint=\(DemoRecipes.quoted(runs.appendingPathComponent(DemoRun.judge.name).path))"]
         default: return []
         }
     }
