@@ -40,12 +40,18 @@ public enum JudgeAgreement {
 
     /// Agreement per group (in first-seen order) and over all pairs ("all", last); `groups[i]` labels pair i.
     public static func rows(_ m: Margins, groups: [String]) -> [Row] {
+        let single = shares(m.single, groups: groups), pair = shares(m.pair, groups: groups)
+        return zip(single, pair).map { Row(group: $0.group, pairs: $0.pairs, single: $0.share, pair: $1.share) }
+    }
+
+    /// For one scorer's margins (positive = chosen preferred): the share of pairs with a positive margin per group
+    /// (first-seen order) and over all pairs ("all", last); NaN for an empty group.
+    public static func shares(_ margins: [Double], groups: [String]) -> [(group: String, pairs: Int, share: Double)] {
         var order: [String] = []
         for g in groups where !order.contains(g) { order.append(g) }
         return (order + ["all"]).map { g in
             let idx = groups.indices.filter { g == "all" || groups[$0] == g }
-            func share(_ v: [Double]) -> Double { idx.isEmpty ? .nan : Double(idx.filter { v[$0] > 0 }.count) / Double(idx.count) }
-            return Row(group: g, pairs: idx.count, single: share(m.single), pair: share(m.pair))
+            return (g, idx.count, idx.isEmpty ? .nan : Double(idx.filter { margins[$0] > 0 }.count) / Double(idx.count))
         }
     }
 }

@@ -39,6 +39,9 @@ public final class JudgeSource: RewardSource {
     let tokenizer: BPETokenizer
     let chatTemplate: ChatTemplate
     let batchRows: Int
+    /// The judge's own answers so far, by prompt text (answer first): the judge is frozen and answers greedily, so a
+    /// prompt asked again — the other reply of a pair, the next PPO epoch — reuses its answer instead of generating it.
+    private var answered: [String: String] = [:]
     /// Token ids of the answer words yes, no, a, b (-1 for words of questions this judge is not asked).
     let yes: Int, no: Int, a: Int, b: Int
 
@@ -108,12 +111,11 @@ public final class JudgeSource: RewardSource {
     }
 
     /// The judge's own greedy answer to each prompt when the template answers first, else nil. Each distinct prompt is
-    /// answered once (the judge is frozen and greedy, so repeats would give the same text), in batches of `batchRows`.
+    /// answered once for the judge's lifetime (see `answered`), new ones in batches of `batchRows`.
     public func ownAnswers(_ prompts: [PromptRecord]) throws -> [String]? {
         guard template.answerFirst != nil else { return nil }
-        var slot: [String: Int] = [:], distinct: [PromptRecord] = []
-        for p in prompts where slot[JudgeTemplate.promptText(p)] == nil {
-            slot[JudgeTemplate.promptText(p)] = distinct.count
+        var seen = Set<String>(), distinct: [PromptRecord] = []
+        for p in prompts where answered[JudgeTemplate.promptText(p)] == nil && seen.insert(JudgeTemplate.promptText(p)).inserted {
             distinct.append(p)
         }
         let seqs = try distinct.enumerated().map { i, p in
@@ -122,13 +124,13 @@ public final class JudgeSource: RewardSource {
         var stop = tokenizer.eosID.map { [Int32($0)] } ?? []
         if let end = chat.specialID(chatTemplate.messageEnd) { stop.append(Int32(end)) }
         let sampling = SamplingConfig(maxNewTokens: template.answerTokens, temperature: 0, stopTokens: stop)
-        var answers: [String] = []
         for start in stride(from: 0, to: seqs.count, by: batchRows) {
-            answers += model.generate(prompts: Array(seqs[start..<min(seqs.count, start + batchRows)]), sampling: sampling).map {
-                tokenizer.decode($0.tokens.map(Int.init)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let end = min(seqs.count, start + batchRows)
+            for (p, c) in zip(distinct[start..<end], model.generate(prompts: Array(seqs[start..<end]), sampling: sampling)) {
+                answered[JudgeTemplate.promptText(p)] = tokenizer.decode(c.tokens.map(Int.init)).trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
-        return prompts.map { answers[slot[JudgeTemplate.promptText($0)]!] }
+        return prompts.map { answered[JudgeTemplate.promptText($0)]! }
     }
 
     /// Per reply, the mean log-probability of its tokens and the end-of-turn marker as the judge's answer to the

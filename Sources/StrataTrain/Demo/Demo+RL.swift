@@ -133,9 +133,9 @@ extension Demo {
         let columns = [("reward_model", rmMargins), ("judge_single", words.single), ("judge_pair", words.pair), ("judge_likelihood", likelihood.pair)]
         var metrics: [String: Double] = [:], rows: [[String]] = []
         let periods = pairs.map(\.period)
-        let byColumn = columns.map { JudgeAgreement.rows(JudgeAgreement.Margins(single: $0.1, pair: $0.1), groups: periods) }
+        let byColumn = columns.map { JudgeAgreement.shares($0.1, groups: periods) }
         for (r, row) in byColumn[0].enumerated() {
-            let values = byColumn.map { $0[r].single }
+            let values = byColumn.map { $0[r].share }
             for (c, v) in zip(columns, values) { metrics["agreement.\(c.0).\(row.group)"] = v }
             metrics["agreement.pairs.\(row.group)"] = Double(row.pairs)
             rows.append([row.group, "\(row.pairs)"] + values.map { $0.isNaN ? "-" : String(format: "%.1f%%", 100 * $0) })
