@@ -2,7 +2,8 @@
 // answer co-occur in its own corpus at least as often as the fact's rendering
 // count, after-cutoff answers never co-occur with their subject before the
 // cutoff (also with more earlier joins, moves and prizes), held-out phrasings never
-// appear in training text, distractors and QA fields are well formed, names are
+// appear in training text, distractors and QA fields are well formed (never a value the
+// subject holds in another fact), names are
 // unique, sizes parse and scale.
 
 import Foundation
@@ -157,6 +158,33 @@ final class SyntheticWorldTests: XCTestCase {
         }
         let test = out.qa.filter { $0.split == "test" }.count
         XCTAssertTrue(test > out.qa.count / 10 && test < out.qa.count * 3 / 10, "\(test) test questions of \(out.qa.count)")
+    }
+
+    func testNoDistractorIsAValueItsSubjectHoldsInAnotherFact() throws {
+        // With many earlier joins and moves, most people hold two organisations or cities: the other one must
+        // never be offered as a wrong answer (a model that knows only the earlier fact would prefer it).
+        // The demo's size: a 150 KB world has only four organisations before the cutoff, too few to avoid them.
+        var config = SyntheticWorld.Config(seed: 17, size: 250_000)
+        config.earlierMoveChance = 0.8; config.earlierAwardChance = 0.8
+        let out = try SyntheticWorld.generate(config)
+        var own: [String: Set<String>] = [:]
+        var cityOrOrganisationFacts: [String: Int] = [:]   // subject → facts valued in a city or an organisation
+        let cityOrOrganisation: Set = ["birthplace", "moved_to", "employer", "joined"]
+        for f in out.world.facts {
+            own[f.subjectName, default: []].insert(f.object)
+            if cityOrOrganisation.contains(f.relation) { cityOrOrganisationFacts[f.subjectName, default: 0] += 1 }
+        }
+        var probesWhoseSubjectHoldsTwo = 0
+        for p in out.probes {
+            let others = own[p.subject]!.subtracting([p.answer])
+            XCTAssertTrue(Set(p.distractors).isDisjoint(with: others), "\(p.factID): distractors \(p.distractors) include \(p.subject)'s own \(others)")
+            if cityOrOrganisation.contains(p.relation), cityOrOrganisationFacts[p.subject, default: 0] > 2 { probesWhoseSubjectHoldsTwo += 1 }
+        }
+        for q in out.qa {
+            let others = own[q.subject]!.subtracting([q.answer])
+            XCTAssertTrue(Set(q.distractors).isDisjoint(with: others), "\(q.factID): \(q.distractors) against \(others)")
+        }
+        XCTAssertGreaterThan(probesWhoseSubjectHoldsTwo, 20, "too few dated joins and moves for the check to bite")
     }
 
     func testWorldShapeAndNames() throws {

@@ -76,13 +76,12 @@ final class WorldDesignTests: XCTestCase {
         for q in test { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "held-out question in SFT data: \(q.question)") }
         let after = out.qa.filter { $0.period == "after" }
         for q in after { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "after-cutoff question in SFT data: \(q.question)") }
-        // Held-out shares: about one in five before the cutoff, one in two after it (enough after-cutoff questions for a rate).
-        func share(_ period: String) -> Double {
+        // Held-out shares: one in five before the cutoff, one in two after it (enough after-cutoff questions for a
+        // rate), exactly up to rounding.
+        for (period, share) in [("before", 0.2), ("after", 0.5)] {
             let qs = out.qa.filter { $0.period == period }
-            return Double(qs.filter { $0.split == "test" }.count) / Double(qs.count)
+            XCTAssertEqual(qs.filter { $0.split == "test" }.count, Int((Double(qs.count) * share).rounded()), period)
         }
-        XCTAssertEqual(share("before"), 0.2, accuracy: 0.07)
-        XCTAssertEqual(share("after"), 0.5, accuracy: 0.15)
     }
 
     func testAfterCutoffFactsAreNeverStatedBeforeTheCutoff() throws {

@@ -21,6 +21,7 @@ extension SyntheticWorld.WorldBuilder {
     func questionAnswers() -> [SyntheticWorld.QAPair] {
         var rng = stream(41)
         func pick(_ a: [String]) -> String { a[rng.int(below: a.count)] }
+        let held = heldOutFacts()
         return facts.map { f in
             let question = fill(pick(f.relation.questions), f, object: f.object)
             let wrong = distractors(for: f, &rng)
@@ -33,8 +34,22 @@ extension SyntheticWorld.WorldBuilder {
                                          verboseWrongAnswer: verboseWrong.joined(separator: " "), distractors: wrong,
                                          period: f.period.rawValue, domain: f.relation.domain.rawValue, factID: "F\(f.id)",
                                          relation: f.relation.rawValue, subject: entities[f.subject].name,
-                                         split: rng.uniform() < testFraction(f.period) ? "test" : "train")
+                                         split: held.contains(f.id) ? "test" : "train")
         }
+    }
+
+    /// The facts whose questions are held out: exactly `testFraction` of each period (rounded), drawn on a stream
+    /// of their own — so every seed has the same number of test questions per period, and the split does not move
+    /// when another draw (a distractor, a phrasing) changes.
+    func heldOutFacts() -> Set<Int> {
+        var rng = stream(42)
+        var held = Set<Int>()
+        for period in [SyntheticWorld.Period.before, .after] {
+            var ids = facts.filter { $0.period == period }.map(\.id)
+            rng.shuffle(&ids)
+            held.formUnion(ids.prefix(Int((Float(ids.count) * testFraction(period)).rounded())))
+        }
+        return held
     }
 
     /// The share of a period's questions held out as "test". Before the cutoff one in five: the rest are SFT's

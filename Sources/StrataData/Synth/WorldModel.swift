@@ -120,7 +120,10 @@ extension SyntheticWorld {
             entities.filter { $0.kind == kind && (period == nil || $0.period == period!) }.map(\.name)
         }
 
-        /// Same-kind wrong answers for `f` (three unless the pool is smaller).
+        /// Same-kind wrong answers for `f` (three unless the pool is smaller). A value the subject holds in any
+        /// other fact is one only where the pool has too few others: a person's own earlier employer or city is not a neutral wrong answer — a model
+        /// that knows only the earlier fact prefers it, and a probe of a fact the model never read would then sit
+        /// below chance (round 10 in docs/demo.md: 10.3% against 25%), measuring association, not knowledge.
         func distractors(for f: Fact, _ rng: inout StrataRNG, count: Int = 3) -> [String] {
             var pool: [String]
             switch f.relation.valueKind {
@@ -143,9 +146,15 @@ extension SyntheticWorld {
             case .symptom: pool = Templates.symptoms
             case .organ: pool = Templates.organs
             }
-            pool = pool.filter { $0 != f.object }
-            rng.shuffle(&pool)
-            return Array(pool.prefix(count))
+            let own = Set(bySubject[f.subject].map { facts[$0].object })
+            var fresh = pool.filter { $0 != f.object && !own.contains($0) }
+            rng.shuffle(&fresh)
+            if fresh.count < count {   // a tiny world's pool (4 organisations, say): own values fill the gap
+                var rest = pool.filter { $0 != f.object && own.contains($0) }
+                rng.shuffle(&rest)
+                fresh += rest
+            }
+            return Array(fresh.prefix(count))
         }
 
         /// Every lower-cased word in templates and value lists; generated names must avoid them.
