@@ -45,9 +45,11 @@ public final class Backend: @unchecked Sendable {
     /// evaluations meet new ones at nearly every decode length and batch size: unbounded, the cache held 1,014
     /// primitives after 12 GRPO steps, each with its JIT code, and the run's RSS grew by ~30 MB a step
     /// (docs/benchmarks.md). Past the capacity the least recently used quarter is destroyed.
-    public var primitiveCacheCapacity = 256 {
-        didSet { lock.lock(); evictIfFull(); lock.unlock() }
+    public var primitiveCacheCapacity: Int {
+        get { lock.lock(); defer { lock.unlock() }; return capacity }
+        set { lock.lock(); capacity = newValue; evictIfFull(); lock.unlock() }
     }
+    private var capacity = 256   // guarded by `lock`, as the cache is
     /// Matmul primitives cached now.
     public var cachedPrimitives: Int { lock.lock(); defer { lock.unlock() }; return cache.count }
     let lock = NSLock()
@@ -157,8 +159,8 @@ public final class Backend: @unchecked Sendable {
     /// Past the capacity, drop the least recently used primitives down to three quarters of it (caller holds the
     /// lock). A product running one keeps it alive until it finishes.
     private func evictIfFull() {
-        guard cache.count > max(1, primitiveCacheCapacity) else { return }
-        let keep = max(1, primitiveCacheCapacity * 3 / 4)
+        guard cache.count > max(1, capacity) else { return }
+        let keep = max(1, capacity * 3 / 4)
         let oldest = cache.sorted { $0.value.lastUse < $1.value.lastUse }.prefix(cache.count - keep)
         for (key, _) in oldest { cache[key] = nil }
     }

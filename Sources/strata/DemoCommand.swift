@@ -3,6 +3,7 @@
 // Leaves out: the relay itself (StrataTrain/Demo).
 import ArgumentParser
 import Foundation
+import StrataData
 import StrataTrain
 
 struct DemoCommand: ParsableCommand {
@@ -17,12 +18,15 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Supervised fine-tuning steps; default: the recipe's.") var sftSteps: Int?
     @Option(help: "Reward-model steps; default: the recipe's.") var rewardSteps: Int?
     @Option(help: "Steps of each DPO run; default: the recipe's.") var dpoSteps: Int?
-    @Option(help: "Approximate bytes of synthetic text (250KB: few enough facts for the demo's model to learn them; see docs/demo.md).") var worldSize = 250_000
+    @Option(help: "Approximate bytes of synthetic text (230KB: few enough facts for the demo's model to learn them; see docs/demo.md).") var worldSize = "230KB"
+    @Option(help: "Chance that a person joins a second organisation or moves city before the cutoff (the world's dated SFT questions).") var earlierMoveChance = 0.8
+    @Option(help: "Chance that a person wins a prize before the cutoff.") var earlierAwardChance = 0.8
     @Option(help: "Seed of the world and of every run's training (train.seed).") var seed: UInt64 = 0
 
     func run() throws {
         var cfg = Demo.Config()
-        cfg.directory = dir; cfg.recipes = recipes; cfg.seed = seed; cfg.worldSize = worldSize
+        cfg.directory = dir; cfg.recipes = recipes; cfg.seed = seed; cfg.worldSize = try ByteSize.parse(worldSize)
+        cfg.earlierMoveChance = earlierMoveChance; cfg.earlierAwardChance = earlierAwardChance
         let given: [(DemoRun, Int?)] = [(.pretrain, steps), (.continueNoReplay, continueSteps), (.continueReplay, continueSteps),
                                         (.anneal, annealSteps), (.sft, sftSteps), (.reward, rewardSteps),
                                         (.dpo, dpoSteps), (.dpoSFT, dpoSteps)]

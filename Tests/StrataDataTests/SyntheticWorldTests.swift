@@ -3,7 +3,7 @@
 // count, after-cutoff answers never co-occur with their subject before the
 // cutoff (also with more earlier joins, moves and prizes), held-out phrasings never
 // appear in training text, distractors and QA fields are well formed (never a value the
-// subject holds in another fact), names are
+// subject holds in another fact, never an unread name beside a read answer), names are
 // unique, sizes parse and scale.
 
 import Foundation
@@ -183,6 +183,14 @@ final class SyntheticWorldTests: XCTestCase {
         for q in out.qa {
             let others = own[q.subject]!.subtracting([q.answer])
             XCTAssertTrue(Set(q.distractors).isDisjoint(with: others), "\(q.factID): \(q.distractors) against \(others)")
+        }
+        // An after-cutoff fact whose answer the pretrained model has read (a before-cutoff organisation) is never
+        // offered beside a name it cannot have read (an organisation founded after the cutoff).
+        let period = Dictionary(out.world.entities.map { ($0.name, $0.period) }, uniquingKeysWith: { a, _ in a })
+        let afterNames = Set(out.world.entities.filter { $0.period == "after" }.map(\.name))
+        XCTAssertGreaterThan(afterNames.count, 0)
+        for p in out.probes where p.period == "after" && period[p.answer] == "before" {
+            XCTAssertTrue(Set(p.distractors).isDisjoint(with: afterNames), "\(p.factID): \(p.answer) beside \(p.distractors)")
         }
         XCTAssertGreaterThan(probesWhoseSubjectHoldsTwo, 20, "too few dated joins and moves for the check to bite")
     }

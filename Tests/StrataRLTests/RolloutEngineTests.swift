@@ -1,6 +1,6 @@
 // The rollout engine on tiny random models: seeded per (step, row), batch
 // independence, finish reasons and the stop token, log-probs that agree with
-// a full forward pass, and prompt errors.
+// a full forward pass, and prompt errors (an encoder is no policy).
 
 import Foundation
 import XCTest
@@ -134,6 +134,14 @@ final class RolloutEngineTests: XCTestCase {
         let e = try RolloutEngine(model: RLTestModels.model(plainTok, seed: 1), tokenizer: plainTok, config: RolloutConfig(maxNewTokens: 4))
         XCTAssertEqual(try e.sample([prompts[2]], step: 0).count, 1, "plain prompts need no chat tokens")
         rlAssertStrataError(try e.sample([self.prompts[0]], step: 0)) { XCTAssertTrue($0.message.contains("<|im_start|>"), "\($0)") }
+    }
+
+    func testAnEncoderIsRefusedAsAPolicy() throws {
+        let encoder = Roberta(RobertaConfig(vocabSize: tokenizer.vocabSize, hiddenSize: 16, layers: 1, heads: 2, intermediateSize: 32,
+                                            maxPositions: 40), seed: 1)
+        rlAssertStrataError(try RolloutEngine(model: encoder, tokenizer: self.tokenizer, config: RolloutConfig(maxNewTokens: 4))) {
+            XCTAssertTrue($0.message.contains("masked-LM encoder") && $0.operation.contains("rollout engine"), "\($0)")
+        }
     }
 
     func testRolloutConfigDecodesFromSnakeCaseKeys() throws {

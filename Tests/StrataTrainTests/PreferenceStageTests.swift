@@ -20,10 +20,18 @@ final class PreferenceStageTests: WorldTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
         sftCheckpoint = try tinySFTCheckpoint(positions: 96, context: 96, pretrainSteps: 4, sftSteps: 2, perKind: 4)
-        // Small pair files keep the debug-build tests quick (every 4th line: all four pair types).
+        // Small pair files keep the debug-build tests quick: the first n/4 pairs of each of the four types, in file order.
         for (src, dst, n) in [("preferences.jsonl", "pairs.jsonl", 64), ("preferences_test.jsonl", "pairs_test.jsonl", 32)] {
             let lines = try String(contentsOf: dir.appendingPathComponent("world/" + src), encoding: .utf8).split(separator: "\n")
-            try (lines.prefix(n).joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(dst), atomically: true, encoding: .utf8)
+            var taken: [String: Int] = [:]
+            let kept = try lines.filter { line in
+                let type = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                let t = type?["type"] as? String ?? "-"
+                taken[t, default: 0] += 1
+                return taken[t]! <= n / 4
+            }
+            XCTAssertEqual(kept.count, n, "\(src): fewer than \(n / 4) pairs of some type")
+            try (kept.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(dst), atomically: true, encoding: .utf8)
         }
     }
 

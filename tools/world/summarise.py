@@ -3,7 +3,8 @@
   summarise.py --line TAG CHECKPOINT EVAL_JSON   one JSON line: probe ranking/exact match per period,
                                                  general validation loss, and (chat checkpoints) the
                                                  instruction accuracy recorded in evaluations.json
-  summarise.py SWEEP_JSONL                       a markdown table of all lines"""
+  summarise.py SWEEP_JSONL                       a markdown table of all lines
+  summarise.py --goals SWEEP_JSONL               PHASE=demo lines as issue 21's goals, one row per world and seed"""
 import json, os, sys
 
 def line(tag, ckpt, path):
@@ -41,8 +42,36 @@ def table(path):
             cells.append("" if v is None else (f"{v:.3f}" if c.startswith("loss") else f"{100 * v:.1f}"))
         print(f"| {r['tag']} | {r.get('step', '')} | " + " | ".join(cells) + " |")
 
+def goals(path):
+    """One row per (world, seed) of PHASE=demo: the pretrained, continued and fine-tuned figures issue 21 sets goals for."""
+    runs = {}
+    for l in open(path):
+        if not l.strip():
+            continue
+        r = json.loads(l)
+        words = dict(w.split("=", 1) for w in r["tag"].split()[1:] if "=" in w)
+        runs.setdefault((words["world"], words.get("seed", "0")), {})[r["tag"].split()[0]] = r
+    cols = ["before rank/em", "after rank", "replay: after, Δbefore", "no replay: Δbefore", "SFT before", "SFT after (knows)",
+            "sft-base after (knows)", "general loss pt → SFT"]
+    print("| world | seed | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 2) + "|")
+    pct = lambda v: "" if v is None else f"{100 * v:.1f}"
+    for (world, seed), k in sorted(runs.items()):
+        pt, rp, nr = k.get("pretrain", {}), k.get("continue-replay", {}), k.get("continue-noreplay", {})
+        sft, base = k.get("sft-demo", {}), k.get("sft-demo-base", {})
+        delta = lambda r: "" if "rank.before" not in r or "rank.before" not in pt else f"{100 * (r['rank.before'] - pt['rank.before']):+.1f}"
+        inst = lambda r, p: pct(r.get(f"instruction:instr_acc.fact.{p}"))
+        knows = lambda r: pct(r.get("knowledge:chat_rank_acc.after"))
+        cells = [f"{pct(pt.get('rank.before'))} / {pct(pt.get('em.before'))}", pct(pt.get("rank.after")),
+                 f"{pct(rp.get('rank.after'))}, {delta(rp)}", delta(nr), inst(sft, "before"),
+                 f"{inst(sft, 'after')} ({knows(sft)})", f"{inst(base, 'after')} ({knows(base)})",
+                 f"{pt.get('loss.general', '')} → {sft.get('loss.general', '')}"]
+        print(f"| {world} | {seed} | " + " | ".join(cells) + " |")
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--line":
+    if sys.argv[1] == "--goals":
+        goals(sys.argv[2])
+    elif sys.argv[1] == "--line":
         print(json.dumps(line(*sys.argv[2:5])))
     else:
         table(sys.argv[1])

@@ -8,7 +8,8 @@
 #   PHASE=pretrain: worlds × models, 1200 steps, evaluated every 300 steps
 #   PHASE=relay:    for WORLDS, pretrain (model s, STEPS) → continue ± replay → SFT variants from both
 #   PHASE=cont:     continued-pretraining variants;  PHASE=qa: Q&A pages added to the pretraining text
-#   PHASE=demo:     the demo's shipped recipes (pretrain 1500 steps, continue ± replay, anneal, SFT ×2), SEED=...
+#   PHASE=demo:     the demo's shipped recipes (pretrain 1500 steps, continue ± replay, anneal, SFT ×2), SEED=...;
+#                   WORLDS="250KB 210KB:0.6:0.6" (a world's size, then optionally its earlier move / award chances)
 #   PHASE=r6:       pretraining 900 / 1500 / 1500 at lr 3e-3, each continued 200/400 steps ± replay (and after-weighted),
 #                   annealed and fine-tuned as the demo does
 set -uo pipefail
@@ -24,9 +25,10 @@ DEV=${DEV:-cuda}; export OMP_NUM_THREADS=2
 declare -A MODEL=([s]="model.n_layer=4 model.n_head=4 model.n_embd=128" [m]="model.n_layer=4 model.n_head=4 model.n_embd=192"
                   [l]="model.n_layer=6 model.n_head=4 model.n_embd=256")
 sets() { ARGS=(); for kv in "$@"; do ARGS+=(--set "$kv"); done; }
-world() {   # world(size) → $W/w-size with general-domain probes
-  local d=$W/w-$1; [ -f $d/world/probes.jsonl ] && return
-  mkdir -p $d && $S data synth --out $d/world --size $1 --seed ${SEED:-0} > $d/synth.log 2>&1
+world() {   # world(spec) → $W/w-spec with general-domain probes; spec = size[:move:award] (earlier-event chances)
+  local d=$W/w-$1 size=${1%%:*} extra=(); [ -f $d/world/probes.jsonl ] && return
+  if [[ $1 == *:* ]]; then IFS=: read -r _ m a <<< "$1"; extra=(--earlier-move-chance $m --earlier-award-chance $a); fi
+  mkdir -p $d && $S data synth --out $d/world --size $size --seed ${SEED:-0} "${extra[@]}" > $d/synth.log 2>&1
   python3 -c "import json,sys; [print(l,end='') for l in open('$d/world/probes.jsonl') if json.loads(l)['domain']=='general']" > $d/world/probes_general.jsonl
 }
 evaluate() {   # evaluate(tag, checkpoint, worlddir, generalshard)
@@ -37,7 +39,7 @@ evaluate() {   # evaluate(tag, checkpoint, worlddir, generalshard)
 pretrain() {   # pretrain(size, model, steps, every) in $W/w-size/pt-model-steps
   local d=$W/w-$1 name=pt-$2-$3
   sets ${MODEL[$2]} run.dir=runs run.name=$name train.steps=$3 train.checkpoint_interval=$4 train.eval_interval=$4 train.keep_last=10
-  (cd $d && timeout 400 $S pretrain --config $R/pretrain-world.yaml --device $DEV "${ARGS[@]}" > $d/$name.log 2>&1) || echo "pretrain $1 $2 $3 failed: $(tail -2 $d/$name.log)" >> $OUT/errors.txt
+  (cd $d && timeout ${PT_TIMEOUT:-400} $S pretrain --config $R/pretrain-world.yaml --device $DEV "${ARGS[@]}" > $d/$name.log 2>&1) || echo "pretrain $1 $2 $3 failed: $(tail -2 $d/$name.log)" >> $OUT/errors.txt
   for c in $d/runs/$name/checkpoints/step-*[1-9]*; do evaluate "pretrain world=$1 model=$2 steps=$3" $c $d $d/runs/$name/data/general.val.bin & done; wait
 }
 continued() {   # continued(size, base, variant, overrides...): continue a pretrained run, evaluate it

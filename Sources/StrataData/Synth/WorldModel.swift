@@ -120,10 +120,15 @@ extension SyntheticWorld {
             entities.filter { $0.kind == kind && (period == nil || $0.period == period!) }.map(\.name)
         }
 
-        /// Same-kind wrong answers for `f` (three unless the pool is smaller). A value the subject holds in any
-        /// other fact is one only where the pool has too few others: a person's own earlier employer or city is not a neutral wrong answer — a model
-        /// that knows only the earlier fact prefers it, and a probe of a fact the model never read would then sit
-        /// below chance (round 10 in docs/demo.md: 10.3% against 25%), measuring association, not knowledge.
+        /// Same-kind wrong answers for `f` (three unless the pool is smaller), chosen so that a model which never
+        /// read `f` ranks the answer first by chance alone (one in four), whatever else it knows:
+        /// - never a value the subject holds in another fact while others remain: a person's own earlier employer or
+        ///   city is no neutral wrong answer (a model knowing only the earlier fact prefers it; round 10 in
+        ///   docs/demo.md measured 10% against 25%);
+        /// - for an after-cutoff fact, names from the answer's own period first: an organisation founded after the
+        ///   cutoff is a name the pretrained model never read, an easy reject beside an answer it has read (and the
+        ///   reverse). Before-cutoff facts draw before-cutoff organisations only, as ever.
+        /// Tiers are shuffled and taken in that order, so a tiny world's small pool still gives three.
         func distractors(for f: Fact, _ rng: inout StrataRNG, count: Int = 3) -> [String] {
             var pool: [String]
             switch f.relation.valueKind {
@@ -147,14 +152,18 @@ extension SyntheticWorld {
             case .organ: pool = Templates.organs
             }
             let own = Set(bySubject[f.subject].map { facts[$0].object })
-            var fresh = pool.filter { $0 != f.object && !own.contains($0) }
-            rng.shuffle(&fresh)
-            if fresh.count < count {   // a tiny world's pool (4 organisations, say): own values fill the gap
-                var rest = pool.filter { $0 != f.object && own.contains($0) }
-                rng.shuffle(&rest)
-                fresh += rest
+            let answerPeriod = f.objectEntity.map { entities[$0].period }
+            let periodOf = Dictionary(entities.map { ($0.name, $0.period) }, uniquingKeysWith: { first, _ in first })
+            var tiers: [[String]] = [[], [], []]   // same period, not the subject's; other period; the subject's own
+            for v in pool where v != f.object {
+                tiers[own.contains(v) ? 2 : (answerPeriod == nil || periodOf[v] == answerPeriod ? 0 : 1)].append(v)
             }
-            return Array(fresh.prefix(count))
+            var chosen: [String] = []
+            for var tier in tiers where chosen.count < count {
+                rng.shuffle(&tier)
+                chosen += tier
+            }
+            return Array(chosen.prefix(count))
         }
 
         /// Every lower-cased word in templates and value lists; generated names must avoid them.

@@ -35,6 +35,9 @@ public enum JudgeAgreement {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
         }
         let single = zip(try judge.score(items(chosen)), try judge.score(items(rejected))).map { $0 - $1 }
+        if judge.template.verdict == .likelihood {   // the pair is 2σ(ℓ₁ − ℓ₂) − 1 of the same likelihoods: no second pass
+            return Margins(single: single, pair: single.map { 2 / (1 + exp(-$0)) - 1 })
+        }
         return Margins(single: single, pair: try judge.preference(prompts: prompts, first: chosen, second: rejected))
     }
 

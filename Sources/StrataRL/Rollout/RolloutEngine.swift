@@ -28,6 +28,7 @@ public struct RolloutEngine {
     /// Throws when the config is out of range or the tokenizer's vocabulary exceeds the model's.
     public init(model: any CausalLM, tokenizer: BPETokenizer, template: ChatTemplate = .chatML, config: RolloutConfig) throws {
         try config.validate(contextLength: model.contextLength)
+        try model.requireDecoder(for: "rollout engine", source: "the policy")   // an encoder cannot generate left to right
         guard tokenizer.vocabSize <= model.vocabSize else {
             throw StrataError.config("rollout engine", "the tokenizer has \(tokenizer.vocabSize) ids but the model's vocab_size is \(model.vocabSize)",
                                      fix: "use the tokenizer.json saved with the policy checkpoint")

@@ -52,7 +52,7 @@ extension Demo {
     static func ensureAttacks(_ config: Config, world: URL) throws {
         let url = world.appendingPathComponent("attacks.jsonl")
         guard !FileManager.default.fileExists(atPath: url.path) else { return }
-        let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: config.seed, size: config.worldSize))
+        let out = try SyntheticWorld.generate(config.world)
         try JSONLines.write(out.attacks(), to: url)
     }
 }
