@@ -9,7 +9,8 @@
 #   PHASE=relay:    for WORLDS, pretrain (model s, STEPS) → continue ± replay → SFT variants from both
 #   PHASE=cont:     continued-pretraining variants;  PHASE=qa: Q&A pages added to the pretraining text
 #   PHASE=demo:     the demo's shipped recipes (pretrain 1500 steps, continue ± replay, anneal, SFT ×2), SEED=...;
-#                   WORLDS="250KB 210KB:0.6:0.6" (a world's size, then optionally its earlier move / award chances)
+#                   WORLDS="250KB 210KB:0.6:0.6" (a world's size, then optionally its earlier move / award chances);
+#                   DEMO_MODEL=m pretrains model m instead of the demo's s
 #   PHASE=r6:       pretraining 900 / 1500 / 1500 at lr 3e-3, each continued 200/400 steps ± replay (and after-weighted),
 #                   annealed and fine-tuned as the demo does
 set -uo pipefail
@@ -117,7 +118,7 @@ conts() {   # conts(size, steps): continued-pretraining variants on model s pret
   continued $1 $pt noreplay300 train.steps=300 & wait
 }
 demolegs() {   # demolegs(size): the demo's recipes as shipped — pretrain, continue ± replay, anneal, SFT from it and from the pretrained model
-  local d=$W/w-$1; pretrain $1 s 1500 1500; local pt=pt-s-1500; PTDATA=$d/runs/$pt/data/general.val.bin
+  local d=$W/w-$1 m=${DEMO_MODEL:-s}; pretrain $1 $m 1500 1500; local pt=pt-$m-1500; PTDATA=$d/runs/$pt/data/general.val.bin
   continued $1 $pt noreplay & continued $1 $pt replay & wait
   sets run.dir=runs run.name=anneal
   (cd $d && $S anneal --from $d/runs/cont-replay --config $R/anneal-world.yaml --device $DEV "${ARGS[@]}" > $d/anneal.log 2>&1) \
