@@ -60,6 +60,8 @@ extension SyntheticWorld {
         /// Facts by subject entity and by object entity (indices into `facts`).
         var bySubject: [[Int]] = []
         var byObject: [[Int]] = []
+        /// Each entity name's period (the first entity of a name, should two share one), for distractor tiers.
+        var periodByName: [String: Period] = [:]
         /// Value words per kind for distractors (entity kinds are looked up from `entities`).
         var rivers: [String] = []
         var currencies: [String] = []
@@ -79,6 +81,7 @@ extension SyntheticWorld {
 
         mutating func addEntity(_ kind: EntityKind, _ name: String, _ period: Period = .before) -> Int {
             entities.append(Entity(id: entities.count, kind: kind, name: name, period: period))
+            if periodByName[name] == nil { periodByName[name] = period }
             bySubject.append([])
             byObject.append([])
             return entities.count - 1
@@ -153,10 +156,9 @@ extension SyntheticWorld {
             }
             let own = Set(bySubject[f.subject].map { facts[$0].object })
             let answerPeriod = f.objectEntity.map { entities[$0].period }
-            let periodOf = Dictionary(entities.map { ($0.name, $0.period) }, uniquingKeysWith: { first, _ in first })
             var tiers: [[String]] = [[], [], []]   // same period, not the subject's; other period; the subject's own
             for v in pool where v != f.object {
-                tiers[own.contains(v) ? 2 : (answerPeriod == nil || periodOf[v] == answerPeriod ? 0 : 1)].append(v)
+                tiers[own.contains(v) ? 2 : (answerPeriod == nil || periodByName[v] == answerPeriod ? 0 : 1)].append(v)
             }
             var chosen: [String] = []
             for var tier in tiers where chosen.count < count {
