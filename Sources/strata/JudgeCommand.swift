@@ -63,14 +63,13 @@ struct JudgeCommand: ParsableCommand {
                                      questions: .both)
         let start = Date()
         let rows = JudgeAgreement.rows(try JudgeAgreement.margins(judge: source, pairs: set.pairs), groups: set.pairs.map { $0.type ?? "-" })
-        if tpl.verdict == .likelihood {   // one column: a pair's verdict is the sign of the same likelihood difference
-            print("type          pairs  judge (likelihood: chosen more likely as its own answer)")
-            for r in rows { print(r.group.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "  %5d  %16.1f%%", r.pairs, 100 * r.single)) }
-        } else {
-            print("type          pairs  judge (one reply)  judge (pair, both orders)")
-            for r in rows {
-                print(r.group.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "  %5d  %16.1f%%  %24.1f%%", r.pairs, 100 * r.single, 100 * r.pair))
-            }
+        // A likelihood judge gets one column: its pair verdict is the sign of the same likelihood difference.
+        let likelihood = tpl.verdict == .likelihood
+        print("type          pairs  " + (likelihood ? "judge (likelihood: chosen more likely as its own answer)"
+                                                    : "judge (one reply)  judge (pair, both orders)"))
+        for r in rows {
+            let pair = likelihood ? "" : String(format: "  %24.1f%%", 100 * r.pair)
+            print(r.group.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "  %5d  %16.1f%%", r.pairs, 100 * r.single) + pair)
         }
         print(String(format: "judge %@ on %@; %.1f s", jud.id, path, Date().timeIntervalSince(start)))
         if let report {

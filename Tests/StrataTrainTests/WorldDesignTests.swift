@@ -63,7 +63,7 @@ final class WorldDesignTests: XCTestCase {
         XCTAssertFalse(task.check(q.reply(answering: q.distractors[0])))
     }
 
-    func testNoHeldOutQuestionIsInTheSFTData() throws {
+    func testNoHeldOutAfterCutoffOrSupersededQuestionIsInTheSFTData() throws {
         let out = try Self.out.get()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("world-design-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -76,6 +76,14 @@ final class WorldDesignTests: XCTestCase {
         for q in test { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "held-out question in SFT data: \(q.question)") }
         let after = out.qa.filter { $0.period == "after" }
         for q in after { XCTAssertFalse(asked.contains { $0.contains(q.question) }, "after-cutoff question in SFT data: \(q.question)") }
+        // Nor a question about a fact the news supersedes (the earlier move or join of a person who moves or joins again).
+        let stale = WorldChatData.superseded(out.qa)
+        XCTAssertFalse(stale.isEmpty, "the world has people with an earlier and a later event of one relation")
+        for q in out.qa where stale.contains(q.factID) {
+            XCTAssertEqual(q.period, "before")
+            XCTAssertTrue(after.contains { $0.subject == q.subject && $0.relation == q.relation }, q.question)
+            XCTAssertFalse(asked.contains { $0.contains(q.question) }, "superseded question in SFT data: \(q.question)")
+        }
         // Held-out shares: one in five before the cutoff, one in two after it (enough after-cutoff questions for a
         // rate), exactly up to rounding.
         for (period, share) in [("before", 0.2), ("after", 0.5)] {

@@ -7,7 +7,12 @@ set -euo pipefail
 export STRATA_PORTABLE=1
 mkdir -p .gpu-carry
 products=(strata-gpu-selftest)
-[ "${1:-}" = "--cli" ] && products+=(strata)
+if [ "${1:-}" = "--cli" ]; then
+    products+=(strata)
+    # Linking Foundation statically pulls in FoundationNetworking, which needs libcurl's development files.
+    dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 \
+        || { echo "package.sh --cli: static linking needs libcurl: apt-get install -y libcurl4-openssl-dev" >&2; exit 1; }
+fi
 for p in "${products[@]}"; do
     swift build -c release --product "$p" --static-swift-stdlib --scratch-path .build-gpu
     strip -o ".gpu-carry/$p" ".build-gpu/release/$p"

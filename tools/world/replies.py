@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""What an SFT model's replies to dated fact questions say, and which of a person's two events it prefers
+(issue 21, round 12 in docs/demo.md). Run by hand on a demo or sweep directory; `choice` needs torch and
+transformers (pip), the others only the standard library.
+
+  replies.py classify WORLD_DIR INSTR_JSON [PERIOD]   replies from `strata eval --instructions-json` sorted into
+                                                      right / the subject's own other value of that kind / another
+                                                      value of the world / none, overall and by relation; and the
+                                                      after-cutoff questions by whether SFT asked about the
+                                                      subject's earlier event of that relation
+  replies.py probes WORLD_DIR OUT_PREFIX              binding probes for `strata eval --probes`: for each dated fact
+                                                      of a person with two events of one relation, its value
+                                                      against the other event's, after the reply's lead
+                                                      (OUT_PREFIX-ofirst.jsonl, "Jeba Kroton packed up and went to
+                                                      live in") and after a year-first lead (OUT_PREFIX-yfirst.jsonl,
+                                                      "In 2021, Jeba Kroton moved to")
+  replies.py choice CHECKPOINT WORLD_DIR [PERIOD]     teacher-forced at the answer slot of each dated test
+                                                      question's reply: log P(value asked for) against the best
+                                                      log P(the subject's other event), and the greedy reply
+
+Leaves out: relations other than moves, joins and prizes (no person holds two of the others)."""
+import collections, json, sys
+
+DATED = ("moved_to", "joined", "award")
+KIND = {"employer": "org", "joined": "org", "moved_to": "city", "birthplace": "city", "award": "prize"}
+LEADS = {"ofirst": {"moved_to": "{S} packed up and went to live in", "joined": "{S} became part of", "award": "{S} won the"},
+         "yfirst": {"moved_to": "In {Y}, {S} moved to", "joined": "In {Y}, {S} joined", "award": "In {Y}, {S} received the"}}
+
+
+def load(wd):
+    world = json.load(open(wd + "/world.json"))
+    qa = [json.loads(l) for l in open(wd + "/qa.jsonl")]
+    events = collections.defaultdict(list)   # (person, relation) -> dated facts
+    for f in world["facts"]:
+        if f["relation"] in DATED:
+            events[(f["subject_name"], f["relation"])].append(f)
+    return world, qa, events
+
+
+def results(path):
+    rep = json.load(open(path))
+    return (rep["results"] if isinstance(rep, dict) else rep[-1]["results"])
+
+
+def classify(wd, instr, period=None):
+    world, qa, events = load(wd)
+    by_subject = collections.defaultdict(list)
+    for f in world["facts"]:
+        by_subject[f["subject_name"]].append(f)
+    values = {f["object"] for f in world["facts"]}
+    counts, practised = collections.Counter(), collections.Counter()
+    for r in results(instr):
+        if r["kind"] != "fact":
+            continue
+        q = next((q for q in qa if q["question"] in r["instruction"]), None)
+        if q is None or (period and q["period"] != period):
+            continue
+        own = [f["object"] for f in by_subject[q["subject"]]
+               if f["object"] != q["answer"] and KIND.get(f["relation"]) and KIND.get(f["relation"]) == KIND.get(q["relation"])]
+        c = ("right" if r["correct"] else "own other value" if any(o in r["reply"] for o in own)
+             else "another value" if any(v in r["reply"] for v in values) else "none")
+        counts[c] += 1
+        counts[(q["relation"], c)] += 1
+        if q["period"] == "after":
+            earlier = [p for p in qa if p["subject"] == q["subject"] and p["relation"] == q["relation"] and p["period"] == "before"]
+            tag = ("no earlier event" if not earlier else
+                   "earlier event held out of SFT" if all(p["split"] == "test" for p in earlier) else "earlier event in the train split")
+            practised[(tag, "right" if r["correct"] else "wrong")] += 1
+    for k, v in sorted(counts.items(), key=str):
+        print(k, v)
+    for k, v in sorted(practised.items()):
+        print("after-cutoff,", k, v)
+
+
+def probes(wd, prefix):
+    _, _, events = load(wd)
+    for form, lead in LEADS.items():
+        rows = []
+        for (person, relation), fs in events.items():
+            for f in fs:
+                others = [g["object"] for g in fs if g["object"] != f["object"]]
+                if others:
+                    prompt = lead[relation].replace("{S}", person).replace("{Y}", str(f["year"]))
+                    rows.append(dict(prompt=prompt, answer=f["object"], distractors=others[:1], period=f["period"], domain="general"))
+        with open(f"{prefix}-{form}.jsonl", "w") as out:
+            out.writelines(json.dumps(r) + "\n" for r in rows)
+        print(f"{prefix}-{form}.jsonl: {len(rows)} probes")
+
+
+def choice(ckpt, wd, period="after"):
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    model = GPT2LMHeadModel.from_pretrained(ckpt).eval()
+    _, qa, events = load(wd)
+
+    def logp(prefix, value):   # log P(" value" | prefix), the reply's lead and the answer tokenised apart as the eval does
+        a, b = tok(prefix)["input_ids"], tok(" " + value)["input_ids"]
+        with torch.no_grad():
+            lp = model(torch.tensor([a + b])).logits.log_softmax(-1)[0]
+        return sum(lp[len(a) - 1 + i, t].item() for i, t in enumerate(b))
+
+    wins = collections.Counter()
+    for q in qa:
+        if q["period"] != period or q["split"] != "test" or q["relation"] not in DATED:
+            continue
+        others = [f for f in events[(q["subject"], q["relation"])] if f["object"] != q["answer"]]
+        if not others:
+            continue
+        prompt = "<|im_start|>user\n" + q["question"] + "<|im_end|>\n<|im_start|>assistant\n"
+        s = q["sentence_answer"]
+        lead = s[:s.index(q["answer"], s.index(q["subject"]) + len(q["subject"]))].rstrip()
+        asked, other = logp(prompt + lead, q["answer"]), max(logp(prompt + lead, f["object"]) for f in others)
+        ids = tok(prompt)["input_ids"]
+        out = model.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False, pad_token_id=0)
+        reply = tok.decode(out[0][len(ids):]).split("<|im_end|>")[0]
+        wins["asked" if asked > other else "other event"] += 1
+        print(f"{asked:7.2f} {other:7.2f} | {q['question']} | {q['answer']} / "
+              f"{[f['object'] + ' ' + str(f['year']) for f in others]} | {reply}")
+    print(dict(wins))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"classify": classify, "probes": probes, "choice": choice}[cmd](*args)
