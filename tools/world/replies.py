@@ -6,8 +6,8 @@ transformers (pip), the others only the standard library.
   replies.py classify WORLD_DIR INSTR_JSON [PERIOD]   replies from `strata eval --instructions-json` sorted into
                                                       right / the subject's own other value of that kind / another
                                                       value of the world / none, overall and by relation; and the
-                                                      after-cutoff questions by whether SFT asked about the
-                                                      subject's earlier event of that relation
+                                                      after-cutoff questions by whether the world's SFT file
+                                                      asks about the subject's earlier event of that relation
   replies.py probes WORLD_DIR OUT_PREFIX              binding probes for `strata eval --probes`: for each dated fact
                                                       of a person with two events of one relation, its value
                                                       against the other event's, after the reply's lead
@@ -48,6 +48,7 @@ def classify(wd, instr, period=None):
     for f in world["facts"]:
         by_subject[f["subject_name"]].append(f)
     values = {f["object"] for f in world["facts"]}
+    sft = open(wd + "/sft_before_cutoff.jsonl").read()   # the world's SFT conversations
     counts, practised = collections.Counter(), collections.Counter()
     for r in results(instr):
         if r["kind"] != "fact":
@@ -64,7 +65,7 @@ def classify(wd, instr, period=None):
         if q["period"] == "after":
             earlier = [p for p in qa if p["subject"] == q["subject"] and p["relation"] == q["relation"] and p["period"] == "before"]
             tag = ("no earlier event" if not earlier else
-                   "earlier event held out of SFT" if all(p["split"] == "test" for p in earlier) else "earlier event in the train split")
+                   "earlier event asked in SFT" if any(p["question"] in sft for p in earlier) else "earlier event not asked in SFT")
             practised[(tag, "right" if r["correct"] else "wrong")] += 1
     for k, v in sorted(counts.items(), key=str):
         print(k, v)
