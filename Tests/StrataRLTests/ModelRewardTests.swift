@@ -74,6 +74,23 @@ final class ModelRewardTests: XCTestCase {
         rlAssertStrataError(try judge.preference(prompts: prompts, first: x, second: [])) { XCTAssertTrue($0.message.contains("0 second"), "\($0)") }
     }
 
+    func testFitsMarksExactlyThePairsWhoseJudgingChatsExceedTheJudgesContext() throws {
+        let long = Array(repeating: "hello world", count: 1000).joined(separator: " ")
+        let prompts = [prompt, prompt], first = ["Town1", "Paris"], second = ["Town2", long]
+        var answerFirst = JudgeTemplate.standard
+        answerFirst.answerFirst = "{prompt}"
+        var likelihood = answerFirst
+        likelihood.verdict = .likelihood
+        for template in [JudgeTemplate.standard, answerFirst, likelihood] {
+            let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: 1024), tokenizer: tokenizer, template: template,
+                                        checkpoint: "j", sha256: "s", questions: .both)
+            XCTAssertEqual(try judge.fits(prompts: prompts, first: first, second: second), [true, false], "\(template.verdict)")
+            // What fits is judged; what does not is the error fits() spares a caller.
+            XCTAssertNoThrow(try judge.preference(prompts: [prompt], first: ["Town1"], second: ["Town2"]))
+            XCTAssertThrowsError(try judge.preference(prompts: [prompt], first: ["Paris"], second: [long]))
+        }
+    }
+
     func testJudgeTemplatesWithMultiTokenAnswersOrUnknownPlaceholdersAreRefused() throws {
         let model = RLTestModels.model(tokenizer, seed: 1, positions: 320)
         var t = JudgeTemplate.standard

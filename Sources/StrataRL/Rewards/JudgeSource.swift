@@ -133,6 +133,36 @@ public final class JudgeSource: RewardSource {
         return prompts.map { answered[JudgeTemplate.promptText($0)]! }
     }
 
+    /// Per pair, whether every chat this judge would be asked about it fits its context: the single-reply questions
+    /// and the pair asked both ways (after the judge's own answer, which this generates and keeps, when the template
+    /// answers first), or with verdict `likelihood` the question with each reply. A caller measuring agreement over a
+    /// fixed set leaves out (and counts) the pairs that do not fit, instead of failing on the first.
+    public func fits(prompts: [PromptRecord], first: [String], second: [String]) throws -> [Bool] {
+        guard prompts.count == first.count, first.count == second.count else {
+            throw StrataError.shape("judge fits", "\(prompts.count) prompts, \(first.count) first and \(second.count) second replies",
+                                    fix: "give one prompt and two replies per pair")
+        }
+        let limit = model.contextLength
+        func length(_ chat: [ChatMessage]) throws -> Int { try chatTemplate.promptTokens(chat, self.chat).count }
+        if template.verdict == .likelihood {   // the question, then the reply and its end-of-turn marker
+            return try prompts.indices.map { i in
+                let asked = try length(template.answerMessages(prompt: prompts[i])!)
+                return [first[i], second[i]].allSatisfy { asked + tokenizer.encode($0).count + 1 <= limit }
+            }
+        }
+        let own = try ownAnswers(prompts)
+        return try prompts.indices.map { i in
+            let (p, a, b, o) = (prompts[i], first[i], second[i], own?[i])
+            var chats: [[ChatMessage]] = []
+            if questions != .pair { chats += [a, b].map { template.singleMessages(prompt: p, reply: $0, ownAnswer: o) } }
+            if questions != .single {
+                chats += [template.pairMessages(prompt: p, replyA: a, replyB: b, ownAnswer: o),
+                          template.pairMessages(prompt: p, replyA: b, replyB: a, ownAnswer: o)]
+            }
+            return try chats.allSatisfy { try length($0) <= limit }
+        }
+    }
+
     /// Per reply, the mean log-probability of its tokens and the end-of-turn marker as the judge's answer to the
     /// answer-first question (verdict `likelihood`), in no-grad passes of at most `batchRows` rows.
     func replyLikelihoods(_ prompts: [PromptRecord], _ replies: [String]) throws -> [Double] {

@@ -108,7 +108,17 @@ extension Demo {
         var before = all.filter { $0.period != "after" }
         var rng = StrataRNG(seed: 0x1D6E)
         rng.shuffle(&before)
-        let pairs = Array(before.prefix(agreementPairsBefore)) + all.filter { $0.period == "after" }
+        let candidates = Array(before.prefix(agreementPairsBefore)) + all.filter { $0.period == "after" }
+        let judgeCkpt = try TrainingCheckpoint.resolve(cx.runDir(.judge).path)
+        let jl = try TrainingCheckpoint.load(judgeCkpt)
+        func judge(_ verdict: JudgeTemplate.Verdict) throws -> JudgeSource {
+            var t = WorldJudgeData.template
+            t.verdict = verdict
+            return try JudgeSource(model: jl.model, tokenizer: jl.tokenizer, template: t, checkpoint: jl.id, sha256: jl.contentHash,
+                                   questions: .both)
+        }
+        let judges = [try judge(.answerWord), try judge(.likelihood)]
+        let pairs = try fitting(candidates, judges)
         let prompts = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
@@ -119,17 +129,9 @@ extension Demo {
         }
         let rmSource = try RewardModelSource(model: rm, tokenizer: rmLoaded.tokenizer, checkpoint: rmLoaded.id, sha256: rmLoaded.contentHash)
         let rmMargins = zip(try rmSource.score(items(pairs.map(\.right))), try rmSource.score(items(pairs.map(\.wrong)))).map { $0 - $1 }
-        let judgeCkpt = try TrainingCheckpoint.resolve(cx.runDir(.judge).path)
-        let jl = try TrainingCheckpoint.load(judgeCkpt)
         let asPairs = pairs.map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong) }
-        func judged(_ verdict: JudgeTemplate.Verdict) throws -> JudgeAgreement.Margins {
-            var t = WorldJudgeData.template
-            t.verdict = verdict
-            let judge = try JudgeSource(model: jl.model, tokenizer: jl.tokenizer, template: t, checkpoint: jl.id, sha256: jl.contentHash,
-                                        questions: .both)
-            return try JudgeAgreement.margins(judge: judge, pairs: asPairs)
-        }
-        let words = try judged(.answerWord), likelihood = try judged(.likelihood)
+        let words = try JudgeAgreement.margins(judge: judges[0], pairs: asPairs)
+        let likelihood = try JudgeAgreement.margins(judge: judges[1], pairs: asPairs)
         let columns = [("reward_model", rmMargins), ("judge_single", words.single), ("judge_pair", words.pair), ("judge_likelihood", likelihood.pair)]
         var metrics: [String: Double] = [:], rows: [[String]] = []
         let periods = pairs.map(\.period)
@@ -140,10 +142,20 @@ extension Demo {
             metrics["agreement.pairs.\(row.group)"] = Double(row.pairs)
             rows.append([row.group, "\(row.pairs)"] + values.map { $0.isNaN ? "-" : String(format: "%.1f%%", 100 * $0) })
         }
+        metrics["agreement.pairs_too_long"] = Double(candidates.count - pairs.count)
         try TrainingCheckpoint.recordEvaluation(judgeCkpt.url, name: "judge_agreement", metrics: metrics)
+        let left = candidates.count - pairs.count
+        let leftOut = left == 0 ? "" : "; \(left) pair\(left == 1 ? "" : "s") left out: the judging chat exceeds the judge's \(jl.model.contextLength) positions"
         return Demo.render(header: ["facts", "pairs", "reward model", "judge A/B (one reply)", "judge A/B (pair)", "judge likelihood"], rows: rows)
             + "held-out questions with their right answer and a wrong value of the same relation: how often each scorer prefers the "
             + "right one (chance 50%); the judge is the annealed model taught to answer first and judge (recipes/judge-world.yaml): "
-            + "asked for A/B after its own answer, or scored by the reply's likelihood as its own answer\n"
+            + "asked for A/B after its own answer, or scored by the reply's likelihood as its own answer" + leftOut + "\n"
+    }
+
+    /// The pairs whose judging chats — two reply sentences after the judge's own answer — fit every judge's context.
+    static func fitting(_ pairs: [WorldJudgeData.AgreementPair], _ judges: [JudgeSource]) throws -> [WorldJudgeData.AgreementPair] {
+        let asked = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
+        let fit = try judges.map { try $0.fits(prompts: asked, first: pairs.map(\.right), second: pairs.map(\.wrong)) }
+        return pairs.indices.filter { i in fit.allSatisfy { $0[i] } }.map { pairs[$0] }
     }
 }
