@@ -142,9 +142,9 @@ extension Demo {
             metrics["agreement.pairs.\(row.group)"] = Double(row.pairs)
             rows.append([row.group, "\(row.pairs)"] + values.map { $0.isNaN ? "-" : String(format: "%.1f%%", 100 * $0) })
         }
-        metrics["agreement.pairs_too_long"] = Double(candidates.count - pairs.count)
-        try TrainingCheckpoint.recordEvaluation(judgeCkpt.url, name: "judge_agreement", metrics: metrics)
         let left = candidates.count - pairs.count
+        metrics["agreement.pairs_too_long"] = Double(left)
+        try TrainingCheckpoint.recordEvaluation(judgeCkpt.url, name: "judge_agreement", metrics: metrics)
         let leftOut = left == 0 ? "" : "; \(left) pair\(left == 1 ? "" : "s") left out: the judging chat exceeds the judge's \(jl.model.contextLength) positions"
         return Demo.render(header: ["facts", "pairs", "reward model", "judge A/B (one reply)", "judge A/B (pair)", "judge likelihood"], rows: rows)
             + "held-out questions with their right answer and a wrong value of the same relation: how often each scorer prefers the "
