@@ -102,7 +102,7 @@ public enum InstructionEval {
         let results = tasks.indices.map { i in
             InstructionResult(kind: tasks[i].kind, instruction: tasks[i].instruction, expected: tasks[i].expected,
                               reply: replies[i], correct: tasks[i].check(replies[i]), replyTokens: replyTokens?[i],
-                              period: tasks[i].period,
+                              period: tasks[i].period, chance: tasks[i].chance,
                               followsFormat: InstructionChecker.followsFormat(tasks[i].kind, reply: replies[i], expected: tasks[i].expected,
                                                                                    lead: tasks[i].lead))
         }

@@ -2,7 +2,8 @@
 // accuracy overall, per task kind and (for fact questions) per period, mean reply
 // length in tokens — as sorted-key JSON and as flat metrics:
 // instr_acc, instr_acc.<kind>, instr_acc.fact.<period>, instr_count[.<kind>], instr_len,
-// and the share of replies in the asked-for format: instr_format, instr_format.<kind>.
+// the share of replies in the asked-for format: instr_format, instr_format.<kind>, and what guessing
+// would score on the fact questions: instr_chance.fact.<period>.
 // Leaves out: timing (reports are reproducible byte for byte), confidence intervals.
 
 import Foundation
@@ -18,6 +19,8 @@ public struct InstructionResult: Codable, Equatable, Sendable {
     /// Generated tokens (nil when scored from text only).
     public var replyTokens: Int?
     public var period: String?
+    /// The chance that a guess of the right kind is right (InstructionTask.chance); nil for generated tasks.
+    public var chance: Double?
     /// The reply has the requested shape (see InstructionChecker.followsFormat), right or wrong.
     public var followsFormat: Bool?
 }
@@ -38,6 +41,9 @@ public struct InstructionReport: Codable, Equatable, Sendable {
     public var byKind: [String: Score]
     /// Fact questions only, keyed by period.
     public var factByPeriod: [String: Score]
+    /// Fact questions only, keyed by period: the accuracy a reply naming a value of the asked relation at random
+    /// would have (the mean of the tasks' chances); absent for a period with a task that has no chance.
+    public var factChanceByPeriod: [String: Double]?
     /// Mean generated tokens per reply (nil when scored from text only).
     public var meanReplyTokens: Double?
     /// Replies in the requested format (right or wrong), overall and per kind; nil for results without the check.
@@ -56,6 +62,12 @@ public struct InstructionReport: Codable, Equatable, Sendable {
         self.overall = overall
         self.byKind = byKind
         self.factByPeriod = byPeriod
+        let facts = Dictionary(grouping: results.filter { $0.kind == .fact && $0.period != nil }, by: { $0.period! })
+        let chances = facts.compactMapValues { rs -> Double? in
+            let c = rs.compactMap(\.chance)
+            return c.count == rs.count ? c.reduce(0, +) / Double(c.count) : nil
+        }
+        factChanceByPeriod = chances.isEmpty ? nil : chances
         let lengths = results.compactMap(\.replyTokens)
         meanReplyTokens = lengths.isEmpty || lengths.count != results.count
             ? nil : Double(lengths.reduce(0, +)) / Double(lengths.count)
@@ -78,6 +90,7 @@ public struct InstructionReport: Codable, Equatable, Sendable {
             m["instr_count." + kind] = Double(s.count)
         }
         for (period, s) in factByPeriod { m["instr_acc.fact." + period] = s.accuracy }
+        for (period, c) in factChanceByPeriod ?? [:] { m["instr_chance.fact." + period] = c }
         if let len = meanReplyTokens { m["instr_len"] = len }
         if let f = format, f.count > 0 { m["instr_format"] = f.accuracy }
         for (kind, s) in formatByKind ?? [:] { m["instr_format." + kind] = s.accuracy }

@@ -43,11 +43,14 @@ public struct InstructionTask: Codable, Sendable, Equatable {
     /// Fact tasks: the reference reply as a sentence that restates the subject ("Ilse Marno was born in Paris.");
     /// nil for a bare-answer reply.
     public var sentence: String?
+    /// Tasks built from a fact: the chance that a guess is right — 1 / the number of distinct answers the question's
+    /// relation has in the world (a reply that names a city, an organisation or a prize of the world at random).
+    public var chance: Double?
 
     public init(kind: InstructionKind, messages: [ChatMessage], expected: String, period: String? = nil, factID: String? = nil,
-                sentence: String? = nil) {
+                sentence: String? = nil, chance: Double? = nil) {
         self.kind = kind; self.messages = messages; self.expected = expected
-        self.period = period; self.factID = factID; self.sentence = sentence
+        self.period = period; self.factID = factID; self.sentence = sentence; self.chance = chance
     }
 
     /// What the reference sentence says before the answer ("Ilse Marno was born in"), if it has one.

@@ -23,7 +23,8 @@ public enum InstructionTasks {
     /// Held-out evaluation tasks: up to `perKind` of each kind — fact questions up to `perKind` per period —
     /// (fewer when the test split has fewer eligible QA pairs), in kind order, each kind's tasks in seeded random order.
     public static func build(qa: [SyntheticWorld.QAPair], seed: UInt64, perKind: Int, system: String? = nil) -> [InstructionTask] {
-        tasks(qa.filter { $0.split == Split.test.rawValue }, split: .test, seed: seed, perKind: perKind, system: system)
+        tasks(qa.filter { $0.split == Split.test.rawValue }, split: .test, seed: seed, perKind: perKind, system: system,
+              values: valueCounts(qa))
     }
 
     /// Training tasks of the same kinds from the train split; `periods` (e.g. ["before"]) keeps only
@@ -31,7 +32,15 @@ public enum InstructionTasks {
     public static func training(qa: [SyntheticWorld.QAPair], seed: UInt64, perKind: Int, periods: Set<String>? = nil,
                                 system: String? = nil) -> [InstructionTask] {
         let pool = qa.filter { $0.split == Split.train.rawValue && (periods?.contains($0.period) ?? true) }
-        return tasks(pool, split: .train, seed: seed, perKind: perKind, system: system)
+        return tasks(pool, split: .train, seed: seed, perKind: perKind, system: system, values: valueCounts(qa))
+    }
+
+    /// How many distinct answers each relation has among `qa` (both periods, both splits): the values a reply
+    /// that names something of the right kind would pick among if it guessed.
+    static func valueCounts(_ qa: [SyntheticWorld.QAPair]) -> [String: Int] {
+        var values: [String: Set<String>] = [:]
+        for q in qa { values[q.relation, default: []].insert(q.answer) }
+        return values.mapValues(\.count)
     }
 
     /// SFT conversations (prompt + reference reply) for `training(...)`, ready to write as TRL "messages" JSONL.
@@ -59,7 +68,8 @@ public enum InstructionTasks {
         }
     }
 
-    static func tasks(_ pool: [SyntheticWorld.QAPair], split: Split, seed: UInt64, perKind: Int, system: String?) -> [InstructionTask] {
+    static func tasks(_ pool: [SyntheticWorld.QAPair], split: Split, seed: UInt64, perKind: Int, system: String?,
+                      values: [String: Int]) -> [InstructionTask] {
         let n = max(0, perKind)
         var out: [InstructionTask] = []
         for (k, kind) in InstructionKind.allCases.enumerated() {
@@ -73,7 +83,8 @@ public enum InstructionTasks {
             for (prompt, expected, pair) in made {
                 let msgs = (system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, prompt)]
                 out.append(InstructionTask(kind: kind, messages: msgs, expected: expected, period: pair?.period, factID: pair?.factID,
-                                           sentence: kind == .fact && pair?.answerLead != nil ? pair?.sentenceAnswer : nil))
+                                           sentence: kind == .fact && pair?.answerLead != nil ? pair?.sentenceAnswer : nil,
+                                           chance: pair.map { 1 / Double(max(1, values[$0.relation] ?? 1)) }))
             }
         }
         return out

@@ -37,6 +37,20 @@ final class InstructionEvalTests: XCTestCase {
         XCTAssertEqual(back, r)
     }
 
+    func testReportGivesTheMeanGuessingChancePerPeriodOnlyWhenEveryFactTaskHasOne() throws {
+        func fact(_ period: String, _ chance: Double?) -> InstructionTask {
+            InstructionTask(kind: .fact, messages: [ChatMessage(.user, "q")], expected: "A", period: period, chance: chance)
+        }
+        let tasks = [fact("before", 0.25), fact("before", 0.125), fact("after", 0.5), fact("after", nil),
+                     InstructionTask(kind: .oneWord, messages: [ChatMessage(.user, "q")], expected: "A", period: "before", chance: 1)]
+        let r = try InstructionEval.score(replies: ["A", "B", "A", "A", "A"], tasks: tasks)
+        let m = r.metricsDictionary()
+        XCTAssertEqual(m["instr_chance.fact.before"]!, 0.1875, accuracy: 1e-12, "one-word tasks do not count")
+        XCTAssertNil(m["instr_chance.fact.after"], "a task without a chance leaves its period without one")
+        XCTAssertEqual(try JSONDecoder().decode(InstructionReport.self, from: r.jsonData()), r)
+        XCTAssertNil(try InstructionEval.score(replies: ["3"], tasks: [task(.add, "3")]).factChanceByPeriod)
+    }
+
     func testScoreWithoutLengthsAndMismatchedCounts() throws {
         let tasks = [task(.add, "3"), task(.add, "4")]
         let r = try InstructionEval.score(replies: ["3", "5"], tasks: tasks, keepResults: false)

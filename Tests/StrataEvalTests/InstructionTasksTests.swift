@@ -42,6 +42,23 @@ final class InstructionTasksTests: XCTestCase {
         XCTAssertEqual(many.filter { $0.kind == .json }.count, 15, "format kinds draw from the whole pool")
     }
 
+    func testGuessingChanceIsOneOverTheRelationsDistinctAnswersInTheWholeWorld() throws {
+        var qa = try instructionQA(40)
+        // Two relations: "born_in" keeps its 40 distinct towns; "award" has 4 prizes, repeated.
+        for i in qa.indices where i % 2 == 1 { qa[i].relation = "award"; qa[i].answer = "Prize\(i % 8 / 2)" }
+        let tasks = InstructionTasks.build(qa: qa, seed: 1, perKind: 100)
+        let facts = tasks.filter { $0.factID != nil }
+        XCTAssertFalse(facts.isEmpty)
+        for t in facts {
+            let q = qa.first { $0.factID == t.factID }!
+            XCTAssertEqual(t.chance!, q.relation == "award" ? 1.0 / 4 : 1.0 / 20, accuracy: 1e-12,
+                           "distinct answers counted over both splits and periods, not the test split alone")
+        }
+        XCTAssertTrue(tasks.filter { $0.kind == .add || $0.kind == .reverse }.allSatisfy { $0.chance == nil })
+        let train = InstructionTasks.training(qa: qa, seed: 1, perKind: 100)
+        XCTAssertTrue(train.filter { $0.factID != nil }.allSatisfy { $0.chance != nil })
+    }
+
     func testHeldOutTasksUseTestSplitAndRightShapes() throws {
         let qa = try instructionQA()
         let testFacts = Set(qa.filter { $0.split == "test" }.map(\.factID))

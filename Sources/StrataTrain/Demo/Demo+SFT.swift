@@ -37,6 +37,15 @@ extension Demo {
         return render(header: ["checkpoint"] + cols.map(\.0), rows: body)
             + "format = replies in the asked-for shape (one word, JSON with \"answer\", a number, a list...), right or wrong; "
             + "knows = held-out fact questions whose answer the model ranks above its distractors as the reply (chance 25%)\n"
+            + guessingNote(rows[1].1)
+    }
+
+    /// What a reply naming a value of the asked relation at random would score on the fact questions (the world's
+    /// value pools are small: four prizes, eight cities), from the evaluation's instr_chance metrics.
+    static func guessingNote(_ m: [String: Double]?) -> String {
+        guard let before = m?["instr_chance.fact.before"], let after = m?["instr_chance.fact.after"] else { return "" }
+        return String(format: "guessing = a reply naming one of the world's values of the asked kind at random would be right "
+                      + "for %.1f%% of the before-cutoff and %.1f%% of the after-cutoff fact questions\n", 100 * before, 100 * after)
     }
 
     /// A few held-out instructions answered by the SFT model (greedy).
