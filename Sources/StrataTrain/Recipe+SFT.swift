@@ -53,16 +53,21 @@ public struct SFTConfig: Codable, RecipeSection, Equatable, Sendable {
 public struct SFTReplaySection: Codable, RecipeSection, Equatable, Sendable {
     public var paths: [String] = []
     public var fraction = 0.5
+    /// Share of the replayed pieces drawn from each path, in `paths`' order (normalised); nil: every piece of every
+    /// file is equally likely, so files weigh by their size.
+    public var weights: [Double]?
 
     public init() {}
 
     enum CodingKeys: String, RecipeKey {
-        case paths, fraction
+        case paths, fraction, weights
 
         var help: String {
             switch self {
             case .paths: return "Pretraining text files, JSONL with a \"text\" field per line (e.g. [world/before_cutoff.jsonl])."
             case .fraction: return "Share of the training samples that are replayed documents, in [0, 1)."
+            case .weights: return "Share of the replayed pieces from each path, in paths' order (e.g. [0.7, 0.3]); "
+                + "absent: files weigh by their size. A file with too few pieces for its share repeats them."
             }
         }
     }
@@ -166,6 +171,13 @@ extension Recipe {
         if let r = sft.replay {
             if r.paths.isEmpty || r.paths.contains("") { p.add(path("replay", "paths"), "must list JSONL files of pretraining text") }
             p.range(r.fraction, path("replay", "fraction"), min: 0, max: 1, maxOpen: true)
+            if let w = r.weights {
+                if w.count != r.paths.count {
+                    p.add(path("replay", "weights"), "has \(w.count) weights for \(r.paths.count) paths; give one per path, in paths' order")
+                } else if w.contains(where: { !($0 >= 0 && $0.isFinite) }) || !(w.reduce(0, +) > 0) {
+                    p.add(path("replay", "weights"), "must be finite, non-negative and not all zero (got \(w))")
+                }
+            }
         }
         if let e = sft.eval {
             if e.qa.isEmpty { p.add(path("eval", "qa"), "must name the world's qa.jsonl") }

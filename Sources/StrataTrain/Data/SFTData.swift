@@ -80,12 +80,28 @@ struct SFTData {
         var rng = StrataRNG(seed: 0x5EED_5F7)
         rng.shuffle(&pieces)
         let wanted = Int((replay.fraction / (1 - replay.fraction) * Double(conversations)).rounded())
-        let chosen = Array(pieces.prefix(wanted))
+        let chosen = replay.weights.map { weighted(pieces, weights: $0, wanted: wanted, &rng) } ?? Array(pieces.prefix(wanted))
         let records = try replay.paths.enumerated().map { f, path in
             DataRecord(name: "replay" + (replay.paths.count > 1 ? "_\(f)" : ""), path: path, sha256: try SHA256.hex(fileAt: URL(fileURLWithPath: path)),
                        tokens: chosen.filter { $0.file == f }.reduce(0) { $0 + $1.sample.count })
         }
         return (chosen.map(\.sample), records)
+    }
+
+    /// `wanted` pieces, file f giving round(wanted · w_f / Σw) of them in the (already shuffled) order, cycling
+    /// through a file whose pieces are fewer than its share; the choice shuffled together.
+    static func weighted(_ pieces: [(file: Int, sample: RenderedSample)], weights: [Double], wanted: Int,
+                         _ rng: inout StrataRNG) -> [(file: Int, sample: RenderedSample)] {
+        let total = weights.reduce(0, +)
+        var chosen: [(file: Int, sample: RenderedSample)] = []
+        for (f, w) in weights.enumerated() {
+            let own = pieces.filter { $0.file == f }
+            guard !own.isEmpty else { continue }
+            let n = Int((Double(wanted) * w / total).rounded())
+            chosen += (0..<n).map { own[$0 % own.count] }
+        }
+        rng.shuffle(&chosen)
+        return chosen
     }
 
     /// Whether a conversation belongs to the held-out share: a hash of its content, so the choice

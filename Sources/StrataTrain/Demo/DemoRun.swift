@@ -58,7 +58,7 @@ public enum DemoRun: String, CaseIterable, Sendable {
         switch self {
         case .dpoSFT: return ["preference.sft_weight=1.0"]
         // From the pretrained model, which never saw after-cutoff text: replay only what it was trained on.
-        case .sftBase: return ["sft.replay.paths=[world/before_cutoff.jsonl]"]
+        case .sftBase: return ["sft.replay.paths=[world/before_cutoff.jsonl]", "sft.replay.weights=null"]
         case .ppoNoKL: return ["ppo.kl_coef=0", "ppo.kl_target=null"]   // too little KL: nothing holds the policy near the SFT model
         case .grpoSequence: return ["grpo.loss_type=sequence_mean"]
         // RLAIF: the same PPO with the demo's AI judge (read by likelihood, its template's verdict) as the reward.
