@@ -4,8 +4,9 @@
 // sidecar (<out>.judge.json) recording the judge (checkpoint id, sha256,
 // template), the policy and the prompts. With --pairs it measures the judge
 // instead: how often it prefers the chosen reply of a labelled preference file
-// (StrataRL's JudgeAgreement), per "type" label. Thin: the work is StrataRL's
-// JudgeLabeling and JudgeAgreement. Leaves out: relabelling existing preference files.
+// (StrataRL's JudgeAgreement), per "type" label, leaving out (and counting) the pairs whose
+// judging chats exceed the judge's context. Thin: the work is StrataRL's JudgeLabeling and
+// JudgeAgreement. Leaves out: relabelling existing preference files.
 
 import ArgumentParser
 import Foundation
@@ -62,7 +63,15 @@ struct JudgeCommand: ParsableCommand {
         let source = try JudgeSource(model: jud.model, tokenizer: jud.tokenizer, template: tpl, checkpoint: jud.id, sha256: jud.contentHash,
                                      questions: .both)
         let start = Date()
-        let rows = JudgeAgreement.rows(try JudgeAgreement.margins(judge: source, pairs: set.pairs), groups: set.pairs.map { $0.type ?? "-" })
+        // Pairs whose judging chats exceed the judge's context are left out and counted, as the demo's table does.
+        let fit = try source.fits(prompts: set.pairs.map { PromptRecord.chat($0.prompt) }, first: set.pairs.map { $0.chosen.last?.content ?? "" },
+                                  second: set.pairs.map { $0.rejected.last?.content ?? "" })
+        let pairs = zip(set.pairs, fit).filter(\.1).map(\.0)
+        guard !pairs.isEmpty else {
+            throw StrataError.data("strata judge --pairs \(path)", "none of its \(set.pairs.count) pairs fits the judge's context "
+                                   + "(n_positions \(jud.model.contextLength)) as a judging chat", fix: "use shorter pairs or a judge with a longer context")
+        }
+        let rows = JudgeAgreement.rows(try JudgeAgreement.margins(judge: source, pairs: pairs), groups: pairs.map { $0.type ?? "-" })
         // A likelihood judge gets one column: its pair verdict is the sign of the same likelihood difference.
         let likelihood = tpl.verdict == .likelihood
         print("type          pairs  " + (likelihood ? "judge (likelihood: chosen more likely as its own answer)"
@@ -70,6 +79,10 @@ struct JudgeCommand: ParsableCommand {
         for r in rows {
             let pair = likelihood ? "" : String(format: "  %24.1f%%", 100 * r.pair)
             print(r.group.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "  %5d  %16.1f%%", r.pairs, 100 * r.single) + pair)
+        }
+        if pairs.count < set.pairs.count {
+            print("\(set.pairs.count - pairs.count) of \(set.pairs.count) pairs left out: a judging chat of each is longer than the judge's "
+                  + "context (n_positions \(jud.model.contextLength))")
         }
         print(String(format: "judge %@ on %@; %.1f s", jud.id, path, Date().timeIntervalSince(start)))
         if let report {
