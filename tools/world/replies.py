@@ -17,6 +17,12 @@ transformers (pip), the others only the standard library.
   replies.py choice CHECKPOINT WORLD_DIR [PERIOD]     teacher-forced at the answer slot of each dated test
                                                       question's reply: log P(value asked for) against the best
                                                       log P(the subject's other event), and the greedy reply
+  replies.py widen WORLD_DIR OUT_QA                   qa.jsonl with every general-domain after-cutoff question in the
+                                                      test split (SFT trains on neither split of them), for
+                                                      `strata eval --instructions OUT_QA`: ~40 questions, not ~20
+  replies.py score WORLD_DIR INSTR_JSON [NAME]        fact questions right per period, what guessing a value of the
+                                                      asked kind would score, and the after-cutoff ones of the
+                                                      world's own test split
 
 Leaves out: relations other than moves, joins and prizes (no person holds two of the others)."""
 import collections, json, sys
@@ -121,6 +127,28 @@ def choice(ckpt, wd, period="after"):
     print(dict(wins))
 
 
+def widen(wd, out):
+    rows = [json.loads(l) for l in open(wd + "/qa.jsonl")]
+    for r in rows:
+        if r["period"] == "after" and r["domain"] == "general":
+            r["split"] = "test"
+    with open(out, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+def score(wd, instr, name=""):
+    split = {q["question"]: q["split"] for q in map(json.loads, open(wd + "/qa.jsonl"))}
+    facts = [r for r in results(instr) if r["kind"] == "fact"]
+    parts = []
+    for period in ("before", "after"):
+        rs = [r for r in facts if r.get("period") == period]
+        ok, guess = sum(r["correct"] for r in rs), sum(r.get("chance") or 0 for r in rs)
+        parts.append(f"{period} {ok}/{len(rs)} = {100 * ok / max(1, len(rs)):.1f}% (guessing {100 * guess / max(1, len(rs)):.1f}%)")
+    test = [r for r in facts if r.get("period") == "after" and split.get(r["instruction"]) == "test"]
+    parts.append(f"after, test split {sum(r['correct'] for r in test)}/{len(test)}")
+    print(f"{name:30s} " + " | ".join(parts))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"classify": classify, "probes": probes, "choice": choice}[cmd](*args)
+    {"classify": classify, "probes": probes, "choice": choice, "widen": widen, "score": score}[cmd](*args)
