@@ -1,11 +1,14 @@
 // Replay inside SFT with per-file weights (sft.replay.weights): each file gives
 // its share of the replayed pieces, a file with too few pieces repeats them, and
 // recipes with a weight per path that does not match, or with no usable weight,
-// are refused naming the key.
+// are refused naming the key; through replayPieces, a file repeats its pieces to
+// fill its share and an empty one is refused naming it.
 
 import XCTest
 import StrataCore
 import StrataData
+import StrataTokenizer
+import StrataEval
 @testable import StrataTrain
 
 final class SFTReplayWeightsTests: XCTestCase {
@@ -54,5 +57,35 @@ final class SFTReplayWeightsTests: XCTestCase {
         XCTAssertEqual(ok.sft?.replay?.weights, [0.7, 0.3])
         let none = try RecipeLoader.load(yaml: yaml, overrides: ["sft.replay.paths=[a.jsonl]", "sft.replay.weights=null"], stage: .sft)
         XCTAssertNil(none.sft?.replay?.weights, "the demo's sft-base override clears them")
+    }
+
+    func testReplayFromFilesRepeatsAFilesPiecesToItsShareAndRefusesAnEmptyFile() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("StrataTokenizerTests/Fixtures/chatml_render.tokenizer.json")
+        let (tok, _) = try BPETokenizer(contentsOf: fixtures).addingSpecialTokens(ChatTemplate.chatML.specialTokens)
+        let chat = try InstructionEval.chatTokenizer(tok)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = dir.appendingPathComponent("text.jsonl"), news = dir.appendingPathComponent("news.jsonl")
+        try (0..<20).map { "{\"text\": \"Old text number \($0) about the river and the mill.\"}\n" }.joined()
+            .write(to: text, atomically: true, encoding: .utf8)
+        try "{\"text\": \"News: the mill moved north.\"}\n".write(to: news, atomically: true, encoding: .utf8)
+        var replay = SFTReplaySection()
+        replay.paths = [text.path, news.path]
+        replay.weights = [1, 1]
+        let (pieces, records) = try SFTData.replayPieces(replay, conversations: 10, template: .chatML, chat: chat, rowLength: 64)
+        XCTAssertEqual(pieces.count, 10)
+        let newsPiece = pieces.min { $0.count < $1.count }!
+        XCTAssertEqual(pieces.filter { $0 == newsPiece }.count, 5, "the one news piece repeated to half the replay")
+        XCTAssertEqual(records[1].tokens, 5 * newsPiece.count)
+        XCTAssertEqual(records.map(\.tokens).reduce(0, +), pieces.reduce(0) { $0 + $1.count })
+
+        let empty = dir.appendingPathComponent("empty.jsonl")
+        try "\n".write(to: empty, atomically: true, encoding: .utf8)
+        replay.paths = [text.path, empty.path]
+        XCTAssertThrowsError(try SFTData.replayPieces(replay, conversations: 10, template: .chatML, chat: chat, rowLength: 64)) { error in
+            XCTAssertTrue("\(error)".contains("empty.jsonl"), "\(error)")
+        }
     }
 }

@@ -1,6 +1,6 @@
 // The synthetic world's instruction tasks as prompt files for RL stages:
 // each task becomes a conversational prompt record with its kind, gold answer
-// and (for fact tasks) period, fact id and reference reply sentence as columns, so rule rewards check
+// and (for fact tasks) period, fact id, reference reply sentence and guessing chance as columns, so rule rewards check
 // replies with the same checkers as the instruction evaluation. The test file
 // holds exactly the held-out evaluation tasks (`InstructionTasks.build`), the
 // train file tasks from the QA train split; the generated file many more addition
@@ -22,6 +22,8 @@ public enum InstructionPrompts {
         public static let factID = "fact_id"
         /// Fact tasks: the reference reply sentence (subject restated, then the answer); its lead is accepted before the answer.
         public static let reply = "reply"
+        /// Fact tasks: the chance that a guess of the asked kind is right (InstructionTask.chance), a number.
+        public static let chance = "chance"
     }
 
     public static let trainFile = "prompts_train.jsonl"
@@ -51,6 +53,7 @@ public enum InstructionPrompts {
         if let p = task.period { columns[Column.period] = .string(p) }
         if let f = task.factID { columns[Column.factID] = .string(f) }
         if let r = task.sentence { columns[Column.reply] = .string(r) }
+        if let c = task.chance { columns[Column.chance] = .number(c) }
         return .chat(task.messages, columns: columns)
     }
 
@@ -59,8 +62,10 @@ public enum InstructionPrompts {
         guard let k = record.text(Column.kind), let kind = InstructionKind(rawValue: k), let answer = record.text(Column.answer) else {
             return nil
         }
+        var chance: Double?
+        if case .number(let c)? = record.columns[Column.chance] { chance = c }
         return InstructionTask(kind: kind, messages: record.messages, expected: answer, period: record.text(Column.period),
-                               factID: record.text(Column.factID), sentence: record.text(Column.reply))
+                               factID: record.text(Column.factID), sentence: record.text(Column.reply), chance: chance)
     }
 
     /// Train, test and generated prompt records from the world's QA pairs.
