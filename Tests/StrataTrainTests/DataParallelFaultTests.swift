@@ -67,7 +67,11 @@ final class DataParallelFaultTests: MPIRunTestCase {
         if p.isRunning { p.terminate(); p.waitUntilExit(); return XCTFail("mpirun still ran 60 s after a rank died") }
         let output = try String(contentsOf: log, encoding: .utf8)
         XCTAssertNotEqual(p.terminationStatus, 0, output)
-        XCTAssertFalse(isRunning(try XCTUnwrap(pids[0])), "rank 0 is gone too")
+        // mpirun can return while rank 0 is still tearing down (seen once on a loaded 2-core VM): it has what is left of
+        // the same 60 s to go.
+        let rank0 = try XCTUnwrap(pids[0])
+        while isRunning(rank0) && Date() < deadline { usleep(100_000) }
+        XCTAssertFalse(isRunning(rank0), "rank 0 is gone too, within 60 s of rank 1's death")
         let store = try CheckpointStore(root: runDir("k").appendingPathComponent("checkpoints"))
         let last = try XCTUnwrap(store.latestValid(), "a valid checkpoint remains")
         XCTAssertNoThrow(try store.verify(last.name))
