@@ -64,8 +64,7 @@ struct JudgeCommand: ParsableCommand {
                                      questions: .both)
         let start = Date()
         // Pairs whose judging chats exceed the judge's context are left out and counted, as the demo's table does.
-        let fit = try source.fits(prompts: set.pairs.map { PromptRecord.chat($0.prompt) }, first: set.pairs.map { $0.chosen.last?.content ?? "" },
-                                  second: set.pairs.map { $0.rejected.last?.content ?? "" })
+        let fit = try JudgeAgreement.fits(judges: [source], pairs: set.pairs)
         let pairs = zip(set.pairs, fit).filter(\.1).map(\.0)
         guard !pairs.isEmpty else {
             throw StrataError.data("strata judge --pairs \(path)", "none of its \(set.pairs.count) pairs fits the judge's context "

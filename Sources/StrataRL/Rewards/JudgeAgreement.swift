@@ -27,10 +27,22 @@ public enum JudgeAgreement {
         public var pair: Double
     }
 
+    /// What a judge is asked about the pairs: each prompt, and the last assistant turn of chosen and of rejected.
+    static func asked(_ pairs: [PreferencePair]) -> (prompts: [PromptRecord], chosen: [String], rejected: [String]) {
+        (pairs.map { PromptRecord.chat($0.prompt) }, pairs.map { $0.chosen.last?.content ?? "" }, pairs.map { $0.rejected.last?.content ?? "" })
+    }
+
+    /// Per pair, whether every judge can be asked about it within its context (`JudgeSource.fits`): a caller measuring
+    /// agreement leaves out, and counts, the pairs that do not fit instead of failing on the first.
+    public static func fits(judges: [JudgeSource], pairs: [PreferencePair]) throws -> [Bool] {
+        let (prompts, chosen, rejected) = asked(pairs)
+        let fit = try judges.map { try $0.fits(prompts: prompts, first: chosen, second: rejected) }
+        return pairs.indices.map { i in fit.allSatisfy { $0[i] } }
+    }
+
     /// Margins of every pair; the prompts and replies are the pairs' (the last assistant turn of chosen and rejected).
     public static func margins(judge: JudgeSource, pairs: [PreferencePair]) throws -> Margins {
-        let prompts = pairs.map { PromptRecord.chat($0.prompt) }
-        let chosen = pairs.map { $0.chosen.last?.content ?? "" }, rejected = pairs.map { $0.rejected.last?.content ?? "" }
+        let (prompts, chosen, rejected) = asked(pairs)
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
         }

@@ -118,7 +118,10 @@ extension Demo {
                                    questions: .both)
         }
         let judges = [try judge(.answerWord), try judge(.likelihood)]
-        let pairs = try fitting(candidates, judges)
+        let asked = candidates.map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong) }
+        let fit = try JudgeAgreement.fits(judges: judges, pairs: asked)
+        let pairs = candidates.indices.filter { fit[$0] }.map { candidates[$0] }
+        let asPairs = asked.indices.filter { fit[$0] }.map { asked[$0] }
         let prompts = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
@@ -129,7 +132,6 @@ extension Demo {
         }
         let rmSource = try RewardModelSource(model: rm, tokenizer: rmLoaded.tokenizer, checkpoint: rmLoaded.id, sha256: rmLoaded.contentHash)
         let rmMargins = zip(try rmSource.score(items(pairs.map(\.right))), try rmSource.score(items(pairs.map(\.wrong)))).map { $0 - $1 }
-        let asPairs = pairs.map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong) }
         let words = try JudgeAgreement.margins(judge: judges[0], pairs: asPairs)
         let likelihood = try JudgeAgreement.margins(judge: judges[1], pairs: asPairs)
         let columns = [("reward_model", rmMargins), ("judge_single", words.single), ("judge_pair", words.pair), ("judge_likelihood", likelihood.pair)]
@@ -150,12 +152,5 @@ extension Demo {
             + "held-out questions with their right answer and a wrong value of the same relation: how often each scorer prefers the "
             + "right one (chance 50%); the judge is the annealed model taught to answer first and judge (recipes/judge-world.yaml): "
             + "asked for A/B after its own answer, or scored by the reply's likelihood as its own answer" + leftOut + "\n"
-    }
-
-    /// The pairs whose judging chats — two reply sentences after the judge's own answer — fit every judge's context.
-    static func fitting(_ pairs: [WorldJudgeData.AgreementPair], _ judges: [JudgeSource]) throws -> [WorldJudgeData.AgreementPair] {
-        let asked = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
-        let fit = try judges.map { try $0.fits(prompts: asked, first: pairs.map(\.right), second: pairs.map(\.wrong)) }
-        return pairs.indices.filter { i in fit.allSatisfy { $0[i] } }.map { pairs[$0] }
     }
 }

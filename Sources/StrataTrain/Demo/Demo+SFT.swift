@@ -20,8 +20,9 @@ extension Demo {
         func merged(_ entry: LineageEntry?, _ a: String, _ b: String) -> [String: Double]? {
             (entry?.evaluations[a]).map { $0.merging(entry?.evaluations[b] ?? [:]) { x, _ in x } }
         }
+        let sft = merged(head, "instruction", "knowledge")
         let rows: [(String, [String: Double]?)] = [("anneal (before SFT)", merged(head, "instruction_before", "knowledge_before")),
-                                                  ("sft (from anneal)", merged(head, "instruction", "knowledge")),
+                                                  ("sft (from anneal)", sft),
                                                   ("sft-base (from pretrain)", merged(base, "instruction", "knowledge"))]
         let cols: [(String, String)] = [("all", "instr_acc"), ("format", "instr_format"), ("fact:before", "instr_acc.fact.before"),
                                         ("fact:after", "instr_acc.fact.after"), ("one_word", "instr_acc.one_word"),
@@ -37,7 +38,7 @@ extension Demo {
         return render(header: ["checkpoint"] + cols.map(\.0), rows: body)
             + "format = replies in the asked-for shape (one word, JSON with \"answer\", a number, a list...), right or wrong; "
             + "knows = held-out fact questions whose answer the model ranks above its distractors as the reply (chance 25%)\n"
-            + guessingNote(rows[1].1)
+            + guessingNote(sft)
     }
 
     /// What a reply naming a value of the asked relation at random would score on the fact questions (the world's
