@@ -99,6 +99,17 @@ final class GRPOStageTests: RLStageTestCase {
         XCTAssertEqual(m["clip_ratio/region_mean"]!, 0)
     }
 
+    func testStepSplitIsLoggedOnTheDrawingStepAndUpdatesOnEveryStep() throws {
+        _ = try GRPO.run(stage(try recipe("timing", steps: 2, grpo: "  iterations: 2")))
+        let m = try extras("timing")
+        XCTAssertEqual(m.count, 2)
+        XCTAssertGreaterThan(m[0]["timing_s/gen"] ?? 0, 0, "the first step samples the batch")
+        XCTAssertGreaterThan(m[0]["timing_s/score"] ?? 0, 0, "and scores it (rewards, old log-probs for μ = 2)")
+        XCTAssertNil(m[1]["timing_s/gen"], "the second step reuses the batch: nothing sampled")
+        XCTAssertNil(m[1]["timing_s/score"])
+        for e in m { XCTAssertGreaterThan(e["timing_s/update"] ?? 0, 0, "every step updates") }
+    }
+
     func testEqualRewardsGiveZeroAdvantageAndNoGradient() throws {
         // A length penalty above any reply's length scores every reply 0: every group has equal rewards.
         let flat = "    - {type: length_penalty, max_tokens: 100, weight: 1.0}"

@@ -151,12 +151,28 @@ public enum GRPO: TrainingStage {
             }
         }
 
+        /// Wall seconds of the last draw's sampling (every dynamic-sampling round) and of its scoring (reward sources,
+        /// old and reference log-probs), logged on the step that drew as timing_s/gen and timing_s/score; every step logs
+        /// timing_s/update, as PPO does. Not saved in checkpoints.
+        private var drawTiming: [String: Double] = [:]
+
         func run(_ plan: StepPlan) throws -> StepOutcome {
             let index = step / g.iterations
-            if batch?.index != index { batch = try draw(index, exchange: plan.exchange) }
+            var timing: [String: Double] = [:]
+            if batch?.index != index {
+                drawTiming = ["timing_s/gen": 0, "timing_s/score": 0]
+                batch = try draw(index, exchange: plan.exchange)
+                timing = drawTiming
+            }
             step += 1
-            return try update(batch!, plan: plan)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var out = try update(batch!, plan: plan)
+            timing["timing_s/update"] = seconds(since: start)
+            out.metrics.merge(timing) { _, new in new }
+            return out
         }
+
+        private func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
         /// One group of G replies to one prompt, scored.
         struct Group {
@@ -193,9 +209,10 @@ public enum GRPO: TrainingStage {
             m["frac_reward_zero_std"] = firstRoundZero
             m["batch_frac_reward_zero_std"] = Double(adv.fractionZeroStd)
             if g.dynamicSampling { m["dynamic_sampling/rounds"] = Double(rounds); m["dynamic_sampling/groups_dropped"] = Double(dropped.count) }
-            let t = RLStage.logProbTemperature(g.sampling)
+            let t = RLStage.logProbTemperature(g.sampling), start = DispatchTime.now().uptimeNanoseconds
             let old = g.iterations > 1 ? try RolloutLogProbs.compute(model: engine.model, rollouts: rollouts, temperature: t) : nil
             let ref = try reference.map { try RolloutLogProbs.compute(model: $0, rollouts: rollouts, temperature: t) }
+            drawTiming["timing_s/score", default: 0] += seconds(since: start)
             return Batch(index: index, rollouts: rollouts, advantages: adv.advantages, oldLogProbs: old, referenceLogProbs: ref, metrics: m)
         }
 
@@ -203,9 +220,13 @@ public enum GRPO: TrainingStage {
         /// In a data-parallel world each rank samples a block of whole groups and gathers the others' (RLRanks).
         func sampleGroups(_ idx: [Int], index: Int, firstRow: Int, exchange: RankExchange?) throws -> [Group] {
             let records = idx.map { prompts.records[$0] }
+            let start = DispatchTime.now().uptimeNanoseconds
             let rollouts = try RLRanks.sample(engine, records, step: index, samplesPerPrompt: g.groupSize, firstRow: firstRow, exchange: exchange)
+            let sampled = DispatchTime.now().uptimeNanoseconds
             let items = try RewardItem.items(prompts: records, rollouts: rollouts)
             let scores = try RLRanks.score(rewards, items, perPrompt: g.groupSize, exchange: exchange)
+            drawTiming["timing_s/gen", default: 0] += Double(sampled - start) / 1e9
+            drawTiming["timing_s/score", default: 0] += seconds(since: sampled)
             let shaped = zip(scores.total, rollouts).map { r, ro in r + Double(overlong?(length: ro.completionLength) ?? 0) }
             let adv = try GroupAdvantages(rewards: shaped.map(Float.init), groupSize: g.groupSize, estimator: g.advantage)
             return idx.indices.map { k in
