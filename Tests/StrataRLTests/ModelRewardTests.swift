@@ -91,6 +91,26 @@ final class ModelRewardTests: XCTestCase {
         }
     }
 
+    func testFitsAgreesWithWhetherJudgingThrowsAsRepliesGrowPastTheContext() throws {
+        var answerFirst = JudgeTemplate.standard
+        answerFirst.answerFirst = "{prompt}"
+        var likelihood = answerFirst
+        likelihood.verdict = .likelihood
+        for template in [JudgeTemplate.standard, answerFirst, likelihood] {
+            let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: 512), tokenizer: tokenizer, template: template,
+                                        checkpoint: "j", sha256: "s", questions: .both)
+            var sawFit = false, sawMiss = false
+            for words in stride(from: 2, through: 600, by: 4) {
+                let reply = Array(repeating: "hello world", count: words).joined(separator: " ")
+                let fits = try judge.fits(prompts: [prompt], first: ["Town1"], second: [reply])[0]
+                let judged = (try? judge.preference(prompts: [prompt], first: ["Town1"], second: [reply])) != nil
+                XCTAssertEqual(fits, judged, "\(template.verdict), answer first \(template.answerFirst != nil), \(words) words")
+                if fits { sawFit = true } else { sawMiss = true }
+            }
+            XCTAssertTrue(sawFit && sawMiss, "the lengths cross the judge's 512 positions (\(template.verdict))")
+        }
+    }
+
     func testJudgeTemplatesWithMultiTokenAnswersOrUnknownPlaceholdersAreRefused() throws {
         let model = RLTestModels.model(tokenizer, seed: 1, positions: 320)
         var t = JudgeTemplate.standard

@@ -142,12 +142,12 @@ public final class JudgeSource: RewardSource {
             throw StrataError.shape("judge fits", "\(prompts.count) prompts, \(first.count) first and \(second.count) second replies",
                                     fix: "give one prompt and two replies per pair")
         }
-        let limit = model.contextLength
-        func length(_ chat: [ChatMessage]) throws -> Int { try chatTemplate.promptTokens(chat, self.chat).count }
+        func length(_ chat: [ChatMessage]) throws -> Int { try promptTokens(chat).count }
         if template.verdict == .likelihood {   // the question, then the reply and its end-of-turn marker
+            let end = try endOfTurn()
             return try prompts.indices.map { i in
                 let asked = try length(template.answerMessages(prompt: prompts[i])!)
-                return [first[i], second[i]].allSatisfy { asked + tokenizer.encode($0).count + 1 <= limit }
+                return [first[i], second[i]].allSatisfy { fitsContext(asked + answerTokens($0, end: end).count) }
             }
         }
         let own = try ownAnswers(prompts)
@@ -159,19 +159,16 @@ public final class JudgeSource: RewardSource {
                 chats += [template.pairMessages(prompt: p, replyA: a, replyB: b, ownAnswer: o),
                           template.pairMessages(prompt: p, replyA: b, replyB: a, ownAnswer: o)]
             }
-            return try chats.allSatisfy { try length($0) <= limit }
+            return try chats.allSatisfy { fitsContext(try length($0)) }
         }
     }
 
     /// Per reply, the mean log-probability of its tokens and the end-of-turn marker as the judge's answer to the
     /// answer-first question (verdict `likelihood`), in no-grad passes of at most `batchRows` rows.
     func replyLikelihoods(_ prompts: [PromptRecord], _ replies: [String]) throws -> [Double] {
-        guard let end = chat.specialID(chatTemplate.messageEnd) else {
-            throw StrataError.config("judge \(identity.name)", "the tokenizer has no \(chatTemplate.messageEnd) token",
-                                     fix: "use a chat checkpoint (strata sft adds the template's tokens)")
-        }
+        let end = try endOfTurn()
         let asked = try prompts.enumerated().map { i, p in try judgingTokens(template.answerMessages(prompt: p)!, what: "question \(i)") }
-        let answers = replies.map { tokenizer.encode($0).map(Int32.init) + [Int32(end)] }
+        let answers = replies.map { answerTokens($0, end: end) }
         var out: [Double] = []
         for start in stride(from: 0, to: asked.count, by: batchRows) {
             let range = start..<min(asked.count, start + batchRows)
@@ -192,13 +189,31 @@ public final class JudgeSource: RewardSource {
     /// `room` positions of the judge's context.
     private func judgingTokens(_ chat: [ChatMessage], what: String, room: Int = 0) throws -> [Int32] {
         let limit = model.contextLength
-        let ids = try chatTemplate.promptTokens(chat, self.chat).map(Int32.init)
-        guard ids.count + room <= limit else {
+        let ids = try promptTokens(chat)
+        guard fitsContext(ids.count, room: room) else {
             throw StrataError.data("judge \(identity.name), \(what)",
                                    "the judging prompt is \(ids.count) tokens\(room > 0 ? " + \(room) to answer" : ""); the judge's n_positions is \(limit)",
                                    fix: "shorten the template or the replies (lower max_new_tokens\(room > 0 ? " or answer_tokens" : ""))")
         }
         return ids
+    }
+
+    /// A judging chat as prompt tokens ending in the assistant generation prompt, unchecked.
+    private func promptTokens(_ chat: [ChatMessage]) throws -> [Int32] { try chatTemplate.promptTokens(chat, self.chat).map(Int32.init) }
+
+    /// Whether `tokens` (and `room` more to generate) fit the judge's context: the one rule `fits` and the judging passes share.
+    private func fitsContext(_ tokens: Int, room: Int = 0) -> Bool { tokens + room <= model.contextLength }
+
+    /// A reply scored as the judge's own answer (verdict `likelihood`): its tokens and the end-of-turn marker.
+    private func answerTokens(_ reply: String, end: Int32) -> [Int32] { tokenizer.encode(reply).map(Int32.init) + [end] }
+
+    /// The chat template's end-of-turn token in the judge's vocabulary.
+    private func endOfTurn() throws -> Int32 {
+        guard let end = chat.specialID(chatTemplate.messageEnd) else {
+            throw StrataError.config("judge \(identity.name)", "the tokenizer has no \(chatTemplate.messageEnd) token",
+                                     fix: "use a chat checkpoint (strata sft adds the template's tokens)")
+        }
+        return Int32(end)
     }
 
     /// For each chat, the probabilities of `tokens` as the first token of the judge's reply.
