@@ -74,16 +74,25 @@ final class ModelRewardTests: XCTestCase {
         rlAssertStrataError(try judge.preference(prompts: prompts, first: x, second: [])) { XCTAssertTrue($0.message.contains("0 second"), "\($0)") }
     }
 
-    func testFitsMarksExactlyThePairsWhoseJudgingChatsExceedTheJudgesContext() throws {
-        let long = Array(repeating: "hello world", count: 1000).joined(separator: " ")
-        let prompts = [prompt, prompt], first = ["Town1", "Paris"], second = ["Town2", long]
+    /// The three ways a judge is asked: A/B after the question, A/B after its own answer, the reply's likelihood as its answer.
+    static var fitTemplates: [JudgeTemplate] {
         var answerFirst = JudgeTemplate.standard
         answerFirst.answerFirst = "{prompt}"
         var likelihood = answerFirst
         likelihood.verdict = .likelihood
-        for template in [JudgeTemplate.standard, answerFirst, likelihood] {
-            let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: 1024), tokenizer: tokenizer, template: template,
-                                        checkpoint: "j", sha256: "s", questions: .both)
+        return [.standard, answerFirst, likelihood]
+    }
+
+    func fitJudge(_ template: JudgeTemplate, positions: Int) throws -> JudgeSource {
+        try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: positions), tokenizer: tokenizer, template: template,
+                        checkpoint: "j", sha256: "s", questions: .both)
+    }
+
+    func testFitsMarksExactlyThePairsWhoseJudgingChatsExceedTheJudgesContext() throws {
+        let long = Array(repeating: "hello world", count: 1000).joined(separator: " ")
+        let prompts = [prompt, prompt], first = ["Town1", "Paris"], second = ["Town2", long]
+        for template in Self.fitTemplates {
+            let judge = try fitJudge(template, positions: 1024)
             XCTAssertEqual(try judge.fits(prompts: prompts, first: first, second: second), [true, false], "\(template.verdict)")
             // What fits is judged; what does not is the error fits() spares a caller.
             XCTAssertNoThrow(try judge.preference(prompts: [prompt], first: ["Town1"], second: ["Town2"]))
@@ -92,13 +101,8 @@ final class ModelRewardTests: XCTestCase {
     }
 
     func testFitsAgreesWithWhetherJudgingThrowsAsRepliesGrowPastTheContext() throws {
-        var answerFirst = JudgeTemplate.standard
-        answerFirst.answerFirst = "{prompt}"
-        var likelihood = answerFirst
-        likelihood.verdict = .likelihood
-        for template in [JudgeTemplate.standard, answerFirst, likelihood] {
-            let judge = try JudgeSource(model: RLTestModels.model(tokenizer, seed: 9, positions: 512), tokenizer: tokenizer, template: template,
-                                        checkpoint: "j", sha256: "s", questions: .both)
+        for template in Self.fitTemplates {
+            let judge = try fitJudge(template, positions: 512)
             var sawFit = false, sawMiss = false
             for words in stride(from: 2, through: 600, by: 4) {
                 let reply = Array(repeating: "hello world", count: words).joined(separator: " ")
