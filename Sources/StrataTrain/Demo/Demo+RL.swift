@@ -119,9 +119,8 @@ extension Demo {
         }
         let judges = [try judge(.answerWord), try judge(.likelihood)]
         let asked = candidates.map { PreferencePair.chat($0.question, chosen: $0.right, rejected: $0.wrong) }
-        let fit = try JudgeAgreement.fits(judges: judges, pairs: asked)
-        let pairs = candidates.indices.filter { fit[$0] }.map { candidates[$0] }
-        let asPairs = asked.indices.filter { fit[$0] }.map { asked[$0] }
+        let fit = try JudgeAgreement.fits(judges: judges, pairs: asked), kept = candidates.indices.filter { fit[$0] }
+        let pairs = kept.map { candidates[$0] }, asPairs = kept.map { asked[$0] }
         let prompts = pairs.map { PromptRecord.chat([ChatMessage(.user, $0.question)]) }
         func items(_ replies: [String]) -> [RewardItem] {
             zip(prompts, replies).map { RewardItem(prompt: $0, reply: $1, replyTokens: 0, finish: .endOfTurn) }
