@@ -60,6 +60,8 @@ public struct TrainStepBenchmark {
         public var bf16PeakGFLOPS: Double?
         /// Share of the step spent narrowing operands to bf16 (inside matmulShare).
         public var bf16ConversionShare: Double
+        /// MiB of the bf16 operand arena ever touched (its share of peak RSS, OperandArena.swift); 0 in fp32.
+        public var bf16ArenaMiB: Double
         /// Milliseconds per step by op and direction (plus "clip", "adamw", "zero_grad"), when profiled.
         public var breakdownMs: [String: Double]
     }
@@ -137,6 +139,7 @@ public struct TrainStepBenchmark {
                       matmulShare: backend.matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
                       achievedGFLOPS: achieved, mfu: achieved / (cfg.precision == .bf16 ? bf16Peak ?? peak : peak), finalLoss: loss, precision: cfg.precision,
                       bf16PeakGFLOPS: bf16Peak, bf16ConversionShare: backend.bf16ConversionSeconds / seconds,
+                      bf16ArenaMiB: Double(OperandArena.shared.currentStats.touchedBytes) / 1_048_576,
                       breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })
     }
 

@@ -7,7 +7,8 @@
 // ±Inf stay ±Inf; NaN stays NaN (its mantissa is kept non-zero by setting the
 // quiet bit, so a NaN whose payload lives only in the low half cannot turn into Inf).
 // Bulk conversion is a plain integer loop the compiler vectorises, split over the
-// cores; `BF16Buffer` is the 64-byte aligned storage operands are converted into.
+// cores; `BF16Buffer` is the 64-byte aligned storage operands are converted into
+// (large ones in OperandArena.swift's mapping, outside glibc's heap).
 // Leaves out: bf16 tensors on the tape (activations stay fp32 and are converted
 // per product), fp16, stochastic rounding.
 
@@ -57,17 +58,30 @@ public enum BF16 {
     }
 }
 
-/// A 64-byte aligned buffer of bf16 values (raw bits), freed with the object.
+/// A 64-byte aligned buffer of bf16 values (raw bits), freed with the object. Buffers of
+/// `arenaMinimumBytes` and more come from `OperandArena.shared`, outside glibc's heap, so short-lived
+/// operand copies leave no holes between the step's fp32 tensors; smaller ones from the heap.
 public final class BF16Buffer: @unchecked Sendable {
     public let ptr: UnsafeMutablePointer<UInt16>
     public let count: Int
+    private let inArena: Bool
+
+    public static let arenaMinimumBytes = 64 << 10
 
     public init(count: Int) {
         self.count = count
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<UInt16>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("BF16Buffer: could not allocate \(bytes) bytes for \(count) bf16 values")
+        let raw: UnsafeMutableRawPointer
+        if bytes >= Self.arenaMinimumBytes {
+            raw = OperandArena.shared.allocate(bytes)
+            inArena = true
+        } else {
+            var p: UnsafeMutableRawPointer?
+            guard posix_memalign(&p, 64, bytes) == 0, let p else {
+                fatalError("BF16Buffer: could not allocate \(bytes) bytes for \(count) bf16 values")
+            }
+            raw = p
+            inArena = false
         }
         ptr = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
     }
@@ -78,5 +92,11 @@ public final class BF16Buffer: @unchecked Sendable {
         BF16.narrow(src, into: ptr, count: count)
     }
 
-    deinit { free(ptr) }
+    deinit {
+        if inArena {
+            OperandArena.shared.deallocate(UnsafeMutableRawPointer(ptr), bytes: max(count, 1) * MemoryLayout<UInt16>.stride)
+        } else {
+            free(ptr)
+        }
+    }
 }

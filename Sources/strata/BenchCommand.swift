@@ -104,7 +104,10 @@ struct BenchTrain: ParsableCommand {
             """, layers, heads, embd, context, vocab, batch, Double(cfg.model.parameterCount) / 1e6,
             r.tokensPerSecond, r.msPerStep, r.matmulShare * 100, (1 - r.matmulShare) * 100, r.peakRSSMiB,
             r.achievedGFLOPS, r.mfu * 100, p.rawValue, r.peakGFLOPS, r.bf16PeakGFLOPS.map { String(format: "%.0f GFLOP/s", $0) } ?? "n/a"))
-        if p == .bf16 { print(String(format: "precision bf16: narrowing operands to bf16 took %.0f%% of the step", r.bf16ConversionShare * 100)) }
+        if p == .bf16 {
+            print(String(format: "precision bf16: narrowing operands to bf16 took %.0f%% of the step; their arena touched %.0f MiB",
+                         r.bf16ConversionShare * 100, r.bf16ArenaMiB))
+        }
         if profile {
             print("time per step by op (ms):")
             for (k, v) in r.breakdownMs.sorted(by: { $0.value > $1.value }) { print(String(format: "  %8.1f  %@", v, k)) }

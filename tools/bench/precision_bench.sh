@@ -18,7 +18,7 @@ import json, sys
 r = json.load(sys.stdin)
 bf = r.get('bf16PeakGFLOPS')
 print(f\"round $r strata $p: {r['tokensPerSecond']:.0f} tokens/s, {r['msPerStep']:.0f} ms/step, peak RSS {r['peakRSSMiB']:.0f} MiB, \"
-      f\"matmul {r['matmulShare'] * 100:.0f}% (bf16 narrowing {r['bf16ConversionShare'] * 100:.0f}%), \"
+      f\"matmul {r['matmulShare'] * 100:.0f}% (bf16 narrowing {r['bf16ConversionShare'] * 100:.0f}%, arena {r.get('bf16ArenaMiB', 0):.0f} MiB), \"
       f\"2048^3 f32 {r['peakGFLOPS']:.0f} GFLOP/s, bf16 {bf and round(bf)} GFLOP/s\")"
   done
   python3 "$here/nanogpt_bench.py" --steps "$steps" | sed "s/^/round $r /"
