@@ -25,6 +25,11 @@ public enum SyntheticWorld {
         public var earlierMoveChance: Double = 0.2
         /// Chance that a person old enough wins a prize before the cutoff (such a person wins none after it).
         public var earlierAwardChance: Double = 0.3
+        /// Chance that a person with an earlier join (or move) has a second one before the cutoff, years apart, to
+        /// another organisation (city). Then SFT's before-cutoff questions include a person with two events of one
+        /// relation, told apart only by the asked year — the skill every after-cutoff question about a person with an
+        /// earlier event needs. The demo's ~1M-parameter model does not learn it (docs/demo.md, round 15): 0 by default.
+        public var secondMoveChance: Double = 0
 
         public init(seed: UInt64 = 0, size: Int = 3_000_000) {
             self.seed = seed
@@ -38,7 +43,8 @@ public enum SyntheticWorld {
             guard minRenderings >= 1, maxRenderings >= minRenderings, maxRenderings <= 100 else {
                 throw StrataError.config("synth", "renderings \(minRenderings)...\(maxRenderings) must satisfy 1 ≤ min ≤ max ≤ 100")
             }
-            for (name, chance) in [("earlier move chance", earlierMoveChance), ("earlier award chance", earlierAwardChance)]
+            for (name, chance) in [("earlier move chance", earlierMoveChance), ("earlier award chance", earlierAwardChance),
+                                   ("second move chance", secondMoveChance)]
             where !(0...1).contains(chance) {
                 throw StrataError.config("synth", "\(name) \(chance) is outside 0...1", fix: "give a probability, e.g. 0.6")
             }

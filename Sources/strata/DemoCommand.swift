@@ -21,12 +21,15 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Approximate bytes of synthetic text (230KB: few enough facts for the demo's model to learn them; see docs/demo.md).") var worldSize = "230KB"
     @Option(help: "Chance that a person joins a second organisation or moves city before the cutoff (the world's dated SFT questions).") var earlierMoveChance = 0.8
     @Option(help: "Chance that a person wins a prize before the cutoff.") var earlierAwardChance = 0.8
+    @Option(help: "Chance that a person with an earlier join (move) has a second one before the cutoff, years apart (SFT's lesson in answering by the asked year).")
+    var secondMoveChance = Demo.Config().secondMoveChance
     @Option(help: "Seed of the world and of every run's training (train.seed).") var seed: UInt64 = 0
 
     func run() throws {
         var cfg = Demo.Config()
         cfg.directory = dir; cfg.recipes = recipes; cfg.seed = seed; cfg.worldSize = try ByteSize.parse(worldSize)
         cfg.earlierMoveChance = earlierMoveChance; cfg.earlierAwardChance = earlierAwardChance
+        cfg.secondMoveChance = secondMoveChance
         let given: [(DemoRun, Int?)] = [(.pretrain, steps), (.continueNoReplay, continueSteps), (.continueReplay, continueSteps),
                                         (.anneal, annealSteps), (.sft, sftSteps), (.reward, rewardSteps),
                                         (.dpo, dpoSteps), (.dpoSFT, dpoSteps)]

@@ -88,6 +88,39 @@ final class SyntheticWorldTests: XCTestCase {
         }
     }
 
+    /// A second earlier join or move (round 15 in docs/demo.md): some people hold two before-cutoff events of one
+    /// relation, to different values, at least 3 years apart, each with its own QA pair in the train or test split;
+    /// none do at the default chance of 0, and the split rules still hold.
+    func testSecondMovesGivePeopleTwoBeforeCutoffEventsOfOneRelationTwoValuesYearsApart() throws {
+        var config = SyntheticWorld.Config(seed: 3, size: 230_000)
+        config.earlierMoveChance = 0.8; config.earlierAwardChance = 0.8
+        func pairs(_ config: SyntheticWorld.Config) throws -> (SyntheticWorld.Output, [[SyntheticWorld.FactRecord]]) {
+            let out = try SyntheticWorld.generate(config)
+            let dated = out.world.facts.filter { $0.period == "before" && ["joined", "moved_to"].contains($0.relation) }
+            return (out, Dictionary(grouping: dated) { $0.subject + "/" + $0.relation }.values.filter { $0.count > 1 })
+        }
+        XCTAssertEqual(try pairs(config).1.count, 0, "no second move at the default chance")
+        config.secondMoveChance = 0.5
+        let (out, twice) = try pairs(config)
+        XCTAssertGreaterThanOrEqual(twice.count, 10, "people with two before-cutoff joins or moves at chance 0.5")
+        let asked = Dictionary(grouping: out.qa) { $0.factID }
+        for events in twice {
+            XCTAssertEqual(events.count, 2, "\(events.map(\.id)): at most two before-cutoff events of a relation")
+            XCTAssertNotEqual(events[0].object, events[1].object, "\(events.map(\.id)): two values")
+            let years = events.compactMap(\.year)
+            XCTAssertEqual(years.count, 2)
+            XCTAssertGreaterThanOrEqual(abs(years[0] - years[1]), 3, "\(events.map(\.id)): years \(years)")
+            XCTAssertTrue(years.allSatisfy { $0 <= config.cutoffYear }, "\(events.map(\.id)): years \(years)")
+            for e in events {
+                XCTAssertEqual(asked[e.id]?.count, 1, "\(e.id) has its QA pair")
+                XCTAssertTrue(asked[e.id]?.first?.question.contains(String(e.year!)) ?? false, "\(e.id): the question names the year")
+            }
+        }
+        try assertProbeAnswersInTheirPeriodOnly(config)
+        config.secondMoveChance = -0.1
+        XCTAssertThrowsError(try SyntheticWorld.generate(config)) { XCTAssertTrue("\($0)".contains("second move chance -0.1"), "\($0)") }
+    }
+
     private func assertProbeAnswersInTheirPeriodOnly(_ config: SyntheticWorld.Config) throws {
         let out = try SyntheticWorld.generate(config)
         let before = TermIndex(corpus(out, "before_cutoff") + corpus(out, "textbook"))

@@ -89,21 +89,25 @@ extension SyntheticWorld.WorldBuilder {
     }
 
     /// Some people joined a second organisation or moved city before the cutoff too (each with
-    /// `config.earlierMoveChance`). The after-cutoff news is made
-    /// of such events; without before-cutoff ones SFT (before-cutoff questions only) would never show the model how
-    /// to answer "Which organisation did X join in Y?", and after-cutoff questions would fail on format, not on
-    /// knowledge (docs/demo.md §5).
+    /// `config.earlierMoveChance`), and some of those did so twice (`config.secondMoveChance`, at least 3 years
+    /// apart). The after-cutoff news is made of such events; without before-cutoff ones SFT (before-cutoff questions
+    /// only) would never show the model how to answer "Which organisation did X join in Y?", and after-cutoff
+    /// questions would fail on format, not on knowledge (docs/demo.md §5).
     private mutating func addEarlierMoves(_ p: Int, born: Int, employer: Int, birthplace: Int, orgs: [Int], cities: [Int],
                                           rng: inout StrataRNG) {
         guard born + 25 < cutoff else { return }
         func year() -> Int { born + 20 + rng.int(below: min(40, cutoff - born - 20)) }   // in [born + 20, cutoff)
-        if rng.uniform() < Float(config.earlierMoveChance), case let others = orgs.filter({ $0 != employer }), !others.isEmpty {
-            let o = others[rng.int(below: others.count)]
-            addFact(p, .joined, entities[o].name, entity: o, year: year(), rng: &rng)
-        }
-        if rng.uniform() < Float(config.earlierMoveChance), case let others = cities.filter({ $0 != birthplace }), !others.isEmpty {
-            let c = others[rng.int(below: others.count)]
-            addFact(p, .movedTo, entities[c].name, entity: c, year: year(), rng: &rng)
+        for (relation, pool, kept) in [(Relation.joined, orgs, employer), (.movedTo, cities, birthplace)] {
+            guard rng.uniform() < Float(config.earlierMoveChance) else { continue }
+            var others = pool.filter { $0 != kept }
+            guard !others.isEmpty else { continue }
+            let first = others.remove(at: rng.int(below: others.count)), firstYear = year()
+            addFact(p, relation, entities[first].name, entity: first, year: firstYear, rng: &rng)
+            guard config.secondMoveChance > 0, rng.uniform() < Float(config.secondMoveChance), !others.isEmpty else { continue }
+            let second = others[rng.int(below: others.count)], secondYear = year()
+            if abs(secondYear - firstYear) >= 3 {
+                addFact(p, relation, entities[second].name, entity: second, year: secondYear, rng: &rng)
+            }
         }
     }
 

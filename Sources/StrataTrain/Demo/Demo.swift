@@ -41,10 +41,15 @@ public enum Demo {
         /// (docs/demo.md, round 11: seven seeds each, 230 KB at 0.8 / 0.8 against 250 KB at the defaults).
         public var earlierMoveChance = 0.8
         public var earlierAwardChance = 0.8
+        /// A second earlier join or move for some of those people (`--second-move-chance`), meant to let SFT's
+        /// before-cutoff questions teach answering by the asked year. Off: the demo's model does not learn that
+        /// (docs/demo.md, round 15: 2 of 10 such questions right on seed 2, and fewer after-cutoff answers).
+        public var secondMoveChance = 0.0
         /// The world these settings describe.
         public var world: SyntheticWorld.Config {
             var w = SyntheticWorld.Config(seed: seed, size: worldSize)
             w.earlierMoveChance = earlierMoveChance; w.earlierAwardChance = earlierAwardChance
+            w.secondMoveChance = secondMoveChance
             return w
         }
         /// Steps of a run where given; the others take their recipe's train.steps.
@@ -82,7 +87,8 @@ public enum Demo {
     /// The world's corpora, probes and SFT conversations, unless already there.
     static func generateWorld(_ config: Config, into world: URL, log: (String) -> Void) throws {
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
-            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves \(config.earlierMoveChance), prizes \(config.earlierAwardChance))")
+            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves \(config.earlierMoveChance), prizes \(config.earlierAwardChance)"
+                + (config.secondMoveChance > 0 ? ", second moves \(config.secondMoveChance))" : ")"))
             let out = try SyntheticWorld.generate(config.world)
             _ = try out.write(to: world)
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
