@@ -6,10 +6,10 @@
 // sequences: position t attends to [start(t), t].
 // `attention` dispatches on the tape's `attentionKernel`: the tiled kernel
 // (Ops+TiledAttention.swift) or the materialised one here, which keeps the full
-// [B, H, T, T] probabilities for backward and computes the masked upper triangle
-// too; by default (`.standard`) the materialised one while its probabilities
-// fit a memory budget (it is faster with oneDNN 2.6, see docs/benchmarks.md),
-// the tiled one beyond. The materialised kernel is also the tiled one's reference.
+// [B, H, T, T] probabilities for backward and, with its query rows in two blocks,
+// skips the off-diagonal quarter of the masked upper triangle; by default
+// (`.standard`) the materialised one while its probabilities fit a memory
+// budget (it is faster with oneDNN 2.6, see docs/benchmarks.md), the tiled one beyond. The materialised kernel is also the tiled one's reference.
 // In bf16 (Backend+BF16.swift) its products narrow qkv, dO and dS once each.
 // Leaves out: attention dropout.
 
@@ -26,60 +26,68 @@ extension Tape {
         }
     }
 
-    /// The reference kernel: full [B, H, T, T] scores, probabilities kept for backward.
-    public func attentionMaterialized(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil) -> Tensor {
+    /// The reference kernel: [B, H, T, T] probabilities kept for backward. With `rowBlocks` n > 1 (T divisible by
+    /// n) the query rows go in n blocks of T/n, and block k's products read only keys [0, (k+1)·T/n): of the masked
+    /// upper triangle only the diagonal blocks are computed, so the products do (n+1)/2n of the square's work (¾ at
+    /// n = 2). Entries outside the computed blocks are never read: the softmax and its backward write zeros there.
+    public func attentionMaterialized(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil, rowBlocks: Int = 2) -> Tensor {
         precondition(qkv.rank == 3 && qkv.shape[2] % (3 * h) == 0, "attention: qkv \(qkv.shape) must be [B, T, 3C] with C divisible by \(h) heads")
         let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / h
         precondition(docStart == nil || docStart!.count == b * t, "attention: docStart has \(docStart!.count) entries, expected B·T = \(b * t)")
         let scale = 1 / Float(d).squareRoot()
-        let v = AttentionViews(b: b, t: t, c: c, h: h)
+        let v = AttentionViews(b: b, t: t, c: c, h: h, blocks: rowBlocks >= 1 && t % rowBlocks == 0 ? rowBlocks : 1)
         let probs = Tensor(uninitialized: [b, h, t, t])
         let out = Tensor(uninitialized: [b, t, c])
         let q = qkv.ptr
         backend.sharingNarrowed([(q, qkv.count)]) {   // bf16 (Backend+BF16.swift): qkv narrowed once for Q, K, V
-            backend.matmul(v.heads(q, rowStride: 3 * c), v.headsT(q + c), into: v.square(probs.ptr))
+            for k in 0..<v.blocks {   // S[rows k, keys ≤ k] = Q_k·Kᵀ
+                backend.matmul(v.heads(q, 3 * c, v.rows(k)), v.headsT(q + c, v.upTo(k)), into: v.block(probs.ptr, v.rows(k), v.upTo(k)))
+            }
             AttentionKernels.causalSoftmax(probs.ptr, rows: b * h * t, t: t, heads: h, scale: scale, docStart: docStart)
-            backend.matmul(v.square(probs.ptr), v.heads(q + 2 * c, rowStride: 3 * c), into: v.heads(out.ptr, rowStride: c))
+            backend.sharingNarrowed([(probs.ptr, probs.count)]) {
+                for k in 0..<v.blocks {   // O_k = P[rows k, keys ≤ k]·V
+                    backend.matmul(v.block(probs.ptr, v.rows(k), v.upTo(k)), v.heads(q + 2 * c, 3 * c, v.upTo(k)), into: v.heads(out.ptr, c, v.rows(k)))
+                }
+            }
         }
         if tracks(qkv, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                let dqkv = qkv.gradBuffer().ptr
-                let dP = Tensor(uninitialized: [b, h, t, t])
-                let gv = v.heads(g.ptr, rowStride: c)
-                backend.sharingNarrowed([(q, qkv.count), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
-                    backend.matmul(gv, v.headsT(q + 2 * c), into: v.square(dP.ptr))                                      // dP = dO·Vᵀ
-                    backend.matmul(v.squareT(probs.ptr), gv, into: v.heads(dqkv + 2 * c, rowStride: 3 * c), accumulate: true)  // dV += Pᵀ·dO
-                    AttentionKernels.softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: b * h * t, t: t, scale: scale)   // dS in dP
-                    backend.sharingNarrowed([(dP.ptr, dP.count)]) {
-                        backend.matmul(v.square(dP.ptr), v.heads(q + c, rowStride: 3 * c), into: v.heads(dqkv, rowStride: 3 * c), accumulate: true)  // dQ += dS·K
-                        backend.matmul(v.squareT(dP.ptr), v.heads(q, rowStride: 3 * c), into: v.heads(dqkv + c, rowStride: 3 * c), accumulate: true) // dK += dSᵀ·Q
-                    }
-                }
+                AttentionKernels.backward(backend, v, qkv: q, probs: probs.ptr, dOut: g, dqkv: qkv.gradBuffer().ptr, scale: scale)
             }
         }
         return out
     }
 }
 
-/// Strided 4-d views [B, H, rows, cols] over the attention operands.
+/// Strided 4-d views [B, H, rows, cols] over the attention operands, by ranges of positions: the query rows go in
+/// `blocks` blocks of T/blocks (the materialised kernel's causal skipping), and block k's keys are those up to its end.
 struct AttentionViews {
     let b: Int, t: Int, c: Int, h: Int
+    var blocks = 1
     var d: Int { c / h }
-    /// Per-head [T, D] blocks inside rows of length `rowStride` (qkv: 3C, output: C).
-    func heads(_ p: UnsafeMutablePointer<Float>, rowStride: Int) -> MatView {
-        MatView(p, dims: [b, h, t, d], strides: [t * rowStride, d, rowStride, 1])
+    var blockRows: Int { t / blocks }
+    /// Query rows of block k.
+    func rows(_ k: Int) -> Range<Int> { k * blockRows ..< (k + 1) * blockRows }
+    /// Keys block k attends to: [0, end of block k).
+    func upTo(_ k: Int) -> Range<Int> { 0 ..< (k + 1) * blockRows }
+    /// Positions from block k's start to T: the queries that attend to block k's keys.
+    func from(_ k: Int) -> Range<Int> { k * blockRows ..< t }
+    /// Per-head [positions, D] blocks inside rows of length `rowStride` (qkv: 3C, output: C).
+    func heads(_ p: UnsafeMutablePointer<Float>, _ rowStride: Int, _ pos: Range<Int>) -> MatView {
+        MatView(p + pos.lowerBound * rowStride, dims: [b, h, pos.count, d], strides: [t * rowStride, d, rowStride, 1])
     }
-    /// Per-head [D, T] transposed view of a block inside qkv rows.
-    func headsT(_ p: UnsafeMutablePointer<Float>) -> MatView {
-        MatView(p, dims: [b, h, d, t], strides: [t * 3 * c, d, 1, 3 * c])
+    /// Per-head [D, positions] transposed view of a block inside qkv rows.
+    func headsT(_ p: UnsafeMutablePointer<Float>, _ pos: Range<Int>) -> MatView {
+        MatView(p + pos.lowerBound * 3 * c, dims: [b, h, d, pos.count], strides: [t * 3 * c, d, 1, 3 * c])
     }
-    /// Contiguous [B, H, T, T] scores/probabilities.
-    func square(_ p: UnsafeMutablePointer<Float>) -> MatView {
-        MatView(p, dims: [b, h, t, t], strides: [h * t * t, t * t, t, 1])
+    /// The [rows, cols] block of contiguous [B, H, T, T] scores/probabilities.
+    func block(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+        MatView(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, rows.count, cols.count], strides: [h * t * t, t * t, t, 1])
     }
-    func squareT(_ p: UnsafeMutablePointer<Float>) -> MatView {
-        MatView(p, dims: [b, h, t, t], strides: [h * t * t, t * t, 1, t])
+    /// The same block transposed: [cols, rows].
+    func blockT(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+        MatView(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, cols.count, rows.count], strides: [h * t * t, t * t, 1, t])
     }
 }
 
@@ -111,13 +119,45 @@ enum AttentionKernels {
         if hi + 1 < t { (row + hi + 1).update(repeating: 0, count: t - hi - 1) }
     }
 
-    /// In place: grad ← scale · P ⊙ (grad − Σ_j grad·P), the softmax backward with the score scale folded in.
+    /// The materialised kernel's backward, block by block as its forward (shape legend: P, dP [B, H, T, T]):
+    ///   dP = dO·Vᵀ;  dV += Pᵀ·dO;  dS = softmax backward of dP;  dQ += dS·K;  dK += dSᵀ·Q.
+    /// Query block k reads keys up to its end; key block j is read by the queries from its start on.
+    static func backward(_ backend: Backend, _ v: AttentionViews, qkv q: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                         dOut g: Tensor, dqkv: UnsafeMutablePointer<Float>, scale: Float) {
+        let c = v.c, dP = Tensor(uninitialized: [v.b, v.h, v.t, v.t])
+        backend.sharingNarrowed([(q, 3 * v.b * v.t * c), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
+            for k in 0..<v.blocks {   // dP[rows k, keys ≤ k] = dO_k·Vᵀ
+                backend.matmul(v.heads(g.ptr, c, v.rows(k)), v.headsT(q + 2 * c, v.upTo(k)), into: v.block(dP.ptr, v.rows(k), v.upTo(k)))
+            }
+            backend.sharingNarrowed([(probs, v.b * v.h * v.t * v.t)]) {
+                for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
+                    backend.matmul(v.blockT(probs, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
+                                   into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: true)
+                }
+            }
+            softmaxBackward(probs: probs, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, scale: scale)   // dS in dP
+            backend.sharingNarrowed([(dP.ptr, dP.count)]) {
+                for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
+                    backend.matmul(v.block(dP.ptr, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
+                                   into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: true)
+                }
+                for j in 0..<v.blocks {   // dK_j += dS[rows ≥ j, keys j]ᵀ·Q[rows ≥ j]
+                    backend.matmul(v.blockT(dP.ptr, v.from(j), v.rows(j)), v.heads(q, 3 * c, v.from(j)),
+                                   into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: true)
+                }
+            }
+        }
+    }
+
+    /// In place, row r (query position i = r mod T): grad[0...i] ← scale · P ⊙ (grad − Σ_j grad·P), the softmax
+    /// backward with the score scale folded in; grad past i (masked, P = 0, possibly never computed) ← 0.
     static func softmaxBackward(probs: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Int, t: Int, scale: Float) {
         Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / t)) { s, e in
             for r in s..<e {
-                let pr = probs + r * t, gr = grad + r * t
-                let dot = VMath.dot(pr, gr, t)
-                for j in 0..<t { gr[j] = scale * pr[j] * (gr[j] - dot) }
+                let pr = probs + r * t, gr = grad + r * t, n = r % t + 1
+                let dot = VMath.dot(pr, gr, n)
+                for j in 0..<n { gr[j] = scale * pr[j] * (gr[j] - dot) }
+                if n < t { (gr + n).update(repeating: 0, count: t - n) }
             }
         }
     }

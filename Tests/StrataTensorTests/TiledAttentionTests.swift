@@ -2,7 +2,8 @@
 // reference kernel — forward outputs and qkv gradients on random shapes (odd T,
 // T not a multiple of the block, several heads, packed rows with several
 // documents), a finite-difference check, and a count of the products it issues
-// (masked blocks are never computed).
+// (masked blocks are never computed); the materialised kernel's row blocks against
+// its one-block form, with the flops they skip.
 // Leaves out: speed (measured by `strata bench`, not by tests).
 
 import XCTest
@@ -85,6 +86,51 @@ final class TiledAttentionTests: XCTestCase {
             _ = Tape.noGrad().attentionTiled(qkv, heads: h, docStart: ds, tiling: .init(queryBlock: bq, keyChunk: bq))
             XCTAssertEqual(Backend.shared.flops, pairs * perPair, "docStart \(ds == nil ? "none" : "split at 128")")
         }
+    }
+
+    /// The materialised kernel with its query rows in blocks (the causal skipping of its products) equals itself in one
+    /// block — forward and qkv gradient, plain and packed rows — and issues (n+1)/2n of the one-block products' flops.
+    func testMaterializedRowBlocksEqualOneBlockAndSkipTheMaskedOffDiagonalBlocks() {
+        var rng = StrataRNG(seed: 34)
+        func run(_ blocks: Int, _ qkv: Tensor, _ dy: Tensor, heads: Int, docStart: [Int32]?) -> ([Float], [Float]) {
+            qkv.grad = nil
+            let tape = Tape()
+            let y = tape.attentionMaterialized(qkv, heads: heads, docStart: docStart, rowBlocks: blocks)
+            tape.backward(tape.sum(tape.mul(y, dy)))
+            return (y.toArray(), qkv.grad!.toArray())
+        }
+        for (b, t, h, d, docs) in [(2, 16, 3, 4, false), (3, 24, 2, 8, true), (1, 40, 4, 6, true)] {
+            let qkv = randomTensor([b, t, 3 * h * d], &rng)
+            let dy = randomTensor([b, t, h * d], &rng, requiresGrad: false)
+            let ds = docs ? Self.docStarts(b: b, t: t, &rng) : nil
+            let (y1, g1) = run(1, qkv, dy, heads: h, docStart: ds)
+            for blocks in [2, 4, 8] {
+                let (y, g) = run(blocks, qkv, dy, heads: h, docStart: ds)
+                XCTAssertLessThan(maxAbsDiff(y1, y), 1e-6, "forward, T \(t), \(blocks) blocks")
+                XCTAssertLessThan(maxAbsDiff(g1, g), 1e-6, "qkv gradient, T \(t), \(blocks) blocks")
+            }
+            XCTAssertGreaterThan(g1.map(abs).max()!, 0.01, "the gradient must not be trivially zero")
+        }
+        let qkv = randomTensor([2, 32, 3 * 8], &rng, requiresGrad: false)
+        var flops: [Int: Double] = [:]
+        for blocks in [1, 2, 4] {
+            Backend.shared.resetCounters()
+            _ = Tape.noGrad().attentionMaterialized(qkv, heads: 2, rowBlocks: blocks)
+            flops[blocks] = Backend.shared.flops
+        }
+        XCTAssertEqual(flops[2]! / flops[1]!, 3.0 / 4, accuracy: 1e-12, "two blocks: three quarters of the square")
+        XCTAssertEqual(flops[4]! / flops[1]!, 5.0 / 8, accuracy: 1e-12, "four blocks: five eighths")
+        // A T the blocks do not divide runs as one block.
+        Backend.shared.resetCounters()
+        _ = Tape.noGrad().attentionMaterialized(randomTensor([2, 33, 3 * 8], &rng, requiresGrad: false), heads: 2, rowBlocks: 2)
+        XCTAssertEqual(Backend.shared.flops, flops[1]! * 33 * 33 / (32 * 32), accuracy: 1e-6)
+    }
+
+    func testBlockedMaterializedGradientMatchesFiniteDifferences() {
+        var rng = StrataRNG(seed: 11)
+        let qkv = randomTensor([1, 8, 3 * 2 * 3], &rng, scale: 0.7)
+        let ds: [Int32] = [0, 0, 0, 3, 3, 3, 3, 3]   // a document starting inside the first block
+        gradCheck([qkv], tol: 1e-2) { tape, x in tape.attentionMaterialized(x[0], heads: 2, docStart: ds, rowBlocks: 2) }
     }
 
     /// nano (B=8, H=6, T=256): 12 MiB of probabilities per layer, under the 64 MiB budget; T=2048 at B=1: 96 MiB.
