@@ -135,7 +135,8 @@ enum AttentionKernels {
                                    into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: true)
                 }
             }
-            softmaxBackward(probs: probs, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, scale: scale)   // dS in dP
+            softmaxBackward(probs: probs, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, scale: scale,
+                            computed: { i in (i / v.blockRows + 1) * v.blockRows })   // dS in dP
             backend.sharingNarrowed([(dP.ptr, dP.count)]) {
                 for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
                     backend.matmul(v.block(dP.ptr, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
@@ -151,11 +152,15 @@ enum AttentionKernels {
 
     /// In place, row r (query position i = r mod T): grad[0...i] ← scale · P ⊙ (grad − Σ_j grad·P), the softmax
     /// backward with the score scale folded in; grad past i (masked, P = 0, possibly never computed) ← 0.
-    static func softmaxBackward(probs: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Int, t: Int, scale: Float) {
+    /// `computed`: the entries of each row that hold a product (the row's block end; T when one block). The dot runs
+    /// over whole 16-lane groups while they stay computed, so it sums in the order a full row's would (the terms
+    /// past i are P = 0): the blocked kernel trains bit for bit as the one-block one did.
+    static func softmaxBackward(probs: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Int, t: Int, scale: Float,
+                                computed: (Int) -> Int = { _ in Int.max }) {
         Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / t)) { s, e in
             for r in s..<e {
-                let pr = probs + r * t, gr = grad + r * t, n = r % t + 1
-                let dot = VMath.dot(pr, gr, n)
+                let pr = probs + r * t, gr = grad + r * t, i = r % t, n = i + 1
+                let dot = VMath.dot(pr, gr, Swift.min((n + 15) / 16 * 16, t, computed(i)))
                 for j in 0..<n { gr[j] = scale * pr[j] * (gr[j] - dot) }
                 if n < t { (gr + n).update(repeating: 0, count: t - n) }
             }
