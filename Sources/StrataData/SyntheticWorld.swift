@@ -30,6 +30,9 @@ public enum SyntheticWorld {
         /// relation, told apart only by the asked year — the skill every after-cutoff question about a person with an
         /// earlier event needs. The demo's ~1M-parameter model does not learn it (docs/demo.md, round 15): 0 by default.
         public var secondMoveChance: Double = 0
+        /// People per organisation founded before the cutoff (a third as many are founded after it). Fewer people per
+        /// organisation give SFT more organisations to name in its replies (docs/demo.md, round 15).
+        public var personsPerOrganisation: Int = 7
 
         public init(seed: UInt64 = 0, size: Int = 3_000_000) {
             self.seed = seed
@@ -47,6 +50,10 @@ public enum SyntheticWorld {
                                    ("second move chance", secondMoveChance)]
             where !(0...1).contains(chance) {
                 throw StrataError.config("synth", "\(name) \(chance) is outside 0...1", fix: "give a probability, e.g. 0.6")
+            }
+            guard (2...50).contains(personsPerOrganisation) else {
+                throw StrataError.config("synth", "persons per organisation \(personsPerOrganisation) is outside 2...50",
+                                         fix: "give e.g. 7 (the default) or 4 for more organisations")
             }
             guard (1000...3000).contains(cutoffYear) else {
                 throw StrataError.config("synth", "cutoff year \(cutoffYear) is outside 1000...3000")

@@ -33,6 +33,8 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Chance that a person wins a prize before the cutoff.") var earlierAwardChance = 0.3
         @Option(help: "Chance that a person with an earlier join (move) has a second one before the cutoff, years apart.")
         var secondMoveChance = 0.0
+        @Option(help: "People per organisation founded before the cutoff (fewer: more organisations).")
+        var personsPerOrganisation = 7
         @Option(help: "Output directory.") var out: String
         @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
         @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40
@@ -47,6 +49,7 @@ struct DataCommand: ParsableCommand {
             config.earlierMoveChance = earlierMoveChance
             config.earlierAwardChance = earlierAwardChance
             config.secondMoveChance = secondMoveChance
+            config.personsPerOrganisation = personsPerOrganisation
             let start = Date()
             let output = try SyntheticWorld.generate(config)
             var files = try output.write(to: URL(fileURLWithPath: out))

@@ -23,13 +23,15 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Chance that a person wins a prize before the cutoff.") var earlierAwardChance = 0.8
     @Option(help: "Chance that a person with an earlier join (move) has a second one before the cutoff, years apart (SFT's lesson in answering by the asked year).")
     var secondMoveChance = Demo.Config().secondMoveChance
+    @Option(help: "People per organisation founded before the cutoff (fewer: more organisations for SFT's replies to name).")
+    var personsPerOrganisation = Demo.Config().personsPerOrganisation
     @Option(help: "Seed of the world and of every run's training (train.seed).") var seed: UInt64 = 0
 
     func run() throws {
         var cfg = Demo.Config()
         cfg.directory = dir; cfg.recipes = recipes; cfg.seed = seed; cfg.worldSize = try ByteSize.parse(worldSize)
         cfg.earlierMoveChance = earlierMoveChance; cfg.earlierAwardChance = earlierAwardChance
-        cfg.secondMoveChance = secondMoveChance
+        cfg.secondMoveChance = secondMoveChance; cfg.personsPerOrganisation = personsPerOrganisation
         let given: [(DemoRun, Int?)] = [(.pretrain, steps), (.continueNoReplay, continueSteps), (.continueReplay, continueSteps),
                                         (.anneal, annealSteps), (.sft, sftSteps), (.reward, rewardSteps),
                                         (.dpo, dpoSteps), (.dpoSFT, dpoSteps)]

@@ -121,6 +121,26 @@ final class SyntheticWorldTests: XCTestCase {
         XCTAssertThrowsError(try SyntheticWorld.generate(config)) { XCTAssertTrue("\($0)".contains("second move chance -0.1"), "\($0)") }
     }
 
+    /// Fewer people per organisation (round 15 in docs/demo.md): more organisations before the cutoff and a third as
+    /// many new ones after it, with the split rules holding; out-of-range values are refused by name.
+    func testPersonsPerOrganisationSetsHowManyOrganisationsTheWorldHas() throws {
+        var config = SyntheticWorld.Config(seed: 4, size: 230_000)
+        config.earlierMoveChance = 0.8; config.earlierAwardChance = 0.8
+        func organisations(_ config: SyntheticWorld.Config) throws -> (before: Int, after: Int) {
+            let orgs = try SyntheticWorld.generate(config).world.entities.filter { $0.type == "organisation" }
+            return (orgs.filter { $0.period == "before" }.count, orgs.filter { $0.period == "after" }.count)
+        }
+        let persons = 49   // 215 per MB at 230 KB
+        XCTAssertEqual(try organisations(config).before, persons / 7)
+        config.personsPerOrganisation = 3
+        let more = try organisations(config)
+        XCTAssertEqual(more.before, persons / 3)
+        XCTAssertEqual(more.after, persons / 3 / 3)
+        try assertProbeAnswersInTheirPeriodOnly(config)
+        config.personsPerOrganisation = 1
+        XCTAssertThrowsError(try SyntheticWorld.generate(config)) { XCTAssertTrue("\($0)".contains("persons per organisation 1"), "\($0)") }
+    }
+
     private func assertProbeAnswersInTheirPeriodOnly(_ config: SyntheticWorld.Config) throws {
         let out = try SyntheticWorld.generate(config)
         let before = TermIndex(corpus(out, "before_cutoff") + corpus(out, "textbook"))

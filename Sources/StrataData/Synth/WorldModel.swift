@@ -38,12 +38,12 @@ extension SyntheticWorld {
     struct Scale {
         let persons, cities, countries, organisations, prizes, newOrganisations, diseases, remedies: Int
 
-        init(size: Int) {
+        init(size: Int, personsPerOrganisation: Int = 7) {
             let mb = Double(size) / 1_000_000
             persons = max(16, Int(215 * mb))
             cities = max(6, persons / 6)
             countries = max(4, cities / 6)
-            organisations = max(4, persons / 7)
+            organisations = max(4, persons / personsPerOrganisation)
             prizes = max(4, min(12, persons / 25))
             newOrganisations = max(2, organisations / 3)
             diseases = max(6, Int(38 * mb))
@@ -70,7 +70,7 @@ extension SyntheticWorld {
 
         init(config: Config) {
             self.config = config
-            scale = Scale(size: config.size)
+            scale = Scale(size: config.size, personsPerOrganisation: config.personsPerOrganisation)
             names = NameForge(seed: Hash64.combine(config.seed, 1), forbidden: WorldBuilder.templateWords())
         }
 

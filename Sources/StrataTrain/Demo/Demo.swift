@@ -45,11 +45,14 @@ public enum Demo {
         /// before-cutoff questions teach answering by the asked year. Off: the demo's model does not learn that
         /// (docs/demo.md, round 15: 2 of 10 such questions right on seed 2, and fewer after-cutoff answers).
         public var secondMoveChance = 0.0
+        /// People per organisation founded before the cutoff (`--persons-per-organisation`; docs/demo.md, round 15).
+        public var personsPerOrganisation = 7
         /// The world these settings describe.
         public var world: SyntheticWorld.Config {
             var w = SyntheticWorld.Config(seed: seed, size: worldSize)
             w.earlierMoveChance = earlierMoveChance; w.earlierAwardChance = earlierAwardChance
             w.secondMoveChance = secondMoveChance
+            w.personsPerOrganisation = personsPerOrganisation
             return w
         }
         /// Steps of a run where given; the others take their recipe's train.steps.
@@ -88,7 +91,8 @@ public enum Demo {
     static func generateWorld(_ config: Config, into world: URL, log: (String) -> Void) throws {
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
             log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves \(config.earlierMoveChance), prizes \(config.earlierAwardChance)"
-                + (config.secondMoveChance > 0 ? ", second moves \(config.secondMoveChance))" : ")"))
+                + (config.secondMoveChance > 0 ? ", second moves \(config.secondMoveChance)" : "")
+                + (config.personsPerOrganisation != 7 ? ", an organisation per \(config.personsPerOrganisation) people)" : ")"))
             let out = try SyntheticWorld.generate(config.world)
             _ = try out.write(to: world)
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
