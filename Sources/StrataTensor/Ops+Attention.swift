@@ -6,8 +6,8 @@
 // sequences: position t attends to [start(t), t].
 // `attention` dispatches on the tape's `attentionKernel`: the tiled kernel
 // (Ops+TiledAttention.swift) or the materialised one here, which keeps the full
-// [B, H, T, T] probabilities for backward and, with its query rows in two blocks,
-// skips the off-diagonal quarter of the masked upper triangle; by default
+// [B, H, T, T] probabilities for backward and, with its query rows in two blocks
+// (T a multiple of 32), skips the off-diagonal quarter of the masked upper triangle; by default
 // (`.standard`) the materialised one while its probabilities fit a memory
 // budget (it is faster with oneDNN 2.6, see docs/benchmarks.md), the tiled one beyond. The materialised kernel is also the tiled one's reference.
 // In bf16 (Backend+BF16.swift) its products narrow qkv, dO and dS once each.
@@ -30,12 +30,15 @@ extension Tape {
     /// n) the query rows go in n blocks of T/n, and block k's products read only keys [0, (k+1)·T/n): of the masked
     /// upper triangle only the diagonal blocks are computed, so the products do (n+1)/2n of the square's work (¾ at
     /// n = 2). Entries outside the computed blocks are never read: the softmax and its backward write zeros there.
-    public func attentionMaterialized(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil, rowBlocks: Int = 2) -> Tensor {
+    /// By default two blocks where each is a multiple of 16 rows — there the results are bit for bit one block's
+    /// (the softmax backward's 16-lane sums see the same terms), so checkpoints and goldens do not move — else one.
+    public func attentionMaterialized(_ qkv: Tensor, heads h: Int, docStart: [Int32]? = nil, rowBlocks: Int? = nil) -> Tensor {
         precondition(qkv.rank == 3 && qkv.shape[2] % (3 * h) == 0, "attention: qkv \(qkv.shape) must be [B, T, 3C] with C divisible by \(h) heads")
         let b = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3, d = c / h
         precondition(docStart == nil || docStart!.count == b * t, "attention: docStart has \(docStart!.count) entries, expected B·T = \(b * t)")
         let scale = 1 / Float(d).squareRoot()
-        let v = AttentionViews(b: b, t: t, c: c, h: h, blocks: rowBlocks >= 1 && t % rowBlocks == 0 ? rowBlocks : 1)
+        let n = rowBlocks ?? (t % 32 == 0 ? 2 : 1)
+        let v = AttentionViews(b: b, t: t, c: c, h: h, blocks: n >= 1 && t % n == 0 ? n : 1)
         let probs = Tensor(uninitialized: [b, h, t, t])
         let out = Tensor(uninitialized: [b, t, c])
         let q = qkv.ptr

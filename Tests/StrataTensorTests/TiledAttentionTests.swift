@@ -129,6 +129,13 @@ final class TiledAttentionTests: XCTestCase {
         }
         XCTAssertEqual(flops[2]! / flops[1]!, 3.0 / 4, accuracy: 1e-12, "two blocks: three quarters of the square")
         XCTAssertEqual(flops[4]! / flops[1]!, 5.0 / 8, accuracy: 1e-12, "four blocks: five eighths")
+        // By default two blocks where each is a multiple of 16 rows (T = 32), one block otherwise (T = 48).
+        Backend.shared.resetCounters()
+        _ = Tape.noGrad().attentionMaterialized(qkv, heads: 2)
+        XCTAssertEqual(Backend.shared.flops, flops[2]!, "T = 32: two blocks by default")
+        Backend.shared.resetCounters()
+        _ = Tape.noGrad().attentionMaterialized(randomTensor([2, 48, 3 * 8], &rng, requiresGrad: false), heads: 2)
+        XCTAssertEqual(Backend.shared.flops, flops[1]! * 48 * 48 / (32 * 32), accuracy: 1e-6, "T = 48: one block by default")
         // A T the blocks do not divide runs as one block.
         Backend.shared.resetCounters()
         _ = Tape.noGrad().attentionMaterialized(randomTensor([2, 33, 3 * 8], &rng, requiresGrad: false), heads: 2, rowBlocks: 2)
