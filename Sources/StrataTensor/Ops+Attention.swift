@@ -6,10 +6,12 @@
 // sequences: position t attends to [start(t), t].
 // `attention` dispatches on the tape's `attentionKernel`: the tiled kernel
 // (Ops+TiledAttention.swift) or the materialised one here, which keeps the full
-// [B, H, T, T] probabilities for backward and, with its query rows in two blocks
-// (T a multiple of 32), skips the off-diagonal quarter of the masked upper triangle; by default
-// (`.standard`) the materialised one while its probabilities fit a memory
-// budget (it is faster with oneDNN 2.6, see docs/benchmarks.md), the tiled one beyond. The materialised kernel is also the tiled one's reference.
+// [B, H, T, T] probabilities for backward and, with its query rows in two
+// blocks (T a multiple of 32), skips the off-diagonal quarter of the masked
+// upper triangle. By default (`.standard`) the materialised one while its
+// probabilities fit a memory budget (it is faster with oneDNN 2.6, see
+// docs/benchmarks.md), the tiled one beyond. The materialised kernel is also
+// the tiled one's reference.
 // In bf16 (Backend+BF16.swift) its products narrow qkv, dO and dS once each.
 // Leaves out: attention dropout.
 
