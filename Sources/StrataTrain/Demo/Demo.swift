@@ -43,7 +43,7 @@ public enum Demo {
         public var earlierAwardChance = 0.8
         /// A second earlier join or move for some of those people (`--second-move-chance`), meant to let SFT's
         /// before-cutoff questions teach answering by the asked year. Off: the demo's model does not learn that
-        /// (docs/demo.md, round 15: 2 of 10 such questions right on seed 2, and fewer after-cutoff answers).
+        /// (docs/demo.md, round 15: 3 of 12 such questions right on seed 2, and fewer before-cutoff answers).
         public var secondMoveChance = 0.0
         /// People per organisation founded before the cutoff (`--persons-per-organisation`; docs/demo.md, round 15).
         public var personsPerOrganisation = 7
@@ -92,7 +92,7 @@ public enum Demo {
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
             log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves \(config.earlierMoveChance), prizes \(config.earlierAwardChance)"
                 + (config.secondMoveChance > 0 ? ", second moves \(config.secondMoveChance)" : "")
-                + (config.personsPerOrganisation != 7 ? ", an organisation per \(config.personsPerOrganisation) people)" : ")"))
+                + (config.personsPerOrganisation != Config().personsPerOrganisation ? ", an organisation per \(config.personsPerOrganisation) people)" : ")"))
             let out = try SyntheticWorld.generate(config.world)
             _ = try out.write(to: world)
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
