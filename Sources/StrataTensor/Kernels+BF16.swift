@@ -64,24 +64,23 @@ public enum BF16 {
 public final class BF16Buffer: @unchecked Sendable {
     public let ptr: UnsafeMutablePointer<UInt16>
     public let count: Int
-    private let inArena: Bool
+    /// Bytes allocated (at least 2); from the arena when `arenaMinimumBytes` or more.
+    private let bytes: Int
 
     public static let arenaMinimumBytes = 64 << 10
 
     public init(count: Int) {
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<UInt16>.stride
+        bytes = max(count, 1) * MemoryLayout<UInt16>.stride
         let raw: UnsafeMutableRawPointer
         if bytes >= Self.arenaMinimumBytes {
             raw = OperandArena.shared.allocate(bytes)
-            inArena = true
         } else {
             var p: UnsafeMutableRawPointer?
             guard posix_memalign(&p, 64, bytes) == 0, let p else {
                 fatalError("BF16Buffer: could not allocate \(bytes) bytes for \(count) bf16 values")
             }
             raw = p
-            inArena = false
         }
         ptr = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
     }
@@ -93,8 +92,8 @@ public final class BF16Buffer: @unchecked Sendable {
     }
 
     deinit {
-        if inArena {
-            OperandArena.shared.deallocate(UnsafeMutableRawPointer(ptr), bytes: max(count, 1) * MemoryLayout<UInt16>.stride)
+        if bytes >= Self.arenaMinimumBytes {
+            OperandArena.shared.deallocate(UnsafeMutableRawPointer(ptr), bytes: bytes)
         } else {
             free(ptr)
         }

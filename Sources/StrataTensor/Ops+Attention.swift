@@ -58,7 +58,7 @@ extension Tape {
         if tracks(qkv, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                AttentionKernels.backward(backend, v, qkv: q, probs: probs.ptr, dOut: g, dqkv: qkv.gradBuffer().ptr, scale: scale)
+                AttentionKernels.backward(backend, v, qkv: qkv, probs: probs, dOut: g, dqkv: qkv.gradBuffer().ptr, scale: scale)
             }
         }
         return out
@@ -127,21 +127,20 @@ enum AttentionKernels {
     /// The materialised kernel's backward, block by block as its forward (shape legend: P, dP [B, H, T, T]):
     ///   dP = dO·Vᵀ;  dV += Pᵀ·dO;  dS = softmax backward of dP;  dQ += dS·K;  dK += dSᵀ·Q.
     /// Query block k reads keys up to its end; key block j is read by the queries from its start on.
-    static func backward(_ backend: Backend, _ v: AttentionViews, qkv q: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
-                         dOut g: Tensor, dqkv: UnsafeMutablePointer<Float>, scale: Float) {
-        let c = v.c, dP = Tensor(uninitialized: [v.b, v.h, v.t, v.t])
-        backend.sharingNarrowed([(q, 3 * v.b * v.t * c), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
+    static func backward(_ backend: Backend, _ v: AttentionViews, qkv: Tensor, probs: Tensor, dOut g: Tensor,
+                         dqkv: UnsafeMutablePointer<Float>, scale: Float) {
+        let c = v.c, q = qkv.ptr, dP = Tensor(uninitialized: probs.shape)
+        backend.sharingNarrowed([(q, qkv.count), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
             for k in 0..<v.blocks {   // dP[rows k, keys ≤ k] = dO_k·Vᵀ
                 backend.matmul(v.heads(g.ptr, c, v.rows(k)), v.headsT(q + 2 * c, v.upTo(k)), into: v.block(dP.ptr, v.rows(k), v.upTo(k)))
             }
-            backend.sharingNarrowed([(probs, v.b * v.h * v.t * v.t)]) {
+            backend.sharingNarrowed([(probs.ptr, probs.count)]) {
                 for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
-                    backend.matmul(v.blockT(probs, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
+                    backend.matmul(v.blockT(probs.ptr, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
                                    into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: true)
                 }
             }
-            softmaxBackward(probs: probs, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, scale: scale,
-                            computed: { i in (i / v.blockRows + 1) * v.blockRows })   // dS in dP
+            softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, blockRows: v.blockRows, scale: scale)   // dS in dP
             backend.sharingNarrowed([(dP.ptr, dP.count)]) {
                 for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
                     backend.matmul(v.block(dP.ptr, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
@@ -157,15 +156,17 @@ enum AttentionKernels {
 
     /// In place, row r (query position i = r mod T): grad[0...i] ← scale · P ⊙ (grad − Σ_j grad·P), the softmax
     /// backward with the score scale folded in; grad past i (masked, P = 0, possibly never computed) ← 0.
-    /// `computed`: the entries of each row that hold a product (the row's block end; T when one block). The dot runs
-    /// over whole 16-lane groups while they stay computed, so it sums in the order a full row's would (the terms
-    /// past i are P = 0): the blocked kernel trains bit for bit as the one-block one did.
-    static func softmaxBackward(probs: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Int, t: Int, scale: Float,
-                                computed: (Int) -> Int = { _ in Int.max }) {
+    /// Only entries before the end of the row's query block (of `blockRows` rows; T when one block) hold a product.
+    /// The dot runs over whole SIMD lane groups while they stay inside that end, so it sums in the order a full row's
+    /// would (the terms past i are P = 0): the blocked kernel trains bit for bit as the one-block one did.
+    static func softmaxBackward(probs: UnsafeMutablePointer<Float>, grad: UnsafeMutablePointer<Float>, rows: Int, t: Int,
+                                blockRows: Int, scale: Float) {
+        let lanes = VMath.V.scalarCount
         Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / t)) { s, e in
             for r in s..<e {
                 let pr = probs + r * t, gr = grad + r * t, i = r % t, n = i + 1
-                let dot = VMath.dot(pr, gr, Swift.min((n + 15) / 16 * 16, t, computed(i)))
+                let computed = (i / blockRows + 1) * blockRows
+                let dot = VMath.dot(pr, gr, Swift.min((n + lanes - 1) / lanes * lanes, t, computed))
                 for j in 0..<n { gr[j] = scale * pr[j] * (gr[j] - dot) }
                 if n < t { (gr + n).update(repeating: 0, count: t - n) }
             }

@@ -29,12 +29,18 @@ final class TiledAttentionTests: XCTestCase {
 
     /// Output and qkv gradient of one kernel for a fixed upstream gradient.
     func run(_ kernel: AttentionKernel, _ qkv: Tensor, _ dy: Tensor, heads: Int, docStart: [Int32]?) -> ([Float], [Float]) {
+        run(qkv, dy) { tape, x in
+            tape.attentionKernel = kernel
+            return tape.attention(x, heads: heads, docStart: docStart)
+        }
+    }
+
+    /// Output and qkv gradient of `attention` on a fresh tape for a fixed upstream gradient.
+    func run(_ qkv: Tensor, _ dy: Tensor, _ attention: (Tape, Tensor) -> Tensor) -> ([Float], [Float]) {
         qkv.grad = nil
         let tape = Tape()
-        tape.attentionKernel = kernel
-        let y = tape.attention(qkv, heads: heads, docStart: docStart)
-        let loss = tape.sum(tape.mul(y, dy))
-        tape.backward(loss)
+        let y = attention(tape, qkv)
+        tape.backward(tape.sum(tape.mul(y, dy)))
         return (y.toArray(), qkv.grad!.toArray())
     }
 
@@ -94,11 +100,7 @@ final class TiledAttentionTests: XCTestCase {
     func testMaterializedRowBlocksEqualOneBlockAndSkipTheMaskedOffDiagonalBlocks() {
         var rng = StrataRNG(seed: 34)
         func run(_ blocks: Int, _ qkv: Tensor, _ dy: Tensor, heads: Int, docStart: [Int32]?) -> ([Float], [Float]) {
-            qkv.grad = nil
-            let tape = Tape()
-            let y = tape.attentionMaterialized(qkv, heads: heads, docStart: docStart, rowBlocks: blocks)
-            tape.backward(tape.sum(tape.mul(y, dy)))
-            return (y.toArray(), qkv.grad!.toArray())
+            self.run(qkv, dy) { tape, x in tape.attentionMaterialized(x, heads: heads, docStart: docStart, rowBlocks: blocks) }
         }
         for (b, t, h, d, docs) in [(2, 16, 3, 4, false), (3, 24, 2, 8, true), (1, 40, 4, 6, true)] {
             let qkv = randomTensor([b, t, 3 * h * d], &rng)

@@ -103,6 +103,7 @@ extension SyntheticWorld.WorldBuilder {
             guard !others.isEmpty else { continue }
             let first = others.remove(at: rng.int(below: others.count)), firstYear = year()
             addFact(p, relation, entities[first].name, entity: first, year: firstYear, rng: &rng)
+            // At chance 0 no draw is made, so worlds without second moves are byte-identical to those before the option.
             guard config.secondMoveChance > 0, rng.uniform() < Float(config.secondMoveChance), !others.isEmpty else { continue }
             let second = others[rng.int(below: others.count)], secondYear = year()
             if abs(secondYear - firstYear) >= 3 {
