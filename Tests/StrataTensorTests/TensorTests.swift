@@ -35,6 +35,21 @@ final class TensorTests: XCTestCase {
         while t < 10 { XCTAssertEqual(VMath.tanh(t), Foundation.tanh(t), accuracy: 2e-7); t += 0.01 }
     }
 
+    func testVectorMaxIsTheLargestElementAtEveryLengthAndLane() {
+        // Every length from 0 to 40 (whole 16-lane groups, tails, both) with the maximum in every position,
+        // on all-negative rows so a 0 or a lane left at −∞ would show; NaNs are skipped.
+        var rng = SystemRandomNumberGenerator()
+        for n in 0...40 {
+            var row = (0..<n).map { _ in Float.random(in: -9 ... -1, using: &rng) }
+            XCTAssertEqual(VMath.max(row, n), row.max() ?? -.infinity, "n \(n)")
+            for at in 0..<n {
+                var r = row; r[at] = -0.5
+                XCTAssertEqual(VMath.max(r, n), -0.5, "n \(n), maximum at \(at)")
+            }
+            if n > 1 { row[n / 2] = .nan; XCTAssertEqual(VMath.max(row, n), row.filter { !$0.isNaN }.max()!, "NaN skipped, n \(n)") }
+        }
+    }
+
     func testViewsShareStorage() {
         let t = Tensor([1, 2, 3, 4, 5, 6], shape: [3, 2])
         let r = t.reshaped([2, 3]); r.ptr[0] = 9
