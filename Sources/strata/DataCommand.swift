@@ -34,7 +34,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Chance that a person with an earlier join (move) has a second one before the cutoff, years apart.")
         var secondMoveChance = 0.0
         @Option(help: "People per organisation founded before the cutoff (fewer: more organisations).")
-        var personsPerOrganisation = 7
+        var personsPerOrganisation = SyntheticWorld.Config().personsPerOrganisation
         @Option(help: "Output directory.") var out: String
         @Option(help: "Instruction tasks per kind in prompts_train.jsonl (RL prompts from the QA train split).") var promptsTrainPerKind = 200
         @Option(help: "Instruction tasks per kind in prompts_test.jsonl (the held-out instruction evaluation set).") var promptsTestPerKind = 40

@@ -38,7 +38,7 @@ extension SyntheticWorld {
     struct Scale {
         let persons, cities, countries, organisations, prizes, newOrganisations, diseases, remedies: Int
 
-        init(size: Int, personsPerOrganisation: Int = 7) {
+        init(size: Int, personsPerOrganisation: Int) {
             let mb = Double(size) / 1_000_000
             persons = max(16, Int(215 * mb))
             cities = max(6, persons / 6)

@@ -46,7 +46,7 @@ public enum Demo {
         /// (docs/demo.md, round 15: 3 of 12 such questions right on seed 2, and fewer before-cutoff answers).
         public var secondMoveChance = 0.0
         /// People per organisation founded before the cutoff (`--persons-per-organisation`; docs/demo.md, round 15).
-        public var personsPerOrganisation = 7
+        public var personsPerOrganisation = SyntheticWorld.Config().personsPerOrganisation
         /// The world these settings describe.
         public var world: SyntheticWorld.Config {
             var w = SyntheticWorld.Config(seed: seed, size: worldSize)
@@ -90,9 +90,13 @@ public enum Demo {
     /// The world's corpora, probes and SFT conversations, unless already there.
     static func generateWorld(_ config: Config, into world: URL, log: (String) -> Void) throws {
         if !FileManager.default.fileExists(atPath: world.appendingPathComponent("probes.jsonl").path) {
-            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves \(config.earlierMoveChance), prizes \(config.earlierAwardChance)"
-                + (config.secondMoveChance > 0 ? ", second moves \(config.secondMoveChance)" : "")
-                + (config.personsPerOrganisation != Config().personsPerOrganisation ? ", an organisation per \(config.personsPerOrganisation) people)" : ")"))
+            var options = ""
+            if config.secondMoveChance > 0 { options += ", second moves \(config.secondMoveChance)" }
+            if config.personsPerOrganisation != Config().personsPerOrganisation {
+                options += ", an organisation per \(config.personsPerOrganisation) people"
+            }
+            log("== generating the synthetic world (seed \(config.seed), ~\(config.worldSize / 1000) KB, earlier moves "
+                + "\(config.earlierMoveChance), prizes \(config.earlierAwardChance)\(options))")
             let out = try SyntheticWorld.generate(config.world)
             _ = try out.write(to: world)
             log("\(out.world.entities.count) entities, \(out.world.facts.count) facts; corpora in \(world.path)")
