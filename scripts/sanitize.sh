@@ -47,6 +47,10 @@ status=0
 # halt_on_error: the first report fails the run instead of scrolling past.
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp"
+# Strata's parallel loops run on OpenMP's team (libgomp) by default. TSan cannot see libgomp's barriers
+# (uninstrumented), so it would report each loop's writes and the caller's later reads as races; under the
+# sanitizers the loops run on Dispatch, whose synchronisation TSan follows (docs/reliability.md).
+export STRATA_PARALLEL=dispatch
 # ASan's and TSan's dlopen interceptors make the sanitizer runtime, not libnvrtc, the caller the
 # dynamic linker sees, so libnvrtc's RPATH $ORIGIN no longer finds libnvrtc-builtins beside it
 # (NVRTC_ERROR_BUILTIN_OPERATION_FAILURE in CUDABuildTests; a C program that dlopens libnvrtc and

@@ -1,8 +1,8 @@
 // Parallel loops over rows for Strata's own kernels. Work is split into at most
 // `Parallel.workers` contiguous chunks (the thread budget: the machine's cores, or
 // its share of them per rank under mpirun, or STRATA_THREADS), and small jobs run
-// inline so dispatch overhead never dominates. oneDNN runs its own OpenMP threads
-// between these loops; the two never run at the same time.
+// inline so dispatch overhead never dominates. Where oneDNN's OpenMP runtime is loaded
+// the chunks run on its threads (one team for both, see OpenMPTeam), else on Dispatch.
 // Leaves out: work stealing, nested parallelism (inner calls run serially).
 
 import Foundation
@@ -23,11 +23,62 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { b in
+            if let omp = OpenMPTeam.runtime {
+                omp.run(chunks: chunks) { c in b(count * c / chunks, count * (c + 1) / chunks) }
+                return
+            }
             let box = UnsafeSendableBox(b)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let start = count * c / chunks
                 let end = count * (c + 1) / chunks
                 box.value(start, end)
+            }
+        }
+    }
+}
+
+/// Strata's loops on OpenMP's own threads (libgomp, which oneDNN loads), found through the symbol table as
+/// `ThreadBudget.applyToOpenMP` finds `omp_set_num_threads`. On 2 cores a Dispatch worker and oneDNN's
+/// spin-waiting OpenMP worker would share one core during Strata's loops, and the worker could be asleep when the
+/// next product starts; one team does both. Chunk c still covers the same rows whatever team size OpenMP grants
+/// (a thread takes chunks c, c + team, …), so results do not depend on it.
+struct OpenMPTeam {
+    typealias Outlined = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    typealias ParallelFn = @convention(c) (Outlined, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void
+    typealias IntFn = @convention(c) () -> Int32
+    let parallel: ParallelFn, threadNum: IntFn, teamSize: IntFn
+
+    /// The team `Parallel.rows` uses, looked up at its first loop.
+    static let runtime = load(environment: ProcessInfo.processInfo.environment)
+
+    /// libgomp's entry points, nil when no OpenMP runtime is loaded or STRATA_PARALLEL=dispatch asks for Dispatch
+    /// (the A/B switch docs/benchmarks.md measured with).
+    static func load(environment env: [String: String]) -> OpenMPTeam? {
+        if env["STRATA_PARALLEL"] == "dispatch" { return nil }
+        let all = UnsafeMutableRawPointer(bitPattern: 0)
+        guard let p = dlsym(all, "GOMP_parallel"), let t = dlsym(all, "omp_get_thread_num"),
+              let n = dlsym(all, "omp_get_num_threads") else { return nil }
+        return OpenMPTeam(parallel: unsafeBitCast(p, to: ParallelFn.self), threadNum: unsafeBitCast(t, to: IntFn.self),
+                          teamSize: unsafeBitCast(n, to: IntFn.self))
+    }
+
+    private struct Job {
+        let chunks: Int
+        let body: (Int) -> Void
+        let team: OpenMPTeam
+    }
+
+    /// Runs body(c) for c in 0..<chunks on a team of `chunks` threads (the caller is thread 0).
+    func run(chunks: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { b in
+            var job = Job(chunks: chunks, body: b, team: self)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                parallel({ raw in
+                    let job = raw!.assumingMemoryBound(to: Job.self).pointee
+                    var c = Int(job.team.threadNum())
+                    let step = max(1, Int(job.team.teamSize()))
+                    while c < job.chunks { job.body(c); c += step }
+                }, UnsafeMutableRawPointer(ptr), UInt32(chunks), 0)
             }
         }
     }

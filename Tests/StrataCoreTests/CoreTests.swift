@@ -47,6 +47,29 @@ final class CoreTests: XCTestCase {
         }
         XCTAssertEqual(marks, [Int](repeating: 1, count: 1001))
     }
+
+    /// Parallel.rows runs on OpenMP's team where oneDNN has loaded libgomp: every chunk once, on several threads,
+    /// and a loop nested in a chunk (a team of one) still runs every chunk of its own.
+    func testOpenMPTeamRunsEveryChunkOnceAndNestedLoopsRunWhole() throws {
+        guard dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL) != nil else {
+            return XCTFail("libgomp.so.1 could not be loaded (oneDNN's OpenMP runtime; install libdnnl-dev)")
+        }
+        XCTAssertNil(OpenMPTeam.load(environment: ["STRATA_PARALLEL": "dispatch"]), "the Dispatch switch is honoured")
+        let team = try XCTUnwrap(OpenMPTeam.load(environment: [:]))
+        let chunks = 5, inner = 3
+        var marks = [Int](repeating: 0, count: chunks * inner), threads = [UInt](repeating: 0, count: chunks)
+        marks.withUnsafeMutableBufferPointer { m in
+            threads.withUnsafeMutableBufferPointer { t in
+                let box = UnsafeSendableBox((m, t))
+                team.run(chunks: chunks) { c in
+                    box.value.1[c] = UInt(pthread_self())
+                    team.run(chunks: inner) { i in box.value.0[c * inner + i] += 1 }
+                }
+            }
+        }
+        XCTAssertEqual(marks, [Int](repeating: 1, count: chunks * inner))
+        XCTAssertGreaterThan(Set(threads).count, 1, "the chunks ran on more than one thread")
+    }
 }
 
 final class ThreadBudgetTests: XCTestCase {
