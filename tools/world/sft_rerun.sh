@@ -8,6 +8,8 @@
 #   repeat N    appends N conversations "Repeat the name: Drouflex" -> "Drouflex"
 #   sentence N  appends N conversations "Say that Drouflex is a name." -> "Drouflex is a name."
 # The names are drawn like the world's organisation names and never equal one of the world's entities.
+# SFT_SETS (environment, optional): more `--set KEY=VALUE` overrides for the SFT run, space-separated, e.g.
+#   SFT_SETS="sft.lora.r=16 sft.lora.alpha=32" (round 17: LoRA instead of full fine-tuning).
 # Needs a release build (.build/release/strata) and python3. Leaves out: sft-base, the later legs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,7 +41,7 @@ fi
 python3 "$here/tools/world/replies.py" widen "$out/world" "$out/wide.jsonl"
 cd "$out"
 "$strata" sft --from "$demo/runs/anneal" --config "$here/recipes/sft-world.yaml" --set train.seed="$seed" \
-  --set run.dir=runs --set run.name=sft > sft.log 2>&1
+  --set run.dir=runs --set run.name=sft $(for kv in ${SFT_SETS:-}; do printf -- '--set %s ' "$kv"; done) > sft.log 2>&1
 "$strata" eval --checkpoint runs/sft --instructions world/qa.jsonl --instructions-json sft-qa.json --chat-only > eval.log 2>&1
 "$strata" eval --checkpoint runs/sft --instructions wide.jsonl --instructions-json sft-wide.json --chat-only >> eval.log 2>&1
 echo "demo's questions:  $(python3 "$here/tools/world/replies.py" score world sft-qa.json | tail -1)"
