@@ -23,16 +23,10 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { b in
-            if let omp = OpenMPTeam.runtime {
-                omp.run(chunks: chunks) { c in b(count * c / chunks, count * (c + 1) / chunks) }
-                return
-            }
-            let box = UnsafeSendableBox(b)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = count * c / chunks
-                let end = count * (c + 1) / chunks
-                box.value(start, end)
-            }
+            let chunk = { (c: Int) in b(count * c / chunks, count * (c + 1) / chunks) }   // chunk c's rows
+            if let omp = OpenMPTeam.runtime { return omp.run(chunks: chunks, chunk) }
+            let box = UnsafeSendableBox(chunk)
+            DispatchQueue.concurrentPerform(iterations: chunks) { box.value($0) }
         }
     }
 }
@@ -55,11 +49,14 @@ struct OpenMPTeam {
     /// (the A/B switch docs/benchmarks.md measured with).
     static func load(environment env: [String: String]) -> OpenMPTeam? {
         if env["STRATA_PARALLEL"] == "dispatch" { return nil }
-        let all = UnsafeMutableRawPointer(bitPattern: 0)
-        guard let p = dlsym(all, "GOMP_parallel"), let t = dlsym(all, "omp_get_thread_num"),
-              let n = dlsym(all, "omp_get_num_threads") else { return nil }
-        return OpenMPTeam(parallel: unsafeBitCast(p, to: ParallelFn.self), threadNum: unsafeBitCast(t, to: IntFn.self),
-                          teamSize: unsafeBitCast(n, to: IntFn.self))
+        guard let p = symbol("GOMP_parallel", as: ParallelFn.self), let t = symbol("omp_get_thread_num", as: IntFn.self),
+              let n = symbol("omp_get_num_threads", as: IntFn.self) else { return nil }
+        return OpenMPTeam(parallel: p, threadNum: t, teamSize: n)
+    }
+
+    /// A C function of the loaded OpenMP runtime by name (nil when none is loaded): nothing links against libgomp.
+    static func symbol<F>(_ name: String, as type: F.Type) -> F? {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: type) }
     }
 
     private struct Job {
@@ -114,9 +111,9 @@ public struct ThreadBudget: Sendable, Equatable {
     /// Returns the count OpenMP now uses, nil when it is not loaded or the environment decides.
     @discardableResult
     public static func applyToOpenMP(_ threads: Int, environment env: [String: String]) -> Int? {
-        guard env["OMP_NUM_THREADS"] == nil, let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return nil }
         typealias SetThreads = @convention(c) (Int32) -> Void
-        unsafeBitCast(sym, to: SetThreads.self)(Int32(threads))
+        guard env["OMP_NUM_THREADS"] == nil, let setThreads = OpenMPTeam.symbol("omp_set_num_threads", as: SetThreads.self) else { return nil }
+        setThreads(Int32(threads))
         return threads
     }
 }
