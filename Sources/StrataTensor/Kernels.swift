@@ -23,9 +23,13 @@ enum Kernels {
         }
     }
 
-    /// dst += src over n elements.
-    static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Float>, _ n: Int) {
-        spans(n, period: n) { i, _, len in for k in i..<(i + len) { dst[k] += src[k] } }
+    /// dst += src over n elements, or dst = src with `store` (dst fresh: `Tensor.gradBufferForFullWrite`).
+    static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafeMutablePointer<Float>, _ n: Int, store: Bool = false) {
+        if store {
+            spans(n, period: n) { i, _, len in (dst + i).update(from: src + i, count: len) }
+        } else {
+            spans(n, period: n) { i, _, len in for k in i..<(i + len) { dst[k] += src[k] } }
+        }
     }
 
     /// dst[j] += Σ_r src[r·period + j]: the gradient of a repeated (broadcast) operand.

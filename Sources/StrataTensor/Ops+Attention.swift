@@ -58,7 +58,8 @@ extension Tape {
         if tracks(qkv, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                AttentionKernels.backward(backend, v, qkv: qkv, probs: probs, dOut: g, dqkv: qkv.gradBuffer().ptr, scale: scale)
+                let (dqkv, fresh) = qkv.gradBufferForFullWrite()
+                AttentionKernels.backward(backend, v, qkv: qkv, probs: probs, dOut: g, dqkv: dqkv.ptr, accumulate: !fresh, scale: scale)
             }
         }
         return out
@@ -126,9 +127,11 @@ enum AttentionKernels {
 
     /// The materialised kernel's backward, block by block as its forward (shape legend: P, dP [B, H, T, T]):
     ///   dP = dO·Vᵀ;  dV += Pᵀ·dO;  dS = softmax backward of dP;  dQ += dS·K;  dK += dSᵀ·Q.
-    /// Query block k reads keys up to its end; key block j is read by the queries from its start on.
+    /// Query block k reads keys up to its end; key block j is read by the queries from its start on. Each block's
+    /// products write disjoint rows of dQ, dK and dV that together cover them: without `accumulate` (dqkv fresh) they
+    /// store rather than add.
     static func backward(_ backend: Backend, _ v: AttentionViews, qkv: Tensor, probs: Tensor, dOut g: Tensor,
-                         dqkv: UnsafeMutablePointer<Float>, scale: Float) {
+                         dqkv: UnsafeMutablePointer<Float>, accumulate: Bool, scale: Float) {
         let c = v.c, q = qkv.ptr, dP = Tensor(uninitialized: probs.shape)
         backend.sharingNarrowed([(q, qkv.count), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
             for k in 0..<v.blocks {   // dP[rows k, keys ≤ k] = dO_k·Vᵀ
@@ -137,18 +140,18 @@ enum AttentionKernels {
             backend.sharingNarrowed([(probs.ptr, probs.count)]) {
                 for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
                     backend.matmul(v.blockT(probs.ptr, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
-                                   into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: true)
+                                   into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: accumulate)
                 }
             }
             softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, blockRows: v.blockRows, scale: scale)   // dS in dP
             backend.sharingNarrowed([(dP.ptr, dP.count)]) {
                 for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
                     backend.matmul(v.block(dP.ptr, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
-                                   into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: true)
+                                   into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: accumulate)
                 }
                 for j in 0..<v.blocks {   // dK_j += dS[rows ≥ j, keys j]ᵀ·Q[rows ≥ j]
                     backend.matmul(v.blockT(dP.ptr, v.from(j), v.rows(j)), v.heads(q, 3 * c, v.from(j)),
-                                   into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: true)
+                                   into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: accumulate)
                 }
             }
         }

@@ -17,8 +17,12 @@ extension Tape {
         if tracks(a, b, out: out) {
             record {
                 guard let g = out.grad else { return }
-                if a.requiresGrad { Kernels.accumulate(a.gradBuffer().ptr, g.ptr, a.count) }
-                if b.requiresGrad { Kernels.sumRepeats(g.ptr, count: a.count, into: b.gradBuffer().ptr, period: bc) }
+                if a.requiresGrad { let (ga, fresh) = a.gradBufferForFullWrite(); Kernels.accumulate(ga.ptr, g.ptr, a.count, store: fresh) }
+                if b.requiresGrad, bc == a.count {   // a residual add: b's gradient is g, as a's
+                    let (gb, fresh) = b.gradBufferForFullWrite(); Kernels.accumulate(gb.ptr, g.ptr, bc, store: fresh)
+                } else if b.requiresGrad {
+                    Kernels.sumRepeats(g.ptr, count: a.count, into: b.gradBuffer().ptr, period: bc)
+                }
             }
         }
         return out
@@ -95,14 +99,13 @@ extension Tape {
         if tracks(x, out: out) {
             record {
                 guard let g = out.grad else { return }
-                let gx = x.gradBuffer().ptr, pg = g.ptr
+                let (gxt, fresh) = x.gradBufferForFullWrite()
+                let gx = gxt.ptr, pg = g.ptr
                 Kernels.spans(x.count, period: x.count) { i, _, len in
-                    for k in i..<(i + len) {
-                        let v = px[k]
-                        let u = 0.797_884_56 * (v + 0.044715 * v * v * v)
-                        let t = VMath.tanh(u)
-                        let du = 0.797_884_56 * (1 + 3 * 0.044715 * v * v)
-                        gx[k] += pg[k] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                    if fresh {
+                        for k in i..<(i + len) { gx[k] = pg[k] * Kernels.geluDerivative(px[k]) }
+                    } else {
+                        for k in i..<(i + len) { gx[k] += pg[k] * Kernels.geluDerivative(px[k]) }
                     }
                 }
             }
@@ -133,5 +136,16 @@ extension Tape {
             }
         }
         return out
+    }
+}
+
+extension Kernels {
+    /// d/dx of the tanh-form GELU: 0.5·(1 + tanh u) + 0.5·x·(1 − tanh² u)·du/dx, u = √(2/π)·(x + 0.044715·x³).
+    @inline(__always)
+    static func geluDerivative(_ v: Float) -> Float {
+        let u = 0.797_884_56 * (v + 0.044715 * v * v * v)
+        let t = VMath.tanh(u)
+        let du = 0.797_884_56 * (1 + 3 * 0.044715 * v * v)
+        return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du
     }
 }

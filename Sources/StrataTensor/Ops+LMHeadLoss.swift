@@ -57,7 +57,10 @@ extension Tape {
             record {
                 guard let g = out.grad else { return }
                 let k = g.ptr[0]
-                if let dH { LMHeadKernels.addScaled(dH.ptr, k, into: hidden.gradBuffer().ptr, n * c) }
+                if let dH {
+                    let (gh, fresh) = hidden.gradBufferForFullWrite()
+                    LMHeadKernels.addScaled(dH.ptr, k, into: gh.ptr, n * c, store: fresh)
+                }
                 if let dW { LMHeadKernels.addScaled(dW.ptr, k, into: w.gradBuffer().ptr, v * c) }
             }
         }
@@ -92,7 +95,12 @@ enum LMHeadKernels {
     }
 
     /// dst += k · src over n elements.
-    static func addScaled(_ src: UnsafeMutablePointer<Float>, _ k: Float, into dst: UnsafeMutablePointer<Float>, _ n: Int) {
-        Kernels.spans(n, period: n) { i, _, len in for j in i..<(i + len) { dst[j] += k * src[j] } }
+    /// dst += k·src, or dst = k·src with `store` (dst fresh).
+    static func addScaled(_ src: UnsafeMutablePointer<Float>, _ k: Float, into dst: UnsafeMutablePointer<Float>, _ n: Int, store: Bool = false) {
+        if store {
+            Kernels.spans(n, period: n) { i, _, len in for j in i..<(i + len) { dst[j] = k * src[j] } }
+        } else {
+            Kernels.spans(n, period: n) { i, _, len in for j in i..<(i + len) { dst[j] += k * src[j] } }
+        }
     }
 }

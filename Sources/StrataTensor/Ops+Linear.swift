@@ -19,8 +19,9 @@ extension Tape {
             record { [backend] in
                 guard let g = out.grad else { return }
                 backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
-                    if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ
-                        backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
+                    if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ (stored when dx is fresh)
+                        let (dx, fresh) = x.gradBufferForFullWrite()
+                        backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
                     }
                     if w.requiresGrad {  // dw[in,out] += xᵀ · g
                         backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
@@ -42,8 +43,9 @@ extension Tape {
             record { [backend] in
                 guard let g = out.grad else { return }
                 backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
-                    if x.requiresGrad {  // dx[N,K] += g[N,R] · w[R,K]
-                        backend.gemm(m: n, n: k, k: r, a: g.ptr, b: w.ptr, c: x.gradBuffer().ptr, accumulate: true)
+                    if x.requiresGrad {  // dx[N,K] += g[N,R] · w[R,K] (stored when dx is fresh)
+                        let (dx, fresh) = x.gradBufferForFullWrite()
+                        backend.gemm(m: n, n: k, k: r, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
                     }
                     if w.requiresGrad {  // dw[R,K] += gᵀ · x
                         backend.gemm(transA: true, m: r, n: k, k: n, a: g.ptr, b: x.ptr, c: w.gradBuffer().ptr, accumulate: true)

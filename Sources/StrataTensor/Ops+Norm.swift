@@ -34,7 +34,8 @@ private func layerNormBackward(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ out: Ten
     guard let g = out.grad else { return }
     let c = x.cols, n = x.rows, workers = Parallel.workers
     let px = x.ptr, pw = w.ptr, pg = g.ptr, pm = mean.ptr, pr = rstd.ptr
-    let gx: UnsafeMutablePointer<Float>? = x.requiresGrad ? x.gradBuffer().ptr : nil
+    let target = x.requiresGrad ? x.gradBufferForFullWrite() : nil
+    let gx = target?.grad.ptr, store = target?.fresh ?? false   // store: dx is fresh, written rather than added to
     // Per-worker partial sums for dw and db, reduced after the parallel loop.
     let partial = Tensor(zeros: [workers, 2 * c]), pp = partial.ptr
     let xhatRow = Tensor(uninitialized: [workers, 2 * c]), scratch = xhatRow.ptr
@@ -55,7 +56,11 @@ private func layerNormBackward(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ out: Ten
                 let meanD = VMath.sum(dxhat, c) / Float(c)
                 let meanDX = VMath.dot(dxhat, xhat, c) / Float(c)
                 let dx = gx + r * c
-                for j in 0..<c { dx[j] += rs * (dxhat[j] - meanD - xhat[j] * meanDX) }
+                if store {
+                    for j in 0..<c { dx[j] = rs * (dxhat[j] - meanD - xhat[j] * meanDX) }
+                } else {
+                    for j in 0..<c { dx[j] += rs * (dxhat[j] - meanD - xhat[j] * meanDX) }
+                }
             }
         }
     }

@@ -131,6 +131,18 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return g
     }
 
+    /// The gradient buffer for a backward kernel that writes every element of it, and whether that kernel is the
+    /// first to reach it (`fresh`). A fresh buffer is new and uninitialised: the kernel stores its contribution
+    /// (g = Δ) instead of adding it (g += Δ), which spares an activation with one consumer the zero fill and the
+    /// read of zeros that `gradBuffer()` costs. The stored values are the sums' (0 + Δ = Δ; only a −0 becomes +0
+    /// differently). Kernels that write part of the buffer (a scatter, a slice) must use `gradBuffer()`.
+    public func gradBufferForFullWrite() -> (grad: Tensor, fresh: Bool) {
+        if let g = grad { return (g, false) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return (g, true)
+    }
+
     public func zeroGrad() { grad?.fill(0) }
 
     public var description: String {

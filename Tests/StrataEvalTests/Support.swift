@@ -30,8 +30,7 @@ extension XCTestCase {
     /// A fresh directory for this test, removed when the test ends.
     func temporaryDirectory(_ name: String = #function) throws -> URL {
         let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strata-eval-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+            .appendingPathComponent("strata-eval-tests-\(ProcessInfo.processInfo.processIdentifier)-\(name.filter { $0.isLetter || $0.isNumber })")
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }

@@ -22,6 +22,7 @@ final class BadInputTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-badinput-\(getpid())-\(label)")
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         return dir
     }
 

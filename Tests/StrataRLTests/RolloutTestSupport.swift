@@ -36,8 +36,7 @@ extension XCTestCase {
     /// A fresh directory for this test, removed when the test ends.
     func rlScratchDirectory(_ name: String = #function) throws -> URL {
         let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strata-rl-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+            .appendingPathComponent("strata-rl-tests-\(ProcessInfo.processInfo.processIdentifier)-\(name.filter { $0.isLetter || $0.isNumber })")
         try? FileManager.default.removeItem(at: dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }

@@ -56,6 +56,26 @@ final class GradCheckTests: XCTestCase {
         gradCheck([randomTensor([2, 5, 3 * 4], &rng)]) { t, x in t.attention(x[0], heads: 1, docStart: starts) }
     }
 
+    /// Backwards that store into a gradient no one has written yet (linear, GELU, layer norm, attention in row
+    /// blocks, a residual add) and the ones that then add to it: x read by all of them, each in turn the first
+    /// to reach x's gradient (the op applied last runs its backward first).
+    func testAnInputReadBySeveralOpsGetsTheSumOfTheirGradientsWhicheverComesFirst() {
+        var rng = StrataRNG(seed: 21)
+        let inputs = [randomTensor([1, 32, 24], &rng), randomTensor([24, 24], &rng), randomTensor([8, 24], &rng),
+                      randomTensor([24], &rng), randomTensor([24], &rng)]
+        let terms: [(Tape, [Tensor]) -> Tensor] = [
+            { t, v in t.gelu(v[0]) },
+            { t, v in t.linear(v[0], v[1]) },
+            { t, v in t.layerNorm(v[0], v[3], v[4]) },
+            { t, v in t.linear(t.attentionMaterialized(v[0], heads: 2, rowBlocks: 4), v[2]) },
+            { t, v in t.add(v[0], v[0]) },
+        ]
+        for last in terms.indices {
+            let order = terms.indices.map { terms[($0 + last + 1) % terms.count] }
+            gradCheck(inputs) { t, v in order.dropFirst().reduce(order[0](t, v)) { t.add($0, $1(t, v)) } }
+        }
+    }
+
     func testCrossEntropyWithIgnoredTargets() {
         var rng = StrataRNG(seed: 9)
         gradCheck([randomTensor([4, 6], &rng, scale: 2)]) { t, x in t.crossEntropy(x[0], [2, -100, 5, 0]) }

@@ -83,6 +83,31 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(w.grad!.toArray(), [0, 0, 0])
     }
 
+    /// The update runs 16 lanes at a time with a scalar tail; both must be the formula's own float operations.
+    func testAdamWUpdateIsTheScalarFormulaInEveryLaneAndTheTail() {
+        var rng = StrataRNG(seed: 4)
+        let p = Tensor((0..<37).map { _ in rng.normal() }, shape: [37], requiresGrad: true)
+        var ref = p.toArray(), m = [Float](repeating: 0, count: 37), v = m
+        let cfg = AdamW.Config(lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+        let opt = AdamW([p], config: cfg, decays: { _ in true })
+        for step in 1...3 {
+            let g = (0..<37).map { _ in rng.normal() }
+            p.gradBuffer().copy(from: Tensor(g, shape: [37]))
+            opt.update()
+            let bc1 = 1 - Float(pow(Double(cfg.beta1), Double(step)))
+            let bc2Sqrt = Float(sqrt(1 - pow(Double(cfg.beta2), Double(step))))
+            let stepSize = cfg.lr / bc1, decay = 1 - cfg.lr * cfg.weightDecay
+            for k in 0..<37 {
+                m[k] = cfg.beta1 * m[k] + (1 - cfg.beta1) * g[k]
+                v[k] = cfg.beta2 * v[k] + (1 - cfg.beta2) * g[k] * g[k]
+                ref[k] = ref[k] * decay - stepSize * m[k] / (v[k].squareRoot() / bc2Sqrt + cfg.eps)
+            }
+            XCTAssertEqual(p.toArray(), ref, "step \(step)")
+            XCTAssertEqual(opt.expAvg[0].toArray(), m)
+            XCTAssertEqual(opt.expAvgSq[0].toArray(), v)
+        }
+    }
+
     func testNoGradTapeRecordsNothing() {
         let w = Tensor([1, 2], shape: [2], requiresGrad: true)
         let tape = Tape.noGrad()
