@@ -94,8 +94,7 @@ enum LMHeadKernels {
         return perRow.reduce(0, +)
     }
 
-    /// dst += k · src over n elements.
-    /// dst += k·src, or dst = k·src with `store` (dst fresh).
+    /// dst += k·src over n elements, or dst = k·src with `store` (dst fresh).
     static func addScaled(_ src: UnsafeMutablePointer<Float>, _ k: Float, into dst: UnsafeMutablePointer<Float>, _ n: Int, store: Bool = false) {
         if store {
             Kernels.spans(n, period: n) { i, _, len in for j in i..<(i + len) { dst[j] = k * src[j] } }

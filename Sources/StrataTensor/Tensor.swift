@@ -134,8 +134,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// The gradient buffer for a backward kernel that writes every element of it, and whether that kernel is the
     /// first to reach it (`fresh`). A fresh buffer is new and uninitialised: the kernel stores its contribution
     /// (g = Δ) instead of adding it (g += Δ), which spares an activation with one consumer the zero fill and the
-    /// read of zeros that `gradBuffer()` costs. The stored values are the sums' (0 + Δ = Δ; only a −0 becomes +0
-    /// differently). Kernels that write part of the buffer (a scatter, a slice) must use `gradBuffer()`.
+    /// read of zeros that `gradBuffer()` costs. Storing Δ gives what 0 + Δ gives, bit for bit, except that a −0
+    /// stays −0 where the sum gives +0. Kernels that write part of the buffer (a scatter, a slice) must use
+    /// `gradBuffer()`.
     public func gradBufferForFullWrite() -> (grad: Tensor, fresh: Bool) {
         if let g = grad { return (g, false) }
         let g = Tensor(uninitialized: shape)
