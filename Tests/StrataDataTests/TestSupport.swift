@@ -13,12 +13,16 @@ struct ByteEncoder: TokenEncoder {
     func encodeBatch(_ texts: [String]) -> [[Int]] { texts.map { $0.utf8.map { Int($0) } } }
 }
 
-func scratchDirectory(_ name: String = #function) throws -> URL {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("strata-data-tests/\(safe)-\(getpid())")
-    try? FileManager.default.removeItem(at: url)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+extension XCTestCase {
+    /// A fresh directory for this test, removed when the test ends.
+    func scratchDirectory(_ name: String = #function) throws -> URL {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("strata-data-tests-\(safe)-\(getpid())")
+        try? FileManager.default.removeItem(at: url)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
 }
 
 /// Write a shard holding `tokens` and open it.
