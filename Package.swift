@@ -32,10 +32,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CVectorMath", path: "Sources/CVectorMath"),
         // Open MPI for data-parallel training (`mpirun -n N strata pretrain ...`); linked, started only under mpirun.
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "StrataCore", swiftSettings: optimize),
-        .target(name: "StrataTensor", dependencies: ["StrataCore", "CDNNL"], swiftSettings: optimize),
+        .target(name: "StrataTensor", dependencies: ["StrataCore", "CDNNL", "CVectorMath"], swiftSettings: optimize),
         .target(name: "StrataCheckpoint", dependencies: ["StrataCore"], swiftSettings: optimize),
         // The CUDA backend: driver, NVRTC and cuBLAS opened with dlopen at run time (nothing CUDA at build time);
         // it links neither oneDNN nor the CPU model, so its selftest binary runs on a GPU machine without them.

@@ -9,6 +9,7 @@
 
 import Foundation
 import StrataCore
+import CVectorMath
 
 public final class AdamW {
     public struct Config: Codable, Equatable, Sendable {
@@ -52,33 +53,16 @@ public final class AdamW {
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             let decay: Float = decays[i] ? 1 - lr * config.weightDecay : 1
-            let step = Step(b1: b1, b2: b2, eps: eps, decay: decay, stepSize: stepSize, bc2Sqrt: bc2Sqrt)
             let pp = p.ptr, pg = g.ptr, pm = expAvg[i].ptr, pv = expAvgSq[i].ptr
             Parallel.rows(p.count, minPerChunk: 16_384) { s, e in
-                var k = s
-                while k + 16 <= e {   // 16 lanes at a time: the same operations per element as the tail's
-                    step.apply(pp + k, pg + k, pm + k, pv + k, as: VMath.V.self)
-                    k += 16
+                for k in s..<e {   // vectorised by LLVM (strata_sqrtf: see CVectorMath/vector_math.h)
+                    let gk = pg[k]
+                    let m = b1 * pm[k] + (1 - b1) * gk
+                    let v = b2 * pv[k] + (1 - b2) * gk * gk
+                    pm[k] = m; pv[k] = v
+                    pp[k] = pp[k] * decay - stepSize * m / (strata_sqrtf(v) / bc2Sqrt + eps)
                 }
-                while k < e { step.apply(pp + k, pg + k, pm + k, pv + k, as: Float.self); k += 1 }
             }
-        }
-    }
-
-    /// One element's (or one SIMD vector's) update, per element:
-    ///   m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  p ← p·decay − stepSize·m / (√v / √(1 − β₂ᵗ) + ε).
-    /// Written once for Float and SIMD16<Float> so both run the same IEEE operations in the same order.
-    private struct Step {
-        let b1: Float, b2: Float, eps: Float, decay: Float, stepSize: Float, bc2Sqrt: Float
-
-        @inline(__always)
-        func apply<T: AdamWLane>(_ pp: UnsafeMutablePointer<Float>, _ pg: UnsafeMutablePointer<Float>,
-                                 _ pm: UnsafeMutablePointer<Float>, _ pv: UnsafeMutablePointer<Float>, as: T.Type) {
-            let gk = T.load(pg)
-            let m = T(b1) * T.load(pm) + T(1 - b1) * gk
-            let v = T(b2) * T.load(pv) + T(1 - b2) * gk * gk
-            m.store(pm); v.store(pv)
-            (T.load(pp) * T(decay) - T(stepSize) * m / (v.squareRoot() / T(bc2Sqrt) + T(eps))).store(pp)
         }
     }
 
@@ -105,25 +89,3 @@ public final class AdamW {
     }
 }
 
-/// What AdamW's update needs of a lane type: Float for the tail, SIMD16<Float> for the body.
-protocol AdamWLane {
-    init(_ scalar: Float)
-    static func load(_ p: UnsafeMutablePointer<Float>) -> Self
-    func store(_ p: UnsafeMutablePointer<Float>)
-    static func + (a: Self, b: Self) -> Self
-    static func - (a: Self, b: Self) -> Self
-    static func * (a: Self, b: Self) -> Self
-    static func / (a: Self, b: Self) -> Self
-    func squareRoot() -> Self
-}
-
-extension Float: AdamWLane {
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> Float { p.pointee }
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p.pointee = self }
-}
-
-extension SIMD16: AdamWLane where Scalar == Float {
-    @inline(__always) init(_ scalar: Float) { self.init(repeating: scalar) }
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> Self { UnsafeRawPointer(p).loadUnaligned(as: Self.self) }
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
-}
