@@ -88,4 +88,3 @@ public final class AdamW {
         return norm
     }
 }
-
