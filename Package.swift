@@ -63,13 +63,13 @@ let package = Package(
         .target(name: "StrataTestSupport", dependencies: ["StrataCore", "StrataTensor"], path: "Tests/StrataTestSupport"),
         .testTarget(name: "StrataCoreTests", dependencies: ["StrataCore"]),
         .testTarget(name: "StrataTensorTests", dependencies: ["StrataTensor", "StrataTestSupport"]),
-        .testTarget(name: "StrataCheckpointTests", dependencies: ["StrataCheckpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataCheckpointTests", dependencies: ["StrataCheckpoint", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataModelTests", dependencies: ["StrataModel", "StrataCheckpoint", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataTokenizerTests", dependencies: ["StrataTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StrataDataTests", dependencies: ["StrataData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData"]),
+        .testTarget(name: "StrataDataTests", dependencies: ["StrataData", "StrataTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StrataEvalTests", dependencies: ["StrataEval", "StrataData", "StrataTestSupport"]),
         .testTarget(name: "StrataRLTests", dependencies: ["StrataRL", "StrataTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StrataCUDATests", dependencies: ["StrataCUDA"]),
-        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval", "StrataBench"]),
+        .testTarget(name: "StrataTrainTests", dependencies: ["StrataTrain", "StrataEval", "StrataBench", "StrataTestSupport"]),
     ]
 )

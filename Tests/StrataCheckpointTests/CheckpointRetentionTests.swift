@@ -9,6 +9,7 @@ import Foundation
 import XCTest
 import StrataCore
 @testable import StrataCheckpoint
+import StrataTestSupport
 
 final class CheckpointRetentionTests: XCTestCase {
     override class func tearDown() { TestFiles.removeTempDirs() }

@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 import StrataCore
 @testable import StrataCheckpoint
+import StrataTestSupport
 
 final class RunLockTests: XCTestCase {
     override class func tearDown() { TestFiles.removeTempDirs() }

@@ -7,6 +7,7 @@ import Foundation
 import XCTest
 import StrataCore
 @testable import StrataCheckpoint
+import StrataTestSupport
 
 final class SafeTensorsMalformedTests: XCTestCase {
     private func refuse(_ data: Data, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {

@@ -54,18 +54,3 @@ enum TestFiles {
     }
 }
 
-/// Asserts `body` throws a StrataError of `kind` whose text contains every fragment.
-func assertStrataError<T>(_ kind: StrataError.Kind, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line,
-                          _ body: () throws -> T) {
-    do {
-        _ = try body()
-        XCTFail("expected a StrataError (\(kind)) containing \(fragments), but nothing was thrown", file: file, line: line)
-    } catch let e as StrataError {
-        XCTAssertEqual(e.kind, kind, "wrong kind for: \(e)", file: file, line: line)
-        for f in fragments {
-            XCTAssertTrue(e.description.contains(f), "'\(e.description)' does not contain '\(f)'", file: file, line: line)
-        }
-    } catch {
-        XCTFail("expected a StrataError, got \(error)", file: file, line: line)
-    }
-}

@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ChatFormatTests: XCTestCase {
     private func write(_ lines: [String], _ name: String = #function) throws -> URL {

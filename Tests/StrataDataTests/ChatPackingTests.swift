@@ -7,6 +7,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ChatPackingTests: XCTestCase {
     /// Sample k of length n: ids k*1000+j, targets trained on odd positions.

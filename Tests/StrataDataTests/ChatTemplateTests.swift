@@ -7,6 +7,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ChatTemplateTests: XCTestCase {
     static let specials = ["<|im_start|>": 300, "<|im_end|>": 301]

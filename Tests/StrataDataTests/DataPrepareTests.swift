@@ -6,6 +6,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class DataPrepareTests: XCTestCase {
     private func write(_ text: String, _ name: String, in dir: URL) throws -> URL {

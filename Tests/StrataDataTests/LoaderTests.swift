@@ -6,6 +6,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class LoaderTests: XCTestCase {
     /// Source `i` holds tokens i*10000 + 0..<n, so every token names its source and position.

@@ -9,6 +9,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class PreferenceFormatTests: XCTestCase {
     private func write(_ lines: [String], _ name: String = #function) throws -> URL {

@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class PreferenceRenderTests: XCTestCase {
     let tok = ChatTokenizer(encode: { $0.utf8.map { Int($0) } },

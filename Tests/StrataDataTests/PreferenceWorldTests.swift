@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class PreferenceWorldTests: XCTestCase {
     private static let world = try! SyntheticWorld.generate(SyntheticWorld.Config(seed: 5, size: 40_000))

@@ -5,6 +5,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ScheduleTests: XCTestCase {
     func testLinearInterpolationAndClamping() {

@@ -8,6 +8,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ShardIntegrityTests: XCTestCase {
     /// Overwrite the token bytes of a shard file from `position` on with `value` (uint16).

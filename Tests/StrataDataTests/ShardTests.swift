@@ -5,6 +5,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 final class ShardTests: XCTestCase {
     func testRoundTripUInt16AndUInt32() throws {

@@ -10,6 +10,7 @@ import Foundation
 import XCTest
 @testable import StrataData
 import StrataCore
+import StrataTestSupport
 
 /// Word unigrams and bigrams per document → documents, for whole-word co-occurrence queries.
 private struct TermIndex {

@@ -10,6 +10,7 @@ import StrataData
 import StrataModel
 import StrataTokenizer
 @testable import StrataEval
+import StrataTestSupport
 
 final class BehaviourEvalTests: XCTestCase {
     private static let world = try! SyntheticWorld.generate(SyntheticWorld.Config(seed: 4, size: 40_000))

@@ -9,6 +9,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 @testable import StrataEval
+import StrataTestSupport
 
 final class EvaluationTests: XCTestCase {
     static let facts = ["Alice lives in Paris.", "Bruno lives in Lima.", "Chen lives in Oslo.", "Dara lives in Rome."]
@@ -47,7 +48,7 @@ final class EvaluationTests: XCTestCase {
     }
 
     func testEvaluatesCheckpointAgainstItsParent() throws {
-        let root = try temporaryDirectory()
+        let root = try scratchDirectory()
         let (child, parent) = try makeRuns(root)
         var cfg = Evaluation.Config(checkpoint: child.path)
         cfg.json = root.appendingPathComponent("eval.json").path
@@ -76,7 +77,7 @@ final class EvaluationTests: XCTestCase {
     }
 
     func testOptionsAndMissingParent() throws {
-        let root = try temporaryDirectory()
+        let root = try scratchDirectory()
         let (child, parent) = try makeRuns(root)
         var cfg = Evaluation.Config(checkpoint: child.path)
         cfg.maxProbes = 2
@@ -99,7 +100,7 @@ final class EvaluationTests: XCTestCase {
     }
 
     func testBadInputsAreReported() throws {
-        let root = try temporaryDirectory()
+        let root = try scratchDirectory()
         let (child, _) = try makeRuns(root)
         XCTAssertEqual(try Evaluation.DataSpec.parse("general=a/b.bin"), Evaluation.DataSpec(name: "general", path: "a/b.bin"))
         for bad in ["general", "=x.bin", "general="] {

@@ -8,6 +8,7 @@ import StrataData
 import StrataModel
 import StrataTokenizer
 @testable import StrataEval
+import StrataTestSupport
 
 final class InstructionEvalTests: XCTestCase {
     func task(_ kind: InstructionKind, _ expected: String, period: String? = nil) -> InstructionTask {

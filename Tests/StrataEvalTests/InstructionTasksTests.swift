@@ -5,6 +5,7 @@
 import XCTest
 import StrataData
 @testable import StrataEval
+import StrataTestSupport
 
 /// Hand-made QA pairs: every fourth is in the test split, periods alternate, every third answer has two words.
 func instructionQA(_ count: Int = 60) throws -> [SyntheticWorld.QAPair] {
@@ -124,7 +125,7 @@ final class InstructionTasksTests: XCTestCase {
 
     func testTRLJSONLLoadsBackAsTheSameConversations() throws {
         let tasks = InstructionTasks.training(qa: try instructionQA(), seed: 9, perKind: 3, system: "Be brief.")
-        let url = try temporaryDirectory().appendingPathComponent("sft.jsonl")
+        let url = try scratchDirectory().appendingPathComponent("sft.jsonl")
         try InstructionTasks.trlJSONL(tasks).write(to: url, atomically: true, encoding: .utf8)
         let loaded = try SFTDataset.load(url)
         XCTAssertEqual(loaded.skippedLines, 0)

@@ -7,6 +7,7 @@ import StrataCore
 import StrataTensor
 import StrataModel
 @testable import StrataEval
+import StrataTestSupport
 
 final class ProbeScoringTests: XCTestCase {
     let codec = CharCodec()

@@ -5,10 +5,11 @@ import XCTest
 import StrataCore
 import StrataData
 @testable import StrataEval
+import StrataTestSupport
 
 final class ProbeSetTests: XCTestCase {
     func testSyntheticWorldProbesReadBack() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         let world = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 3, size: 20_000))
         let url = dir.appendingPathComponent("probes.jsonl")
         try JSONLines.write(world.probes, to: url)
@@ -19,7 +20,7 @@ final class ProbeSetTests: XCTestCase {
     }
 
     func testBadLinesNameFileAndLine() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratchDirectory()
         let good = #"{"prompt": "Ann lives in", "answer": "Oslo", "distractors": ["Lima"], "period": "before", "domain": "general"}"#
         let cases: [(String, String)] = [
             (#"{"prompt": "Ann lives in", "distractors": ["Lima"], "period": "before", "domain": "general"}"#, "answer"),
@@ -47,7 +48,7 @@ final class ProbeSetTests: XCTestCase {
     }
 
     func testOptionalFieldsMayBeLeftOut() throws {
-        let url = try temporaryDirectory().appendingPathComponent("p.jsonl")
+        let url = try scratchDirectory().appendingPathComponent("p.jsonl")
         try #"{"prompt": "Ann lives in", "answer": "Oslo", "distractors": ["Lima", "Rome"], "period": "after", "domain": "x"}"#
             .write(to: url, atomically: true, encoding: .utf8)
         let p = try ProbeSet.read(url)

@@ -4,6 +4,7 @@
 import XCTest
 import StrataCore
 @testable import StrataEval
+import StrataTestSupport
 
 final class ReportTests: XCTestCase {
     func testForgettingSigns() {
@@ -75,7 +76,7 @@ final class ReportTests: XCTestCase {
     func testJSONRoundTripWithSortedKeys() throws {
         let base = report("base", before: (8, 10), after: (1, 10), losses: ["general": 2.0])
         let ckpt = report("ckpt", before: (6, 10), after: (7, 10), losses: ["general": 2.25]).comparing(to: base)
-        let url = try temporaryDirectory().appendingPathComponent("r.json")
+        let url = try scratchDirectory().appendingPathComponent("r.json")
         try ckpt.write(to: url)
         XCTAssertEqual(try EvalReport.read(at: url), ckpt)
         let text = String(decoding: try ckpt.jsonData(pretty: false), as: UTF8.self)

@@ -26,18 +26,6 @@ func tinyModel(seed: UInt64, positions: Int = 32, vocab: Int = CharCodec().vocab
     GPT2(GPT2Config(vocabSize: vocab, nPositions: positions, nEmbd: 32, nLayer: 2, nHead: 4), seed: seed)
 }
 
-extension XCTestCase {
-    /// A fresh directory for this test, removed when the test ends.
-    func temporaryDirectory(_ name: String = #function) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strata-eval-tests-\(ProcessInfo.processInfo.processIdentifier)-\(name.filter { $0.isLetter || $0.isNumber })")
-        try? FileManager.default.removeItem(at: dir)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-}
-
 /// log p(continuation | context) from one unbatched forward pass over the whole sequence, with the
 /// log-softmax computed here in Double (independent of ProbeEval's batching and gather).
 func referenceLogProb(_ model: GPT2, context: [Int32], continuation: [Int32]) -> Double {
@@ -72,14 +60,3 @@ func report(_ label: String, before: (Int, Int), after: (Int, Int), losses: [Str
     return EvalReport(label: label, probes: ProbeReport(results: results, exactMatchEvaluated: true), validation: validation)
 }
 
-func assertThrowsStrataError(_ body: @autoclosure () throws -> Any, file: StaticString = #filePath, line: UInt = #line,
-                             _ check: (StrataError) -> Void) {
-    do {
-        _ = try body()
-        XCTFail("expected a StrataError", file: file, line: line)
-    } catch let e as StrataError {
-        check(e)
-    } catch {
-        XCTFail("expected a StrataError, got \(error)", file: file, line: line)
-    }
-}

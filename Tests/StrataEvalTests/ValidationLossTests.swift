@@ -7,10 +7,11 @@ import StrataTensor
 import StrataModel
 import StrataData
 @testable import StrataEval
+import StrataTestSupport
 
 final class ValidationLossTests: XCTestCase {
     func writeShard(_ tokens: [Int], vocab: Int, name: String) throws -> Shard {
-        let url = try temporaryDirectory(name).appendingPathComponent("s.bin")
+        let url = try scratchDirectory(name).appendingPathComponent("s.bin")
         let w = try ShardWriter(url: url, vocabSize: vocab)
         try w.append(tokens)
         try w.finish()

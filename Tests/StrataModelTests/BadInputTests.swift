@@ -14,41 +14,23 @@ import StrataCore
 import StrataTensor
 import StrataCheckpoint
 @testable import StrataModel
+import StrataTestSupport
 
 final class BadInputTests: XCTestCase {
     private let tiny = GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2)
 
-    private func scratch(_ label: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-badinput-\(getpid())-\(label)")
-        try? FileManager.default.removeItem(at: dir)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
-    private func assertRefused(_ body: @autoclosure () throws -> Void, _ fragments: [String], line: UInt = #line) {
-        do {
-            try body()
-            XCTFail("expected a StrataError containing \(fragments)", line: line)
-        } catch let e as StrataError {
-            for f in fragments { XCTAssertTrue(e.description.contains(f), "'\(e)' lacks '\(f)'", line: line) }
-        } catch {
-            XCTFail("expected a StrataError, got \(error)", line: line)
-        }
-    }
-
     func testConfigFieldsOutOfRangeAreRefusedByName() {
         var c = tiny
         c.nInner = -5
-        assertRefused(try c.validate(), ["n_inner", "-5"])
+        assertStrataError(try c.validate(), contains: ["n_inner", "-5"])
         c = tiny
         c.layerNormEpsilon = -1
-        assertRefused(try c.validate(), ["layer_norm_epsilon", "-1"])
+        assertStrataError(try c.validate(), contains: ["layer_norm_epsilon", "-1"])
         c.layerNormEpsilon = .nan
-        assertRefused(try c.validate(), ["layer_norm_epsilon"])
+        assertStrataError(try c.validate(), contains: ["layer_norm_epsilon"])
         c = tiny
         c.residPdrop = 1
-        assertRefused(try c.validate(), ["resid_pdrop", "[0, 1)"])
+        assertStrataError(try c.validate(), contains: ["resid_pdrop", "[0, 1)"])
         XCTAssertNoThrow(try tiny.validate())
     }
 
@@ -60,29 +42,29 @@ final class BadInputTests: XCTestCase {
                               ("n_layer 1e6", { c in c.nLayer = 1_000_000; c.nEmbd = 384; c.nHead = 6 })] {
             var c = tiny
             edit(&c)
-            assertRefused(try c.validate(source: "config.json"), ["needs about", "this machine has \(memory)", "config.json"])
+            assertStrataError(try c.validate(source: "config.json"), contains: ["needs about", "this machine has \(memory)", "config.json"])
             _ = field
         }
         var huge = tiny
         huge.vocabSize = 1_000_000_000_000
-        assertRefused(try huge.validate(), ["vocab_size", "2^31"])
+        assertStrataError(try huge.validate(), contains: ["vocab_size", "2^31"])
         XCTAssertNoThrow(try GPT2Config().validate(), "GPT-2 small (124M) fits")
     }
 
     func testConfigJSONWithHugeWidthIsRefusedBeforeAllocating() throws {
-        let dir = try scratch("huge-config")
+        let dir = try scratchDirectory("huge-config")
         try Data(#"{"n_embd": 1000000000, "n_head": 1, "n_layer": 2, "vocab_size": 100, "n_positions": 16}"#.utf8)
             .write(to: dir.appendingPathComponent("config.json"))
-        assertRefused(try _ = GPT2.load(directory: dir), ["config.json", "needs about", "of memory", "n_embd"])
+        assertStrataError(try _ = GPT2.load(directory: dir), contains: ["config.json", "needs about", "of memory", "n_embd"])
     }
 
     func testTrainingEstimateRefusesAHugeBatchAndAcceptsASmallOne() throws {
         let nano = GPT2Config(vocabSize: 8192, nPositions: 256, nEmbd: 384, nLayer: 6, nHead: 6)
-        assertRefused(try nano.checkTrainingMemory(batch: 1_000_000_000, context: 256),
-                      ["batches of 1000000000 × 256", "AdamW", "this machine has", "train.batch_size"])
+        assertStrataError(try nano.checkTrainingMemory(batch: 1_000_000_000, context: 256),
+                          contains: ["batches of 1000000000 × 256", "AdamW", "this machine has", "train.batch_size"])
         XCTAssertNoThrow(try nano.checkTrainingMemory(batch: 8, context: 256))
         // nano at batch 8: ~30M params → ~480 MB of weights/moments + activations; refused on a 256 MB machine.
-        assertRefused(try nano.checkTrainingMemory(batch: 8, context: 256, available: 256 * 1024 * 1024), ["this machine has 256 MB"])
+        assertStrataError(try nano.checkTrainingMemory(batch: 8, context: 256, available: 256 * 1024 * 1024), contains: ["this machine has 256 MB"])
         XCTAssertGreaterThan(nano.trainingBytes(batch: 8, context: 256), 16 * nano.parameterEstimate)
         XCTAssertEqual(nano.parameterEstimate, Double(nano.parameterCount))
     }
@@ -100,14 +82,14 @@ final class BadInputTests: XCTestCase {
             (SamplingConfig(topK: -3), "--top-k is -3"),
             (SamplingConfig(maxNewTokens: -5), "--max-new-tokens is -5"),
         ]
-        for (cfg, text) in bad { assertRefused(try cfg.validate(), [text]) }
+        for (cfg, text) in bad { assertStrataError(try cfg.validate(), contains: [text]) }
     }
 
     func testPromptsAreCheckedBeforeGeneration() {
         let model = GPT2(tiny, seed: 1)
-        assertRefused(try model.checkPrompt([]), ["no tokens"])
-        assertRefused(try model.checkPrompt([1, 64], label: "--prompt"), ["--prompt", "token id 64 at position 1", "0..<64"])
-        assertRefused(try model.checkPrompt(Array(repeating: 1, count: 16)), ["16 tokens", "n_positions) is 16"])
+        assertStrataError(try model.checkPrompt([]), contains: ["no tokens"])
+        assertStrataError(try model.checkPrompt([1, 64], label: "--prompt"), contains: ["--prompt", "token id 64 at position 1", "0..<64"])
+        assertStrataError(try model.checkPrompt(Array(repeating: 1, count: 16)), contains: ["16 tokens", "n_positions) is 16"])
         XCTAssertNoThrow(try model.checkPrompt(Array(repeating: 1, count: 15)))
         XCTAssertGreaterThan(model.generationBytes(rows: 2), model.generationBytes(rows: 1))
     }
@@ -125,7 +107,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testWeightRelabelledAsIntegerIsRefusedByName() throws {
-        let dir = try scratch("relabel")
+        let dir = try scratchDirectory("relabel")
         try GPT2(tiny, seed: 2).save(directory: dir)
         let url = dir.appendingPathComponent("model.safetensors")
         var bytes = try Data(contentsOf: url)
@@ -137,13 +119,13 @@ final class BadInputTests: XCTestCase {
         header = header.replacingOccurrences(of: name, with: "\"transformer.ln_f.bias\":{\"dtype\":\"I32\"")
         bytes.replaceSubrange(8..<(8 + headerLength), with: Data(header.utf8))
         try bytes.write(to: url)
-        assertRefused(try _ = GPT2.load(directory: dir), ["transformer.ln_f.bias", "stored as I32", "floating point"])
+        assertStrataError(try _ = GPT2.load(directory: dir), contains: ["transformer.ln_f.bias", "stored as I32", "floating point"])
     }
 
     /// A few hundred seeded mutations of a small model.safetensors: every one either loads and runs a
     /// forward pass, or throws a StrataError; none crashes.
     func testFuzzedSafetensorsLoadOrThrowNeverCrash() throws {
-        let dir = try scratch("fuzz")
+        let dir = try scratchDirectory("fuzz")
         try GPT2(tiny, seed: 3).save(directory: dir)
         let url = dir.appendingPathComponent("model.safetensors")
         let original = try Data(contentsOf: url)

@@ -11,6 +11,7 @@ import StrataCore
 import StrataTensor
 import StrataCheckpoint
 @testable import StrataModel
+import StrataTestSupport
 
 struct LlamaFixtureBatch: Decodable {
     let batch: Int, time: Int, ids: [Int32], targets: [Int32], adamw: ParityBatch.Adam, prompts: [[Int32]], greedy: [[Int32]]
@@ -98,8 +99,7 @@ final class LlamaParityTests: XCTestCase {
     func testSavedCheckpointLoadsBackEqual() throws {
         for name in ["llama_gqa", "llama_tied"] {
             let (model, _, _) = try fixture(name)
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-llama-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: dir) }
+            let dir = try scratchDirectory()
             try model.save(directory: dir)
             let back = try Llama.load(directory: dir)
             XCTAssertEqual(back.config.rotaryBase, model.config.rotaryBase)
@@ -198,8 +198,7 @@ final class LlamaRewardParityTests: XCTestCase {
             XCTAssertLessThan(scaledError(p.grad!.ptr, ref.values), 1e-4, "gradient of \(p.name!)")
         }
         // Saved by Strata, it loads back with the same rewards and the transformers config fields.
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("strata-llama-rm-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: out) }
+        let out = try scratchDirectory()
         try rm.save(directory: out)
         let back = try RewardModel.load(directory: out)
         XCTAssertEqual(try back.rewards(batch.ids, rows: batch.rows, time: batch.time, tape: Tape.noGrad()).toArray(), r.toArray())

@@ -8,6 +8,7 @@ import StrataCore
 import StrataTensor
 import StrataCheckpoint
 @testable import StrataModel
+import StrataTestSupport
 
 struct ParityBatch: Decodable {
     struct Adam: Decodable { let lr: Float; let beta1: Float; let beta2: Float; let eps: Float; let weight_decay: Float }
@@ -54,8 +55,7 @@ final class ParityTests: XCTestCase {
     func testSavedCheckpointReloadsIdentically() throws {
         let cfg = GPT2Config(vocabSize: 40, nPositions: 12, nEmbd: 16, nLayer: 2, nHead: 2)
         let model = GPT2(cfg, seed: 3)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-save-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         try model.save(directory: dir)
         let back = try GPT2.load(directory: dir)
         XCTAssertEqual(back.config, cfg)
@@ -63,8 +63,7 @@ final class ParityTests: XCTestCase {
     }
 
     func testShapeMismatchNamesTheTensorAndField() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-mismatch-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         try GPT2(GPT2Config(vocabSize: 40, nPositions: 12, nEmbd: 16, nLayer: 1, nHead: 2), seed: 1).save(directory: dir)
         let other = GPT2(GPT2Config(vocabSize: 48, nPositions: 12, nEmbd: 16, nLayer: 1, nHead: 2), seed: 1)
         XCTAssertThrowsError(try other.loadWeights(from: dir.appendingPathComponent("model.safetensors"))) { e in

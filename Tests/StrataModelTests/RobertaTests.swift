@@ -10,6 +10,7 @@ import StrataCore
 import StrataTensor
 import StrataCheckpoint
 @testable import StrataModel
+import StrataTestSupport
 
 final class RobertaParityTests: XCTestCase {
     struct Batch: Decodable { let batch: Int, time: Int, ids: [Int32], labels: [Int32], adamw: ParityBatch.Adam }
@@ -49,8 +50,7 @@ final class RobertaParityTests: XCTestCase {
 
     func testSavedEncoderLoadsBackEqual() throws {
         let model = try Roberta.load(directory: fixtureDir("roberta_tiny"))
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("strata-roberta-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: out) }
+        let out = try scratchDirectory()
         try model.save(directory: out)
         let back = try Roberta.load(directory: out)
         XCTAssertEqual(back.config, model.config)

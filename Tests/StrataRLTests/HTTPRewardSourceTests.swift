@@ -7,6 +7,7 @@ import Foundation
 import XCTest
 import StrataCore
 @testable import StrataRL
+import StrataTestSupport
 
 final class HTTPRewardSourceTests: XCTestCase {
     var server: Process!
@@ -57,7 +58,7 @@ final class HTTPRewardSourceTests: XCTestCase {
 
     func testASlowEndpointTimesOutWithAnErrorNamingTheURL() throws {
         let s = try source("/slow", timeout: 0.5, retries: 1)
-        rlAssertStrataError(try s.score(Array(self.items.prefix(1)))) { e in
+        assertThrowsStrataError(try s.score(Array(self.items.prefix(1)))) { e in
             XCTAssertTrue(e.operation.contains("/slow"), "\(e)")
             XCTAssertTrue(e.message.contains("gave up after 2 attempts"), "\(e)")
         }
@@ -66,7 +67,7 @@ final class HTTPRewardSourceTests: XCTestCase {
 
     func testServerErrorsAreRetriedThenReported() throws {
         let s = try source("/error", retries: 2)
-        rlAssertStrataError(try s.score(self.items)) { e in
+        assertThrowsStrataError(try s.score(self.items)) { e in
             XCTAssertTrue(e.message.contains("HTTP 500") && e.message.contains("boom"), "\(e)")
             XCTAssertTrue(e.operation.contains("127.0.0.1:\(self.port)/error"), "\(e)")
         }
@@ -75,15 +76,15 @@ final class HTTPRewardSourceTests: XCTestCase {
 
     func testAClientErrorIsNotRetried() throws {
         let s = try source("/bad-request", retries: 3)
-        rlAssertStrataError(try s.score(self.items)) { XCTAssertTrue($0.message.contains("HTTP 400") && $0.message.contains("no such model"), "\($0)") }
+        assertThrowsStrataError(try s.score(self.items)) { XCTAssertTrue($0.message.contains("HTTP 400") && $0.message.contains("no such model"), "\($0)") }
         XCTAssertTrue(s.retries.isEmpty)
     }
 
     func testMalformedJSONAndTheWrongCountAreErrorsNotZeros() throws {
-        rlAssertStrataError(try self.source("/malformed").score(self.items)) { e in
+        assertThrowsStrataError(try self.source("/malformed").score(self.items)) { e in
             XCTAssertTrue(e.message.contains("not a JSON object") && e.message.contains("{\"scores\": [1, 2"), "\(e)")
         }
-        rlAssertStrataError(try self.source("/wrong-count").score(self.items)) { XCTAssertTrue($0.message.contains("3 scores for 4 completions"), "\($0)") }
+        assertThrowsStrataError(try self.source("/wrong-count").score(self.items)) { XCTAssertTrue($0.message.contains("3 scores for 4 completions"), "\($0)") }
     }
 
     func testATransientFailureIsRetriedAndRecorded() throws {
@@ -94,15 +95,15 @@ final class HTTPRewardSourceTests: XCTestCase {
     }
 
     func testBadConfigurationIsRefusedNamingTheField() throws {
-        rlAssertStrataError(try HTTPRewardSource(.init(url: "ftp://127.0.0.1/x"))) { XCTAssertTrue($0.message.contains("'url'"), "\($0)") }
-        rlAssertStrataError(try HTTPRewardSource(.init(url: "http://127.0.0.1:1/x", timeoutSeconds: 0))) {
+        assertThrowsStrataError(try HTTPRewardSource(.init(url: "ftp://127.0.0.1/x"))) { XCTAssertTrue($0.message.contains("'url'"), "\($0)") }
+        assertThrowsStrataError(try HTTPRewardSource(.init(url: "http://127.0.0.1:1/x", timeoutSeconds: 0))) {
             XCTAssertTrue($0.message.contains("'timeout_seconds'"), "\($0)")
         }
-        rlAssertStrataError(try HTTPRewardSource(.init(url: "http://127.0.0.1:1/x", batchSize: 0))) { XCTAssertTrue($0.message.contains("'batch_size'"), "\($0)") }
+        assertThrowsStrataError(try HTTPRewardSource(.init(url: "http://127.0.0.1:1/x", batchSize: 0))) { XCTAssertTrue($0.message.contains("'batch_size'"), "\($0)") }
     }
 
     func testAClosedPortFailsWithAConnectionError() throws {
         let s = try HTTPRewardSource(.init(url: "http://127.0.0.1:9/score", timeoutSeconds: 2, retries: 0))
-        rlAssertStrataError(try s.score(self.items)) { XCTAssertTrue($0.message.contains("gave up after 1 attempt"), "\($0)") }
+        assertThrowsStrataError(try s.score(self.items)) { XCTAssertTrue($0.message.contains("gave up after 1 attempt"), "\($0)") }
     }
 }

@@ -16,6 +16,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 @testable import StrataRL
+import StrataTestSupport
 
 final class JudgeAnswerFirstTests: XCTestCase {
     var tokenizer: BPETokenizer!
@@ -79,15 +80,15 @@ final class JudgeAnswerFirstTests: XCTestCase {
         let model = RLTestModels.model(tokenizer, seed: 1, positions: 320)
         var t = asked
         t.answerFirst = "Answer: {reply}"
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
             XCTAssertTrue($0.message.contains("'answer_first' lacks the placeholder {prompt}"), "\($0)")
         }
         t.answerFirst = "{prompt} {reply}"
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
             XCTAssertTrue($0.message.contains("answers before it sees any reply"), "\($0)")
         }
         t.answerFirst = "{prompt}"; t.answerTokens = 0
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
             XCTAssertTrue($0.message.contains("answer_tokens is 0"), "\($0)")
         }
         // Decoding: left out means no answer-first; given, both fields round-trip; a template without it encodes as before.
@@ -131,10 +132,10 @@ final class JudgeAnswerFirstTests: XCTestCase {
         XCTAssertEqual(pref[0], -pref[1], accuracy: 1e-9)
         // Likelihood needs the question turn; an unknown verdict gets a did-you-mean.
         t.answerFirst = nil
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
             XCTAssertTrue($0.message.contains("answer_first is not set"), "\($0)")
         }
-        rlAssertStrataError(try JSONDecoder().decode(JudgeTemplate.self, from: Data(#"{"verdict": "likelihod"}"#.utf8))) {
+        assertThrowsStrataError(try JSONDecoder().decode(JudgeTemplate.self, from: Data(#"{"verdict": "likelihod"}"#.utf8))) {
             XCTAssertTrue($0.fix?.contains("did you mean 'likelihood'") == true, "\($0)")
         }
     }

@@ -12,6 +12,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 @testable import StrataRL
+import StrataTestSupport
 
 final class ModelRewardTests: XCTestCase {
     var tokenizer: BPETokenizer!
@@ -71,7 +72,7 @@ final class ModelRewardTests: XCTestCase {
         let yx = try judge.preference(prompts: prompts, first: y, second: x)
         for (a, b) in zip(xy, yx) { XCTAssertEqual(a, -b, accuracy: 1e-6) }
         XCTAssertTrue(xy.contains { $0 != 0 })
-        rlAssertStrataError(try judge.preference(prompts: prompts, first: x, second: [])) { XCTAssertTrue($0.message.contains("0 second"), "\($0)") }
+        assertThrowsStrataError(try judge.preference(prompts: prompts, first: x, second: [])) { XCTAssertTrue($0.message.contains("0 second"), "\($0)") }
     }
 
     /// The three ways a judge is asked: A/B after the question, A/B after its own answer, the reply's likelihood as its answer.
@@ -119,24 +120,24 @@ final class ModelRewardTests: XCTestCase {
         let model = RLTestModels.model(tokenizer, seed: 1, positions: 320)
         var t = JudgeTemplate.standard
         t.yes = "Absolutely"
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
             XCTAssertTrue(e.message.contains("answer word 'yes' = \"Absolutely\""), "\(e)")
             XCTAssertTrue(e.message.contains("tokens"), "\(e)")
         }
         // Only the answer words of the questions asked must be single tokens.
         let pairOnly = try JudgeSource(model: model, tokenizer: tokenizer, template: t, checkpoint: "j", sha256: "s", questions: .pair)
-        rlAssertStrataError(try pairOnly.score([RewardItem(prompt: self.prompt, reply: "x", replyTokens: 1, finish: .endOfTurn)])) {
+        assertThrowsStrataError(try pairOnly.score([RewardItem(prompt: self.prompt, reply: "x", replyTokens: 1, finish: .endOfTurn)])) {
             XCTAssertTrue($0.message.contains("built for questions: pair"), "\($0)")
         }
         t = .standard
         t.single = "Question: {promt}\nReply: {reply}"
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) { e in
             XCTAssertTrue(e.message.contains("unknown placeholder {promt}"), "\(e)")
             XCTAssertTrue(e.fix?.contains("did you mean {prompt}") == true, "\(e)")
         }
         t = .standard
         t.pair = "Reply A: {reply_a}"
-        rlAssertStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
+        assertThrowsStrataError(try JudgeSource(model: model, tokenizer: self.tokenizer, template: t, checkpoint: "j", sha256: "s")) {
             XCTAssertTrue($0.message.contains("lacks the placeholder {reply_b}"), "\($0)")
         }
     }
@@ -147,7 +148,7 @@ final class ModelRewardTests: XCTestCase {
         XCTAssertEqual(t.yes, "Y")
         XCTAssertEqual(t.single, JudgeTemplate.standard.single)
         XCTAssertTrue(t.singleMessages(prompt: prompt, reply: "Town1")[0].content.contains("- Be exact."))
-        rlAssertStrataError(try JSONDecoder().decode(JudgeTemplate.self, from: Data(#"{"principle": []}"#.utf8))) {
+        assertThrowsStrataError(try JSONDecoder().decode(JudgeTemplate.self, from: Data(#"{"principle": []}"#.utf8))) {
             XCTAssertTrue($0.fix?.contains("did you mean 'principles'") == true, "\($0)")
         }
     }
@@ -172,9 +173,9 @@ final class ModelRewardTests: XCTestCase {
         let items = try RewardItem.items(prompts: prompts, rollouts: rollouts)
         XCTAssertEqual(items.map(\.prompt), [prompts[0], prompts[0], prompts[1], prompts[1], prompts[2], prompts[2]])
         XCTAssertEqual(items.map(\.reply), rollouts.map(\.text))
-        rlAssertStrataError(try RewardItem.items(prompts: [self.prompt], rollouts: rollouts)) { XCTAssertTrue($0.message.contains("prompt index 1"), "\($0)") }
+        assertThrowsStrataError(try RewardItem.items(prompts: [self.prompt], rollouts: rollouts)) { XCTAssertTrue($0.message.contains("prompt index 1"), "\($0)") }
         XCTAssertEqual(JudgeLabeling.sidecarURL(for: URL(fileURLWithPath: "/tmp/x/pairs.jsonl")).path, "/tmp/x/pairs.judge.json")
-        rlAssertStrataError(try JudgeLabeling.label(prompts: prompts, engine: engine, judge: judge, minMargin: 1)) {
+        assertThrowsStrataError(try JudgeLabeling.label(prompts: prompts, engine: engine, judge: judge, minMargin: 1)) {
             XCTAssertTrue($0.message.contains("min margin"), "\($0)")
         }
     }

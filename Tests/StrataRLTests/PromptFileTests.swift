@@ -8,10 +8,11 @@ import StrataCore
 import StrataData
 import StrataEval
 @testable import StrataRL
+import StrataTestSupport
 
 final class PromptFileTests: XCTestCase {
     func write(_ lines: [String], _ name: String = "prompts.jsonl") throws -> URL {
-        let url = try rlScratchDirectory(name).appendingPathComponent(name)
+        let url = try scratchDirectory(name).appendingPathComponent(name)
         try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
         return url
     }
@@ -40,7 +41,7 @@ final class PromptFileTests: XCTestCase {
     func testWrittenPromptsLoadBackUnchanged() throws {
         let records = [PromptRecord.plain("hello", columns: ["answer": .string("x"), "n": .number(2.5)]),
                        PromptRecord.chat([ChatMessage(.user, "Reverse the list: a, b")], columns: ["meta": .object(["k": .null])])]
-        let url = try rlScratchDirectory().appendingPathComponent("p.jsonl")
+        let url = try scratchDirectory().appendingPathComponent("p.jsonl")
         try PromptDataset.write(records, to: url)
         XCTAssertEqual(try PromptDataset.load(url).records, records)
     }
@@ -57,7 +58,7 @@ final class PromptFileTests: XCTestCase {
         ]
         for (line, reason) in cases {
             let url = try write([#"{"prompt": "fine"}"#, line], "bad.jsonl")
-            rlAssertStrataError(try PromptDataset.load(url)) { e in
+            assertThrowsStrataError(try PromptDataset.load(url)) { e in
                 XCTAssertTrue(e.operation.hasSuffix("bad.jsonl:2"), "\(e)")
                 XCTAssertTrue(e.message.contains(reason), "\(line) → \(e)")
             }
@@ -69,13 +70,13 @@ final class PromptFileTests: XCTestCase {
 
     func testAFileWithNoUsablePromptIsRefused() throws {
         let url = try write([#"{"text": "x"}"#])
-        rlAssertStrataError(try PromptDataset.load(url, skipBadLines: true)) { XCTAssertTrue($0.message.contains("no usable prompts"), "\($0)") }
+        assertThrowsStrataError(try PromptDataset.load(url, skipBadLines: true)) { XCTAssertTrue($0.message.contains("no usable prompts"), "\($0)") }
     }
 
     func testMissingRuleColumnIsNamedWithItsLine() throws {
         let url = try write([#"{"prompt": "a", "answer": "1"}"#, #"{"prompt": "b", "answer": ["1"]}"#])
         let set = try PromptDataset.load(url)
-        rlAssertStrataError(try set.requireColumn("answer", for: "reward rule exact_match")) { e in
+        assertThrowsStrataError(try set.requireColumn("answer", for: "reward rule exact_match")) { e in
             XCTAssertTrue(e.operation.contains(":2"), "\(e)")
             XCTAssertTrue(e.message.contains("\"answer\" is a list"), "\(e)")
         }
@@ -85,7 +86,7 @@ final class PromptFileTests: XCTestCase {
         var cfg = SyntheticWorld.Config(seed: 5, size: 60_000)
         cfg.minRenderings = 2; cfg.maxRenderings = 3
         let world = try SyntheticWorld.generate(cfg)
-        let dir = try rlScratchDirectory()
+        let dir = try scratchDirectory()
         let written = try InstructionPrompts.write(qa: world.qa, to: dir,
                                                    config: .init(trainPerKind: 30, trainSeed: 1, testPerKind: 10, generatedPerKind: 300))
         XCTAssertEqual(written.map(\.file), [InstructionPrompts.trainFile, InstructionPrompts.testFile, InstructionPrompts.generatedFile])
@@ -105,7 +106,7 @@ final class PromptFileTests: XCTestCase {
         var cfg = SyntheticWorld.Config(seed: 5, size: 60_000)
         cfg.minRenderings = 2; cfg.maxRenderings = 3
         let world = try SyntheticWorld.generate(cfg)
-        let dir = try rlScratchDirectory()
+        let dir = try scratchDirectory()
         // The held-out set at its largest (every test-split task up to 400 a kind) against 1,500 generated a kind.
         let written = try InstructionPrompts.write(qa: world.qa, to: dir, config: .init(testPerKind: 400, generatedPerKind: 1_500))
         XCTAssertEqual(written.last?.file, InstructionPrompts.generatedFile)
@@ -135,14 +136,14 @@ final class PromptFileTests: XCTestCase {
         XCTAssertEqual(kept.records.map { $0.text("kind") }, ["add", "reverse"])
         XCTAssertEqual(kept.lineNumbers, [1, 3])
         XCTAssertEqual(kept.location(1), "\(url.path):3", "errors about kept prompts still name their line in the file")
-        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "kind", values: ["addition"], key: "grpo.prompt_filter")) { e in
+        assertThrowsStrataError(try PromptDataset.load(url).keeping(column: "kind", values: ["addition"], key: "grpo.prompt_filter")) { e in
             XCTAssertTrue(e.operation.contains("grpo.prompt_filter"), "\(e)")
             XCTAssertTrue(e.fix?.contains("add, fact, reverse") ?? false, "the fix lists the values the column holds: \(e)")
         }
-        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "kind", values: [], key: "ppo.prompt_filter")) { e in
+        assertThrowsStrataError(try PromptDataset.load(url).keeping(column: "kind", values: [], key: "ppo.prompt_filter")) { e in
             XCTAssertTrue("\(e)".contains("values is empty"), "\(e)")
         }
-        rlAssertStrataError(try PromptDataset.load(url).keeping(column: "level", values: ["1"], key: "ppo.prompt_filter")) { e in
+        assertThrowsStrataError(try PromptDataset.load(url).keeping(column: "level", values: ["1"], key: "ppo.prompt_filter")) { e in
             XCTAssertTrue("\(e)".contains("\"level\" is missing") && "\(e)".contains(":1"), "\(e)")
         }
     }
@@ -158,6 +159,6 @@ final class PromptOrderTests: XCTestCase {
         XCTAssertEqual(try PromptOrder(count: 7, seed: 3).indices(step: 5, batchSize: 3), steps[5], "a resumed run draws the same prompts")
         XCTAssertNotEqual(try PromptOrder(count: 7, seed: 4).permutation(epoch: 0), order.permutation(epoch: 0))
         XCTAssertEqual(order.epoch(step: 5, batchSize: 3), 2)
-        rlAssertStrataError(try PromptOrder(count: 0, seed: 1)) { XCTAssertTrue($0.message.contains("no prompts")) }
+        assertThrowsStrataError(try PromptOrder(count: 0, seed: 1)) { XCTAssertTrue($0.message.contains("no prompts")) }
     }
 }

@@ -9,6 +9,7 @@ import StrataCore
 import StrataData
 import StrataEval
 @testable import StrataRL
+import StrataTestSupport
 
 final class RewardRuleTests: XCTestCase {
     func item(_ reply: String, answer: String = "Town1", kind: String? = nil, tokens: Int = 3, finish: Rollout.Finish = .endOfTurn) -> RewardItem {
@@ -26,7 +27,7 @@ final class RewardRuleTests: XCTestCase {
         XCTAssertEqual(try r.score([item("town1."), item(" Town1 "), item("Town1 maybe"), item("Town2")]), [1, 1, 0, 0])
         let other = try rule(#"{"type": "exact_match", "column": "gold"}"#)
         XCTAssertEqual(other.requiredColumns, ["gold"])
-        rlAssertStrataError(try other.score([self.item("Town1")])) { XCTAssertTrue($0.message.contains("\"gold\" is missing"), "\($0)") }
+        assertThrowsStrataError(try other.score([self.item("Town1")])) { XCTAssertTrue($0.message.contains("\"gold\" is missing"), "\($0)") }
     }
 
     func testInstructionRuleIsTheEvaluationCheckerPerKind() throws {
@@ -41,7 +42,7 @@ final class RewardRuleTests: XCTestCase {
             let expected = InstructionChecker.check(InstructionKind(rawValue: it.prompt.text("kind")!)!, reply: it.reply, expected: it.prompt.text("answer")!)
             XCTAssertEqual(try r.score([it])[0], expected ? 1 : 0)
         }
-        rlAssertStrataError(try r.score([self.item("7", kind: "addition")])) { XCTAssertTrue($0.fix?.contains("did you mean \"add\"") == true, "\($0)") }
+        assertThrowsStrataError(try r.score([self.item("7", kind: "addition")])) { XCTAssertTrue($0.fix?.contains("did you mean \"add\"") == true, "\($0)") }
         let fixed = try rule(#"{"type": "format", "kind": "add"}"#)
         XCTAssertEqual(try fixed.score([item("12", answer: "7"), item("twelve", answer: "7")]), [1, 0])
     }
@@ -82,7 +83,7 @@ final class RewardRuleTests: XCTestCase {
             (#"{"type": "instruction", "kind": "add", "kind_column": "k"}"#, "both 'kind' and 'kind_column'"),
         ]
         for (json, expected) in cases {
-            rlAssertStrataError(try self.rule(json)) { XCTAssertTrue("\($0)".contains(expected), "\(json) → \($0)") }
+            assertThrowsStrataError(try self.rule(json)) { XCTAssertTrue("\($0)".contains(expected), "\(json) → \($0)") }
         }
     }
 
@@ -104,10 +105,10 @@ final class RewardRuleTests: XCTestCase {
         XCTAssertEqual(s.sources.map(\.scores), [[1, 0, 1], [0, -1, -1]])
         XCTAssertEqual(s.total, [2, -0.5, 1.5])
         XCTAssertEqual(w.identities.map(\.name), ["exact_match", "missing_end_of_turn"])
-        rlAssertStrataError(try WeightedRewards(try RuleRewardSource.entries(configs + configs))) {
+        assertThrowsStrataError(try WeightedRewards(try RuleRewardSource.entries(configs + configs))) {
             XCTAssertTrue($0.message.contains("two sources are named \"exact_match\""), "\($0)")
         }
-        rlAssertStrataError(try WeightedRewards([])) { XCTAssertTrue($0.message.contains("no reward source"), "\($0)") }
+        assertThrowsStrataError(try WeightedRewards([])) { XCTAssertTrue($0.message.contains("no reward source"), "\($0)") }
     }
 
     func testASourceReturningTheWrongCountOrNaNIsAnError() throws {
@@ -117,10 +118,10 @@ final class RewardRuleTests: XCTestCase {
             init(_ v: [Double]) { values = v }
             func score(_ items: [RewardItem]) throws -> [Double] { values }
         }
-        rlAssertStrataError(try WeightedRewards([.init(Broken([1]))]).score([self.item("a"), self.item("b")])) {
+        assertThrowsStrataError(try WeightedRewards([.init(Broken([1]))]).score([self.item("a"), self.item("b")])) {
             XCTAssertTrue($0.message.contains("1 scores for 2 replies"), "\($0)")
         }
-        rlAssertStrataError(try WeightedRewards([.init(Broken([1, .nan]))]).score([self.item("a"), self.item("b")])) {
+        assertThrowsStrataError(try WeightedRewards([.init(Broken([1, .nan]))]).score([self.item("a"), self.item("b")])) {
             XCTAssertTrue($0.message.contains("score 1 is nan"), "\($0)")
         }
     }
@@ -129,10 +130,10 @@ final class RewardRuleTests: XCTestCase {
         let set = PromptDataset(records: [.plain("a", columns: ["answer": .string("1"), "kind": .string("add")]),
                                           .plain("b", columns: ["answer": .string("2"), "kind": .string("sum")])],
                                 lineNumbers: [1, 2], path: "p.jsonl")
-        rlAssertStrataError(try self.rule(#"{"type": "instruction"}"#).check(set)) { e in
+        assertThrowsStrataError(try self.rule(#"{"type": "instruction"}"#).check(set)) { e in
             XCTAssertTrue(e.operation.contains("p.jsonl:2"), "\(e)")
             XCTAssertTrue(e.message.contains("\"sum\""), "\(e)")
         }
-        rlAssertStrataError(try self.rule(#"{"type": "exact_match", "column": "gold"}"#).check(set)) { XCTAssertTrue($0.operation.contains("p.jsonl:1"), "\($0)") }
+        assertThrowsStrataError(try self.rule(#"{"type": "exact_match", "column": "gold"}"#).check(set)) { XCTAssertTrue($0.operation.contains("p.jsonl:1"), "\($0)") }
     }
 }

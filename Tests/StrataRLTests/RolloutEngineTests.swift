@@ -10,6 +10,7 @@ import StrataModel
 import StrataData
 import StrataTokenizer
 @testable import StrataRL
+import StrataTestSupport
 
 final class RolloutEngineTests: XCTestCase {
     var tokenizer: BPETokenizer!
@@ -119,27 +120,27 @@ final class RolloutEngineTests: XCTestCase {
         let e = try engine(RolloutConfig(maxNewTokens: 60))
         let long = PromptRecord.chat([ChatMessage(.user, String(repeating: "Where was Person1 born? ", count: 6))])
         let set = PromptDataset(records: [prompts[0], long], lineNumbers: [1, 4], path: "p.jsonl")
-        rlAssertStrataError(try e.checkPrompts(set)) { err in
+        assertThrowsStrataError(try e.checkPrompts(set)) { err in
             XCTAssertTrue(err.operation.contains("p.jsonl:4"), "\(err)")
             XCTAssertTrue(err.message.contains("n_positions 96"), "\(err)")
         }
-        rlAssertStrataError(try self.engine(RolloutConfig(maxNewTokens: 96))) { XCTAssertTrue($0.message.contains("max_new_tokens"), "\($0)") }
-        rlAssertStrataError(try self.engine(RolloutConfig(topP: 0))) { XCTAssertTrue($0.message.contains("top_p"), "\($0)") }
-        rlAssertStrataError(try self.engine(RolloutConfig(temperature: -1))) { XCTAssertTrue($0.message.contains("temperature"), "\($0)") }
-        rlAssertStrataError(try e.sample(self.prompts, step: 0, samplesPerPrompt: 0)) { XCTAssertTrue($0.message.contains("samples per prompt"), "\($0)") }
+        assertThrowsStrataError(try self.engine(RolloutConfig(maxNewTokens: 96))) { XCTAssertTrue($0.message.contains("max_new_tokens"), "\($0)") }
+        assertThrowsStrataError(try self.engine(RolloutConfig(topP: 0))) { XCTAssertTrue($0.message.contains("top_p"), "\($0)") }
+        assertThrowsStrataError(try self.engine(RolloutConfig(temperature: -1))) { XCTAssertTrue($0.message.contains("temperature"), "\($0)") }
+        assertThrowsStrataError(try e.sample(self.prompts, step: 0, samplesPerPrompt: 0)) { XCTAssertTrue($0.message.contains("samples per prompt"), "\($0)") }
     }
 
     func testConversationalPromptsNeedTheChatTokens() throws {
         let plainTok = try BPETokenizer.train(texts: RLTestModels.corpus, config: BPETrainer.Config(vocabSize: 280, specialTokens: ["<|endoftext|>"]))
         let e = try RolloutEngine(model: RLTestModels.model(plainTok, seed: 1), tokenizer: plainTok, config: RolloutConfig(maxNewTokens: 4))
         XCTAssertEqual(try e.sample([prompts[2]], step: 0).count, 1, "plain prompts need no chat tokens")
-        rlAssertStrataError(try e.sample([self.prompts[0]], step: 0)) { XCTAssertTrue($0.message.contains("<|im_start|>"), "\($0)") }
+        assertThrowsStrataError(try e.sample([self.prompts[0]], step: 0)) { XCTAssertTrue($0.message.contains("<|im_start|>"), "\($0)") }
     }
 
     func testAnEncoderIsRefusedAsAPolicy() throws {
         let encoder = Roberta(RobertaConfig(vocabSize: tokenizer.vocabSize, hiddenSize: 16, layers: 1, heads: 2, intermediateSize: 32,
                                             maxPositions: 40), seed: 1)
-        rlAssertStrataError(try RolloutEngine(model: encoder, tokenizer: self.tokenizer, config: RolloutConfig(maxNewTokens: 4))) {
+        assertThrowsStrataError(try RolloutEngine(model: encoder, tokenizer: self.tokenizer, config: RolloutConfig(maxNewTokens: 4))) {
             XCTAssertTrue($0.message.contains("masked-LM encoder") && $0.operation.contains("rollout engine"), "\($0)")
         }
     }

@@ -32,27 +32,3 @@ enum RLTestModels {
     }
 }
 
-extension XCTestCase {
-    /// A fresh directory for this test, removed when the test ends.
-    func rlScratchDirectory(_ name: String = #function) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("strata-rl-tests-\(ProcessInfo.processInfo.processIdentifier)-\(name.filter { $0.isLetter || $0.isNumber })")
-        try? FileManager.default.removeItem(at: dir)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
-    /// Runs `body`, expecting a StrataError, and hands it to `check`.
-    func rlAssertStrataError(_ body: @autoclosure () throws -> Any, file: StaticString = #filePath, line: UInt = #line,
-                             _ check: (StrataError) -> Void) {
-        do {
-            _ = try body()
-            XCTFail("expected a StrataError", file: file, line: line)
-        } catch let e as StrataError {
-            check(e)
-        } catch {
-            XCTFail("expected a StrataError, got \(error)", file: file, line: line)
-        }
-    }
-}

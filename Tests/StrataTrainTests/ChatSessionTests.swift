@@ -10,6 +10,7 @@ import StrataData
 import StrataModel
 import StrataTokenizer
 @testable import StrataTrain
+import StrataTestSupport
 
 final class ChatSessionTests: XCTestCase {
     static let corpus = ["the cat sat on the mat and the dog ran in the park",
@@ -167,9 +168,7 @@ final class ChatSessionTests: XCTestCase {
     func testCommandThroughStdinMatchesTheSession() throws {
         let tok = try tokenizer()
         let model = GPT2(GPT2Config(vocabSize: tok.vocabSize, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2), seed: 5)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-chat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         try model.save(directory: dir)
         try tok.write(to: dir.appendingPathComponent("tokenizer.json"))
 

@@ -7,6 +7,7 @@
 import XCTest
 import StrataCore
 @testable import StrataTrain
+import StrataTestSupport
 
 final class DemoRecipesTests: XCTestCase {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -70,9 +71,7 @@ final class DemoRecipesTests: XCTestCase {
     }
 
     func testARecipesDirectoryLackingAFileNamesIt() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-recipes-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         try FileManager.default.copyItem(at: repo.appendingPathComponent("recipes/pretrain-world.yaml"),
                                          to: dir.appendingPathComponent("pretrain-world.yaml"))
         XCTAssertThrowsError(try DemoRecipes(directory: dir.path, root: root, seed: 0)) { error in

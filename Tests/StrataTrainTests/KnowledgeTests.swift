@@ -8,11 +8,11 @@ import StrataCore
 import StrataData
 import StrataEval
 @testable import StrataTrain
+import StrataTestSupport
 
 final class KnowledgeTests: XCTestCase {
     func testContinuingOnAfterCutoffDataRaisesAfterCutoffProbeAccuracy() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-knowledge-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         var wc = SyntheticWorld.Config(seed: 3, size: 40_000)
         wc.minRenderings = 8; wc.maxRenderings = 12
         _ = try SyntheticWorld.generate(wc).write(to: dir.appendingPathComponent("world"))

@@ -4,6 +4,7 @@ import XCTest
 import StrataCore
 import StrataModel
 @testable import StrataTrain
+import StrataTestSupport
 
 final class LineageTests: XCTestCase {
     func pretrainEntry() throws -> LineageEntry {
@@ -48,9 +49,7 @@ final class LineageTests: XCTestCase {
     }
 
     func testFileRoundTripAndValidation() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-lineage-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory()
         let url = dir.appendingPathComponent(Lineage.fileName)
         let l = try twoStageChain()
         try l.write(to: url)

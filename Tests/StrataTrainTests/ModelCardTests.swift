@@ -7,6 +7,7 @@
 import XCTest
 import StrataCore
 @testable import StrataTrain
+import StrataTestSupport
 
 final class ModelCardTests: XCTestCase {
     static let sha = String(repeating: "0f", count: 32)
@@ -257,8 +258,7 @@ final class ModelCardTests: XCTestCase {
     }
 
     func testCheckpointLineageLoadsNewestCheckpointOfARunAndExplainsMissingOnes() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-card-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         let l = try chain()
         for (i, step) in ["step-0000100", "step-0000200"].enumerated() {
             let ckpt = dir.appendingPathComponent("run/checkpoints/\(step)")

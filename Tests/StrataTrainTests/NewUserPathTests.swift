@@ -14,6 +14,7 @@ import StrataTokenizer
 import StrataEval
 import StrataRL
 @testable import StrataTrain
+import StrataTestSupport
 
 final class NewUserPathTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -42,8 +43,7 @@ final class NewUserPathTests: XCTestCase {
     }
 
     func testRelayRecipesReadWhatTheWalkthroughWrites() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-newuser-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         let world = dir.appendingPathComponent("world")
         let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 0, size: 60_000))
         try out.write(to: world)
@@ -220,9 +220,7 @@ final class NewUserPathTests: XCTestCase {
 
     func testChatCommandDefaultsWorkOnATinyModelAndHelpListsCommands() throws {
         let (model, tok) = try tinyChat(positions: 64)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-chat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         try model.save(directory: dir)
         try tok.write(to: dir.appendingPathComponent("tokenizer.json"))
         let (status, text) = try runStrata(["chat", "--checkpoint", dir.path], input: "/help\n/nope\n/quit\n")

@@ -3,6 +3,7 @@
 import XCTest
 import StrataCore
 @testable import StrataTrain
+import StrataTestSupport
 
 /// A small valid recipe the tests start from.
 let baseRecipeYAML = """
@@ -89,8 +90,7 @@ final class RecipeLoadingTests: XCTestCase {
     }
 
     func testWriteResolvedCreatesBothFiles() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-recipe-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         let r = try RecipeLoader.load(yaml: baseRecipeYAML)
         try r.writeResolved(to: dir)
         let fromYAML = try RecipeLoader.load(file: dir.appendingPathComponent("recipe.yaml"))
@@ -99,9 +99,7 @@ final class RecipeLoadingTests: XCTestCase {
     }
 
     func testRunNameDefaultsToFileName() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-recipe-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory()
         let url = dir.appendingPathComponent("my-run.yaml")
         try Data(baseRecipeYAML.utf8).write(to: url)
         XCTAssertEqual(try RecipeLoader.load(file: url).run.name, "my-run")

@@ -10,6 +10,7 @@ import StrataData
 import StrataTokenizer
 import StrataEval
 @testable import StrataTrain
+import StrataTestSupport
 
 final class SFTReplayWeightsTests: XCTestCase {
     func pieces(_ file: Int, _ count: Int) -> [(file: Int, sample: RenderedSample)] {
@@ -64,9 +65,7 @@ final class SFTReplayWeightsTests: XCTestCase {
             .appendingPathComponent("StrataTokenizerTests/Fixtures/chatml_render.tokenizer.json")
         let (tok, _) = try BPETokenizer(contentsOf: fixtures).addingSpecialTokens(ChatTemplate.chatML.specialTokens)
         let chat = try InstructionEval.chatTokenizer(tok)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         let text = dir.appendingPathComponent("text.jsonl"), news = dir.appendingPathComponent("news.jsonl")
         try (0..<20).map { "{\"text\": \"Old text number \($0) about the river and the mill.\"}\n" }.joined()
             .write(to: text, atomically: true, encoding: .utf8)

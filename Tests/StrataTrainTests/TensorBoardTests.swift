@@ -4,6 +4,7 @@
 import XCTest
 import StrataCore
 @testable import StrataTrain
+import StrataTestSupport
 
 final class TensorBoardTests: XCTestCase {
     func testCRC32CMatchesPublishedVectors() {
@@ -83,8 +84,7 @@ final class TensorBoardTests: XCTestCase {
     }
 
     func testWriterFileStartsWithVersionAndHoldsEachRecordsScalars() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("strata-tb-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         var t = 1_000.0
         let w = try TensorBoardWriter(directory: dir) { t += 1; return t }
         try w.add(MetricsRecord(step: 10, loss: 3.25, lr: 1e-3, gradNorm: .nan, tokensSeen: 20_480,

@@ -13,6 +13,7 @@ import StrataCore
 @testable import StrataData
 import StrataEval
 @testable import StrataTrain
+import StrataTestSupport
 
 final class WorldDesignTests: XCTestCase {
     private static let out = Result { try SyntheticWorld.generate(SyntheticWorld.Config(seed: 5, size: 120_000)) }
@@ -65,9 +66,7 @@ final class WorldDesignTests: XCTestCase {
 
     func testNoHeldOutAfterCutoffOrSupersededQuestionIsInTheSFTData() throws {
         let out = try Self.out.get()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("world-design-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory()
         _ = try WorldChatData.write(qa: out.qa, seed: 5, to: dir)
         let sft = try SFTDataset.load(dir.appendingPathComponent(WorldChatData.fileName)).conversations
         let asked = Set(sft.flatMap { $0.messages.filter { $0.role == .user }.map(\.content) })

@@ -12,6 +12,7 @@ import StrataCore
 import StrataData
 import StrataRL
 @testable import StrataTrain
+import StrataTestSupport
 
 final class WorldJudgeDataTests: XCTestCase {
     func testEveryTrainFactIsAskedRightWrongAndAsAPairWithOneWordAnswers() throws {
@@ -54,9 +55,7 @@ final class WorldJudgeDataTests: XCTestCase {
     }
 
     func testTheFilesParseAsChatDataAndTheTemplateReadsBack() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("judge-data-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try scratchDirectory()
         let out = try SyntheticWorld.generate(SyntheticWorld.Config(seed: 1, size: 40_000))
         let written = try WorldJudgeData.write(qa: out.qa, seed: 1, to: dir)
         let data = try SFTDataset.load(dir.appendingPathComponent(written.file))
