@@ -1,7 +1,8 @@
 // The kernel benchmark behind `strata bench kernels`: forward + backward of one
 // causal attention layer (tiled kernel at several block sizes against the
-// materialised kernel) and of the LM head with cross-entropy (chunked against
-// full [N, V] logits), at the nano width. The variants are timed round-robin —
+// materialised kernel, and the materialised one in bf16 where the CPU has native
+// bf16 products) and of the LM head with cross-entropy (chunked against full
+// [N, V] logits), at the nano width. The variants are timed round-robin —
 // one repeat of each in turn — and the fastest repeat of each is reported, so
 // load on a shared machine hits every variant alike and the minimum filters it.
 // Also: narrowing fp32 to bf16 (the per-product operand conversion of bf16
@@ -72,7 +73,10 @@ public enum KernelBenchmark {
                     qkv.zeroGrad()
                 }
             }
-            let variants = [("materialized", pass(.materialized))]
+            // The materialised kernel with its products in bf16 too, where the CPU runs them natively.
+            let bf16: [(String, () -> Void)] = CPUMatmulFeatures.detected.nativeBF16
+                ? [("materialized bf16", { Backend.shared.withPrecision(.bf16, cachedWeights: []) { pass(.materialized)() } })] : []
+            let variants = [("materialized", pass(.materialized))] + bf16
                 + cfg.tilings.map { ("tiled \($0[0])/\($0[1])", pass(.tiled(AttentionTiling(queryBlock: $0[0], keyChunk: $0[1])))) }
             for (name, ms, mm) in roundRobin(variants, repeats: cfg.repeats) {
                 let what = "attention fwd+bwd B=\(b) T=\(t) C=\(c) H=\(cfg.heads)"

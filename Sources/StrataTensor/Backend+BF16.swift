@@ -16,7 +16,9 @@
 // found inside a shared span that contains it).
 // Registered weights read whole by 2-D products are kept in oneDNN's preferred
 // (blocked) layout instead of a plain bf16 copy: Backend+Blocked.swift.
-// Leaves out: keeping activations in bf16 between ops.
+// An operand a kernel wrote in bf16 itself (a `MatView.bf16Image`) is read as it is.
+// Leaves out: keeping activations in bf16 between ops (attention's probabilities
+// and their gradient are the exception, inside the attention op).
 
 import Foundation
 import CDNNL
@@ -110,6 +112,26 @@ extension Backend {
         return try body()
     }
 
+    /// Within `body`, products that read inside one of the spans (pointer → image of the span's element count) read
+    /// the bf16 image given for it, which the caller wrote in the same pass as other work (a softmax, a column sum),
+    /// instead of narrowing the floats; the floats there are never read. Runs only while the precision is bf16.
+    public func sharing<R>(bf16Images images: [(UnsafeMutablePointer<Float>, BF16Buffer)], _ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        precondition(images.isEmpty || bf16.precision == .bf16, "sharing(bf16Images:): the products do not run in bf16")
+        var added: [UnsafeMutablePointer<Float>] = []
+        for (p, image) in images where bf16.weights[p] == nil {
+            let span = BF16State.Weight(p, count: image.count, owner: nil)
+            span.copy = image
+            span.generation = bf16.generation
+            span.fixed = true
+            bf16.weights[p] = span
+            added.append(p)
+        }
+        lock.unlock()
+        defer { lock.lock(); for p in added { bf16.weights[p] = nil }; lock.unlock() }
+        return try body()
+    }
+
     /// Marks every cached bf16 weight copy stale: call after the fp32 weights changed (optimizer update, load, rollback).
     public func invalidateBF16Weights() { lock.lock(); bf16.generation += 1; lock.unlock() }
 
@@ -138,6 +160,9 @@ extension Backend {
         if status != dnnl_success { fatalError("oneDNN reorder f32→bf16: \(what) failed with status \(status.rawValue)") }
     }
 
+    /// Whether batched products (attention's) run in bf16 now: the precision is bf16 and `bf16BatchedProducts` on.
+    public var batchedProductsInBF16: Bool { lock.lock(); defer { lock.unlock() }; return bf16.precision == .bf16 && bf16.batched }
+
     /// Whether a product with these operands runs in bf16 now (caller holds the lock).
     func productInBF16(_ a: MatView) -> Bool {
         bf16.precision == .bf16 && (a.dims.count == 2 || bf16.batched)
@@ -146,13 +171,14 @@ extension Backend {
     /// A bf16 image of `v`'s memory with the same strides: the registered weight's cached copy
     /// (narrowed now if stale), or a fresh narrowing appended to `scratch` (which the caller keeps alive).
     func bf16Operand(_ v: MatView, scratch: inout [BF16Buffer]) -> UnsafeMutableRawPointer {
+        if let image = v.bf16 { return UnsafeMutableRawPointer(image) }   // already bf16
         let extent = v.dims.contains(0) ? 0 : 1 + zip(v.dims, v.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
         lock.lock()
         // The span that starts at the operand, else one that contains it (attention's q, k, v inside qkv).
         let span = bf16.weights[v.ptr].flatMap { extent <= $0.count ? $0 : nil }
             ?? bf16.weights.values.first { $0.ptr <= v.ptr && v.ptr + extent <= $0.ptr + $0.count }
         if let w = span {
-            if w.copy == nil || w.generation != bf16.generation {
+            if w.copy == nil || (w.generation != bf16.generation && !w.fixed) {
                 if w.copy == nil { w.copy = BF16Buffer(count: w.count) }
                 BF16.narrow(w.ptr, into: w.copy!.ptr, count: w.count)
                 w.generation = bf16.generation
@@ -179,6 +205,8 @@ struct BF16State {
         let owner: Tensor?
         var copy: BF16Buffer?
         var generation = -1
+        /// A caller's image (`sharing(bf16Images:)`): never narrowed again from the floats.
+        var fixed = false
         /// The weight in the layouts 2-D products chose for it (Backend+Blocked.swift), each with its own generation.
         var blocked: [BlockedCopy] = []
         init(_ ptr: UnsafeMutablePointer<Float>, count: Int, owner: Tensor?) { self.ptr = ptr; self.count = count; self.owner = owner }

@@ -15,14 +15,25 @@ import StrataCore
 
 /// A matrix operand: a pointer plus logical dims and element strides. The last two
 /// dims are (rows, cols); any leading dims are batch dims (up to 4 in all).
+/// A view may instead address a bf16 image (`bf16Image`): an operand some kernel already wrote in bf16, which
+/// bf16 products read as it is (attention keeps its probabilities so, Ops+Attention.swift).
 public struct MatView {
     public var ptr: UnsafeMutablePointer<Float>
     public var dims: [Int]
     public var strides: [Int]
+    /// Set for a view over bf16 elements: `ptr` then holds the same address and must not be read as floats.
+    public private(set) var bf16: UnsafeMutablePointer<UInt16>?
 
     public init(_ ptr: UnsafeMutablePointer<Float>, dims: [Int], strides: [Int]) {
         precondition(dims.count == strides.count && dims.count >= 2 && dims.count <= 4)
         self.ptr = ptr; self.dims = dims; self.strides = strides
+    }
+
+    /// A view over bf16 elements (strides in elements): only a product that runs in bf16 may read it.
+    public static func bf16Image(_ p: UnsafeMutablePointer<UInt16>, dims: [Int], strides: [Int]) -> MatView {
+        var v = MatView(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), dims: dims, strides: strides)
+        v.bf16 = p
+        return v
     }
 
     /// A dense row-major matrix [rows, cols] with leading dimension `ld`, optionally transposed.
@@ -115,6 +126,7 @@ public final class Backend: @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         let inBF16 = productInBF16(a)
+        precondition(inBF16 || (a.bf16 == nil && b.bf16 == nil), "matmul: an operand held only in bf16 needs a bf16 product")
         let weight = blockedWeight(a, b, inBF16: inBF16)
         let key = Key(a: a.dims + a.strides, b: b.dims + b.strides, c: c.dims + c.strides, bias: bias != nil, accumulate: accumulate,
                       bf16: inBF16, blockedB: weight != nil)

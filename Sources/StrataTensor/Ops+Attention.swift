@@ -12,7 +12,10 @@
 // probabilities fit a memory budget (it is faster with oneDNN 2.6, see
 // docs/benchmarks.md), the tiled one beyond. The materialised kernel is also
 // the tiled one's reference.
-// In bf16 (Backend+BF16.swift) its products narrow qkv, dO and dS once each.
+// In bf16 (Backend+BF16.swift) its products narrow qkv and dO once each, and
+// the softmax and its backward write P and dS straight into bf16 images, the
+// products' operands: P is kept for backward as that image (half the fp32
+// square's memory) and the softmax backward reads it rounded.
 // Leaves out: attention dropout.
 
 import Foundation
@@ -41,18 +44,20 @@ extension Tape {
         let scale = 1 / Float(d).squareRoot()
         let n = rowBlocks ?? (t % 32 == 0 ? 2 : 1)
         let v = AttentionViews(b: b, t: t, c: c, h: h, blocks: n >= 1 && t % n == 0 ? n : 1)
-        let probs = Tensor(uninitialized: [b, h, t, t])
+        // Scores, then probabilities in place. In bf16 the softmax writes the probabilities' bf16 image instead (the
+        // AV product's and backward's operand) and the fp32 buffer is dropped when the forward ends.
+        let scores = Tensor(uninitialized: [b, h, t, t])
+        let image = backend.batchedProductsInBF16 ? BF16Buffer(count: scores.count) : nil
+        let probs = image.map(AttentionKernels.Square.bf16) ?? .fp32(scores)
         let out = Tensor(uninitialized: [b, t, c])
         let q = qkv.ptr
         backend.sharingNarrowed([(q, qkv.count)]) {   // bf16 (Backend+BF16.swift): qkv narrowed once for Q, K, V
             for k in 0..<v.blocks {   // S[rows k, keys ≤ k] = Q_k·Kᵀ
-                backend.matmul(v.heads(q, 3 * c, v.rows(k)), v.headsT(q + c, v.upTo(k)), into: v.block(probs.ptr, v.rows(k), v.upTo(k)))
+                backend.matmul(v.heads(q, 3 * c, v.rows(k)), v.headsT(q + c, v.upTo(k)), into: v.block(scores.ptr, v.rows(k), v.upTo(k)))
             }
-            AttentionKernels.causalSoftmax(probs.ptr, rows: b * h * t, t: t, heads: h, scale: scale, docStart: docStart)
-            backend.sharingNarrowed([(probs.ptr, probs.count)]) {
-                for k in 0..<v.blocks {   // O_k = P[rows k, keys ≤ k]·V
-                    backend.matmul(v.block(probs.ptr, v.rows(k), v.upTo(k)), v.heads(q + 2 * c, 3 * c, v.upTo(k)), into: v.heads(out.ptr, c, v.rows(k)))
-                }
+            AttentionKernels.causalSoftmax(scores.ptr, image: image?.ptr, rows: b * h * t, t: t, heads: h, scale: scale, docStart: docStart)
+            for k in 0..<v.blocks {   // O_k = P[rows k, keys ≤ k]·V
+                backend.matmul(probs.block(v, v.rows(k), v.upTo(k)), v.heads(q + 2 * c, 3 * c, v.upTo(k)), into: v.heads(out.ptr, c, v.rows(k)))
             }
         }
         if tracks(qkv, out: out) {
@@ -95,19 +100,52 @@ struct AttentionViews {
     func blockT(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
         MatView(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, cols.count, rows.count], strides: [h * t * t, t * t, 1, t])
     }
+    /// The same two views over a bf16 image of the square.
+    func block(_ p: UnsafeMutablePointer<UInt16>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+        .bf16Image(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, rows.count, cols.count], strides: [h * t * t, t * t, t, 1])
+    }
+    func blockT(_ p: UnsafeMutablePointer<UInt16>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+        .bf16Image(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, cols.count, rows.count], strides: [h * t * t, t * t, 1, t])
+    }
 }
 
 enum AttentionKernels {
-    /// In place: row r (query position i = r mod T) becomes softmax(scale·s[lo...i]) with zeros elsewhere.
-    static func causalSoftmax(_ p: UnsafeMutablePointer<Float>, rows: Int, t: Int, heads: Int, scale: Float, docStart: [Int32]?) {
+    /// A [B, H, T, T] operand of the products (probabilities P, their gradient dS): fp32, or only a bf16 image
+    /// when the batched products run in bf16 (written so by the softmax kernels, never narrowed from fp32).
+    enum Square {
+        case fp32(Tensor)
+        case bf16(BF16Buffer)
+
+        func block(_ v: AttentionViews, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+            switch self {
+            case .fp32(let x): return v.block(x.ptr, rows, cols)
+            case .bf16(let x): return v.block(x.ptr, rows, cols)
+            }
+        }
+        func blockT(_ v: AttentionViews, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+            switch self {
+            case .fp32(let x): return v.blockT(x.ptr, rows, cols)
+            case .bf16(let x): return v.blockT(x.ptr, rows, cols)
+            }
+        }
+    }
+
+    /// Row r (query position i = r mod T) becomes softmax(scale·s[lo...i]) with zeros elsewhere: in place, or, given
+    /// `image`, written whole into the bf16 image (the same fp32 values, rounded) and the scores left as they were.
+    static func causalSoftmax(_ p: UnsafeMutablePointer<Float>, image: UnsafeMutablePointer<UInt16>? = nil, rows: Int, t: Int,
+                              heads: Int, scale: Float, docStart: [Int32]?) {
         docStart.withOptionalBuffer { ds in
-            let box = UnsafeSendableBox(ds)
+            let box = UnsafeSendableBox(ds), out = UnsafeSendableBox(image)
             Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / t)) { s, e in
+                let tmp = out.value == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: t)
+                defer { tmp?.deallocate() }
                 for r in s..<e {
                     let i = r % t, bIndex = r / (t * heads)
                     let lo = box.value.map { Int($0[bIndex * t + i]) } ?? 0
-                    let row = p + r * t
-                    softmaxRow(row, lo: lo, hi: i, t: t, scale: scale)
+                    guard let tmp, let image = out.value else { softmaxRow(p + r * t, lo: lo, hi: i, t: t, scale: scale); continue }
+                    tmp.update(from: p + r * t, count: t)   // the row stays in cache; the scores' buffer is not written
+                    softmaxRow(tmp, lo: lo, hi: i, t: t, scale: scale)
+                    BF16.narrowSpan(tmp, image + r * t, t)
                 }
             }
         }
@@ -130,29 +168,34 @@ enum AttentionKernels {
     /// Query block k reads keys up to its end; key block j is read by the queries from its start on. Each block's
     /// products write disjoint rows of dQ, dK and dV that together cover them: without `accumulate` (dqkv fresh) they
     /// store rather than add.
-    static func backward(_ backend: Backend, _ v: AttentionViews, qkv: Tensor, probs: Tensor, dOut g: Tensor,
+    static func backward(_ backend: Backend, _ v: AttentionViews, qkv: Tensor, probs: Square, dOut g: Tensor,
                          dqkv: UnsafeMutablePointer<Float>, accumulate: Bool, scale: Float) {
-        let c = v.c, q = qkv.ptr, dP = Tensor(uninitialized: probs.shape)
+        let c = v.c, q = qkv.ptr, dP = Tensor(uninitialized: [v.b, v.h, v.t, v.t])
         backend.sharingNarrowed([(q, qkv.count), (g.ptr, g.count)]) {   // bf16: each operand narrowed once
             for k in 0..<v.blocks {   // dP[rows k, keys ≤ k] = dO_k·Vᵀ
                 backend.matmul(v.heads(g.ptr, c, v.rows(k)), v.headsT(q + 2 * c, v.upTo(k)), into: v.block(dP.ptr, v.rows(k), v.upTo(k)))
             }
-            backend.sharingNarrowed([(probs.ptr, probs.count)]) {
-                for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
-                    backend.matmul(v.blockT(probs.ptr, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
-                                   into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: accumulate)
-                }
+            for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
+                backend.matmul(probs.blockT(v, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
+                               into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: accumulate)
             }
-            softmaxBackward(probs: probs.ptr, grad: dP.ptr, rows: v.b * v.h * v.t, t: v.t, blockRows: v.blockRows, scale: scale)   // dS in dP
-            backend.sharingNarrowed([(dP.ptr, dP.count)]) {
-                for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
-                    backend.matmul(v.block(dP.ptr, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
-                                   into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: accumulate)
-                }
-                for j in 0..<v.blocks {   // dK_j += dS[rows ≥ j, keys j]ᵀ·Q[rows ≥ j]
-                    backend.matmul(v.blockT(dP.ptr, v.from(j), v.rows(j)), v.heads(q, 3 * c, v.from(j)),
-                                   into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: accumulate)
-                }
+            let rows = v.b * v.h * v.t, dS: Square
+            switch probs {   // dS in dP's buffer, or as a bf16 image from P's
+            case .fp32(let p):
+                softmaxBackward(probs: p.ptr, grad: dP.ptr, rows: rows, t: v.t, blockRows: v.blockRows, scale: scale)
+                dS = .fp32(dP)
+            case .bf16(let p):
+                let image = BF16Buffer(count: dP.count)
+                softmaxBackward(probs: p.ptr, grad: dP.ptr, into: image.ptr, rows: rows, t: v.t, scale: scale)
+                dS = .bf16(image)
+            }
+            for k in 0..<v.blocks {   // dQ_k += dS[rows k, keys ≤ k]·K
+                backend.matmul(dS.block(v, v.rows(k), v.upTo(k)), v.heads(q + c, 3 * c, v.upTo(k)),
+                               into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: accumulate)
+            }
+            for j in 0..<v.blocks {   // dK_j += dS[rows ≥ j, keys j]ᵀ·Q[rows ≥ j]
+                backend.matmul(dS.blockT(v, v.from(j), v.rows(j)), v.heads(q, 3 * c, v.from(j)),
+                               into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: accumulate)
             }
         }
     }
@@ -172,6 +215,23 @@ enum AttentionKernels {
                 let dot = VMath.dot(pr, gr, Swift.min((n + lanes - 1) / lanes * lanes, t, computed))
                 for j in 0..<n { gr[j] = scale * pr[j] * (gr[j] - dot) }
                 if n < t { (gr + n).update(repeating: 0, count: t - n) }
+            }
+        }
+    }
+
+    /// The same from P's bf16 image, writing dS's bf16 image whole (zeros past i); dP's buffer is only read.
+    static func softmaxBackward(probs: UnsafeMutablePointer<UInt16>, grad: UnsafeMutablePointer<Float>,
+                                into out: UnsafeMutablePointer<UInt16>, rows: Int, t: Int, scale: Float) {
+        Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / t)) { s, e in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: t)
+            defer { row.deallocate() }
+            for r in s..<e {
+                let gr = grad + r * t, n = r % t + 1
+                BF16.widenSpan(probs + r * t, row, n)
+                let dot = VMath.dot(row, gr, n)
+                for j in 0..<n { row[j] = scale * row[j] * (gr[j] - dot) }
+                if n < t { (row + n).update(repeating: 0, count: t - n) }
+                BF16.narrowSpan(row, out + r * t, t)
             }
         }
     }

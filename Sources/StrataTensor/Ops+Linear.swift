@@ -2,7 +2,9 @@
 // (y = x·W + b with W stored [in, out]), the tied LM head (y = x·Eᵀ with E stored
 // [V, C]), and embedding lookup. Products go through Backend (oneDNN); gradients
 // accumulate straight into the gradient buffers (the matmul's sum post-op). In bf16
-// (Backend+BF16.swift) a backward node narrows the output gradient once for its two products.
+// (Backend+BF16.swift) a linear layer keeps its input's bf16 image from the forward
+// product for the weight gradient's, and its backward narrows the output gradient
+// once for both products, summing the bias gradient in the same pass.
 // Leaves out: nn.Linear's [out, in] layout (LoRA adapters use Conv1D layout too).
 
 import StrataCore
@@ -14,11 +16,24 @@ extension Tape {
         precondition(w.rank == 2 && x.cols == inF, "linear: input \(x.shape) does not match weight \(w.shape) (expects last dim \(inF))")
         precondition(b == nil || b!.count == outF, "linear: bias \(b!.shape) does not match weight \(w.shape)")
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
-        backend.gemm(m: n, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b?.ptr)
-        if tracks(x, w, b, out: out) {
+        let track = tracks(x, w, b, out: out)
+        // bf16: x's image, made for this product, is kept for backward's dW product while w learns.
+        let xImage = track && w.requiresGrad && backend.precision == .bf16 ? BF16Buffer(narrowing: x.ptr, count: x.count) : nil
+        backend.sharing(bf16Images: xImage.map { [(x.ptr, $0)] } ?? []) {
+            backend.gemm(m: n, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b?.ptr)
+        }
+        if track {
             record { [backend] in
                 guard let g = out.grad else { return }
-                backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
+                let db = b.flatMap { $0.requiresGrad ? $0.gradBuffer().ptr : nil }
+                // bf16: g narrowed once for both products, in the pass that sums its columns into db.
+                let gImage = backend.precision == .bf16 ? BF16Buffer(count: g.count) : nil
+                if let gImage {
+                    BF16.narrow(g.ptr, into: gImage.ptr, count: g.count, summingRowsInto: db, period: outF)
+                } else if let db {
+                    Kernels.sumRepeats(g.ptr, count: g.count, into: db, period: outF)
+                }
+                backend.sharing(bf16Images: [(g.ptr, gImage), (x.ptr, xImage)].compactMap { p, i in i.map { (p, $0) } }) {
                     if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ (stored when dx is fresh)
                         let (dx, fresh) = x.gradBufferForFullWrite()
                         backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
@@ -27,7 +42,6 @@ extension Tape {
                         backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
                     }
                 }
-                if let b, b.requiresGrad { Kernels.sumRepeats(g.ptr, count: g.count, into: b.gradBuffer().ptr, period: outF) }
             }
         }
         return out

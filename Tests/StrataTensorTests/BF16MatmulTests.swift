@@ -7,6 +7,7 @@
 // bf16 products need AVX-512 BF16 or AMX: on other CPUs those tests throw XCTSkip
 // (named in the output), and the refusal test still runs.
 
+import Foundation
 import XCTest
 import StrataCore
 @testable import StrataTensor
@@ -56,6 +57,40 @@ final class BF16MatmulTests: XCTestCase {
             let pick = dLo < dHi || (dLo == dHi && (lo >> 16) & 1 == 0) ? lo : hi
             if out[i] != UInt16(pick >> 16) { XCTFail("\(String(b, radix: 16)) → \(String(out[i], radix: 16)), expected \(String(pick >> 16, radix: 16))"); return }
         }
+    }
+
+    func testNarrowingWhileSummingColumnsGivesNarrowAndSumRepeatsBitForBit() {
+        let (rows, period) = (37, 1_030)   // columns split over the cores, a ragged split
+        var rng = StrataRNG(seed: 6)
+        let src = Tensor((0..<(rows * period)).map { _ in rng.normal() * 3 }, shape: [rows, period])
+        let start = (0..<period).map { _ in rng.normal() }
+        let fused = BF16Buffer(count: src.count), plain = BF16Buffer(count: src.count)
+        let sums = Tensor(start, shape: [period]), reference = Tensor(start, shape: [period])
+        BF16.narrow(src.ptr, into: fused.ptr, count: src.count, summingRowsInto: sums.ptr, period: period)
+        BF16.narrow(src.ptr, into: plain.ptr, count: src.count)
+        Kernels.sumRepeats(src.ptr, count: src.count, into: reference.ptr, period: period)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: fused.ptr, count: src.count)), Array(UnsafeBufferPointer(start: plain.ptr, count: src.count)))
+        XCTAssertEqual(sums.toArray().map(\.bitPattern), reference.toArray().map(\.bitPattern), "the sums are added onto what was there, rows in order")
+    }
+
+    func testAProductReadsTheCallersBF16ImageNeverTheFloatsEvenAfterAnInvalidation() throws {
+        try requireNativeBF16()
+        let (m, k, n) = (4, 32, 8)
+        var rng = StrataRNG(seed: 7)
+        let av = (0..<(m * k)).map { _ in rng.normal() }, bv = (0..<(k * n)).map { _ in rng.normal() }
+        let a = Tensor([Float](repeating: .nan, count: m * k), shape: [m, k]), b = Tensor(bv, shape: [k, n]), c = Tensor(zeros: [m, n])
+        let image = BF16Buffer(count: m * k)
+        for i in 0..<(m * k) { image.ptr[i] = BF16.bits(av[i]) }
+        Backend.shared.withPrecision(.bf16, cachedWeights: []) {
+            Backend.shared.sharing(bf16Images: [(a.ptr, image)]) {
+                Backend.shared.invalidateBF16Weights()   // a registered weight would be narrowed again; an image is not
+                Backend.shared.gemm(m: m, n: n, k: k, a: a.ptr, b: b.ptr, c: c.ptr)
+            }
+        }
+        for i in 0..<m { for j in 0..<n {
+            let want = (0..<k).reduce(0.0) { $0 + Double(BF16.rounded(av[i * k + $1])) * Double(BF16.rounded(bv[$1 * n + j])) }
+            XCTAssertEqual(Double(c.ptr[i * n + j]), want, accuracy: 1e-4 * (1 + abs(want)))
+        } }
     }
 
     func testBF16LinearMatchesRoundedOperandsAndStaysWithinBoundOfFP32() throws {
@@ -172,6 +207,54 @@ final class BF16MatmulTests: XCTestCase {
         for (got, want) in [(bf16.y, fp32.y), (bf16.dqkv, fp32.dqkv)] {
             let scale = want.map(abs).max()!
             for (x, y) in zip(got, want) { XCTAssertEqual(x, y, accuracy: 0.03 * scale) }
+        }
+    }
+
+    /// What bf16 attention must compute (shape legend B, T, C, H; D = C/H): every product's operands rounded to bf16
+    /// with exact accumulation, P = softmax in fp32 of scale·Q·Kᵀ under the (document-aware) causal mask, and dS
+    /// = scale·P̃ ⊙ (dP − Σ dP·P̃) from the rounded P̃ — the kernel keeps P only as its bf16 image. Checked with two
+    /// query-row blocks and packed documents, against a Double reference written here.
+    func testBF16AttentionIsTheProductsOfRoundedOperandsWithTheSoftmaxInFP32() throws {
+        try requireNativeBF16()
+        let (b, t, c, h) = (2, 32, 16, 2), d = c / h, scale = 1 / Double(d).squareRoot()
+        var rng = StrataRNG(seed: 8)
+        let qv = (0..<(b * t * 3 * c)).map { _ in rng.normal() }, gv = (0..<(b * t * c)).map { _ in rng.normal() }
+        let docStart = (0..<(b * t)).map { Int32($0 % t < 11 ? 0 : ($0 % t < 20 ? 11 : 20)) }   // three documents a row
+        let qkv = Tensor(qv, shape: [b, t, 3 * c], requiresGrad: true)
+        let (y, dqkv): ([Float], [Float]) = Backend.shared.withPrecision(.bf16, cachedWeights: []) {
+            let tape = Tape()
+            let y = tape.attentionMaterialized(qkv, heads: h, docStart: docStart, rowBlocks: 2)
+            tape.backward(tape.sum(tape.mul(y, Tensor(gv, shape: [b, t, c]))))
+            return (y.toArray(), qkv.grad!.toArray())
+        }
+        func r(_ x: Float) -> Double { Double(BF16.rounded(x)) }
+        func r(_ x: Double) -> Double { Double(BF16.rounded(Float(x))) }
+        var yRef = [Double](repeating: 0, count: b * t * c), dRef = [Double](repeating: 0, count: b * t * 3 * c)
+        for bi in 0..<b { for hi in 0..<h {
+            func at(_ i: Int, _ part: Int, _ e: Int) -> Int { (bi * t + i) * 3 * c + part * c + hi * d + e }
+            for i in 0..<t {
+                let keys = Int(docStart[bi * t + i])...i
+                let s = keys.map { j in scale * (0..<d).reduce(0.0) { $0 + r(qv[at(i, 0, $1)]) * r(qv[at(j, 1, $1)]) } }
+                let m = s.max()!, e = s.map { Foundation.exp(Float($0 - m)) }   // fp32 softmax, as the kernel
+                let z = e.reduce(0, +), p = e.map { r($0 / z) }
+                let go = (0..<d).map { gv[(bi * t + i) * c + hi * d + $0] }
+                let dp = keys.map { j in (0..<d).reduce(0.0) { $0 + r(go[$1]) * r(qv[at(j, 2, $1)]) } }
+                let dot = zip(p, dp).reduce(0.0) { $0 + $1.0 * $1.1 }
+                let ds = zip(p, dp).map { r(scale * $0.0 * ($0.1 - dot)) }
+                for (n, j) in keys.enumerated() {
+                    for e in 0..<d {
+                        yRef[(bi * t + i) * c + hi * d + e] += p[n] * r(qv[at(j, 2, e)])
+                        dRef[at(j, 2, e)] += p[n] * r(go[e])                  // dV += Pᵀ·dO
+                        dRef[at(i, 0, e)] += ds[n] * r(qv[at(j, 1, e)])       // dQ += dS·K
+                        dRef[at(j, 1, e)] += ds[n] * r(qv[at(i, 0, e)])       // dK += dSᵀ·Q
+                    }
+                }
+            }
+        } }
+        // fp32 accumulation and a score one ulp apart can move a rounded P or dS by one bf16 step: 0.5% of the scale.
+        for (got, want) in [(y, yRef), (dqkv, dRef)] {
+            let bound = 0.005 * want.map(abs).max()!
+            for (x, w) in zip(got, want) { XCTAssertEqual(Double(x), w, accuracy: bound) }
         }
     }
 
