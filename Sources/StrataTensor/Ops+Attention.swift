@@ -143,24 +143,31 @@ enum AttentionKernels {
                     let i = r % t, bIndex = r / (t * heads)
                     let lo = box.value.map { Int($0[bIndex * t + i]) } ?? 0
                     guard let tmp, let image = out.value else { softmaxRow(p + r * t, lo: lo, hi: i, t: t, scale: scale); continue }
-                    tmp.update(from: p + r * t, count: t)   // the row stays in cache; the scores' buffer is not written
-                    softmaxRow(tmp, lo: lo, hi: i, t: t, scale: scale)
+                    softmaxRow(p + r * t, into: tmp, lo: lo, hi: i, t: t, scale: scale)   // the scores' buffer is not written
                     BF16.narrowSpan(tmp, image + r * t, t)
                 }
             }
         }
     }
 
+    /// One row: out[lo...hi] = softmax(scale·row[lo...hi]), zeros elsewhere; `out` is the row itself (in place) or a
+    /// buffer apart from it. The two cases run separate loops, so neither writes through a pointer that may alias
+    /// what it reads (LLVM would keep such a loop scalar).
     @inline(__always)
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, lo: Int, hi: Int, t: Int, scale: Float) {
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>? = nil, lo: Int, hi: Int, t: Int, scale: Float) {
         let n = hi - lo + 1
-        let seg = row + lo
-        let m = VMath.max(seg, n) * scale
-        for j in 0..<n { seg[j] = VMath.exp(seg[j] * scale - m) }
-        let inv = 1 / VMath.sum(seg, n)
-        for j in 0..<n { seg[j] *= inv }
-        if lo > 0 { row.update(repeating: 0, count: lo) }
-        if hi + 1 < t { (row + hi + 1).update(repeating: 0, count: t - hi - 1) }
+        let src = row + lo, dst = (out ?? row) + lo
+        let m = VMath.max(src, n) * scale
+        if out == nil || out == row {
+            for j in 0..<n { src[j] = VMath.exp(src[j] * scale - m) }
+        } else {
+            for j in 0..<n { dst[j] = VMath.exp(src[j] * scale - m) }
+        }
+        let inv = 1 / VMath.sum(dst, n)
+        for j in 0..<n { dst[j] *= inv }
+        let o = out ?? row
+        if lo > 0 { o.update(repeating: 0, count: lo) }
+        if hi + 1 < t { (o + hi + 1).update(repeating: 0, count: t - hi - 1) }
     }
 
     /// The materialised kernel's backward, block by block as its forward (shape legend: P, dP [B, H, T, T]):

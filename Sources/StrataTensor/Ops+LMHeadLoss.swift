@@ -84,20 +84,41 @@ enum LMHeadKernels {
                     let tmp = box.value.2 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: v)   // one row, in cache
                     defer { tmp?.deallocate() }
                     for i in s..<e {
-                        let row = z + i * v, tg = box.value.1[r0 + i], grad = tmp ?? row
-                        defer { if let tmp, let image = box.value.2, scale != nil { BF16.narrowSpan(tmp, image + i * v, v) } }
-                        guard tg != ignoreIndex else { if scale != nil { grad.update(repeating: 0, count: v) }; continue }
-                        let m = VMath.max(row, v)
-                        let lse = m + Foundation.log(VMath.sumExp(row, v, shift: m))
-                        box.value.0[i] = Double(lse - row[Int(tg)])
+                        let row = z + i * v, tg = box.value.1[r0 + i]
+                        var lse: Float = 0
+                        if tg != ignoreIndex {
+                            let m = VMath.max(row, v)
+                            lse = m + Foundation.log(VMath.sumExp(row, v, shift: m))
+                            box.value.0[i] = Double(lse - row[Int(tg)])
+                        }
                         guard let k = scale else { continue }
-                        for j in 0..<v { grad[j] = k * VMath.exp(row[j] - lse) }
-                        grad[Int(tg)] -= k
+                        // Two loops, so that neither writes through a pointer that may alias what it reads: the
+                        // in-place one would otherwise fall back to scalar code (perf showed it, stop 38).
+                        if let tmp, let image = box.value.2 {
+                            gradientRow(row, into: tmp, v: v, target: tg, ignoreIndex: ignoreIndex, lse: lse, k: k)
+                            BF16.narrowSpan(tmp, image + i * v, v)
+                        } else {
+                            gradientRow(row, into: row, v: v, target: tg, ignoreIndex: ignoreIndex, lse: lse, k: k)
+                        }
                     }
                 }
             }
         }
         return perRow.reduce(0, +)
+    }
+
+    /// out = k·(softmax(row) − onehot(target)) given the row's log-sum-exp, or zeros when the target is ignored; `out`
+    /// is `row` itself or a buffer apart from it.
+    @inline(__always)
+    static func gradientRow(_ row: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, v: Int, target tg: Int32,
+                            ignoreIndex: Int32, lse: Float, k: Float) {
+        guard tg != ignoreIndex else { out.update(repeating: 0, count: v); return }
+        if out == row {
+            for j in 0..<v { row[j] = k * VMath.exp(row[j] - lse) }
+        } else {
+            for j in 0..<v { out[j] = k * VMath.exp(row[j] - lse) }
+        }
+        out[Int(tg)] -= k
     }
 
     /// dst += k·src over n elements, or dst = k·src with `store` (dst fresh).

@@ -2,9 +2,10 @@
 // (y = x·W + b with W stored [in, out]), the tied LM head (y = x·Eᵀ with E stored
 // [V, C]), and embedding lookup. Products go through Backend (oneDNN); gradients
 // accumulate straight into the gradient buffers (the matmul's sum post-op). In bf16
-// (Backend+BF16.swift) a linear layer keeps its input's bf16 image from the forward
-// product for the weight gradient's, and its backward narrows the output gradient
-// once for both products, summing the bias gradient in the same pass.
+// (Backend+BF16.swift) a backward node narrows the output gradient once for its two
+// products, summing the bias gradient in the same pass. (Keeping the forward's bf16
+// image of x for the dW product was tried: +66 MiB at nano size for a few ms a step;
+// docs/benchmarks.md.)
 // Leaves out: nn.Linear's [out, in] layout (LoRA adapters use Conv1D layout too).
 
 import StrataCore
@@ -16,13 +17,8 @@ extension Tape {
         precondition(w.rank == 2 && x.cols == inF, "linear: input \(x.shape) does not match weight \(w.shape) (expects last dim \(inF))")
         precondition(b == nil || b!.count == outF, "linear: bias \(b!.shape) does not match weight \(w.shape)")
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
-        let track = tracks(x, w, b, out: out)
-        // bf16: x's image, made for this product, is kept for backward's dW product while w learns.
-        let xImage = track && w.requiresGrad && backend.precision == .bf16 ? BF16Buffer(narrowing: x.ptr, count: x.count) : nil
-        backend.sharing(bf16Images: xImage.map { [(x.ptr, $0)] } ?? []) {
-            backend.gemm(m: n, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b?.ptr)
-        }
-        if track {
+        backend.gemm(m: n, n: outF, k: inF, a: x.ptr, b: w.ptr, c: out.ptr, bias: b?.ptr)
+        if tracks(x, w, b, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
                 let db = b.flatMap { $0.requiresGrad ? $0.gradBuffer().ptr : nil }
@@ -33,7 +29,7 @@ extension Tape {
                 } else if let db {
                     Kernels.sumRepeats(g.ptr, count: g.count, into: db, period: outF)
                 }
-                backend.sharing(bf16Images: [(g.ptr, gImage), (x.ptr, xImage)].compactMap { p, i in i.map { (p, $0) } }) {
+                backend.sharing(bf16Images: gImage.map { [(g.ptr, $0)] } ?? []) {
                     if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ (stored when dx is fresh)
                         let (dx, fresh) = x.gradBufferForFullWrite()
                         backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
