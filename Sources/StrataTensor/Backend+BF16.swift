@@ -112,26 +112,6 @@ extension Backend {
         return try body()
     }
 
-    /// Within `body`, products that read inside one of the spans (pointer → image of the span's element count) read
-    /// the bf16 image given for it, which the caller wrote in the same pass as other work (a softmax, a column sum),
-    /// instead of narrowing the floats; the floats there are never read. Runs only while the precision is bf16.
-    public func sharing<R>(bf16Images images: [(UnsafeMutablePointer<Float>, BF16Buffer)], _ body: () throws -> R) rethrows -> R {
-        lock.lock()
-        precondition(images.isEmpty || bf16.precision == .bf16, "sharing(bf16Images:): the products do not run in bf16")
-        var added: [UnsafeMutablePointer<Float>] = []
-        for (p, image) in images where bf16.weights[p] == nil {
-            let span = BF16State.Weight(p, count: image.count, owner: nil)
-            span.copy = image
-            span.generation = bf16.generation
-            span.fixed = true
-            bf16.weights[p] = span
-            added.append(p)
-        }
-        lock.unlock()
-        defer { lock.lock(); for p in added { bf16.weights[p] = nil }; lock.unlock() }
-        return try body()
-    }
-
     /// Marks every cached bf16 weight copy stale: call after the fp32 weights changed (optimizer update, load, rollback).
     public func invalidateBF16Weights() { lock.lock(); bf16.generation += 1; lock.unlock() }
 
@@ -178,7 +158,7 @@ extension Backend {
         let span = bf16.weights[v.ptr].flatMap { extent <= $0.count ? $0 : nil }
             ?? bf16.weights.values.first { $0.ptr <= v.ptr && v.ptr + extent <= $0.ptr + $0.count }
         if let w = span {
-            if w.copy == nil || (w.generation != bf16.generation && !w.fixed) {
+            if w.copy == nil || w.generation != bf16.generation {
                 if w.copy == nil { w.copy = BF16Buffer(count: w.count) }
                 BF16.narrow(w.ptr, into: w.copy!.ptr, count: w.count)
                 w.generation = bf16.generation
@@ -205,8 +185,6 @@ struct BF16State {
         let owner: Tensor?
         var copy: BF16Buffer?
         var generation = -1
-        /// A caller's image (`sharing(bf16Images:)`): never narrowed again from the floats.
-        var fixed = false
         /// The weight in the layouts 2-D products chose for it (Backend+Blocked.swift), each with its own generation.
         var blocked: [BlockedCopy] = []
         init(_ ptr: UnsafeMutablePointer<Float>, count: Int, owner: Tensor?) { self.ptr = ptr; self.count = count; self.owner = owner }

@@ -37,22 +37,6 @@ public enum BF16 {
         Parallel.rows(count, minPerChunk: 65_536) { s, e in narrowSpan(src + s, dst + s, e - s) }
     }
 
-    /// The same over rows of `period` elements, adding each column's sum into `sums` when given: sums[j] += Σ_r
-    /// src[r·period + j], rows in order (as `Kernels.sumRepeats` adds them, so the sums are bit for bit its), split
-    /// over the cores by columns.
-    public static func narrow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<UInt16>, count: Int,
-                              summingRowsInto sums: UnsafeMutablePointer<Float>?, period: Int) {
-        guard let sums else { return narrow(src, into: dst, count: count) }
-        let rows = count / period
-        Parallel.rows(period, minPerChunk: max(1, Kernels.grain / max(rows, 1))) { c0, c1 in
-            for r in 0..<rows {
-                let row = src + r * period
-                narrowSpan(row + c0, dst + r * period + c0, c1 - c0)
-                for j in c0..<c1 { sums[j] += row[j] }
-            }
-        }
-    }
-
     /// dst[i] = float(src[i]) for i < count.
     public static func widen(_ src: UnsafePointer<UInt16>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.rows(count, minPerChunk: 65_536) { s, e in widenSpan(src + s, dst + s, e - s) }

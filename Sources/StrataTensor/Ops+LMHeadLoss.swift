@@ -33,20 +33,18 @@ extension Tape {
         let dW = grads && w.requiresGrad ? Tensor(zeros: [v, c]) : nil
         let rowsPerChunk = max(1, min(n, chunkElements / v))
         let z = Tensor(uninitialized: [rowsPerChunk, v])
-        // bf16: G goes straight into its bf16 image, the products' operand; its fp32 values are never stored.
-        let gImage = grads && backend.precision == .bf16 ? BF16Buffer(count: rowsPerChunk * v) : nil
         var total: Double = 0
         for r0 in stride(from: 0, to: n, by: rowsPerChunk) {
             let r1 = min(n, r0 + rowsPerChunk), rows = r1 - r0
             if !targets[r0..<r1].contains(where: { $0 != ignoreIndex }) { continue }
             let h = hidden.ptr + r0 * c
-            // bf16 (Backend+BF16.swift): the chunk's H is narrowed once for the products that read it.
+            // bf16 (Backend+BF16.swift): the chunk's H and G are each narrowed once for the products that read them.
             let chunkLoss = backend.sharingNarrowed([(h, rows * c)]) { () -> Double in
                 backend.gemm(transB: true, m: rows, n: v, k: c, a: h, b: w.ptr, c: z.ptr)                      // Z = H·Wᵀ
                 let l = LMHeadKernels.lossAndGradient(z.ptr, rows: rows, v: v, targets: targets, from: r0, ignoreIndex: ignoreIndex,
-                                                      scale: grads ? 1 / denom : nil, image: gImage?.ptr)
+                                                      scale: grads ? 1 / denom : nil)
                 guard grads else { return l }
-                backend.sharing(bf16Images: gImage.map { [(z.ptr, $0)] } ?? []) {
+                backend.sharingNarrowed([(z.ptr, rows * v)]) {
                     if let dH { backend.gemm(m: rows, n: c, k: v, a: z.ptr, b: w.ptr, c: dH.ptr + r0 * c) }              // dH = G·W
                     if let dW { backend.gemm(transA: true, m: v, n: c, k: rows, a: z.ptr, b: h, c: dW.ptr, accumulate: true) } // dW += Gᵀ·H
                 }
@@ -72,53 +70,28 @@ extension Tape {
 
 enum LMHeadKernels {
     /// Σ over counted rows of lse − z[target] for one chunk of logits `z` [rows, V] (rows start at `from` in
-    /// `targets`). With `scale`, each row's gradient scale·(softmax − onehot), or zeros when ignored, overwrites it,
-    /// or, given `image`, is written to the image's row in bf16 (the same fp32 values, rounded) and `z` is only read.
+    /// `targets`). With `scale`, each row is overwritten by scale·(softmax − onehot), or zeros when ignored.
     static func lossAndGradient(_ z: UnsafeMutablePointer<Float>, rows: Int, v: Int, targets: [Int32], from r0: Int,
-                                ignoreIndex: Int32, scale: Float?, image: UnsafeMutablePointer<UInt16>? = nil) -> Double {
+                                ignoreIndex: Int32, scale: Float?) -> Double {
         var perRow = [Double](repeating: 0, count: rows)
         perRow.withUnsafeMutableBufferPointer { pr in
             targets.withUnsafeBufferPointer { tp in
-                let box = UnsafeSendableBox((pr, tp, image))
+                let box = UnsafeSendableBox((pr, tp))
                 Parallel.rows(rows, minPerChunk: max(1, Kernels.grain / v)) { s, e in
-                    let tmp = box.value.2 == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: v)   // one row, in cache
-                    defer { tmp?.deallocate() }
                     for i in s..<e {
                         let row = z + i * v, tg = box.value.1[r0 + i]
-                        var lse: Float = 0
-                        if tg != ignoreIndex {
-                            let m = VMath.max(row, v)
-                            lse = m + Foundation.log(VMath.sumExp(row, v, shift: m))
-                            box.value.0[i] = Double(lse - row[Int(tg)])
-                        }
+                        guard tg != ignoreIndex else { if scale != nil { row.update(repeating: 0, count: v) }; continue }
+                        let m = VMath.max(row, v)
+                        let lse = m + Foundation.log(VMath.sumExp(row, v, shift: m))
+                        box.value.0[i] = Double(lse - row[Int(tg)])
                         guard let k = scale else { continue }
-                        // Two loops, so that neither writes through a pointer that may alias what it reads: the
-                        // in-place one would otherwise fall back to scalar code (perf showed it, stop 38).
-                        if let tmp, let image = box.value.2 {
-                            gradientRow(row, into: tmp, v: v, target: tg, ignoreIndex: ignoreIndex, lse: lse, k: k)
-                            BF16.narrowSpan(tmp, image + i * v, v)
-                        } else {
-                            gradientRow(row, into: row, v: v, target: tg, ignoreIndex: ignoreIndex, lse: lse, k: k)
-                        }
+                        for j in 0..<v { row[j] = k * VMath.exp(row[j] - lse) }
+                        row[Int(tg)] -= k
                     }
                 }
             }
         }
         return perRow.reduce(0, +)
-    }
-
-    /// out = k·(softmax(row) − onehot(target)) given the row's log-sum-exp, or zeros when the target is ignored; `out`
-    /// is `row` itself or a buffer apart from it.
-    @inline(__always)
-    static func gradientRow(_ row: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, v: Int, target tg: Int32,
-                            ignoreIndex: Int32, lse: Float, k: Float) {
-        guard tg != ignoreIndex else { out.update(repeating: 0, count: v); return }
-        if out == row {
-            for j in 0..<v { row[j] = k * VMath.exp(row[j] - lse) }
-        } else {
-            for j in 0..<v { out[j] = k * VMath.exp(row[j] - lse) }
-        }
-        out[Int(tg)] -= k
     }
 
     /// dst += k·src over n elements, or dst = k·src with `store` (dst fresh).

@@ -2,10 +2,7 @@
 // (y = x·W + b with W stored [in, out]), the tied LM head (y = x·Eᵀ with E stored
 // [V, C]), and embedding lookup. Products go through Backend (oneDNN); gradients
 // accumulate straight into the gradient buffers (the matmul's sum post-op). In bf16
-// (Backend+BF16.swift) a backward node narrows the output gradient once for its two
-// products, summing the bias gradient in the same pass. (Keeping the forward's bf16
-// image of x for the dW product was tried: +66 MiB at nano size for a few ms a step;
-// docs/benchmarks.md.)
+// (Backend+BF16.swift) a backward node narrows the output gradient once for its two products.
 // Leaves out: nn.Linear's [out, in] layout (LoRA adapters use Conv1D layout too).
 
 import StrataCore
@@ -21,15 +18,7 @@ extension Tape {
         if tracks(x, w, b, out: out) {
             record { [backend] in
                 guard let g = out.grad else { return }
-                let db = b.flatMap { $0.requiresGrad ? $0.gradBuffer().ptr : nil }
-                // bf16: g narrowed once for both products, in the pass that sums its columns into db.
-                let gImage = backend.precision == .bf16 ? BF16Buffer(count: g.count) : nil
-                if let gImage {
-                    BF16.narrow(g.ptr, into: gImage.ptr, count: g.count, summingRowsInto: db, period: outF)
-                } else if let db {
-                    Kernels.sumRepeats(g.ptr, count: g.count, into: db, period: outF)
-                }
-                backend.sharing(bf16Images: gImage.map { [(g.ptr, $0)] } ?? []) {
+                backend.sharingNarrowed([(g.ptr, g.count)]) {   // bf16: g narrowed once for both products
                     if x.requiresGrad {  // dx[N,in] += g[N,out] · wᵀ (stored when dx is fresh)
                         let (dx, fresh) = x.gradBufferForFullWrite()
                         backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
@@ -38,6 +27,7 @@ extension Tape {
                         backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
                     }
                 }
+                if let b, b.requiresGrad { Kernels.sumRepeats(g.ptr, count: g.count, into: b.gradBuffer().ptr, period: outF) }
             }
         }
         return out

@@ -59,40 +59,6 @@ final class BF16MatmulTests: XCTestCase {
         }
     }
 
-    func testNarrowingWhileSummingColumnsGivesNarrowAndSumRepeatsBitForBit() {
-        let (rows, period) = (37, 1_030)   // columns split over the cores, a ragged split
-        var rng = StrataRNG(seed: 6)
-        let src = Tensor((0..<(rows * period)).map { _ in rng.normal() * 3 }, shape: [rows, period])
-        let start = (0..<period).map { _ in rng.normal() }
-        let fused = BF16Buffer(count: src.count), plain = BF16Buffer(count: src.count)
-        let sums = Tensor(start, shape: [period]), reference = Tensor(start, shape: [period])
-        BF16.narrow(src.ptr, into: fused.ptr, count: src.count, summingRowsInto: sums.ptr, period: period)
-        BF16.narrow(src.ptr, into: plain.ptr, count: src.count)
-        Kernels.sumRepeats(src.ptr, count: src.count, into: reference.ptr, period: period)
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: fused.ptr, count: src.count)), Array(UnsafeBufferPointer(start: plain.ptr, count: src.count)))
-        XCTAssertEqual(sums.toArray().map(\.bitPattern), reference.toArray().map(\.bitPattern), "the sums are added onto what was there, rows in order")
-    }
-
-    func testAProductReadsTheCallersBF16ImageNeverTheFloatsEvenAfterAnInvalidation() throws {
-        try requireNativeBF16()
-        let (m, k, n) = (4, 32, 8)
-        var rng = StrataRNG(seed: 7)
-        let av = (0..<(m * k)).map { _ in rng.normal() }, bv = (0..<(k * n)).map { _ in rng.normal() }
-        let a = Tensor([Float](repeating: .nan, count: m * k), shape: [m, k]), b = Tensor(bv, shape: [k, n]), c = Tensor(zeros: [m, n])
-        let image = BF16Buffer(count: m * k)
-        for i in 0..<(m * k) { image.ptr[i] = BF16.bits(av[i]) }
-        Backend.shared.withPrecision(.bf16, cachedWeights: []) {
-            Backend.shared.sharing(bf16Images: [(a.ptr, image)]) {
-                Backend.shared.invalidateBF16Weights()   // a registered weight would be narrowed again; an image is not
-                Backend.shared.gemm(m: m, n: n, k: k, a: a.ptr, b: b.ptr, c: c.ptr)
-            }
-        }
-        for i in 0..<m { for j in 0..<n {
-            let want = (0..<k).reduce(0.0) { $0 + Double(BF16.rounded(av[i * k + $1])) * Double(BF16.rounded(bv[$1 * n + j])) }
-            XCTAssertEqual(Double(c.ptr[i * n + j]), want, accuracy: 1e-4 * (1 + abs(want)))
-        } }
-    }
-
     func testBF16LinearMatchesRoundedOperandsAndStaysWithinBoundOfFP32() throws {
         try requireNativeBF16()
         let (n, inF, outF) = (6, 40, 24)
