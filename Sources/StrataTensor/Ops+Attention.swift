@@ -92,20 +92,20 @@ struct AttentionViews {
     func headsT(_ p: UnsafeMutablePointer<Float>, _ pos: Range<Int>) -> MatView {
         MatView(p + pos.lowerBound * 3 * c, dims: [b, h, d, pos.count], strides: [t * 3 * c, d, 1, 3 * c])
     }
-    /// The [rows, cols] block of contiguous [B, H, T, T] scores/probabilities.
-    func block(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
-        MatView(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, rows.count, cols.count], strides: [h * t * t, t * t, t, 1])
+    /// The [rows, cols] block of the contiguous [B, H, T, T] scores/probabilities (transposed: [cols, rows]), over
+    /// fp32 or over a bf16 image of the square.
+    func block(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>, transposed: Bool = false) -> MatView {
+        let l = blockLayout(rows, cols, transposed)
+        return MatView(p + l.offset, dims: l.dims, strides: l.strides)
     }
-    /// The same block transposed: [cols, rows].
-    func blockT(_ p: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
-        MatView(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, cols.count, rows.count], strides: [h * t * t, t * t, 1, t])
+    func block(_ p: UnsafeMutablePointer<UInt16>, _ rows: Range<Int>, _ cols: Range<Int>, transposed: Bool = false) -> MatView {
+        let l = blockLayout(rows, cols, transposed)
+        return .bf16Image(p + l.offset, dims: l.dims, strides: l.strides)
     }
-    /// The same two views over a bf16 image of the square.
-    func block(_ p: UnsafeMutablePointer<UInt16>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
-        .bf16Image(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, rows.count, cols.count], strides: [h * t * t, t * t, t, 1])
-    }
-    func blockT(_ p: UnsafeMutablePointer<UInt16>, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
-        .bf16Image(p + rows.lowerBound * t + cols.lowerBound, dims: [b, h, cols.count, rows.count], strides: [h * t * t, t * t, 1, t])
+    private func blockLayout(_ rows: Range<Int>, _ cols: Range<Int>, _ transposed: Bool) -> (offset: Int, dims: [Int], strides: [Int]) {
+        (rows.lowerBound * t + cols.lowerBound,
+         transposed ? [b, h, cols.count, rows.count] : [b, h, rows.count, cols.count],
+         transposed ? [h * t * t, t * t, 1, t] : [h * t * t, t * t, t, 1])
     }
 }
 
@@ -116,16 +116,10 @@ enum AttentionKernels {
         case fp32(Tensor)
         case bf16(BF16Buffer)
 
-        func block(_ v: AttentionViews, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
+        func block(_ v: AttentionViews, _ rows: Range<Int>, _ cols: Range<Int>, transposed: Bool = false) -> MatView {
             switch self {
-            case .fp32(let x): return v.block(x.ptr, rows, cols)
-            case .bf16(let x): return v.block(x.ptr, rows, cols)
-            }
-        }
-        func blockT(_ v: AttentionViews, _ rows: Range<Int>, _ cols: Range<Int>) -> MatView {
-            switch self {
-            case .fp32(let x): return v.blockT(x.ptr, rows, cols)
-            case .bf16(let x): return v.blockT(x.ptr, rows, cols)
+            case .fp32(let x): return v.block(x.ptr, rows, cols, transposed: transposed)
+            case .bf16(let x): return v.block(x.ptr, rows, cols, transposed: transposed)
             }
         }
     }
@@ -155,17 +149,16 @@ enum AttentionKernels {
     /// what it reads (LLVM would keep such a loop scalar).
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>? = nil, lo: Int, hi: Int, t: Int, scale: Float) {
-        let n = hi - lo + 1
-        let src = row + lo, dst = (out ?? row) + lo
+        let n = hi - lo + 1, o = out ?? row
+        let src = row + lo, dst = o + lo
         let m = VMath.max(src, n) * scale
-        if out == nil || out == row {
+        if o == row {
             for j in 0..<n { src[j] = VMath.exp(src[j] * scale - m) }
         } else {
             for j in 0..<n { dst[j] = VMath.exp(src[j] * scale - m) }
         }
         let inv = 1 / VMath.sum(dst, n)
         for j in 0..<n { dst[j] *= inv }
-        let o = out ?? row
         if lo > 0 { o.update(repeating: 0, count: lo) }
         if hi + 1 < t { (o + hi + 1).update(repeating: 0, count: t - hi - 1) }
     }
@@ -183,7 +176,7 @@ enum AttentionKernels {
                 backend.matmul(v.heads(g.ptr, c, v.rows(k)), v.headsT(q + 2 * c, v.upTo(k)), into: v.block(dP.ptr, v.rows(k), v.upTo(k)))
             }
             for j in 0..<v.blocks {   // dV_j += P[rows ≥ j, keys j]ᵀ·dO[rows ≥ j]
-                backend.matmul(probs.blockT(v, v.from(j), v.rows(j)), v.heads(g.ptr, c, v.from(j)),
+                backend.matmul(probs.block(v, v.from(j), v.rows(j), transposed: true), v.heads(g.ptr, c, v.from(j)),
                                into: v.heads(dqkv + 2 * c, 3 * c, v.rows(j)), accumulate: accumulate)
             }
             let rows = v.b * v.h * v.t, dS: Square
@@ -201,7 +194,7 @@ enum AttentionKernels {
                                into: v.heads(dqkv, 3 * c, v.rows(k)), accumulate: accumulate)
             }
             for j in 0..<v.blocks {   // dK_j += dS[rows ≥ j, keys j]ᵀ·Q[rows ≥ j]
-                backend.matmul(dS.blockT(v, v.from(j), v.rows(j)), v.heads(q, 3 * c, v.from(j)),
+                backend.matmul(dS.block(v, v.from(j), v.rows(j), transposed: true), v.heads(q, 3 * c, v.from(j)),
                                into: v.heads(dqkv + c, 3 * c, v.rows(j)), accumulate: accumulate)
             }
         }
