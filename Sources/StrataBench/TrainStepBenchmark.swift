@@ -129,6 +129,8 @@ public struct TrainStepBenchmark {
             }
             return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
+        // Read before the second peak measurement, whose products would otherwise count as the steps' own.
+        let matmulSeconds = backend.matmulSeconds, narrowingSeconds = backend.bf16ConversionSeconds
         // The machine's speed can drift during a run (shared hosts): take the better of two peak readings.
         let peakAfter = measurePeak(size: cfg.peakSize)
         if peakAfter > peakBefore { log(String(format: "peak re-measured after the steps: %.0f GFLOP/s", peakAfter)) }
@@ -136,9 +138,9 @@ public struct TrainStepBenchmark {
         let flopsPerStep = 3 * model.forwardFlopsPerToken(context: cfg.context) * Double(n)
         let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
         return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
-                      matmulShare: backend.matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
+                      matmulShare: matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
                       achievedGFLOPS: achieved, mfu: achieved / (cfg.precision == .bf16 ? bf16Peak ?? peak : peak), finalLoss: loss, precision: cfg.precision,
-                      bf16PeakGFLOPS: bf16Peak, bf16ConversionShare: backend.bf16ConversionSeconds / seconds,
+                      bf16PeakGFLOPS: bf16Peak, bf16ConversionShare: narrowingSeconds / seconds,
                       bf16ArenaMiB: Double(OperandArena.shared.currentStats.touchedBytes) / 1_048_576,
                       breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })
     }

@@ -1,0 +1,24 @@
+// `strata bench train`'s accounting on a tiny model: the share of the steps spent in products is a part of the
+// steps' wall time, however long the peak measurements around the steps take. Checks structure, not speed.
+
+import XCTest
+import StrataModel
+@testable import StrataBench
+
+final class TrainStepBenchmarkTests: XCTestCase {
+    func testMatmulShareCountsOnlyTheStepsProductsNotThePeakMeasuredAfterThem() {
+        var cfg = TrainStepBenchmark.Config()
+        cfg.model = GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 32, nLayer: 1, nHead: 2)
+        cfg.batch = 2
+        cfg.context = 16
+        cfg.warmupSteps = 1
+        cfg.steps = 1
+        // Six 1024³ products after the step (2 GFLOP each) take far longer than one step of this model (~1 MFLOP of
+        // products), even in a debug build: counted with the step, they would put the share above 1.
+        cfg.peakSize = 1024
+        let r = TrainStepBenchmark.run(cfg, log: { _ in })
+        XCTAssertGreaterThan(r.matmulShare, 0, "the steps run products")
+        XCTAssertLessThanOrEqual(r.matmulShare, 1, "time inside products is part of the steps' time")
+        XCTAssertTrue(r.finalLoss.isFinite)
+    }
+}
