@@ -11,8 +11,9 @@
 //     (columns past a row's length are masked to zero weight);
 //   per row (anything else, or `batchedAttention` off): dot products per row and head.
 // Shapes: cache per layer [B, H, T_max, D]; a call feeds N new tokens over rows.
-// The cache itself and the path choice serve the Llama family too (Llama+Decode.swift),
-// whose cache holds its key/value heads only (H = Hkv there).
+// The cache, a call's flattened tokens (DecodeBatch) and the step and per-row paths serve
+// the Llama family too (Llama+Decode.swift), whose cache holds its key/value heads only
+// (Hkv ≤ H there: query head j reads key/value head j / (H/Hkv)).
 // Leaves out: paged or shared-prefix caches, evicting old positions (a row that
 // reaches n_positions stops).
 
@@ -78,81 +79,105 @@ enum CachedAttentionPath {
     }
 }
 
+/// One `decode` call's new tokens flattened over its rows, for either family: N token ids with their positions in
+/// their rows and the rows that own them, each token's first position in the packed sequence (the prefill path's
+/// document mask), and the attention path the call takes.
+struct DecodeBatch {
+    private(set) var ids = [Int32](), positions = [Int32](), owners = [Int](), docStart = [Int32]()
+    let path: CachedAttentionPath
+    private let rows: [Int], counts: [Int]
+
+    init(rows: [Int], tokens: [[Int32]], cache: KVCache) {
+        precondition(rows.count == tokens.count && !rows.isEmpty, "decode: rows and tokens must pair up")
+        for (r, toks) in zip(rows, tokens) {
+            precondition(cache.lengths[r] + toks.count <= cache.capacity, "decode: row \(r) would exceed the cache capacity \(cache.capacity)")
+            let start = Int32(ids.count)
+            for (k, t) in toks.enumerated() { ids.append(t); positions.append(Int32(cache.lengths[r] + k)); owners.append(r); docStart.append(start) }
+        }
+        path = CachedAttentionPath(rows: rows, tokens: tokens, cache: cache)
+        self.rows = rows
+        counts = tokens.map(\.count)
+    }
+
+    /// After the layers: the rows' lengths move past their new tokens, and x [N, C] → [rows, C], the hidden state
+    /// of each row's last new token.
+    func finish(_ x: Tensor, cache: KVCache) -> Tensor {
+        for (r, n) in zip(rows, counts) { cache.advance(r, by: n) }
+        let c = x.cols
+        let last = Tensor(uninitialized: [rows.count, c])
+        var end = 0
+        for (i, n) in counts.enumerated() { end += n; (last.ptr + i * c).update(from: x.ptr + (end - 1) * c, count: c) }
+        return last
+    }
+}
+
 extension GPT2 {
     /// Feeds `tokens[i]` (new tokens) to row `rows[i]` of `cache` and returns the logits of each row's
     /// last new token, [rows.count, V]. Rows must not exceed the cache capacity.
     public func decode(rows: [Int], tokens: [[Int32]], cache: KVCache) -> Tensor {
-        precondition(rows.count == tokens.count && !rows.isEmpty, "decode: rows and tokens must pair up")
-        let tape = Tape.noGrad()
-        var ids = [Int32](), pos = [Int32](), owner = [Int](), docStart = [Int32]()
-        for (r, toks) in zip(rows, tokens) {
-            precondition(cache.lengths[r] + toks.count <= cache.capacity, "decode: row \(r) would exceed the cache capacity \(cache.capacity)")
-            let start = Int32(ids.count)
-            for (k, t) in toks.enumerated() { ids.append(t); pos.append(Int32(cache.lengths[r] + k)); owner.append(r); docStart.append(start) }
-        }
-        let path = CachedAttentionPath(rows: rows, tokens: tokens, cache: cache)
-        var x = tape.add(tape.embedding(wte, ids), tape.embedding(wpe, pos))     // [N, C]
+        let tape = Tape.noGrad(), batch = DecodeBatch(rows: rows, tokens: tokens, cache: cache)
+        let n = batch.ids.count, c = config.nEmbd
+        var x = tape.add(tape.embedding(wte, batch.ids), tape.embedding(wpe, batch.positions))     // [N, C]
         for (l, block) in blocks.enumerated() {
             let qkv = block.attn(block.ln1(x, tape), tape)                         // [N, 3C]
-            cache.store(qkv, layer: l, positions: pos, owners: owner)
+            cache.store(qkv, layer: l, positions: batch.positions, owners: batch.owners)
             let att: Tensor
-            switch path {
-            case .prefill:   // packed prompts, each attending within itself
-                att = tape.attention(qkv.reshaped([1, ids.count, 3 * config.nEmbd]), heads: config.nHead, docStart: docStart)
-                    .reshaped([ids.count, config.nEmbd])
-            case .step: att = stepAttention(qkv, layer: l, positions: pos, owners: owner, cache: cache, backend: tape.backend)
-            case .perRow: att = cachedAttention(qkv, layer: l, positions: pos, owners: owner, cache: cache)
+            if batch.path == .prefill {   // packed prompts, each attending within itself
+                att = tape.attention(qkv.reshaped([1, n, 3 * c]), heads: config.nHead, docStart: batch.docStart).reshaped([n, c])
+            } else {                      // every head its own key/value head
+                att = cache.attention(batch, queries: qkv.ptr, rowStride: 3 * c, heads: config.nHead, kvHeads: config.nHead,
+                                      headSize: config.headSize, layer: l, backend: tape.backend)
             }
             x = tape.add(x, block.attnProj(att, tape))
             x = tape.add(x, block.fcProj(tape.gelu(block.fc(block.ln2(x, tape), tape)), tape))
         }
-        for (r, toks) in zip(rows, tokens) { cache.advance(r, by: toks.count) }
-        // The last new token of each row.
-        var lastIndex = [Int](), running = 0
-        for toks in tokens { running += toks.count; lastIndex.append(running - 1) }
-        let c = config.nEmbd
-        let last = Tensor(uninitialized: [rows.count, c])
-        for (i, src) in lastIndex.enumerated() { (last.ptr + i * c).update(from: x.ptr + src * c, count: c) }
-        return logits(lnF(last, tape), tape: tape)
+        return logits(lnF(batch.finish(x, cache: cache), tape), tape: tape)
+    }
+}
+
+extension KVCache {
+    /// Attention of a call's new tokens over the cache, by the call's path (the models run prefill through the fused
+    /// op; sent here, it takes the per-row path, which serves any call). queries: N rows of H·D values, `rowStride` apart; query head j reads key/value head j / (H/Hkv). → [N, H·D].
+    func attention(_ batch: DecodeBatch, queries: UnsafePointer<Float>, rowStride: Int, heads: Int, kvHeads: Int, headSize: Int,
+                   layer l: Int, backend: Backend) -> Tensor {
+        switch batch.path {
+        case .step:
+            return stepAttention(queries: queries, rowStride: rowStride, heads: heads, kvHeads: kvHeads, headSize: headSize,
+                                 layer: l, positions: batch.positions, owners: batch.owners, backend: backend)
+        case .perRow, .prefill:
+            return perRowAttention(queries: queries, rowStride: rowStride, heads: heads, kvHeads: kvHeads, headSize: headSize,
+                                   layer: l, positions: batch.positions, owners: batch.owners)
+        }
     }
 
-    /// Attends each new token (keys/values already stored) to its row's positions 0...p by dot
-    /// products per row and head. qkv: [N, 3C] → [N, C].
-    private func cachedAttention(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache) -> Tensor {
-        let n = positions.count, c = config.nEmbd, h = config.nHead, d = config.headSize
-        let kc = cache.keys[l].ptr, vc = cache.values[l].ptr, q = qkv.ptr
+    /// The reference path: each new token, head by head, attends to its row's positions 0...p by dot products,
+    /// softmax(q·Kᵀ/√D)·V, with query head j reading key/value head j / G (G = H / Hkv). → [N, H·D].
+    func perRowAttention(queries q: UnsafePointer<Float>, rowStride: Int, heads h: Int, kvHeads hk: Int, headSize d: Int,
+                         layer l: Int, positions: [Int32], owners: [Int]) -> Tensor {
+        let n = positions.count, c = h * d, group = h / hk
+        let kc = keys[l].ptr, vc = values[l].ptr
         let out = Tensor(zeros: [n, c]), po = out.ptr
         let scale = 1 / Float(d).squareRoot()
         positions.withUnsafeBufferPointer { pp in
             owners.withUnsafeBufferPointer { op in
                 let box = UnsafeSendableBox((pp, op))
                 Parallel.rows(n * h, minPerChunk: 4) { s, e in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity)
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: self.capacity)
                     defer { scores.deallocate() }
                     for job in s..<e {
                         let i = job / h, hh = job % h, p = Int(box.value.0[i]), row = box.value.1[i]
-                        let qi = q + i * 3 * c + hh * d, base = cache.slot(l, row, hh, 0)
+                        let qi = q + i * rowStride + hh * d, base = self.slot(l, row, hh / group, 0)
                         for j in 0...p { scores[j] = VMath.dot(qi, kc + base + j * d, d) }
                         AttentionMath.softmaxInPlace(scores, count: p + 1, scale: scale)
                         let o = po + i * c + hh * d
-                        for j in 0...p { let w = scores[j], vj = vc + base + j * d; for k in 0..<d { o[k] += w * vj[k] } }
+                        for j in 0...p { let w = scores[j], vj = vc + base + j * d; for x in 0..<d { o[x] += w * vj[x] } }
                     }
                 }
             }
         }
         return out
     }
-}
 
-extension GPT2 {
-    /// One new token per row: the cache's step attention with every head its own key/value head. qkv: [N, 3C] → [N, C].
-    func stepAttention(_ qkv: Tensor, layer l: Int, positions: [Int32], owners: [Int], cache: KVCache, backend: Backend) -> Tensor {
-        cache.stepAttention(queries: qkv.ptr, rowStride: 3 * config.nEmbd, heads: config.nHead, kvHeads: config.nHead,
-                            headSize: config.headSize, layer: l, positions: positions, owners: owners, backend: backend)
-    }
-}
-
-extension KVCache {
     /// One new token per row (keys/values already stored), all B cache rows at once, per key/value head kv
     /// (G = H / Hkv query heads share one; G = 1 is plain multi-head attention):
     ///   S[B,Hkv,G,L] = Q[B,Hkv,G,D]·Kᵀ[B,Hkv,D,L],  P = softmax over each row's positions 0...p (0 past p),
