@@ -23,8 +23,9 @@ extension Tape {
                         let (dx, fresh) = x.gradBufferForFullWrite()
                         backend.gemm(transB: true, m: n, n: inF, k: outF, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
                     }
-                    if w.requiresGrad {  // dw[in,out] += xᵀ · g
-                        backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                    if w.requiresGrad {  // dw[in,out] += xᵀ · g (stored when dw is fresh: the step's first product to reach it)
+                        let (dw, fresh) = w.gradBufferForFullWrite()
+                        backend.gemm(transA: true, m: inF, n: outF, k: n, a: x.ptr, b: g.ptr, c: dw.ptr, accumulate: !fresh)
                     }
                 }
                 if let b, b.requiresGrad { Kernels.sumRepeats(g.ptr, count: g.count, into: b.gradBuffer().ptr, period: outF) }
@@ -47,8 +48,9 @@ extension Tape {
                         let (dx, fresh) = x.gradBufferForFullWrite()
                         backend.gemm(m: n, n: k, k: r, a: g.ptr, b: w.ptr, c: dx.ptr, accumulate: !fresh)
                     }
-                    if w.requiresGrad {  // dw[R,K] += gᵀ · x
-                        backend.gemm(transA: true, m: r, n: k, k: n, a: g.ptr, b: x.ptr, c: w.gradBuffer().ptr, accumulate: true)
+                    if w.requiresGrad {  // dw[R,K] += gᵀ · x (stored when dw is fresh)
+                        let (dw, fresh) = w.gradBufferForFullWrite()
+                        backend.gemm(transA: true, m: r, n: k, k: n, a: g.ptr, b: x.ptr, c: dw.ptr, accumulate: !fresh)
                     }
                 }
             }

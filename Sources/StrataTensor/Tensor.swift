@@ -35,8 +35,19 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let count: Int
     public let storage: Storage
     public let offset: Int
-    /// Accumulated gradient, allocated on first use. Persists across backward passes until zeroed.
-    public var grad: Tensor?
+    /// Accumulated gradient, allocated on first use. Persists across backward passes until zeroed. `zeroGrad()`
+    /// only marks it zero: the first backward kernel that writes all of it stores instead of adding (see
+    /// `gradBufferForFullWrite()`), and any other first reader gets it filled with zeros here.
+    public var grad: Tensor? {
+        get {
+            if gradIsZero, let g = gradStorage { g.fill(0); gradIsZero = false }
+            return gradStorage
+        }
+        set { gradStorage = newValue; gradIsZero = false }
+    }
+    private var gradStorage: Tensor?
+    /// The gradient's contents stand for zeros not yet written (set by `zeroGrad()`).
+    private var gradIsZero = false
     /// Whether gradients flow to (and through) this tensor.
     public var requiresGrad: Bool
     /// Optional name (parameters carry their Hugging Face name).
@@ -132,19 +143,23 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// The gradient buffer for a backward kernel that writes every element of it, and whether that kernel is the
-    /// first to reach it (`fresh`). A fresh buffer is new and uninitialised: the kernel stores its contribution
-    /// (g = Δ) instead of adding it (g += Δ), which spares an activation with one consumer the zero fill and the
-    /// read of zeros that `gradBuffer()` costs. Storing Δ gives what 0 + Δ gives, bit for bit, except that a −0
-    /// stays −0 where the sum gives +0. Kernels that write part of the buffer (a scatter, a slice) must use
-    /// `gradBuffer()`.
+    /// first to reach it (`fresh`). A fresh buffer is new and uninitialised, or a parameter's buffer zeroed by
+    /// `zeroGrad()` and not yet written: the kernel stores its contribution (g = Δ) instead of adding it (g += Δ),
+    /// which spares an activation with one consumer, and a weight read once a step, the zero fill and the read of
+    /// zeros that `gradBuffer()` costs. Storing Δ gives what 0 + Δ gives, bit for bit, except that a −0 stays −0
+    /// where the sum gives +0. Kernels that write part of the buffer (a scatter, a slice) must use `gradBuffer()`.
     public func gradBufferForFullWrite() -> (grad: Tensor, fresh: Bool) {
-        if let g = grad { return (g, false) }
+        if let g = gradStorage {
+            defer { gradIsZero = false }
+            return (g, gradIsZero)
+        }
         let g = Tensor(uninitialized: shape)
         grad = g
         return (g, true)
     }
 
-    public func zeroGrad() { grad?.fill(0) }
+    /// Marks the gradient zero; the buffer is filled only if a reader reaches it before a full write (`grad`).
+    public func zeroGrad() { if gradStorage != nil { gradIsZero = true } }
 
     public var description: String {
         let preview = (0..<min(count, 6)).map { String(format: "%.4f", ptr[$0]) }.joined(separator: ", ")

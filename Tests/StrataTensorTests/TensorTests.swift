@@ -83,6 +83,30 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(w.grad!.toArray(), [0, 0, 0])
     }
 
+    /// `zeroGrad()` only marks a gradient zero: a weight's first product of the next step stores its dW, later ones
+    /// in the step add to it, and a parameter no kernel reaches reads as zeros.
+    func testAZeroedWeightGradientIsStoredByTheNextStepsFirstProductAndAddedToByTheRest() {
+        var rng = StrataRNG(seed: 7)
+        let w = Tensor((0..<12).map { _ in rng.normal() }, shape: [3, 4], requiresGrad: true)
+        let unused = Tensor([1, 2], shape: [2], requiresGrad: true)
+        let x = Tensor((0..<6).map { _ in rng.normal() }, shape: [2, 3])
+        func step(uses: Int) -> [Float] {
+            let tape = Tape()
+            let y = (1..<uses).reduce(tape.linear(x, w)) { acc, _ in tape.add(acc, tape.linear(x, w)) }
+            tape.backward(tape.sum(y))
+            return w.grad!.toArray()
+        }
+        let once = step(uses: 1)                      // dW = xᵀ·1: each column the column sums of x
+        let colSums = (0..<3).map { i in x.toArray()[i] + x.toArray()[3 + i] }
+        for i in 0..<3 { for j in 0..<4 { XCTAssertEqual(once[i * 4 + j], colSums[i], accuracy: 1e-6) } }
+        unused.gradBuffer().ptr[0] = 5
+        w.zeroGrad(); unused.zeroGrad()
+        XCTAssertEqual(step(uses: 1), once, "after zeroGrad the first product stores, it does not add to the old value")
+        w.zeroGrad()
+        XCTAssertEqual(step(uses: 3), once.map { 3 * $0 }, "three products in one step add up")
+        XCTAssertEqual(unused.grad!.toArray(), [0, 0], "a gradient no kernel wrote reads as zeros")
+    }
+
     /// The update is the formula's own float operations, with strata_sqrtf (CVectorMath) as Swift's square root, bit for
     /// bit. In a release build LLVM vectorises it (16 lanes, then a scalar remainder); this suite runs in debug, so the
     /// vectorised path's bits are checked by the 30-step pretraining comparison in docs/benchmarks.md.
