@@ -82,8 +82,8 @@ public enum DataParallelBenchmark {
                 zero.update(lr: adamW.lr)
             } else {
                 if let world { for p in model.parameters { world.allReduceSum(p.gradBuffer().ptr, count: p.count) } }
-                AdamW.clipGradNorm(model.parameters, maxNorm: 1)
-                opt?.update()
+                let norm = AdamW.gradNorm(model.parameters)   // clipped on the way into AdamW, as training does
+                opt?.update(gradScale: AdamW.clipScale(norm: norm, maxNorm: 1))
             }
             model.zeroGrad()
         }

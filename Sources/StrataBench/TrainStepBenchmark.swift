@@ -110,8 +110,9 @@ public struct TrainStepBenchmark {
             tape.chunkedLMHeadLoss = cfg.chunkedLMHead
             let l = model.loss(ids, targets: targets, batch: cfg.batch, time: cfg.context, tape: tape)
             tape.backward(l)
-            timed("clip") { AdamW.clipGradNorm(model.parameters, maxNorm: 1) }
-            timed("adamw") { opt.update(); backend.invalidateBF16Weights() }
+            var scale: Float = 1   // clipping's factor, applied on the way into AdamW as training does
+            timed("clip") { scale = AdamW.clipScale(norm: AdamW.gradNorm(model.parameters), maxNorm: 1) }
+            timed("adamw") { opt.update(gradScale: scale); backend.invalidateBF16Weights() }
             timed("zero_grad") { model.zeroGrad() }
             loss = l.item()
         }

@@ -42,8 +42,10 @@ public final class AdamW {
         expAvgSq = parameters.map { Tensor(zeros: $0.shape) }
     }
 
-    /// Apply one update with learning rate `lr` (defaults to config.lr) to every parameter that has a gradient.
-    public func update(lr: Float? = nil) {
+    /// Apply one update with learning rate `lr` (defaults to config.lr) to every parameter that has a gradient, read as
+    /// `gradScale`·g: clipping's factor (`clipScale`) applied on the way in, which gives the bits of scaling the
+    /// gradients in place first (the same product) without that pass over them.
+    public func update(lr: Float? = nil, gradScale: Float = 1) {
         step += 1
         let lr = lr ?? config.lr
         let b1 = config.beta1, b2 = config.beta2, eps = config.eps
@@ -56,7 +58,7 @@ public final class AdamW {
             let pp = p.ptr, pg = g.ptr, pm = expAvg[i].ptr, pv = expAvgSq[i].ptr
             Parallel.rows(p.count, minPerChunk: 16_384) { s, e in
                 for k in s..<e {   // vectorised by LLVM (strata_sqrtf: see CVectorMath/vector_math.h)
-                    let gk = pg[k]
+                    let gk = pg[k] * gradScale
                     let m = b1 * pm[k] + (1 - b1) * gk
                     let v = b2 * pv[k] + (1 - b2) * gk * gk
                     pm[k] = m; pv[k] = v
@@ -66,20 +68,47 @@ public final class AdamW {
         }
     }
 
-    /// L2 norm over all gradients, computed in Double.
+    /// L2 norm over all gradients, computed in Double. Each parameter's sum of squares is taken whole by one thread
+    /// (the threads share the parameters by size) and the sums are added in parameter order, so the bits do not depend
+    /// on the thread count.
     public static func gradNorm(_ parameters: [Tensor]) -> Float {
-        var total: Double = 0
-        for p in parameters { if let g = p.grad { total += Double(VMath.sumSquares(g.ptr, g.count)) } }
-        return Float(total.squareRoot())
+        let grads = parameters.compactMap(\.grad)
+        let shares = sharesBySize(grads.map(\.count), workers: Parallel.workers)
+        var squares = [Double](repeating: 0, count: grads.count)
+        squares.withUnsafeMutableBufferPointer { sq in
+            let box = UnsafeSendableBox(sq)
+            Parallel.rows(shares.count) { s, e in
+                for w in s..<e { for i in shares[w] { box.value[i] = Double(VMath.sumSquares(grads[i].ptr, grads[i].count)) } }
+            }
+        }
+        return Float(squares.reduce(0, +).squareRoot())
     }
 
-    /// Scale gradients so their global norm is at most `maxNorm` (as torch's clip_grad_norm_). Returns the norm before clipping.
+    /// Indices of `sizes` dealt to `workers` lists, largest first to the least loaded (empty lists dropped).
+    static func sharesBySize(_ sizes: [Int], workers: Int) -> [[Int]] {
+        var lists = [[Int]](repeating: [], count: max(1, workers)), load = [Int](repeating: 0, count: max(1, workers))
+        for i in sizes.indices.sorted(by: { sizes[$0] > sizes[$1] }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            lists[w].append(i); load[w] += sizes[i]
+        }
+        return lists.filter { !$0.isEmpty }
+    }
+
+    /// The factor global-norm clipping scales gradients by (as torch's clip_grad_norm_), or 1 when `norm` is within
+    /// `maxNorm`: pass it to `update(gradScale:)`.
+    public static func clipScale(norm: Float, maxNorm: Float) -> Float {
+        let coef = maxNorm / (norm + 1e-6)
+        return coef < 1 ? coef : 1
+    }
+
+    /// Scale gradients in place so their global norm is at most `maxNorm` (as torch's clip_grad_norm_). Returns the
+    /// norm before clipping. (A training step instead passes `clipScale` to `update`, sparing this pass.)
     @discardableResult
     public static func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
         let norm = gradNorm(parameters)
-        let coef = maxNorm / (norm + 1e-6)
+        let coef = clipScale(norm: norm, maxNorm: maxNorm)
         if coef < 1 {
-            for p in parameters {   // the norm above stays serial: its summation order is part of every run's bits
+            for p in parameters {
                 guard let g = p.grad else { continue }
                 let pg = g.ptr
                 Kernels.spans(g.count, period: g.count) { i, _, len in for k in i..<(i + len) { pg[k] *= coef } }

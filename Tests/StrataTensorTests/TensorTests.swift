@@ -134,6 +134,42 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// Clipping by `update(gradScale:)` is clipping in place and then updating, bit for bit; the global norm is the
+    /// parameters' Double sums of squares added in parameter order, whichever thread took which parameter.
+    func testClipScaleInsideTheUpdateEqualsClippingInPlaceAndTheNormKeepsParameterOrder() {
+        var rng = StrataRNG(seed: 9)
+        let shapes = [[300], [7, 5], [1000], [3], [64, 9]]
+        let values = shapes.map { s in (0..<s.reduce(1, *)).map { _ in rng.normal() } }
+        let grads = shapes.map { s in (0..<s.reduce(1, *)).map { _ in 3 * rng.normal() } }
+        func model() -> (params: [Tensor], opt: AdamW) {
+            let ps = zip(values, shapes).map { Tensor($0, shape: $1, requiresGrad: true) }
+            for (p, g) in zip(ps, grads) { p.gradBuffer().copy(from: Tensor(g, shape: p.shape)) }
+            return (ps, AdamW(ps, config: AdamW.Config(lr: 0.01)))
+        }
+        var serial: Double = 0
+        for g in grads { serial += Double(g.withUnsafeBufferPointer { VMath.sumSquares($0.baseAddress!, g.count) }) }
+        let inPlace = model(), fused = model()
+        XCTAssertEqual(AdamW.gradNorm(fused.params), Float(serial.squareRoot()))
+        let norm = AdamW.clipGradNorm(inPlace.params, maxNorm: 1)
+        inPlace.opt.update()
+        let scale = AdamW.clipScale(norm: AdamW.gradNorm(fused.params), maxNorm: 1)
+        XCTAssertLessThan(scale, 1, "these gradients are clipped")
+        fused.opt.update(gradScale: scale)
+        XCTAssertEqual(AdamW.gradNorm(fused.params), norm, "the fused form leaves the gradients as they were")
+        for (a, b) in zip(inPlace.params, fused.params) { XCTAssertEqual(a.toArray(), b.toArray()) }
+        for (a, b) in zip(inPlace.opt.expAvgSq, fused.opt.expAvgSq) { XCTAssertEqual(a.toArray(), b.toArray()) }
+        XCTAssertEqual(AdamW.clipScale(norm: 0.5, maxNorm: 1), 1, "within the bound: no scaling")
+    }
+
+    func testGradientNormSharesGiveEveryParameterToOneThreadLargestFirst() {
+        let sizes = [3_145_728, 98_304, 442_368, 589_824, 589_824, 147_456, 384, 384, 1152]
+        let shares = AdamW.sharesBySize(sizes, workers: 2)
+        XCTAssertEqual(shares.flatMap { $0 }.sorted(), Array(sizes.indices))
+        let loads = shares.map { $0.reduce(0) { $0 + sizes[$1] } }
+        XCTAssertLessThanOrEqual(abs(loads[0] - loads[1]), sizes.max()!, "no share heavier than the other by more than one tensor")
+        XCTAssertEqual(AdamW.sharesBySize([5, 1], workers: 4).count, 2, "idle workers get no list")
+    }
+
     func testNoGradTapeRecordsNothing() {
         let w = Tensor([1, 2], shape: [2], requiresGrad: true)
         let tape = Tape.noGrad()

@@ -76,7 +76,10 @@ public final class ZeROOptimizer {
         shard.step = host.step
     }
 
-    /// Reduce-scatter and the global norm before clipping; with `clip`, the owned gradients are scaled to it.
+    /// Clipping's factor for the coming update (scaled on the way into AdamW, as the one-process engine does).
+    private var clipScale: Float = 1
+
+    /// Reduce-scatter and the global norm before clipping; with `clip`, the next update scales the owned gradients to it.
     public func gradientNorm(clip: Float?) -> Float {
         for (i, p) in parameters.enumerated() {   // every rank takes part for every tensor, with zeros where it has no gradient
             let g = p.gradBuffer()
@@ -87,16 +90,14 @@ public final class ZeROOptimizer {
         var total = 0.0
         for s in world.allReduceSum(squares) { total += s }   // tensor order, as AdamW.gradNorm
         let norm = Float(total.squareRoot())
-        if let clip {   // as AdamW.clipGradNorm, on the owned gradients (the others are not used)
-            let coef = clip / (norm + 1e-6)
-            if coef < 1 { for i in owned { let g = parameters[i].grad!; let pg = g.ptr; for k in 0..<g.count { pg[k] *= coef } } }
-        }
+        clipScale = clip.map { AdamW.clipScale(norm: norm, maxNorm: $0) } ?? 1
         return norm
     }
 
     /// The owners' AdamW update, then the all-gather of the weights.
     public func update(lr: Float) {
-        shard.update(lr: lr)
+        shard.update(lr: lr, gradScale: clipScale)
+        clipScale = 1
         for (i, p) in parameters.enumerated() { world.gather(p.ptr, count: p.count, from: layout.owner[i]) }
     }
 

@@ -42,13 +42,17 @@ extension UpdateEngine {
 final class CPUEngine: UpdateEngine {
     let trainable: [Tensor]
     let optimizer: AdamW
+    /// Clipping's factor for the coming update: the gradients are scaled on their way into AdamW, not in place.
+    private var clipScale: Float = 1
     init(trainable: [Tensor], optimizer: AdamW) { self.trainable = trainable; self.optimizer = optimizer }
 
     func gradientNorm(clip: Float?) throws -> Double {
-        Double(clip.map { AdamW.clipGradNorm(trainable, maxNorm: $0) } ?? AdamW.gradNorm(trainable))
+        let norm = AdamW.gradNorm(trainable)
+        clipScale = clip.map { AdamW.clipScale(norm: norm, maxNorm: $0) } ?? 1
+        return Double(norm)
     }
-    func update(lr: Float) throws { optimizer.update(lr: lr) }
-    func zeroGrad() throws { for p in trainable { p.zeroGrad() } }
+    func update(lr: Float) throws { optimizer.update(lr: lr, gradScale: clipScale) }
+    func zeroGrad() throws { clipScale = 1; for p in trainable { p.zeroGrad() } }
     var optimizerStep: Int { optimizer.step }
     func pullToHost() throws {}
     func pushFromHost() throws {}
