@@ -54,6 +54,16 @@ public struct TrainStepBenchmark {
         public var peakGFLOPS: Double
         public var achievedGFLOPS: Double
         public var mfu: Double
+        /// Each timed step's milliseconds, in order: the VM's speed moves within a run, and these show by how much.
+        public var stepMs: [Double]
+        /// MFU of the fastest step against the same peak: what the code reaches in the run's best moment (the
+        /// headline `mfu` is the mean step's).
+        public var fastestStepMFU: Double
+        /// The median timed step (ms).
+        public var medianStepMs: Double {
+            let s = stepMs.sorted(), k = s.count / 2
+            return s.isEmpty ? 0 : s.count % 2 == 1 ? s[k] : (s[k - 1] + s[k]) / 2
+        }
         public var finalLoss: Float
         public var precision: MatmulPrecision
         /// 2048³ (peakSize³) bf16 matmul through the same path (bf16 operands, fp32 output), when the CPU has native bf16.
@@ -97,6 +107,7 @@ public struct TrainStepBenchmark {
         let ids = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
         let targets = (0..<n).map { _ in Int32(rng.int(below: cfg.model.vocabSize)) }
         var loss: Float = 0
+        var stepMs: [Double] = []
         let profile: OpProfile? = cfg.profile ? OpProfile() : nil
         func timed(_ name: String, _ body: () -> Void) {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -125,7 +136,9 @@ public struct TrainStepBenchmark {
             profile?.reset()
             let t0 = DispatchTime.now().uptimeNanoseconds
             for i in 0..<cfg.steps {
+                let s0 = DispatchTime.now().uptimeNanoseconds
                 step()
+                stepMs.append(Double(DispatchTime.now().uptimeNanoseconds - s0) * 1e-6)
                 log(String(format: "step %d/%d loss %.4f", i + 1, cfg.steps, loss))
             }
             return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
@@ -138,9 +151,12 @@ public struct TrainStepBenchmark {
         let peak = max(peakBefore, peakAfter)
         let flopsPerStep = 3 * model.forwardFlopsPerToken(context: cfg.context) * Double(n)
         let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
+        let ceiling = cfg.precision == .bf16 ? bf16Peak ?? peak : peak
+        let fastest = flopsPerStep / (stepMs.min()! * 1e-3) / 1e9
         return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
                       matmulShare: matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
-                      achievedGFLOPS: achieved, mfu: achieved / (cfg.precision == .bf16 ? bf16Peak ?? peak : peak), finalLoss: loss, precision: cfg.precision,
+                      achievedGFLOPS: achieved, mfu: achieved / ceiling, stepMs: stepMs, fastestStepMFU: fastest / ceiling,
+                      finalLoss: loss, precision: cfg.precision,
                       bf16PeakGFLOPS: bf16Peak, bf16ConversionShare: narrowingSeconds / seconds,
                       bf16ArenaMiB: Double(OperandArena.shared.currentStats.touchedBytes) / 1_048_576,
                       breakdownMs: (profile?.seconds ?? [:]).mapValues { $0 * 1000 / Double(cfg.steps) })

@@ -97,13 +97,14 @@ struct BenchTrain: ParsableCommand {
         }
         print(String(format: """
             model: %d layers, %d heads, d=%d, T=%d, V=%d, batch %d (%.2fM parameters)
-            tokens/s: %.0f   ms/step: %.1f
+            tokens/s: %.0f   ms/step: %.1f (median %.1f, fastest %.1f)
             time in matmul: %.0f%%, everything else: %.0f%%
             peak RSS: %.0f MiB
-            achieved %.0f GFLOP/s: MFU %.0f%% of the measured %@ peak (f32 %.0f GFLOP/s, bf16 %@)
+            achieved %.0f GFLOP/s: MFU %.0f%% of the measured %@ peak (f32 %.0f GFLOP/s, bf16 %@); the fastest step's %.0f%%
             """, layers, heads, embd, context, vocab, batch, Double(cfg.model.parameterCount) / 1e6,
-            r.tokensPerSecond, r.msPerStep, r.matmulShare * 100, (1 - r.matmulShare) * 100, r.peakRSSMiB,
-            r.achievedGFLOPS, r.mfu * 100, p.rawValue, r.peakGFLOPS, r.bf16PeakGFLOPS.map { String(format: "%.0f GFLOP/s", $0) } ?? "n/a"))
+            r.tokensPerSecond, r.msPerStep, r.medianStepMs, r.stepMs.min() ?? 0, r.matmulShare * 100, (1 - r.matmulShare) * 100,
+            r.peakRSSMiB, r.achievedGFLOPS, r.mfu * 100, p.rawValue, r.peakGFLOPS,
+            r.bf16PeakGFLOPS.map { String(format: "%.0f GFLOP/s", $0) } ?? "n/a", r.fastestStepMFU * 100))
         if p == .bf16 {
             print(String(format: "precision bf16: narrowing operands to bf16 took %.0f%% of the step; their arena touched %.0f MiB",
                          r.bf16ConversionShare * 100, r.bf16ArenaMiB))

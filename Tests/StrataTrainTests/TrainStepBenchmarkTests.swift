@@ -21,4 +21,16 @@ final class TrainStepBenchmarkTests: XCTestCase {
         XCTAssertLessThanOrEqual(r.matmulShare, 1, "time inside products is part of the steps' time")
         XCTAssertTrue(r.finalLoss.isFinite)
     }
+
+    func testEachTimedStepIsRecordedAndTheFastestStepsMFUIsAtLeastTheMeans() {
+        var cfg = TrainStepBenchmark.Config()
+        cfg.model = GPT2Config(vocabSize: 64, nPositions: 16, nEmbd: 32, nLayer: 1, nHead: 2)
+        (cfg.batch, cfg.context, cfg.warmupSteps, cfg.steps, cfg.peakSize) = (2, 16, 1, 3, 64)
+        let r = TrainStepBenchmark.run(cfg, log: { _ in })
+        XCTAssertEqual(r.stepMs.count, 3)
+        XCTAssertTrue(r.stepMs.allSatisfy { $0 > 0 })
+        XCTAssertLessThanOrEqual(r.stepMs.reduce(0, +), r.msPerStep * 3 * (1 + 1e-9), "the steps lie inside the timed span")
+        XCTAssertGreaterThanOrEqual(r.fastestStepMFU, r.mfu)
+        XCTAssertEqual(r.medianStepMs, r.stepMs.sorted()[1])
+    }
 }

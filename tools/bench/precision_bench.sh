@@ -17,7 +17,7 @@ for r in $(seq 1 "$rounds"); do
 import json, sys
 r = json.load(sys.stdin)
 bf = r.get('bf16PeakGFLOPS')
-print(f\"round $r strata $p: {r['tokensPerSecond']:.0f} tokens/s, {r['msPerStep']:.0f} ms/step, MFU {r['mfu'] * 100:.1f}%, peak RSS {r['peakRSSMiB']:.0f} MiB, \"
+print(f\"round $r strata $p: {r['tokensPerSecond']:.0f} tokens/s, {r['msPerStep']:.0f} ms/step, MFU {r['mfu'] * 100:.1f}% (fastest step {r['fastestStepMFU'] * 100:.1f}%), peak RSS {r['peakRSSMiB']:.0f} MiB, \"
       f\"matmul {r['matmulShare'] * 100:.0f}% (bf16 narrowing {r['bf16ConversionShare'] * 100:.0f}%, arena {r.get('bf16ArenaMiB', 0):.0f} MiB), \"
       f\"2048^3 f32 {r['peakGFLOPS']:.0f} GFLOP/s, bf16 {bf and round(bf)} GFLOP/s\")"
   done
