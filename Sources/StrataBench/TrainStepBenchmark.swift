@@ -152,7 +152,7 @@ public struct TrainStepBenchmark {
         let flopsPerStep = 3 * model.forwardFlopsPerToken(context: cfg.context) * Double(n)
         let achieved = flopsPerStep * Double(cfg.steps) / seconds / 1e9
         let ceiling = cfg.precision == .bf16 ? bf16Peak ?? peak : peak
-        let fastest = flopsPerStep / (stepMs.min()! * 1e-3) / 1e9
+        let fastest = stepMs.min().map { flopsPerStep / ($0 * 1e-3) / 1e9 } ?? 0
         return Result(tokensPerSecond: Double(n * cfg.steps) / seconds, msPerStep: seconds * 1000 / Double(cfg.steps),
                       matmulShare: matmulSeconds / seconds, peakRSSMiB: peakRSSMiB(), peakGFLOPS: peak,
                       achievedGFLOPS: achieved, mfu: achieved / ceiling, stepMs: stepMs, fastestStepMFU: fastest / ceiling,

@@ -95,8 +95,9 @@ public final class AdamW {
     }
 
     /// The factor global-norm clipping scales gradients by (as torch's clip_grad_norm_), or 1 when `norm` is within
-    /// `maxNorm`: pass it to `update(gradScale:)`.
-    public static func clipScale(norm: Float, maxNorm: Float) -> Float {
+    /// `maxNorm` or there is no bound (nil): pass it to `update(gradScale:)`.
+    public static func clipScale(norm: Float, maxNorm: Float?) -> Float {
+        guard let maxNorm else { return 1 }
         let coef = maxNorm / (norm + 1e-6)
         return coef < 1 ? coef : 1
     }

@@ -1,7 +1,8 @@
 // Matrix-product ops on the tape: linear layers in Hugging Face Conv1D layout
 // (y = x·W + b with W stored [in, out]), the tied LM head (y = x·Eᵀ with E stored
 // [V, C]), and embedding lookup. Products go through Backend (oneDNN); gradients
-// accumulate straight into the gradient buffers (the matmul's sum post-op). In bf16
+// accumulate straight into the gradient buffers (the matmul's sum post-op), or are
+// stored there by the first product to reach a fresh or zeroed buffer. In bf16
 // (Backend+BF16.swift) a backward node narrows the output gradient once for its two products.
 // Leaves out: nn.Linear's [out, in] layout (LoRA adapters use Conv1D layout too).
 

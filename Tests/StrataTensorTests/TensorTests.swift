@@ -159,6 +159,7 @@ final class TensorTests: XCTestCase {
         for (a, b) in zip(inPlace.params, fused.params) { XCTAssertEqual(a.toArray(), b.toArray()) }
         for (a, b) in zip(inPlace.opt.expAvgSq, fused.opt.expAvgSq) { XCTAssertEqual(a.toArray(), b.toArray()) }
         XCTAssertEqual(AdamW.clipScale(norm: 0.5, maxNorm: 1), 1, "within the bound: no scaling")
+        XCTAssertEqual(AdamW.clipScale(norm: 5, maxNorm: nil), 1, "no bound: no scaling")
     }
 
     func testGradientNormSharesGiveEveryParameterToOneThreadLargestFirst() {

@@ -90,7 +90,7 @@ public final class ZeROOptimizer {
         var total = 0.0
         for s in world.allReduceSum(squares) { total += s }   // tensor order, as AdamW.gradNorm
         let norm = Float(total.squareRoot())
-        clipScale = clip.map { AdamW.clipScale(norm: norm, maxNorm: $0) } ?? 1
+        clipScale = AdamW.clipScale(norm: norm, maxNorm: clip)
         return norm
     }
 

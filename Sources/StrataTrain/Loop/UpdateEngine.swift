@@ -48,11 +48,14 @@ final class CPUEngine: UpdateEngine {
 
     func gradientNorm(clip: Float?) throws -> Double {
         let norm = AdamW.gradNorm(trainable)
-        clipScale = clip.map { AdamW.clipScale(norm: norm, maxNorm: $0) } ?? 1
+        clipScale = AdamW.clipScale(norm: norm, maxNorm: clip)
         return Double(norm)
     }
-    func update(lr: Float) throws { optimizer.update(lr: lr, gradScale: clipScale) }
-    func zeroGrad() throws { clipScale = 1; for p in trainable { p.zeroGrad() } }
+    func update(lr: Float) throws {
+        optimizer.update(lr: lr, gradScale: clipScale)
+        clipScale = 1
+    }
+    func zeroGrad() throws { for p in trainable { p.zeroGrad() } }
     var optimizerStep: Int { optimizer.step }
     func pullToHost() throws {}
     func pushFromHost() throws {}
