@@ -12,7 +12,6 @@ extension Conversation {
     /// The sample a JSONL object describes, or a reason it is unusable (format chosen by keys).
     public static func parse(_ object: [String: Any]) -> Result<Conversation, SFTLineProblem> {
         let messagesKey = object["messages"] != nil ? "messages" : object["conversations"] != nil ? "conversations" : nil
-        let hasMessages = messagesKey != nil
         let hasPC = object["prompt"] != nil || object["completion"] != nil
         let hasText = object["text"] != nil
         let kinds = [object["messages"] != nil, object["conversations"] != nil, hasPC, hasText].filter { $0 }.count
