@@ -17,6 +17,12 @@ transformers (pip), the others only the standard library.
   replies.py choice CHECKPOINT WORLD_DIR [PERIOD]     teacher-forced at the answer slot of each dated test
                                                       question's reply: log P(value asked for) against the best
                                                       log P(the subject's other event), and the greedy reply
+  replies.py slot WORLD_DIR CHECKPOINT...             each dated fact's value ranked against every value of its kind at
+                                                      the answer slot, before the year that follows it: after the chat
+                                                      prompt and the reply's lead, after the bare lead, and after a
+                                                      year-first lead ("In 2021, Jeba Kroton moved to"); counts the
+                                                      facts whose value ranks first (test split before the cutoff, both
+                                                      splits after it)
   replies.py widen WORLD_DIR OUT_QA                   qa.jsonl with every general-domain after-cutoff question in the
                                                       test split (SFT trains on neither split of them), for
                                                       `strata eval --instructions OUT_QA`: ~40 questions, not ~20
@@ -127,6 +133,42 @@ def choice(ckpt, wd, period="after"):
     print(dict(wins))
 
 
+def slot(wd, *ckpts):
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    world, qa, _ = load(wd)
+    pool = collections.defaultdict(set)   # kind -> every value of that kind the world's facts name
+    for f in world["facts"]:
+        if f["relation"] in KIND:
+            pool[KIND[f["relation"]]].add(f["object"])
+    for ckpt in ckpts:
+        tok = AutoTokenizer.from_pretrained(ckpt)
+        model = GPT2LMHeadModel.from_pretrained(ckpt).eval()
+
+        def logp(prefix, value):   # log P(" value" | prefix): the value's tokens only, not the year after it
+            a, b = tok(prefix)["input_ids"], tok(" " + value)["input_ids"]
+            with torch.no_grad():
+                lp = model(torch.tensor([a + b])).logits.log_softmax(-1)[0]
+            return sum(lp[len(a) - 1 + i, t].item() for i, t in enumerate(b))
+
+        first, total = collections.Counter(), collections.Counter()
+        for q in qa:
+            if q["domain"] != "general" or q["relation"] not in DATED or (q["period"] == "before" and q["split"] != "test"):
+                continue
+            s, year = q["sentence_answer"], q["question"].rstrip("?").split()[-1]
+            lead = s[:s.index(q["answer"], s.index(q["subject"]) + len(q["subject"]))].rstrip()
+            prompt = "<|im_start|>user\n" + q["question"] + "<|im_end|>\n<|im_start|>assistant\n"
+            yfirst = LEADS["yfirst"][q["relation"]].format(Y=year, S=q["subject"])
+            values = sorted(pool[KIND[q["relation"]]])
+            total[q["period"]] += 1
+            for name, prefix in (("chat+lead", prompt + lead), ("lead", lead), ("year-first lead", yfirst)):
+                scores = {v: logp(prefix, v) for v in values}
+                first[(q["period"], name)] += max(values, key=scores.get) == q["answer"]
+        for period in ("before", "after"):
+            print(f"{ckpt}: {period} {total[period]} dated facts, value first — " +
+                  ", ".join(f"{name} {first[(period, name)]}" for name in ("chat+lead", "lead", "year-first lead")))
+
+
 def widen(wd, out):
     rows = [json.loads(l) for l in open(wd + "/qa.jsonl")]
     for r in rows:
@@ -151,4 +193,4 @@ def score(wd, instr, name=""):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"classify": classify, "probes": probes, "choice": choice, "widen": widen, "score": score}[cmd](*args)
+    {"classify": classify, "probes": probes, "choice": choice, "slot": slot, "widen": widen, "score": score}[cmd](*args)
