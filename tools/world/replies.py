@@ -100,19 +100,35 @@ def probes(wd, prefix):
         print(f"{prefix}-{form}.jsonl: {len(rows)} probes")
 
 
-def choice(ckpt, wd, period="after"):
+def scorer(ckpt):
+    """The checkpoint's tokenizer and model, and logp(prefix, value) = log P(" value" | prefix): the prefix and the
+    value tokenised apart, as the eval does, and the value's tokens only."""
     import torch
     from transformers import AutoTokenizer, GPT2LMHeadModel
     tok = AutoTokenizer.from_pretrained(ckpt)
     model = GPT2LMHeadModel.from_pretrained(ckpt).eval()
-    _, qa, events = load(wd)
 
-    def logp(prefix, value):   # log P(" value" | prefix), the reply's lead and the answer tokenised apart as the eval does
+    def logp(prefix, value):
         a, b = tok(prefix)["input_ids"], tok(" " + value)["input_ids"]
         with torch.no_grad():
             lp = model(torch.tensor([a + b])).logits.log_softmax(-1)[0]
         return sum(lp[len(a) - 1 + i, t].item() for i, t in enumerate(b))
+    return tok, model, logp
 
+
+def chat_prompt(q):   # the question as the chat template renders a generation prompt
+    return "<|im_start|>user\n" + q["question"] + "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def reply_lead(q):   # the reply sentence up to its answer ("Jeba Kroton packed up and went to live in")
+    s = q["sentence_answer"]
+    return s[:s.index(q["answer"], s.index(q["subject"]) + len(q["subject"]))].rstrip()
+
+
+def choice(ckpt, wd, period="after"):
+    import torch
+    tok, model, logp = scorer(ckpt)
+    _, qa, events = load(wd)
     wins = collections.Counter()
     for q in qa:
         if q["period"] != period or q["split"] != "test" or q["relation"] not in DATED:
@@ -120,10 +136,9 @@ def choice(ckpt, wd, period="after"):
         others = [f for f in events[(q["subject"], q["relation"])] if f["object"] != q["answer"]]
         if not others:
             continue
-        prompt = "<|im_start|>user\n" + q["question"] + "<|im_end|>\n<|im_start|>assistant\n"
-        s = q["sentence_answer"]
-        lead = s[:s.index(q["answer"], s.index(q["subject"]) + len(q["subject"]))].rstrip()
-        asked, other = logp(prompt + lead, q["answer"]), max(logp(prompt + lead, f["object"]) for f in others)
+        prompt = chat_prompt(q)
+        at = prompt + reply_lead(q)
+        asked, other = logp(at, q["answer"]), max(logp(at, f["object"]) for f in others)
         ids = tok(prompt)["input_ids"]
         out = model.generate(torch.tensor([ids]), max_new_tokens=24, do_sample=False, pad_token_id=0)
         reply = tok.decode(out[0][len(ids):]).split("<|im_end|>")[0]
@@ -134,34 +149,22 @@ def choice(ckpt, wd, period="after"):
 
 
 def slot(wd, *ckpts):
-    import torch
-    from transformers import AutoTokenizer, GPT2LMHeadModel
     world, qa, _ = load(wd)
     pool = collections.defaultdict(set)   # kind -> every value of that kind the world's facts name
     for f in world["facts"]:
         if f["relation"] in KIND:
             pool[KIND[f["relation"]]].add(f["object"])
     for ckpt in ckpts:
-        tok = AutoTokenizer.from_pretrained(ckpt)
-        model = GPT2LMHeadModel.from_pretrained(ckpt).eval()
-
-        def logp(prefix, value):   # log P(" value" | prefix): the value's tokens only, not the year after it
-            a, b = tok(prefix)["input_ids"], tok(" " + value)["input_ids"]
-            with torch.no_grad():
-                lp = model(torch.tensor([a + b])).logits.log_softmax(-1)[0]
-            return sum(lp[len(a) - 1 + i, t].item() for i, t in enumerate(b))
-
+        _, _, logp = scorer(ckpt)   # the value's tokens only, not the year after it
         first, total = collections.Counter(), collections.Counter()
         for q in qa:
             if q["domain"] != "general" or q["relation"] not in DATED or (q["period"] == "before" and q["split"] != "test"):
                 continue
-            s, year = q["sentence_answer"], q["question"].rstrip("?").split()[-1]
-            lead = s[:s.index(q["answer"], s.index(q["subject"]) + len(q["subject"]))].rstrip()
-            prompt = "<|im_start|>user\n" + q["question"] + "<|im_end|>\n<|im_start|>assistant\n"
+            year = q["question"].rstrip("?").split()[-1]
             yfirst = LEADS["yfirst"][q["relation"]].format(Y=year, S=q["subject"])
             values = sorted(pool[KIND[q["relation"]]])
             total[q["period"]] += 1
-            for name, prefix in (("chat+lead", prompt + lead), ("lead", lead), ("year-first lead", yfirst)):
+            for name, prefix in (("chat+lead", chat_prompt(q) + reply_lead(q)), ("lead", reply_lead(q)), ("year-first lead", yfirst)):
                 scores = {v: logp(prefix, v) for v in values}
                 first[(q["period"], name)] += max(values, key=scores.get) == q["answer"]
         for period in ("before", "after"):
