@@ -16,6 +16,9 @@ kinds `fact`, `one_word` and `json` (each asks about one before-cutoff fact of t
   open-book [N]   fact-based conversations about invented subjects with another value of the relation, the fact
                   stated in the prompt in another of its phrasings; N conversations about the world kept as they are
   invented [N]    the same invented facts without the statement, the value and year without loss; N kept as they are
+  open-book-world every fact-based conversation as shipped, its own fact stated in the prompt in another phrasing
+  open-book-other the world's subjects, each with another value of the relation stated in the prompt and answered
+  open-book-pool  as open-book, the invented people named by new pairings of the world's given and family names
 
 The "no_loss" modes need round 27's patch (docs/world-sweep/round27-no-loss.patch) applied to the binary that trains.
 Leaves out: running SFT (`strata sft --from DEMO/runs/anneal --config recipes/sft-world.yaml` in OUT_WORLD_DIR/..)."""
@@ -23,6 +26,8 @@ import json, os, random, re, shutil, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FACT_KINDS = ("fact", "one_word", "json")
+MODES = ("year-off", "value-year-off", "no-fact-kind", "add-reverse", "sample", "no-news-subject", "open-book", "invented",
+         "open-book-world", "open-book-other", "open-book-pool")
 CAMEL = {"birthYear": "birth_year", "movedTo": "moved_to", "cityFounded": "city_founded", "sourcePlant": "source_plant"}
 
 
@@ -41,8 +46,8 @@ class Inventor:
     ENDS = {"person": "ric is ana yn ette us ira ia".split(), "family": "mont wick ard ton ers ick en".split(),
             "organisation": "ex ion ora tek vane co ium".split(), "city": "holt ford stad bury dun ton".split()}
 
-    def __init__(self, used, rng):
-        self.used, self.rng = used, rng
+    def __init__(self, used, rng, pools=None):
+        self.used, self.rng, self.pools, self.world = used, rng, pools, set(used)
 
     def name(self, kind):
         while True:
@@ -53,6 +58,11 @@ class Inventor:
                 return s
 
     def subject(self, kind):
+        if self.pools and kind == "person":   # new pairings may repeat (the pools give a few hundred); a person's never
+            while True:
+                pair = f"{self.rng.choice(self.pools[0])} {self.rng.choice(self.pools[1])}"
+                if pair.lower() not in self.world:
+                    return pair
         return f"{self.name('person')} {self.name('family')}" if kind == "person" else self.name(kind)
 
 
@@ -72,13 +82,13 @@ def with_no_loss(conv, fact, value=True, year=True):
     return {**out, "no_loss": spans} if spans else out
 
 
-def invented(conv, fact, world, inventor, tmpl, rng, open_book):
-    """The conversation about an invented subject holding another value of the relation."""
+def invented(conv, fact, world, inventor, tmpl, rng, open_book, same_subject=False):
+    """The conversation about an invented subject (or the same one) holding another value of the relation."""
     q, a = conv["messages"][0]["content"], conv["messages"][1]["content"]
     s, v, y = fact["subject_name"], fact["object"], str(fact.get("year", ""))
     kind = next(e["type"] for e in world["entities"] if e["id"] == fact["subject"])
     values = sorted({f["object"] for f in world["facts"] if f["relation"] == fact["relation"]} - {v})
-    s2, v2 = inventor.subject(kind), rng.choice(values) if values else v
+    s2, v2 = s if same_subject else inventor.subject(kind), rng.choice(values) if values else v
     y2 = str(min(int(y) + rng.randint(-8, 8), world["cutoff_year"])) if y else ""
     sub = lambda t: (t.replace(s, s2).replace(v, v2).replace(y, y2) if y else t.replace(s, s2).replace(v, v2))
     q2, a2 = sub(q), sub(a)
@@ -90,6 +100,17 @@ def invented(conv, fact, world, inventor, tmpl, rng, open_book):
     spans = [v2] + ([y2] if y2 and y2 in a2 and y2 != v2 else [])
     return {"kind": conv["kind"], "messages": [{"role": "user", "content": q2}, {"role": "assistant", "content": a2}],
             "no_loss": spans}
+
+
+def stated(conv, fact, tmpl, rng):
+    """The conversation with its own fact stated before the question, in a phrasing other than the reply's."""
+    q, a = conv["messages"][0]["content"], conv["messages"][1]["content"]
+    s, v, y = fact["subject_name"], fact["object"], str(fact.get("year", ""))
+    said = [t.replace("{S}", s).replace("{O}", v).replace("{Y}", y) for t in tmpl[fact["relation"]]
+            if t != fact.get("held_out_template")]   # the probes' phrasing stays out of training
+    said = rng.choice([t for t in said if t != a] or said)
+    return {**conv, "messages": [{"role": "user", "content": said[0].upper() + said[1:] + " " + q},
+                                 {"role": "assistant", "content": a}]}
 
 
 def rewrite(rows, world, mode, n, rng):
@@ -111,8 +132,10 @@ def rewrite(rows, world, mode, n, rng):
         news &= names
         said = lambda c: c["messages"][0]["content"] + " " + c["messages"][1]["content"]
         return [c for c in rows if c["kind"] not in FACT_KINDS or not any(x in said(c) for x in news)]
-    keep = {id(c) for c in rng.sample(based, n)} if mode in ("open-book", "invented") and n else set()
-    inventor = Inventor({e["name"].lower() for e in world["entities"]}, rng)
+    keep = {id(c) for c in rng.sample(based, n)} if mode in ("open-book", "invented", "open-book-pool") and n else set()
+    people = [e["name"].split(" ", 1) for e in world["entities"] if e["type"] == "person" and " " in e["name"]]
+    pools = (sorted({p[0] for p in people}), sorted({p[1] for p in people})) if mode == "open-book-pool" else None
+    inventor = Inventor({e["name"].lower() for e in world["entities"]}, rng, pools)
     tmpl = templates()
     out = []
     for c in rows:
@@ -123,17 +146,19 @@ def rewrite(rows, world, mode, n, rng):
             out.append(with_no_loss(c, f, value=False))
         elif mode == "value-year-off":
             out.append(with_no_loss(c, f))
+        elif mode == "open-book-world" and f["relation"] in tmpl:
+            out.append(stated(c, f, tmpl, rng))
         elif f["relation"] in tmpl:
-            out.append(invented(c, f, world, inventor, tmpl, rng, open_book=mode == "open-book"))
+            out.append(invented(c, f, world, inventor, tmpl, rng, open_book=mode != "invented",
+                                same_subject=mode == "open-book-other"))
         else:
             out.append(c)
     return out
 
 
 def main(src, dst, mode, n="0"):
-    modes = ("year-off", "value-year-off", "no-fact-kind", "add-reverse", "sample", "no-news-subject", "open-book", "invented")
-    if mode not in modes:
-        sys.exit(f"sft_variants.py: unknown mode '{mode}'; one of: {', '.join(modes)}")
+    if mode not in MODES:
+        sys.exit(f"sft_variants.py: unknown mode '{mode}'; one of: {', '.join(MODES)}")
     world = json.load(open(os.path.join(src, "world.json")))
     rows = [json.loads(l) for l in open(os.path.join(src, "sft_before_cutoff.jsonl"))]
     out = rewrite(rows, world, mode, int(n), random.Random(7))
