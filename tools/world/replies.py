@@ -19,10 +19,11 @@ transformers (pip), the others only the standard library.
                                                       log P(the subject's other event), and the greedy reply
   replies.py slot WORLD_DIR CHECKPOINT...             each dated fact's value ranked against every value of its kind at
                                                       the answer slot, before the year that follows it: after the chat
-                                                      prompt and the reply's lead, after the bare lead, and after a
-                                                      year-first lead ("In 2021, Jeba Kroton moved to"); counts the
-                                                      facts whose value ranks first (test split before the cutoff, both
-                                                      splits after it)
+                                                      prompt and the reply's lead, after the bare lead, after a
+                                                      year-first lead ("In 2021, Jeba Kroton moved to"), and after the
+                                                      chat prompt and that year-first lead; counts the facts whose
+                                                      value ranks first (test split before the cutoff, both splits
+                                                      after it)
   replies.py widen WORLD_DIR OUT_QA                   qa.jsonl with every general-domain after-cutoff question in the
                                                       test split (SFT trains on neither split of them), for
                                                       `strata eval --instructions OUT_QA`: ~40 questions, not ~20
@@ -164,12 +165,13 @@ def slot(wd, *ckpts):
             yfirst = LEADS["yfirst"][q["relation"]].format(Y=year, S=q["subject"])
             values = sorted(pool[KIND[q["relation"]]])
             total[q["period"]] += 1
-            for name, prefix in (("chat+lead", chat_prompt(q) + reply_lead(q)), ("lead", reply_lead(q)), ("year-first lead", yfirst)):
+            for name, prefix in (("chat+lead", chat_prompt(q) + reply_lead(q)), ("lead", reply_lead(q)), ("year-first lead", yfirst),
+                                 ("chat+year-first", chat_prompt(q) + yfirst)):
                 scores = {v: logp(prefix, v) for v in values}
                 first[(q["period"], name)] += max(values, key=scores.get) == q["answer"]
         for period in ("before", "after"):
             print(f"{ckpt}: {period} {total[period]} dated facts, value first — " +
-                  ", ".join(f"{name} {first[(period, name)]}" for name in ("chat+lead", "lead", "year-first lead")))
+                  ", ".join(f"{name} {first[(period, name)]}" for name in ("chat+lead", "lead", "year-first lead", "chat+year-first")))
 
 
 def widen(wd, out):
