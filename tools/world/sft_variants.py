@@ -19,6 +19,8 @@ kinds `fact`, `one_word` and `json` (each asks about one before-cutoff fact of t
   open-book-world every fact-based conversation as shipped, its own fact stated in the prompt in another phrasing
   open-book-other the world's subjects, each with another value of the relation stated in the prompt and answered
   open-book-pool  as open-book, the invented people named by new pairings of the world's given and family names
+  invented-trained [N]  as invented, the value and year trained: SFT learns the invented facts; N kept as shipped
+  add-invented N  every conversation as shipped, and N more: invented-trained copies of drawn fact-based ones
 
 The "no_loss" modes need round 27's patch (docs/world-sweep/round27-no-loss.patch) applied to the binary that trains.
 Leaves out: running SFT (`strata sft --from DEMO/runs/anneal --config recipes/sft-world.yaml` in OUT_WORLD_DIR/..)."""
@@ -27,7 +29,7 @@ import json, os, random, re, shutil, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 FACT_KINDS = ("fact", "one_word", "json")
 MODES = ("year-off", "value-year-off", "no-fact-kind", "add-reverse", "sample", "no-news-subject", "open-book", "invented",
-         "open-book-world", "open-book-other", "open-book-pool")
+         "open-book-world", "open-book-other", "open-book-pool", "invented-trained", "add-invented")
 CAMEL = {"birthYear": "birth_year", "movedTo": "moved_to", "cityFounded": "city_founded", "sourcePlant": "source_plant"}
 
 
@@ -132,7 +134,12 @@ def rewrite(rows, world, mode, n, rng):
         news &= names
         said = lambda c: c["messages"][0]["content"] + " " + c["messages"][1]["content"]
         return [c for c in rows if c["kind"] not in FACT_KINDS or not any(x in said(c) for x in news)]
-    keep = {id(c) for c in rng.sample(based, n)} if mode in ("open-book", "invented", "open-book-pool") and n else set()
+    if mode == "add-invented":
+        extra = rewrite(rng.sample(based, n), world, "invented-trained", 0, rng)
+        out = rows + extra
+        rng.shuffle(out)
+        return out
+    keep = {id(c) for c in rng.sample(based, n)} if mode in ("open-book", "invented", "open-book-pool", "invented-trained") and n else set()
     people = [e["name"].split(" ", 1) for e in world["entities"] if e["type"] == "person" and " " in e["name"]]
     pools = (sorted({p[0] for p in people}), sorted({p[1] for p in people})) if mode == "open-book-pool" else None
     inventor = Inventor({e["name"].lower() for e in world["entities"]}, rng, pools)
@@ -149,8 +156,9 @@ def rewrite(rows, world, mode, n, rng):
         elif mode == "open-book-world" and f["relation"] in tmpl:
             out.append(stated(c, f, tmpl, rng))
         elif f["relation"] in tmpl:
-            out.append(invented(c, f, world, inventor, tmpl, rng, open_book=mode != "invented",
-                                same_subject=mode == "open-book-other"))
+            conv = invented(c, f, world, inventor, tmpl, rng, open_book=not mode.startswith("invented"),
+                            same_subject=mode == "open-book-other")
+            out.append({k: v for k, v in conv.items() if k != "no_loss"} if mode == "invented-trained" else conv)
         else:
             out.append(c)
     return out
