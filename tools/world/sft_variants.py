@@ -21,6 +21,8 @@ kinds `fact`, `one_word` and `json` (each asks about one before-cutoff fact of t
   open-book-pool  as open-book, the invented people named by new pairings of the world's given and family names
   invented-trained [N]  as invented, the value and year trained: SFT learns the invented facts; N kept as shipped
   add-invented N  every conversation as shipped, and N more: invented-trained copies of drawn fact-based ones
+  open-book-repeat N  open-book with nothing kept, and N more: "Repeat the name: Jeba Kroton" → "Jeba Kroton" (world
+                  people and organisations of the before-cutoff period)
 
 The "no_loss" modes need round 27's patch (docs/world-sweep/round27-no-loss.patch) applied to the binary that trains.
 Leaves out: running SFT (`strata sft --from DEMO/runs/anneal --config recipes/sft-world.yaml` in OUT_WORLD_DIR/..)."""
@@ -29,7 +31,8 @@ import json, os, random, re, shutil, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 FACT_KINDS = ("fact", "one_word", "json")
 MODES = ("year-off", "value-year-off", "no-fact-kind", "add-reverse", "sample", "no-news-subject", "open-book", "invented",
-         "open-book-world", "open-book-other", "open-book-pool", "invented-trained", "add-invented")
+         "open-book-world", "open-book-other", "open-book-pool", "invented-trained", "add-invented",
+         "open-book-repeat")
 CAMEL = {"birthYear": "birth_year", "movedTo": "moved_to", "cityFounded": "city_founded", "sourcePlant": "source_plant"}
 
 
@@ -134,6 +137,14 @@ def rewrite(rows, world, mode, n, rng):
         news &= names
         said = lambda c: c["messages"][0]["content"] + " " + c["messages"][1]["content"]
         return [c for c in rows if c["kind"] not in FACT_KINDS or not any(x in said(c) for x in news)]
+    if mode == "open-book-repeat":
+        names = [e["name"] for e in world["entities"] if e["type"] in ("person", "organisation") and e["period"] == "before"]
+        out = rewrite(rows, world, "open-book", 0, rng)
+        for name in (rng.choice(names) for _ in range(n)):
+            out.append({"kind": "copy", "messages": [{"role": "user", "content": f"Repeat the name: {name}"},
+                                                     {"role": "assistant", "content": name}]})
+        rng.shuffle(out)
+        return out
     if mode == "add-invented":
         extra = rewrite(rng.sample(based, n), world, "invented-trained", 0, rng)
         out = rows + extra
