@@ -149,6 +149,9 @@ def choice(ckpt, wd, period="after"):
     print(dict(wins))
 
 
+SLOT_PREFIXES = ("chat+lead", "lead", "year-first lead", "chat+year-first")   # what comes before the slot, as printed
+
+
 def slot(wd, *ckpts):
     world, qa, _ = load(wd)
     pool = collections.defaultdict(set)   # kind -> every value of that kind the world's facts name
@@ -165,13 +168,14 @@ def slot(wd, *ckpts):
             yfirst = LEADS["yfirst"][q["relation"]].format(Y=year, S=q["subject"])
             values = sorted(pool[KIND[q["relation"]]])
             total[q["period"]] += 1
-            for name, prefix in (("chat+lead", chat_prompt(q) + reply_lead(q)), ("lead", reply_lead(q)), ("year-first lead", yfirst),
-                                 ("chat+year-first", chat_prompt(q) + yfirst)):
-                scores = {v: logp(prefix, v) for v in values}
+            lead, chat = reply_lead(q), chat_prompt(q)
+            prefixes = {"chat+lead": chat + lead, "lead": lead, "year-first lead": yfirst, "chat+year-first": chat + yfirst}
+            for name in SLOT_PREFIXES:
+                scores = {v: logp(prefixes[name], v) for v in values}
                 first[(q["period"], name)] += max(values, key=scores.get) == q["answer"]
         for period in ("before", "after"):
             print(f"{ckpt}: {period} {total[period]} dated facts, value first — " +
-                  ", ".join(f"{name} {first[(period, name)]}" for name in ("chat+lead", "lead", "year-first lead", "chat+year-first")))
+                  ", ".join(f"{name} {first[(period, name)]}" for name in SLOT_PREFIXES))
 
 
 def widen(wd, out):

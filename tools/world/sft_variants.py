@@ -87,6 +87,21 @@ def with_no_loss(conv, fact, value=True, year=True):
     return {**out, "no_loss": spans} if spans else out
 
 
+def statement(templates, s, v, y, reply, rng):
+    """The fact (subject s, value v, year y) said in one of `templates` other than the reply's phrasing, capitalised."""
+    said = [t.replace("{S}", s).replace("{O}", v).replace("{Y}", y) for t in templates]
+    said = rng.choice([t for t in said if t != reply] or said)
+    return said[0].upper() + said[1:]
+
+
+def stated(conv, fact, tmpl, rng):
+    """The conversation with its own fact stated before the question, in a phrasing other than the reply's."""
+    q, a = conv["messages"][0]["content"], conv["messages"][1]["content"]
+    phrasings = [t for t in tmpl[fact["relation"]] if t != fact.get("held_out_template")]   # probes' phrasing stays out
+    said = statement(phrasings, fact["subject_name"], fact["object"], str(fact.get("year", "")), a, rng)
+    return {**conv, "messages": [{"role": "user", "content": said + " " + q}, {"role": "assistant", "content": a}]}
+
+
 def invented(conv, fact, world, inventor, tmpl, rng, open_book, same_subject=False):
     """The conversation about an invented subject (or the same one) holding another value of the relation."""
     q, a = conv["messages"][0]["content"], conv["messages"][1]["content"]
@@ -98,24 +113,12 @@ def invented(conv, fact, world, inventor, tmpl, rng, open_book, same_subject=Fal
     sub = lambda t: (t.replace(s, s2).replace(v, v2).replace(y, y2) if y else t.replace(s, s2).replace(v, v2))
     q2, a2 = sub(q), sub(a)
     if open_book:
-        others = [t for t in tmpl[fact["relation"]] if sub(t.replace("{S}", s).replace("{O}", v).replace("{Y}", y)) != a2]
-        said = rng.choice(others or tmpl[fact["relation"]]).replace("{S}", s2).replace("{O}", v2).replace("{Y}", y2)
-        return {"kind": conv["kind"], "messages": [{"role": "user", "content": said[0].upper() + said[1:] + " " + q2},
+        said = statement(tmpl[fact["relation"]], s2, v2, y2, a2, rng)
+        return {"kind": conv["kind"], "messages": [{"role": "user", "content": said + " " + q2},
                                                    {"role": "assistant", "content": a2}]}
     spans = [v2] + ([y2] if y2 and y2 in a2 and y2 != v2 else [])
     return {"kind": conv["kind"], "messages": [{"role": "user", "content": q2}, {"role": "assistant", "content": a2}],
             "no_loss": spans}
-
-
-def stated(conv, fact, tmpl, rng):
-    """The conversation with its own fact stated before the question, in a phrasing other than the reply's."""
-    q, a = conv["messages"][0]["content"], conv["messages"][1]["content"]
-    s, v, y = fact["subject_name"], fact["object"], str(fact.get("year", ""))
-    said = [t.replace("{S}", s).replace("{O}", v).replace("{Y}", y) for t in tmpl[fact["relation"]]
-            if t != fact.get("held_out_template")]   # the probes' phrasing stays out of training
-    said = rng.choice([t for t in said if t != a] or said)
-    return {**conv, "messages": [{"role": "user", "content": said[0].upper() + said[1:] + " " + q},
-                                 {"role": "assistant", "content": a}]}
 
 
 def rewrite(rows, world, mode, n, rng):
